@@ -1,0 +1,168 @@
+"""Who is calling: a Principal from a bearer JWT or an API key, and what it may touch.
+
+Roles: `user` (a platform user, from a JWT, only its own user_id), `service`
+(an API key for server-to-server callers: read balances and spend for any
+user) and `admin` (JWT or API key: everything). API keys are shown once at
+creation; only their SHA-256 is stored, which is enough for keys with 256 bits
+of entropy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Path
+from sqlalchemy import String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.requests import Request
+
+from billing.config import Settings
+from billing.db import Base, BigIntId, UTCDateTime, get_database, utcnow
+from billing.errors import Forbidden, Unauthenticated
+
+Role = Literal["user", "service", "admin"]
+TOKEN_ROLES: frozenset[str] = frozenset({"user", "admin"})
+API_KEY_ROLES: frozenset[str] = frozenset({"service", "admin"})
+JWT_ALGORITHM = "HS256"
+API_KEY_PREFIX = "bk_"
+MAX_USER_ID = 2**63 - 1
+
+UserId = Annotated[int, Path(ge=1, le=MAX_USER_ID, description="Platform user id")]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    user_id: int | None = None
+    api_key_id: int | None = None
+
+    @property
+    def scope(self) -> str:
+        """A stable name for the caller, used to scope idempotency keys and as the actor."""
+        if self.api_key_id is not None:
+            return f"key:{self.api_key_id}"
+        return f"{self.role}:{self.user_id}"
+
+    def may_access(self, user_id: int, *, service_allowed: bool) -> bool:
+        if self.role == "admin":
+            return True
+        if self.role == "service":
+            return service_allowed
+        return self.user_id == user_id
+
+
+def issue_token(settings: Settings, user_id: int, role: Role, ttl: timedelta) -> str:
+    if role not in TOKEN_ROLES:
+        raise ValueError(f"tokens carry role user or admin, not {role}")
+    claims = {"sub": str(user_id), "role": role, "exp": utcnow() + ttl, "iat": utcnow()}
+    return jwt.encode(claims, settings.jwt_secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "role"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("The token has expired.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("The token is not valid.") from exc
+    sub, role = claims["sub"], claims["role"]
+    if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and 0 < int(sub) <= MAX_USER_ID):
+        raise Unauthenticated("The token's subject is not a user id.")
+    if role not in TOKEN_ROLES:
+        raise Unauthenticated("The token's role is not recognised.")
+    return Principal(role=role, user_id=int(sub))
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_api_key(session: AsyncSession, role: Role, name: str) -> tuple[str, ApiKey]:
+    """Store a new key's hash and return the key itself, which is never stored."""
+    if role not in API_KEY_ROLES:
+        raise ValueError(f"API keys carry role service or admin, not {role}")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(name=name, role=role, key_hash=hash_api_key(key), created_at=utcnow())
+    session.add(record)
+    await session.flush()
+    return key, record
+
+
+async def _principal_for_api_key(request: Request, key: str) -> Principal:
+    database = get_database(request)
+    async with database.sessions() as session:
+        record = await session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None))
+        )
+    if record is None or record.role not in API_KEY_ROLES:
+        raise Unauthenticated("The API key is not valid.")
+    role: Role = "admin" if record.role == "admin" else "service"
+    return Principal(role=role, api_key_id=record.id)
+
+
+async def authenticate(request: Request) -> Principal:
+    """The request's principal, resolved once and kept on the request."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    api_key = request.headers.get("x-api-key")
+    authorization = request.headers.get("authorization")
+    if api_key:
+        principal = await _principal_for_api_key(request, api_key)
+    elif authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Use 'Authorization: Bearer <token>' or X-API-Key.")
+        principal = decode_token(request.app.state.settings, token.strip())
+    else:
+        raise Unauthenticated()
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    if principal.role != "admin":
+        raise Forbidden("This operation is for admins.")
+    return principal
+
+
+def require_self_service_or_admin(user_id: UserId, principal: CurrentPrincipal) -> Principal:
+    if not principal.may_access(user_id, service_allowed=True):
+        raise Forbidden("These credentials may not act for this user.")
+    return principal
+
+
+def require_self_or_admin(user_id: UserId, principal: CurrentPrincipal) -> Principal:
+    if not principal.may_access(user_id, service_allowed=False):
+        raise Forbidden("These credentials may not act for this user.")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+SelfServiceOrAdmin = Annotated[Principal, Depends(require_self_service_or_admin)]
+SelfOrAdmin = Annotated[Principal, Depends(require_self_or_admin)]

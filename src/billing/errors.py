@@ -1,0 +1,170 @@
+"""Domain errors and their RFC 9457 problem+json rendering.
+
+Every error the API returns has a stable snake_case `code`; clients branch on
+the code, never on the human-readable `title` or `detail`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+logger = structlog.get_logger(__name__)
+
+
+class BillingError(Exception):
+    """An error with a status, a stable code and a sentence for humans."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class ValidationProblem(BillingError):
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+
+class Unauthenticated(BillingError):
+    status, code, title = 401, "unauthenticated", "Missing or invalid credentials"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(BillingError):
+    status, code, title = 403, "forbidden", "Not allowed for these credentials"
+
+
+class NotFound(BillingError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(BillingError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class InsufficientCredits(BillingError):
+    status, code, title = 402, "insufficient_credits", "Not enough credits"
+
+    def __init__(self, balance: int, required: int) -> None:
+        super().__init__(
+            f"The balance is {balance} credits; {required} are required.",
+            balance=balance,
+            required=required,
+        )
+
+
+class IdempotencyConflict(BillingError):
+    status, code, title = 409, "idempotency_conflict", "Idempotency key reused"
+
+
+class IdempotencyInProgress(BillingError):
+    status, code, title = 409, "idempotency_in_progress", "A request with this key is running"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class Conflict(BillingError):
+    status, code, title = 409, "conflict", "Conflict with the current state"
+
+
+class PayloadTooLarge(BillingError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class ServiceUnavailable(BillingError):
+    status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class InternalError(BillingError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+def problem_response(error: BillingError, instance: str | None = None) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:billing:problem:{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(error.extra)
+    return Response(
+        orjson.dumps(body),
+        status_code=error.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=error.headers(),
+    )
+
+
+def validation_problem(exc: RequestValidationError) -> ValidationProblem:
+    """Describe each invalid field without echoing the submitted values back."""
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else None
+    detail = (
+        f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else "Invalid request"
+    )
+    return ValidationProblem(detail, errors=errors)
+
+
+def http_problem(exc: StarletteHTTPException) -> BillingError:
+    if exc.status_code == 404:
+        return NotFound()
+    if exc.status_code == 405:
+        return MethodNotAllowed()
+    error = BillingError(str(exc.detail))
+    error.status = exc.status_code
+    return error
+
+
+def to_problem(exc: Exception) -> BillingError:
+    """Map any exception raised while handling a request to the problem to return."""
+    if isinstance(exc, BillingError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return validation_problem(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return http_problem(exc)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        logger.warning("database_unavailable", error=type(exc.orig).__name__)
+        return ServiceUnavailable("The database is unreachable; retry shortly.")
+    if isinstance(exc, (OSError, TimeoutError)):
+        logger.warning("dependency_unavailable", error=type(exc).__name__)
+        return ServiceUnavailable()
+    logger.exception("unhandled_error", error=type(exc).__name__)
+    return InternalError()
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return problem_response(to_problem(exc), instance=request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_class in (BillingError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_class, _handle)
