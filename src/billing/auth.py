@@ -88,7 +88,9 @@ def decode_token(settings: Settings, token: str) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("The token is not valid.") from exc
     sub, role = claims["sub"], claims["role"]
-    if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and 0 < int(sub) <= MAX_USER_ID):
+    if not (
+        isinstance(sub, str) and sub.isascii() and sub.isdigit() and 0 < int(sub) <= MAX_USER_ID
+    ):
         raise Unauthenticated("The token's subject is not a user id.")
     if role not in TOKEN_ROLES:
         raise Unauthenticated("The token's role is not recognised.")

@@ -25,8 +25,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.dml import Insert
-from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
@@ -91,7 +89,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",
@@ -107,11 +105,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def insert_ignoring_conflicts(dialect_name: str, table: Table) -> Insert:
-    """`INSERT ... ON CONFLICT DO NOTHING` in the dialect at hand."""
+def upsert(dialect_name: str, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can take `ON CONFLICT` clauses, in the dialect at hand."""
     if dialect_name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class Database:

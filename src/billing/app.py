@@ -1,0 +1,43 @@
+"""The ASGI application: routers, middleware and the database's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from billing import __version__
+from billing.config import Settings, get_settings
+from billing.credits.routes import router as credits_router
+from billing.db import Database
+from billing.errors import install_error_handlers
+from billing.health import router as health_router
+from billing.limits import BodySizeLimit
+from billing.observability import MetricsMiddleware, configure_logging
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = FastAPI(
+        title="Billing",
+        version=__version__,
+        description="Stripe payments and a prepaid credit ledger for SaaS platforms.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(credits_router)
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,121 @@
+"""The `billing` command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from billing.auth import Role, create_api_key, issue_token
+from billing.config import ConfigurationError, Settings, load_settings
+from billing.credits.verify import verify_ledger
+from billing.db import Database
+from billing.migrations import upgrade
+
+app = typer.Typer(help="Billing service: Stripe payments and a prepaid credit ledger.")
+api_key_app = typer.Typer(help="API keys for server-to-server callers.")
+app.add_typer(api_key_app, name="api-key")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+
+
+def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = Database(settings)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    settings = _settings()
+    upgrade(settings.DATABASE_URL)
+    typer.echo("database migrated to head")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    settings = _settings()
+    if settings.is_sqlite and workers > 1:
+        typer.secho("SQLite runs one worker process; use PostgreSQL to scale out.", err=True)
+        raise typer.Exit(2)
+    uvicorn.run(
+        "billing.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.STRIPE_DEBUG,
+        log_level="debug" if settings.STRIPE_DEBUG else "warning",
+    )
+
+
+@app.command()
+def token(
+    user: Annotated[int, typer.Option(min=1, help="Platform user id (the token's sub)")],
+    admin: Annotated[bool, typer.Option(help="Issue an admin token")] = False,
+    ttl_minutes: Annotated[int, typer.Option(min=1, help="Minutes until it expires")] = 60,
+) -> None:
+    """Print a signed bearer token (JWT) for a user or an admin."""
+    role: Role = "admin" if admin else "user"
+    typer.echo(issue_token(_settings(), user, role, timedelta(minutes=ttl_minutes)))
+
+
+@api_key_app.command("create")
+def api_key_create(
+    role: Annotated[str, typer.Option(help="service or admin")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key")],
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    if role not in ("service", "admin"):
+        typer.secho("--role must be service or admin", err=True)
+        raise typer.Exit(2)
+
+    async def create(database: Database) -> str:
+        async with database.sessions() as session, session.begin():
+            key, _ = await create_api_key(session, "admin" if role == "admin" else "service", name)
+        return key
+
+    typer.echo(_with_database(_settings(), create))
+
+
+@app.command("verify-ledger")
+def verify_ledger_command() -> None:
+    """Check every ledger invariant; exit 1 naming what is broken."""
+
+    async def verify(database: Database) -> bool:
+        async with database.sessions() as session, session.begin():
+            report = await verify_ledger(session)
+        typer.echo(f"checked {report.transactions} transactions and {report.wallets} wallets")
+        for check, rows in report.failures.items():
+            typer.secho(f"FAILED: {check}: ids {rows}", err=True, fg=typer.colors.RED)
+        if report.ok:
+            typer.echo("ledger OK: every invariant holds")
+        return report.ok
+
+    if not _with_database(_settings(), verify):
+        raise typer.Exit(1)

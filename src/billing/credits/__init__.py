@@ -1,0 +1,1 @@
+"""The prepaid credit ledger: wallets, immutable double-entry transactions, balance routes."""

@@ -1,0 +1,43 @@
+"""The ledger's chart of accounts and the kinds of transaction that move credits.
+
+Every transaction moves credits between one user's wallet and one system
+account. System accounts have fixed ids (seeded by the first migration), so a
+posting never has to look them up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SYSTEM_ACCOUNT_IDS: dict[str, int] = {
+    "purchases": 1,
+    "subscriptions": 2,
+    "grants": 3,
+    "usage": 4,
+    "refunds": 5,
+    "expired": 6,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionKind:
+    name: str
+    system_account: str
+    credits_wallet: bool  # True: system -> wallet; False: wallet -> system
+
+    @property
+    def system_account_id(self) -> int:
+        return SYSTEM_ACCOUNT_IDS[self.system_account]
+
+
+PURCHASE = TransactionKind("purchase", "purchases", credits_wallet=True)
+SUBSCRIPTION_GRANT = TransactionKind("subscription_grant", "subscriptions", credits_wallet=True)
+ADMIN_GRANT = TransactionKind("admin_grant", "grants", credits_wallet=True)
+SPEND = TransactionKind("spend", "usage", credits_wallet=False)
+REFUND_CLAWBACK = TransactionKind("refund_clawback", "refunds", credits_wallet=False)
+EXPIRY = TransactionKind("expiry", "expired", credits_wallet=False)
+
+KINDS: dict[str, TransactionKind] = {
+    kind.name: kind
+    for kind in (PURCHASE, SUBSCRIPTION_GRANT, ADMIN_GRANT, SPEND, REFUND_CLAWBACK, EXPIRY)
+}

@@ -1,0 +1,83 @@
+"""Request and response bodies of the credit routes.
+
+Amounts are strict positive integers below 2**53 (exact in every JSON
+client); unknown fields are refused so a typo never silently changes money.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from billing.db import utcnow
+
+MAX_AMOUNT = 2**53 - 1
+
+CreditAmount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+
+
+class MoneyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddCreditsRequest(MoneyRequest):
+    amount: CreditAmount
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    idempotency_key: IdempotencyKey | None = None
+    expires_at: datetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future_and_aware(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("expires_at needs a timezone (for example 2030-01-01T00:00:00Z)")
+        if value <= utcnow():
+            raise ValueError("expires_at must be in the future")
+        return value
+
+
+class SpendCreditsRequest(MoneyRequest):
+    amount: CreditAmount
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    idempotency_key: IdempotencyKey | None = None
+    metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)] | None = None
+
+
+class CreditTransactionResult(BaseModel):
+    transaction_id: int
+    user_id: int
+    amount: int
+    balance: int
+    created_at: datetime
+
+
+class CreditBalance(BaseModel):
+    user_id: int
+    balance: int
+    currency: Literal["credits"] = "credits"
+    updated_at: datetime | None
+
+
+class CreditHistoryItem(BaseModel):
+    id: int
+    kind: str
+    amount: int = Field(description="Signed change to the wallet: positive adds, negative takes")
+    balance_after: int
+    description: str | None
+    reference: str | None
+    metadata: dict[str, object] | None
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class CreditHistoryPage(BaseModel):
+    data: list[CreditHistoryItem]
+    has_more: bool
+    next_cursor: str | None

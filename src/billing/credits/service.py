@@ -1,0 +1,202 @@
+"""Posting credit transactions: one short database transaction each.
+
+A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
+entries INSERT, committed together. Debits use a conditional UPDATE
+(`balance >= amount`), so concurrent spends on one wallet serialize on its row
+and can never take it below zero. A transaction's idempotency key is unique:
+replaying it returns the original result; reusing it for a different
+operation is an idempotency conflict.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.credits import repository
+from billing.credits.accounts import TransactionKind
+from billing.credits.models import CreditTransaction
+from billing.db import utcnow
+from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits, ValidationProblem
+from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A request to move `amount` credits between a user's wallet and a system account."""
+
+    kind: TransactionKind
+    user_id: int
+    amount: int
+    actor: str
+    idempotency_key: str | None = None
+    reference: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What must match for a replayed key to be the same operation."""
+        return f"{self.kind.name}:{self.user_id}:{self.amount}"
+
+    @property
+    def wallet_delta(self) -> int:
+        return self.amount if self.kind.credits_wallet else -self.amount
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    transaction_id: int
+    user_id: int
+    amount: int
+    balance: int
+    created_at: datetime
+    replayed: bool = False
+
+
+async def post(session: AsyncSession, transfer: Transfer) -> Posted:
+    try:
+        async with session.begin():
+            if transfer.idempotency_key is not None:
+                replay = await _replay(session, transfer)
+                if replay is not None:
+                    return replay
+            return await _apply(session, transfer)
+    except IntegrityError:
+        # A concurrent posting with the same key committed first: answer as it did.
+        if transfer.idempotency_key is None:
+            raise
+        async with session.begin():
+            replay = await _replay(session, transfer)
+        if replay is None:
+            raise
+        return replay
+
+
+async def _apply(session: AsyncSession, transfer: Transfer) -> Posted:
+    now = utcnow()
+    if transfer.kind.credits_wallet:
+        dialect = session.get_bind().dialect.name
+        state = await repository.credit_wallet(
+            session, dialect, transfer.user_id, transfer.amount, now
+        )
+        if state is None:
+            raise Conflict("This would take the balance above the largest allowed value.")
+    else:
+        state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
+        if state is None:
+            INSUFFICIENT_CREDITS.inc()
+            current = await balance(session, transfer.user_id)
+            raise InsufficientCredits(balance=current.balance, required=transfer.amount)
+    transaction_id = await repository.insert_transaction(
+        session,
+        {
+            "kind": transfer.kind.name,
+            "user_id": transfer.user_id,
+            "amount": transfer.amount,
+            "idempotency_key": transfer.idempotency_key or f"auto:{uuid.uuid4().hex}",
+            "fingerprint": transfer.fingerprint,
+            "actor": transfer.actor,
+            "reference": transfer.reference,
+            "description": transfer.description,
+            "metadata_": transfer.metadata,
+            "expires_at": transfer.expires_at,
+            "created_at": now,
+        },
+    )
+    await repository.insert_entries(
+        session,
+        [
+            {
+                "transaction_id": transaction_id,
+                "account_id": state.account_id,
+                "amount": transfer.wallet_delta,
+                "balance_after": state.balance,
+            },
+            {
+                "transaction_id": transaction_id,
+                "account_id": transfer.kind.system_account_id,
+                "amount": -transfer.wallet_delta,
+                "balance_after": None,
+            },
+        ],
+    )
+    CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
+    return Posted(transaction_id, transfer.user_id, transfer.amount, state.balance, now)
+
+
+async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
+    assert transfer.idempotency_key is not None
+    found = await repository.transaction_by_key(session, transfer.idempotency_key)
+    if found is None:
+        return None
+    original, balance_after = found  # wallet entries always record it; verify-ledger checks
+    if original.fingerprint != transfer.fingerprint:
+        raise IdempotencyConflict("This idempotency key was used for a different credit operation.")
+    return Posted(
+        original.id,
+        original.user_id,
+        original.amount,
+        cast(int, balance_after),
+        original.created_at,
+        replayed=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    user_id: int
+    balance: int
+    updated_at: datetime | None
+
+
+async def balance(session: AsyncSession, user_id: int) -> Balance:
+    """A user without a wallet yet simply has none: balance 0."""
+    account = await repository.wallet(session, user_id)
+    if account is None:
+        return Balance(user_id, 0, None)
+    return Balance(user_id, account.balance or 0, account.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    transaction: CreditTransaction
+    change: int
+    balance_after: int
+
+
+async def history(
+    session: AsyncSession, user_id: int, cursor: str | None, limit: int
+) -> tuple[list[HistoryItem], str | None]:
+    """One page of a wallet's transactions, newest first, and the cursor of the next page."""
+    account = await repository.wallet(session, user_id)
+    if account is None:
+        return [], None
+    rows = await repository.wallet_history(session, account.id, decode_cursor(cursor), limit + 1)
+    items = [HistoryItem(t, change, cast(int, after)) for t, change, after in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].transaction.id) if len(rows) > limit else None
+    return items, next_cursor
+
+
+def encode_cursor(transaction_id: int) -> str:
+    return base64.urlsafe_b64encode(f"t{transaction_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw.startswith("t") and raw[1:].isdigit():
+            return int(raw[1:])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ValidationProblem("The cursor is not one this API returned.")

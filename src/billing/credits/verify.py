@@ -1,0 +1,77 @@
+"""Proof that the ledger's invariants hold, for `billing verify-ledger`.
+
+Each check is one query that returns the offending rows, so an empty result
+is the proof and a non-empty one names what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CHECKS: dict[str, str] = {
+    "every transaction has two or more entries summing to zero": """
+        SELECT t.id FROM credit_transactions t
+        LEFT JOIN credit_entries e ON e.transaction_id = t.id
+        GROUP BY t.id
+        HAVING COUNT(e.id) < 2 OR COALESCE(SUM(e.amount), 0) <> 0
+    """,
+    "every wallet's balance equals the sum of its entries": """
+        SELECT a.id FROM credit_accounts a
+        LEFT JOIN (
+            SELECT account_id, SUM(amount) AS total FROM credit_entries GROUP BY account_id
+        ) s ON s.account_id = a.id
+        WHERE a.kind = 'wallet' AND a.balance <> COALESCE(s.total, 0)
+    """,
+    "no wallet is below zero": """
+        SELECT id FROM credit_accounts WHERE kind = 'wallet' AND balance < 0
+    """,
+    "each wallet entry records the balance right after it": """
+        SELECT id FROM (
+            SELECT e.id, e.balance_after,
+                   SUM(e.amount) OVER (PARTITION BY e.account_id ORDER BY e.id) AS running
+            FROM credit_entries e JOIN credit_accounts a ON a.id = e.account_id
+            WHERE a.kind = 'wallet'
+        ) w
+        WHERE balance_after IS NULL OR balance_after <> running
+    """,
+    "every transaction moves credits in or out of exactly one wallet": """
+        SELECT e.transaction_id FROM credit_entries e
+        JOIN credit_accounts a ON a.id = e.account_id
+        GROUP BY e.transaction_id
+        HAVING SUM(CASE WHEN a.kind = 'wallet' THEN 1 ELSE 0 END) <> 1
+    """,
+}
+SAMPLE = 10
+
+
+@dataclass
+class LedgerReport:
+    transactions: int = 0
+    wallets: int = 0
+    failures: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+async def verify_ledger(session: AsyncSession) -> LedgerReport:
+    """Run every check in one snapshot, so concurrent postings cannot fake a failure."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    report = LedgerReport()
+    report.transactions = int(
+        await session.scalar(text("SELECT COUNT(*) FROM credit_transactions")) or 0
+    )
+    report.wallets = int(
+        await session.scalar(text("SELECT COUNT(*) FROM credit_accounts WHERE kind = 'wallet'"))
+        or 0
+    )
+    for name, query in CHECKS.items():
+        offending = (await session.execute(text(query))).scalars().all()
+        if offending:
+            report.failures[name] = [int(row) for row in offending[:SAMPLE]]
+    return report

@@ -1,0 +1,39 @@
+"""Alembic environment: runs migrations over the async engine of the given URL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from billing.config import Settings
+from billing.db import create_engine
+from billing.models import metadata
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    url = config.attributes.get("database_url") or Settings().DATABASE_URL
+    engine = create_engine(Settings(DATABASE_URL=url))
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+        await connection.commit()
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline SQL generation is not supported; run `billing migrate`")
+asyncio.run(_run_async())

@@ -1,0 +1,17 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from billing.auth import ApiKey
+from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.db import Base
+from billing.idempotency import IdempotencyRecord
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "CreditAccount",
+    "CreditEntry",
+    "CreditTransaction",
+    "IdempotencyRecord",
+    "metadata",
+]

@@ -1,0 +1,113 @@
+"""Fixtures: every database-backed test runs on SQLite and, when TEST_POSTGRES_URL is
+set (CI sets it), on PostgreSQL too."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from billing.app import create_app
+from billing.auth import Role, create_api_key, issue_token
+from billing.config import Settings
+from billing.db import Database
+from billing.migrations import upgrade
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+NO_POSTGRES = "TEST_POSTGRES_URL is not set: PostgreSQL tests need a real server (.ci/run sets it)"
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)),
+]
+# Rows that tests create; system accounts (seeded by the migration) stay.
+PG_RESET = (
+    "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys;"
+    " DELETE FROM credit_accounts WHERE kind = 'wallet'"
+)
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Migrate once per run: a SQLite template file and, if configured, PostgreSQL."""
+    template = tmp_path_factory.mktemp("template") / "billing.db"
+    upgrade(f"sqlite+aiosqlite:///{template}")
+    databases = {"sqlite": str(template)}
+    if POSTGRES_URL:
+        upgrade(POSTGRES_URL)
+        databases["postgres"] = POSTGRES_URL
+    return databases
+
+
+async def reset_postgres(url: str) -> None:
+    database = Database(Settings(_env_file=None, DATABASE_URL=url))
+    async with database.engine.begin() as connection:
+        for statement in PG_RESET.split(";"):
+            await connection.execute(text(statement))
+    await database.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, migrated: dict[str, str], tmp_path: Path
+) -> str:
+    """A migrated, empty database: a copy of the SQLite template, or the emptied PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "billing.db"
+        shutil.copy(migrated["sqlite"], path)
+        return f"sqlite+aiosqlite:///{path}"
+    await reset_postgres(migrated["postgres"])
+    return migrated["postgres"]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, DATABASE_URL=database_url, BILLING_DATA_DIR=tmp_path)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
+        yield http
+    await app.state.database.dispose()
+
+
+@pytest.fixture
+def database(client: httpx.AsyncClient) -> Database:
+    """The database the `client` app uses."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    db: Database = transport.app.state.database  # type: ignore[attr-defined]
+    return db
+
+
+class Credentials:
+    """Headers for each kind of caller."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.settings = settings
+        self.database = database
+
+    def bearer(self, user_id: int, role: Role = "user", ttl: int = 300) -> dict[str, str]:
+        token = issue_token(self.settings, user_id, role, timedelta(seconds=ttl))
+        return {"Authorization": f"Bearer {token}"}
+
+    def admin(self) -> dict[str, str]:
+        return self.bearer(1, "admin")
+
+    async def api_key(self, role: Role) -> dict[str, str]:
+        async with self.database.sessions() as session, session.begin():
+            key, _ = await create_api_key(session, role, f"test {role}")
+        return {"X-API-Key": key}
+
+
+@pytest.fixture
+def creds(settings: Settings, database: Database) -> Credentials:
+    return Credentials(settings, database)
