@@ -194,7 +194,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
         if raw.startswith("t") and raw[1:].isdigit():
             return int(raw[1:])
     except (binascii.Error, UnicodeDecodeError, ValueError):
