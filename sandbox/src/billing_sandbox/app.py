@@ -1,0 +1,41 @@
+"""Assemble the sandbox: localstripe's aiohttp app with the sandbox's patches and routes."""
+
+from __future__ import annotations
+
+import importlib
+
+from aiohttp import web
+from localstripe import server
+from localstripe.resources import store
+
+from . import events, idempotency, routing, shapes, storage
+from .config import Settings
+from .delivery import Deliverer
+
+# Importing these registers their routes and patches.
+FEATURES = ("webhooks",)
+
+
+async def _health(_: web.Request, __: dict[str, str]) -> web.Response:
+    return web.Response(text="ok")
+
+
+def build(settings: Settings) -> web.Application:
+    """Patch localstripe for these settings and return its app, ready to run."""
+    storage.install(settings.data_dir)
+    store.try_load_from_disk()
+    shapes.install()
+    deliverer = Deliverer(settings)
+    events.install(deliverer.publish)
+    for feature in FEATURES:
+        importlib.import_module(f"{__package__}.{feature}")
+    routing.page("GET", "/_config/health")(_health)
+    app = server.app
+    position = 1  # after localstripe's error middleware, before its auth
+    app.middlewares[position:position] = [
+        routing.request_context,
+        idempotency.idempotency,
+        routing.dispatch,
+    ]
+    app.on_cleanup.append(deliverer.close)
+    return app

@@ -1,0 +1,102 @@
+"""Shared helpers for sandbox tests: polling, a webhook receiver, fixture shapes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+FIXTURES = Path("/work/shared/stripe-reference/openapi/fixtures3.json")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
+    """Poll probe until it returns something truthy, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@dataclass
+class Delivery:
+    """One request the receiver got."""
+
+    body: bytes
+    signature: str
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on a free port that can be told to fail its first requests."""
+
+    url: str = ""
+    failures_left: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of_type(self, event_type: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.deliveries if d.event["type"] == event_type]
+
+    def about(self, object_id: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.deliveries if d.event["data"]["object"]["id"] == object_id]
+
+
+@contextmanager
+def receiver(failures: int = 0) -> Iterator[Receiver]:
+    """Run a Receiver in a thread for the duration of the block."""
+    state = Receiver(failures_left=failures)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with state.lock:
+                state.deliveries.append(Delivery(body, self.headers["Stripe-Signature"]))
+                failing = state.failures_left > 0
+                state.failures_left -= 1
+            self.send_response(500 if failing else 200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_port}/webhook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@cache
+def fixture_keys(object_type: str) -> frozenset[str]:
+    """Top-level keys of Stripe's own fixture for an object type."""
+    resources = json.loads(FIXTURES.read_text())["resources"]
+    return frozenset(resources[object_type])
+
+
+def assert_shape(obj: Any) -> None:
+    """Every top-level key of Stripe's fixture for obj's type is present on obj."""
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    missing = fixture_keys(data["object"]) - set(data)
+    assert not missing, f"{data['object']} lacks {sorted(missing)}"
