@@ -1,0 +1,90 @@
+"""One Alembic history for both databases: it round-trips and matches the models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from billing.config import Settings
+from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
+from billing.db import create_engine
+from billing.migrations import downgrade, upgrade
+from billing.models import metadata
+from tests.conftest import NO_POSTGRES, POSTGRES_URL
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)),
+    ]
+)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    assert POSTGRES_URL
+    base, _, current = POSTGRES_URL.rpartition("/")
+    name = f"{current}_migrations"
+    admin = Settings(_env_file=None, DATABASE_URL=f"{base}/postgres")
+
+    async def run(*statements: str) -> None:
+        engine = create_engine(admin)
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            for statement in statements:
+                await connection.execute(text(statement))
+        await engine.dispose()
+
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    asyncio.run(run(drop, f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    asyncio.run(run(drop))
+
+
+def inspect_database(url: str, check: object) -> object:
+    async def run() -> object:
+        engine = create_engine(Settings(_env_file=None, DATABASE_URL=url))
+        async with engine.connect() as connection:
+            result = await connection.run_sync(check)  # type: ignore[arg-type]
+        await engine.dispose()
+        return result
+
+    return asyncio.run(run())
+
+
+def tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+def model_diff(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def system_accounts(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(text("SELECT name, id FROM credit_accounts WHERE kind = 'system'"))
+    return {name: account_id for name, account_id in rows}
+
+
+def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert inspect_database(empty_database, tables) == set(metadata.tables)
+    downgrade(empty_database)
+    assert inspect_database(empty_database, tables) == set()
+    upgrade(empty_database)
+    assert inspect_database(empty_database, tables) == set(metadata.tables)
+    assert inspect_database(empty_database, system_accounts) == SYSTEM_ACCOUNT_IDS
+
+
+def test_models_match_the_migrations(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert inspect_database(empty_database, model_diff) == []
