@@ -1,0 +1,96 @@
+"""Settings: safe development defaults, and production refusing to run without secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet, MultiFernet
+
+from billing.config import PRODUCTION_SECRETS, ConfigurationError, Settings, load_settings
+
+SECRETS = {
+    "BILLING_JWT_SECRET": "x" * 40,
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "BILLING_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [*SECRETS, "BILLING_ENV", "DATABASE_URL"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_development_runs_with_no_configuration() -> None:
+    settings = load_settings()
+    assert settings.BILLING_ENV == "development"
+    assert settings.is_sqlite
+    assert settings.run_worker
+    assert settings.jwt_secret
+    assert settings.STRIPE_WEBHOOK_TOLERANCE == 300
+
+
+def test_production_names_every_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    for name in PRODUCTION_SECRETS:
+        assert name in str(error.value)
+
+
+@pytest.mark.parametrize("missing", PRODUCTION_SECRETS)
+def test_production_refuses_each_missing_secret(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    for name, value in SECRETS.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv(missing, "  ")
+    with pytest.raises(ConfigurationError, match=missing):
+        load_settings()
+
+
+def test_production_refuses_a_short_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BILLING_JWT_SECRET", "short")
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        load_settings()
+
+
+def test_production_starts_with_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.jwt_secret == SECRETS["BILLING_JWT_SECRET"]
+    assert settings.encryption_keys() == [SECRETS["BILLING_ENCRYPTION_KEYS"]]
+    assert "sk_live_example" not in repr(settings)
+
+
+def test_development_generates_an_encryption_key_once(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, BILLING_DATA_DIR=tmp_path / "data")
+    keys = settings.encryption_keys()
+    assert keys == settings.encryption_keys()
+    key_file = tmp_path / "data" / "encryption.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    token = MultiFernet([Fernet(k) for k in keys]).encrypt(b"jane@example.com")
+    assert MultiFernet([Fernet(k) for k in keys]).decrypt(token) == b"jane@example.com"
+
+
+def test_the_postgres_default_runs_a_separate_worker() -> None:
+    settings = Settings(_env_file=None, DATABASE_URL="postgresql+asyncpg://db/billing")
+    assert not settings.run_worker
+    assert Settings(
+        _env_file=None, DATABASE_URL="postgresql+asyncpg://db/b", BILLING_RUN_WORKER=True
+    ).run_worker
+
+
+def test_allowed_redirect_hosts_are_normalised() -> None:
+    settings = Settings(_env_file=None, BILLING_ALLOWED_REDIRECT_HOSTS=" App.Example.com, ,x.io")
+    assert settings.allowed_redirect_hosts == frozenset({"app.example.com", "x.io"})
