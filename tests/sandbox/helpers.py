@@ -100,3 +100,34 @@ def assert_shape(obj: Any) -> None:
     data = obj.to_dict() if hasattr(obj, "to_dict") else obj
     missing = fixture_keys(data["object"]) - set(data)
     assert not missing, f"{data['object']} lacks {sorted(missing)}"
+
+
+def recurring_price(client: Any, amount: int = 1000, interval: str = "month") -> Any:
+    """A monthly price on a fresh product."""
+    return client.v1.prices.create(
+        params={
+            "currency": "usd",
+            "unit_amount": amount,
+            "recurring": {"interval": interval},
+            "product_data": {"name": f"Plan {amount}"},
+        }
+    )
+
+
+def customer_with_card(client: Any, card: str | None = "pm_card_visa", **params: Any) -> Any:
+    """A customer whose default payment method is the given test card."""
+    if card is None:
+        return client.v1.customers.create(params=params)
+    return client.v1.customers.create(
+        params={
+            "payment_method": card,
+            "invoice_settings": {"default_payment_method": card},
+            **params,
+        }
+    )
+
+
+def event_types(client: Any, object_id: str) -> list[str]:
+    """Types of the events about object_id, oldest first."""
+    listed = client.v1.events.list(params={"limit": 100}).data
+    return [e.type for e in reversed(listed) if e.data.object.to_dict().get("id") == object_id]

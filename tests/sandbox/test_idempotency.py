@@ -31,3 +31,18 @@ def test_without_a_key_each_request_creates(sandbox: Sandbox) -> None:
         one = http.post("/v1/customers", data={"email": "x@example.com"}).json()
         two = http.post("/v1/customers", data={"email": "x@example.com"}).json()
     assert one["id"] != two["id"]
+
+
+def test_a_replayed_card_error_is_the_same_error(client: stripe.StripeClient) -> None:
+    options = {"idempotency_key": "same-key-3"}
+    params = {
+        "amount": 500,
+        "currency": "usd",
+        "payment_method": "pm_card_chargeDeclined",
+        "confirm": True,
+    }
+    with pytest.raises(stripe.CardError) as first:
+        client.v1.payment_intents.create(params=params, options=options)
+    with pytest.raises(stripe.CardError) as second:
+        client.v1.payment_intents.create(params=params, options=options)
+    assert first.value.error.payment_intent.id == second.value.error.payment_intent.id

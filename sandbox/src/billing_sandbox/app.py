@@ -13,7 +13,15 @@ from .config import Settings
 from .delivery import Deliverer
 
 # Importing these registers their routes and patches.
-FEATURES = ("webhooks",)
+FEATURES = (
+    "webhooks",
+    "customers",
+    "prices",
+    "payment_methods",
+    "payments",
+    "invoice_api",
+    "subscription_api",
+)
 
 
 async def _health(_: web.Request, __: dict[str, str]) -> web.Response:
@@ -28,7 +36,9 @@ def build(settings: Settings) -> web.Application:
     deliverer = Deliverer(settings)
     events.install(deliverer.publish)
     for feature in FEATURES:
-        importlib.import_module(f"{__package__}.{feature}")
+        module = importlib.import_module(f"{__package__}.{feature}")
+        if hasattr(module, "install"):
+            module.install()
     routing.page("GET", "/_config/health")(_health)
     app = server.app
     position = 1  # after localstripe's error middleware, before its auth

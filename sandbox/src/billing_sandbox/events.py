@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from localstripe import resources
-from localstripe.resources import Event, StripeObject
+from localstripe.resources import Event, StripeObject, store
 
 from . import context, pagination, routing
 from .params import Params, as_list, reject_unknown
@@ -15,6 +17,7 @@ from .params import Params, as_list, reject_unknown
 API_VERSION = "2026-10-28.endive"
 
 _listeners: list[Callable[[Event], None]] = []
+_held: ContextVar[list[Event] | None] = ContextVar("held_events", default=None)
 
 
 def _init(
@@ -36,6 +39,10 @@ def _init(
 
 def publish(event: Event) -> None:
     """Hand an event to whoever delivers events (webhook endpoints)."""
+    held = _held.get()
+    if held is not None:
+        held.append(event)
+        return
     for listener in _listeners:
         listener(event)
 
@@ -45,6 +52,23 @@ def emit(type: str, obj: Any, previous_attributes: dict[str, Any] | None = None)
     event = Event(type, obj, previous_attributes)
     publish(event)
     return event
+
+
+@contextmanager
+def atomic() -> Iterator[list[Event]]:
+    """Deliver the events raised in the block only if it completes; else forget them."""
+    batch: list[Event] = []
+    token = _held.set(batch)
+    try:
+        yield batch
+    except BaseException:
+        for event in batch:
+            store.pop("event:" + event.id, None)
+        raise
+    finally:
+        _held.reset(token)
+    for event in batch:
+        publish(event)
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

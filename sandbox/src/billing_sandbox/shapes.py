@@ -133,6 +133,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# localstripe nests objects Stripe returns as ids unless `expand`ed.
+COLLAPSED: dict[str, tuple[str, ...]] = {"payment_intent": ("latest_charge",)}
+
+
+def _collapse(data: dict[str, Any], expand: list[str] | None) -> None:
+    for field in COLLAPSED.get(str(data.get("object")), ()):
+        wanted = any(p == field or p.startswith(field + ".") for p in expand or [])
+        if isinstance(data.get(field), dict) and not wanted:
+            data[field] = data[field]["id"]
+
+
 def complete(data: dict[str, Any]) -> dict[str, Any]:
     """Add the fields a Stripe object of this type has that the export lacks."""
     for key, value in DEFAULTS.get(str(data.get("object")), {}).items():
@@ -146,6 +157,9 @@ def install() -> None:
     original = StripeObject._export
 
     def export(self: StripeObject, expand: list[str] | None = None) -> dict[str, Any]:
-        return complete(original(self, expand=expand))
+        # localstripe exports every public attribute, methods included: keep the data.
+        data = {k: v for k, v in original(self, expand=expand).items() if not callable(v)}
+        _collapse(data, expand)
+        return complete(data)
 
     StripeObject._export = export
