@@ -21,6 +21,7 @@ FEATURES = (
     "payments",
     "invoice_api",
     "subscription_api",
+    "clocks",
 )
 
 

@@ -166,7 +166,6 @@ def start(data: Params) -> Subscription:
     now = periods.now_for(customer.id)
     with events.atomic():
         sub = Subscription(customer.id, specs, now)
-        _apply(sub, data, now)
         trial_end = _trial_end(data, specs, now)
         if trial_end and trial_end > now:
             sub.status, sub.trial_start, sub.trial_end = "trialing", now, trial_end
@@ -174,6 +173,7 @@ def start(data: Params) -> Subscription:
             sub.billing_cycle_anchor = trial_end
         else:
             sub.start_period(now)
+        _apply(sub, data, now)
         sub._creating = True
         created = events.emit("customer.subscription.created", sub)
         bill(sub, "subscription_create", created=now, trial=sub.status == "trialing")

@@ -260,8 +260,22 @@ def _on_failed(invoice: Invoice) -> None:
 invoices.hooks.update(paid=_on_paid, failed=_on_failed)
 
 
+def _expire(sub: Subscription, until: int) -> None:
+    """An incomplete subscription unpaid for 23 hours expires, as in Stripe."""
+    if sub.status != "incomplete" or until < sub.created + 23 * 3600:
+        return
+    before = sub._export()
+    invoice = store.get(f"invoice:{sub.latest_invoice}")
+    if invoice is not None and invoice.status == "open":
+        invoice.void()
+    sub.status = "incomplete_expired"
+    sub.ended_at = sub.created + 23 * 3600
+    updated(sub, before)
+
+
 def advance(sub: Subscription, until: int) -> None:
     """Bring sub up to time `until`: trials end, periods renew, cancellations apply."""
+    _expire(sub, until)
     while sub.status in LIVE:
         if (
             sub.status == "trialing"
