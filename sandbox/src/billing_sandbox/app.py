@@ -22,6 +22,8 @@ FEATURES = (
     "invoice_api",
     "subscription_api",
     "clocks",
+    "checkout",
+    "checkout_page",
 )
 
 
