@@ -24,6 +24,7 @@ FEATURES = (
     "clocks",
     "checkout",
     "checkout_page",
+    "portal",
 )
 
 
