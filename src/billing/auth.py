@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Path
-from sqlalchemy import String, select
+from pydantic import BeforeValidator
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
@@ -33,7 +34,19 @@ JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "bk_"
 MAX_USER_ID = 2**63 - 1
 
-UserId = Annotated[int, Path(ge=1, le=MAX_USER_ID, description="Platform user id")]
+
+def _parse_user_id(value: object) -> int:
+    """One spelling per user: plain digits, no sign, spaces, underscores or leading zeros."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and value[0] != "0":
+        return int(value)
+    raise ValueError("a user id is a positive integer written in plain digits")
+
+
+UserId = Annotated[
+    int,
+    BeforeValidator(_parse_user_id),
+    Path(ge=1, le=MAX_USER_ID, description="Platform user id (digits)"),
+]
 
 
 class ApiKey(Base):
@@ -45,6 +58,13 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+ACTIVE_KEY = select(ApiKey.id, ApiKey.role).where(
+    ApiKey.key_hash == bindparam("key_hash"),
+    ApiKey.revoked_at.is_(None),
+    ApiKey.role.in_(API_KEY_ROLES),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +112,11 @@ def decode_token(settings: Settings, token: str) -> Principal:
         isinstance(sub, str) and sub.isascii() and sub.isdigit() and 0 < int(sub) <= MAX_USER_ID
     ):
         raise Unauthenticated("The token's subject is not a user id.")
-    if role not in TOKEN_ROLES:
-        raise Unauthenticated("The token's role is not recognised.")
-    return Principal(role=role, user_id=int(sub))
+    if role == "admin":
+        return Principal(role="admin", user_id=int(sub))
+    if role == "user":
+        return Principal(role="user", user_id=int(sub))
+    raise Unauthenticated("The token's role is not recognised.")
 
 
 def hash_api_key(key: str) -> str:
@@ -113,12 +135,9 @@ async def create_api_key(session: AsyncSession, role: Role, name: str) -> tuple[
 
 
 async def _principal_for_api_key(request: Request, key: str) -> Principal:
-    database = get_database(request)
-    async with database.sessions() as session:
-        record = await session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None))
-        )
-    if record is None or record.role not in API_KEY_ROLES:
+    async with get_database(request).autocommit() as connection:
+        record = (await connection.execute(ACTIVE_KEY, {"key_hash": hash_api_key(key)})).first()
+    if record is None:
         raise Unauthenticated("The API key is not valid.")
     role: Role = "admin" if record.role == "admin" else "service"
     return Principal(role=role, api_key_id=record.id)
@@ -147,19 +166,19 @@ async def authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     if principal.role != "admin":
         raise Forbidden("This operation is for admins.")
     return principal
 
 
-def require_self_service_or_admin(user_id: UserId, principal: CurrentPrincipal) -> Principal:
+async def require_self_service_or_admin(user_id: UserId, principal: CurrentPrincipal) -> Principal:
     if not principal.may_access(user_id, service_allowed=True):
         raise Forbidden("These credentials may not act for this user.")
     return principal
 
 
-def require_self_or_admin(user_id: UserId, principal: CurrentPrincipal) -> Principal:
+async def require_self_or_admin(user_id: UserId, principal: CurrentPrincipal) -> Principal:
     if not principal.may_access(user_id, service_allowed=False):
         raise Forbidden("These credentials may not act for this user.")
     return principal

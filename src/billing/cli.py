@@ -12,6 +12,8 @@ import uvicorn
 
 from billing.auth import Role, create_api_key, issue_token
 from billing.config import ConfigurationError, Settings, load_settings
+from billing.credits.accounts import ADMIN_GRANT
+from billing.credits.service import Transfer, balance, post
 from billing.credits.verify import verify_ledger
 from billing.db import Database
 from billing.migrations import upgrade
@@ -21,6 +23,7 @@ api_key_app = typer.Typer(help="API keys for server-to-server callers.")
 app.add_typer(api_key_app, name="api-key")
 
 T = TypeVar("T")
+DEMO_USER = 1
 
 
 def _settings() -> Settings:
@@ -72,6 +75,42 @@ def serve(
         access_log=settings.STRIPE_DEBUG,
         log_level="debug" if settings.STRIPE_DEBUG else "warning",
     )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Migrate the local database, grant a demo user credits, print tokens and serve."""
+    settings = _settings()
+    upgrade(settings.DATABASE_URL)
+
+    async def welcome(database: Database) -> int:
+        """Grant the demo user's credits once, however often the demo starts."""
+        async with database.sessions() as session:
+            grant = Transfer(ADMIN_GRANT, DEMO_USER, 1000, actor="demo", idempotency_key="demo:1")
+            await post(session, grant)
+            return (await balance(session, DEMO_USER)).balance
+
+    credits = _with_database(settings, welcome)
+    base = f"http://127.0.0.1:{port}"
+    user = issue_token(settings, DEMO_USER, "user", timedelta(days=1))
+    admin = issue_token(settings, DEMO_USER, "admin", timedelta(days=1))
+    typer.echo(
+        f"""
+Billing demo on {settings.DATABASE_URL}
+  API docs   {base}/docs
+  Readiness  {base}/readyz
+  Metrics    {base}/metrics
+Demo user {DEMO_USER} holds {credits} credits.
+  export USER_TOKEN={user}
+  export ADMIN_TOKEN={admin}
+  curl -H "Authorization: Bearer $USER_TOKEN" {base}/api/financial/credits/{DEMO_USER}
+  curl -H "Authorization: Bearer $USER_TOKEN" -H 'Content-Type: application/json' \\
+       -d '{{"amount": 25, "description": "demo"}}' {base}/api/financial/credits/{DEMO_USER}/spend
+"""
+    )
+    serve(host="127.0.0.1", port=port, workers=1)
 
 
 @app.command()

@@ -11,6 +11,7 @@ instead of failing when it upgrades from a read.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, e
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -31,6 +33,7 @@ from starlette.requests import Request
 from billing.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+AUTOCOMMIT = "AUTOCOMMIT"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -102,7 +105,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upsert(dialect_name: str, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
@@ -122,6 +126,12 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection without a transaction, for single-statement reads: one round trip."""
+        async with self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level=AUTOCOMMIT)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -28,13 +28,16 @@ class BillingError(Exception):
     code: str = "bad_request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
+        self._headers = headers or {}
 
     def headers(self) -> dict[str, str]:
-        return {}
+        return self._headers
 
 
 class ValidationProblem(BillingError):
@@ -134,11 +137,15 @@ def validation_problem(exc: RequestValidationError) -> ValidationProblem:
 
 
 def http_problem(exc: StarletteHTTPException) -> BillingError:
+    """The framework's own HTTP errors, in our shape; its headers (such as Allow) kept."""
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
-        return NotFound()
+        return NotFound(headers=headers)
     if exc.status_code == 405:
-        return MethodNotAllowed()
-    error = BillingError(str(exc.detail))
+        return MethodNotAllowed(headers=headers)
+    if exc.status_code == 400:  # a body the framework could not even decode
+        return ValidationProblem(str(exc.detail), headers=headers)
+    error = BillingError(str(exc.detail), headers=headers)
     error.status = exc.status_code
     return error
 

@@ -26,7 +26,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> dict[str, str]:
     """Ready to serve: the database answers and its schema is at the latest migration."""
     try:
-        async with get_database(request).engine.connect() as connection:
+        async with get_database(request).autocommit() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:
         raise ServiceUnavailable("The database is unreachable or not migrated.") from exc

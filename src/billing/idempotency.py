@@ -6,7 +6,8 @@ same method, path and body gets the stored response verbatim with
 `Idempotent-Replayed: true`; a repeat with anything else is 409
 `idempotency_conflict`; a repeat while the first still runs is 409
 `idempotency_in_progress`. Keys are scoped by principal. Server errors (5xx)
-are not stored: the key is released so the client can retry.
+and requests refused before they started (401, 403, 422) are not stored: the
+key is released so the client can retry.
 
 A request that dies between claim and completion leaves its key in progress;
 after `STALE_CLAIM` another request may take the claim over. Handlers with
@@ -46,6 +47,9 @@ KEY_TTL = timedelta(hours=24)
 STALE_CLAIM = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Refused before the operation started (not allowed, invalid): like Stripe, not stored,
+# so the client can fix the request and retry with the same key.
+NOT_STARTED = frozenset({401, 403, 422})
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -206,12 +210,12 @@ def fingerprint(request: Request, body: bytes, payload: dict[str, Any] | None) -
 async def run_idempotently(request: Request, handler: Handler) -> Response:
     if request.method not in MUTATING_METHODS:
         return await handler(request)
+    principal = await authenticate(request)
     body = await request.body()
     payload = _parse_json_object(body)
     key = request_key(request, payload)
     if key is None:
         return await handler(request)
-    principal = await authenticate(request)
     store = IdempotencyStore(get_database(request))
     claim = await store.claim(principal.scope, key, fingerprint(request, body, payload))
     if isinstance(claim, StoredResponse):
@@ -221,7 +225,7 @@ async def run_idempotently(request: Request, handler: Handler) -> Response:
         response = await handler(request)
     except Exception as exc:  # stored like any response the route gives
         response = problem_response(to_problem(exc), instance=request.url.path)
-    if response.status_code >= 500:
+    if response.status_code >= 500 or response.status_code in NOT_STARTED:
         await store.release(claim)
     else:
         await store.complete(claim, response)

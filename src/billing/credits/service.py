@@ -1,7 +1,10 @@
 """Posting credit transactions: one short database transaction each.
 
-A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
-entries INSERT, committed together. Debits use a conditional UPDATE
+Every public function here owns its database transaction and ends it before
+returning, so no caller is left holding locks (SQLite takes its write lock at
+BEGIN). A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
+entries INSERT, committed together: one statement on PostgreSQL (see
+`postgres.py`), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
 (`balance >= amount`), so concurrent spends on one wallet serialize on its row
 and can never take it below zero. A transaction's idempotency key is unique:
 replaying it returns the original result; reusing it for a different
@@ -20,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits import repository
+from billing.credits import postgres, repository
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
 from billing.db import utcnow
@@ -63,74 +66,92 @@ class Posted:
 
 
 async def post(session: AsyncSession, transfer: Transfer) -> Posted:
+    key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
+    now = utcnow()
     try:
-        async with session.begin():
-            if transfer.idempotency_key is not None:
-                replay = await _replay(session, transfer)
-                if replay is not None:
-                    return replay
-            return await _apply(session, transfer)
+        posted = await _post_once(session, transfer, key, now)
     except IntegrityError:
         # A concurrent posting with the same key committed first: answer as it did.
-        if transfer.idempotency_key is None:
-            raise
+        await session.rollback()
+        if transfer.idempotency_key is not None:
+            async with session.begin():
+                replay = await _replay(session, transfer)
+            if replay is not None:
+                return replay
+        raise
+    if posted is None:
         async with session.begin():
-            replay = await _replay(session, transfer)
-        if replay is None:
-            raise
-        return replay
-
-
-async def _apply(session: AsyncSession, transfer: Transfer) -> Posted:
-    now = utcnow()
-    if transfer.kind.credits_wallet:
-        dialect = session.get_bind().dialect.name
-        state = await repository.credit_wallet(
-            session, dialect, transfer.user_id, transfer.amount, now
-        )
-        if state is None:
-            raise Conflict("This would take the balance above the largest allowed value.")
-    else:
-        state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
-        if state is None:
-            INSUFFICIENT_CREDITS.inc()
-            current = await balance(session, transfer.user_id)
-            raise InsufficientCredits(balance=current.balance, required=transfer.amount)
-    transaction_id = await repository.insert_transaction(
-        session,
-        {
-            "kind": transfer.kind.name,
-            "user_id": transfer.user_id,
-            "amount": transfer.amount,
-            "idempotency_key": transfer.idempotency_key or f"auto:{uuid.uuid4().hex}",
-            "fingerprint": transfer.fingerprint,
-            "actor": transfer.actor,
-            "reference": transfer.reference,
-            "description": transfer.description,
-            "metadata_": transfer.metadata,
-            "expires_at": transfer.expires_at,
-            "created_at": now,
-        },
-    )
-    await repository.insert_entries(
-        session,
-        [
-            {
-                "transaction_id": transaction_id,
-                "account_id": state.account_id,
-                "amount": transfer.wallet_delta,
-                "balance_after": state.balance,
-            },
-            {
-                "transaction_id": transaction_id,
-                "account_id": transfer.kind.system_account_id,
-                "amount": -transfer.wallet_delta,
-                "balance_after": None,
-            },
-        ],
-    )
+            return await _explain_refusal(session, transfer)
+    transaction_id, balance_after = posted
     CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
-    return Posted(transaction_id, transfer.user_id, transfer.amount, state.balance, now)
+    return Posted(transaction_id, transfer.user_id, transfer.amount, balance_after, now)
+
+
+async def _post_once(
+    session: AsyncSession, transfer: Transfer, key: str, now: datetime
+) -> tuple[int, int] | None:
+    """Post atomically: (transaction id, wallet balance after), or None if refused."""
+    if session.get_bind().dialect.name == "postgresql":
+        return await postgres.post_once(session, transfer, key, now)
+    async with session.begin():
+        if transfer.idempotency_key and await repository.transaction_by_key(session, key):
+            return None
+        if transfer.kind.credits_wallet:
+            dialect = session.get_bind().dialect.name
+            state = await repository.credit_wallet(
+                session, dialect, transfer.user_id, transfer.amount, now
+            )
+        else:
+            state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
+        if state is None:
+            return None
+        transaction_id = await repository.insert_transaction(
+            session,
+            {
+                "kind": transfer.kind.name,
+                "user_id": transfer.user_id,
+                "amount": transfer.amount,
+                "idempotency_key": key,
+                "fingerprint": transfer.fingerprint,
+                "actor": transfer.actor,
+                "reference": transfer.reference,
+                "description": transfer.description,
+                "metadata_": transfer.metadata,
+                "expires_at": transfer.expires_at,
+                "created_at": now,
+            },
+        )
+        await repository.insert_entries(
+            session,
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "account_id": state.account_id,
+                    "amount": transfer.wallet_delta,
+                    "balance_after": state.balance,
+                },
+                {
+                    "transaction_id": transaction_id,
+                    "account_id": transfer.kind.system_account_id,
+                    "amount": -transfer.wallet_delta,
+                    "balance_after": None,
+                },
+            ],
+        )
+        return transaction_id, state.balance
+
+
+async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:
+    """Nothing was posted: the key was used before, or the wallet could not take it."""
+    if transfer.idempotency_key is not None:
+        replay = await _replay(session, transfer)
+        if replay is not None:
+            return replay
+    if transfer.kind.credits_wallet:
+        raise Conflict("This would take the balance above the largest allowed value.")
+    INSUFFICIENT_CREDITS.inc()
+    current = await _balance(session, transfer.user_id)
+    raise InsufficientCredits(balance=current.balance, required=transfer.amount)
 
 
 async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
@@ -159,6 +180,11 @@ class Balance:
 
 
 async def balance(session: AsyncSession, user_id: int) -> Balance:
+    async with session.begin():
+        return await _balance(session, user_id)
+
+
+async def _balance(session: AsyncSession, user_id: int) -> Balance:
     """A user without a wallet yet simply has none: balance 0."""
     account = await repository.wallet(session, user_id)
     if account is None:
@@ -177,10 +203,12 @@ async def history(
     session: AsyncSession, user_id: int, cursor: str | None, limit: int
 ) -> tuple[list[HistoryItem], str | None]:
     """One page of a wallet's transactions, newest first, and the cursor of the next page."""
-    account = await repository.wallet(session, user_id)
-    if account is None:
-        return [], None
-    rows = await repository.wallet_history(session, account.id, decode_cursor(cursor), limit + 1)
+    before = decode_cursor(cursor)
+    async with session.begin():
+        account = await repository.wallet(session, user_id)
+        if account is None:
+            return [], None
+        rows = await repository.wallet_history(session, account.id, before, limit + 1)
     items = [HistoryItem(t, change, cast(int, after)) for t, change, after in rows[:limit]]
     next_cursor = encode_cursor(items[-1].transaction.id) if len(rows) > limit else None
     return items, next_cursor
