@@ -25,6 +25,7 @@ FEATURES = (
     "checkout",
     "checkout_page",
     "portal",
+    "stripejs",
 )
 
 
