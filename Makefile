@@ -33,6 +33,7 @@ demo: install
 	$(BIN)/billing demo
 
 bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/spend.py
 
 clean:

@@ -1,0 +1,139 @@
+"""Shared plumbing for the benchmarks: a scratch PostgreSQL database, a running service,
+wrk and pgbench runs, and their figures."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.server import running_server
+
+PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+WRK_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+PGBENCH_TPS = re.compile(r"tps = ([\d.]+)")
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class Figures:
+    name: str
+    rate: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+
+    def row(self) -> str:
+        p50 = f"{self.p50_ms:.1f}" if self.p50_ms is not None else "-"
+        p99 = f"{self.p99_ms:.1f}" if self.p99_ms is not None else "-"
+        return f"| {self.name} | {self.rate:,.0f} | {p50} | {p99} | {self.errors} |"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def psql(database: str, sql: str) -> str:
+    result = subprocess.run(
+        ["psql", f"{PG_ADMIN}/{database}", "-qtAX", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+        input=sql,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A new PostgreSQL database for one benchmark run, dropped afterwards."""
+    psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql("postgres", f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def async_url(database: str) -> str:
+    return PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://") + f"/{database}"
+
+
+@contextmanager
+def service(database: str, workers: int = 2) -> Iterator[str]:
+    env = {"DATABASE_URL": async_url(database), "BILLING_ENV": "development"}
+    with running_server(env, workers=workers, timeout=60) as base_url:
+        yield base_url
+
+
+def wrk(
+    name: str, url: str, script: str, seconds: int, connections: int, env: dict[str, str]
+) -> Figures:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    say(f"  {name}: wrk, {connections} connections, {seconds} s ...")
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    os.unlink(lua.name)
+    latencies = {p: float(v) * UNIT_MS[u] for p, v, u in WRK_LATENCY.findall(result.stdout)}
+    rate = WRK_RATE.search(result.stdout)
+    errors = WRK_NON_2XX.search(result.stdout)
+    return Figures(
+        name,
+        float(rate.group(1)) if rate else 0.0,
+        latencies.get("50"),
+        latencies.get("99"),
+        int(errors.group(1)) if errors else 0,
+    )
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+def pgbench(
+    name: str, database: str, script: str, seconds: int, clients: int, variables: dict[str, str]
+) -> Figures:
+    """Run a custom pgbench script; latencies come from its per-transaction log."""
+    say(f"  {name}: pgbench, {clients} clients, {seconds} s ...")
+    with tempfile.TemporaryDirectory() as workdir:
+        script_path = Path(workdir) / "script.sql"
+        script_path.write_text(script)
+        defines = [arg for key, value in variables.items() for arg in ("-D", f"{key}={value}")]
+        command = ["pgbench", "-n", "-M", "prepared", f"-c{clients}", "-j2", f"-T{seconds}"]
+        command += ["-l", f"--log-prefix={workdir}/log", "-f", str(script_path), *defines]
+        result = subprocess.run(
+            [*command, f"{PG_ADMIN}/{database}"], check=True, capture_output=True, text=True
+        )
+        latencies = sorted(
+            int(line.split()[2]) / 1000
+            for log in Path(workdir).glob("log*")
+            for line in log.read_text().splitlines()
+        )
+    tps = PGBENCH_TPS.search(result.stdout)
+    return Figures(
+        name,
+        float(tps.group(1)) if tps else 0.0,
+        percentile(latencies, 0.50) if latencies else None,
+        percentile(latencies, 0.99) if latencies else None,
+    )
+
+
+def table(figures: list[Figures]) -> str:
+    head = "| run | per second | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|"
+    return "\n".join([head, *(f.row() for f in figures)])

@@ -1,0 +1,162 @@
+"""Spend throughput and latency of the full service against PostgreSQL's own ceiling.
+
+Starts `billing serve` on PostgreSQL with 2 workers, drives authenticated spends
+(service API key) from 64 connections with wrk for 15 s over random users, then
+for one hot user; in the same run pgbench drives the equivalent raw SQL
+transaction (UPDATE wallet + INSERT entry) at the same concurrency. Prints the
+figures, the ratios and whether the ledger still verifies.
+
+    python bench/spend.py [--seconds 15] [--connections 64] [--users 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import Figures, async_url, pgbench, psql, say, scratch_database, service, table, wrk
+
+from billing.migrations import upgrade
+
+SEED_BALANCE = 10**12
+SEED_SQL = """
+INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
+    SELECT 'wallet', u, {balance}, now(), now() FROM generate_series(1, {users}) AS u;
+INSERT INTO credit_transactions
+    (kind, user_id, amount, idempotency_key, fingerprint, actor, created_at)
+    SELECT 'admin_grant', u, {balance}, 'seed:' || u, 'admin_grant:' || u || ':{balance}',
+           'bench', now()
+    FROM generate_series(1, {users}) AS u;
+INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+    SELECT t.id, a.id, t.amount, t.amount FROM credit_transactions t
+    JOIN credit_accounts a ON a.user_id = t.user_id;
+INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+    SELECT t.id, 3, -t.amount, NULL FROM credit_transactions t;
+CREATE TABLE bench_wallets (
+    user_id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
+CREATE TABLE bench_entries (
+    id bigserial PRIMARY KEY, user_id bigint NOT NULL, amount bigint NOT NULL,
+    balance_after bigint NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO bench_wallets SELECT u, {balance} FROM generate_series(1, {users}) AS u;
+VACUUM ANALYZE;
+"""
+WRK_SCRIPT = """
+local users = tonumber(os.getenv("BENCH_USERS"))
+local hot = os.getenv("BENCH_HOT")
+wrk.method = "POST"
+wrk.body = '{"amount": 1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = os.getenv("BENCH_KEY")
+request = function()
+  local user = hot or tostring(math.random(1, users))
+  return wrk.format(nil, "/api/financial/credits/" .. user .. "/spend")
+end
+"""
+PGBENCH_SCRIPT = """
+\\set uid random(1, :users)
+\\if :hot > 0
+\\set uid :hot
+\\endif
+BEGIN;
+UPDATE bench_wallets SET balance = balance - 1 WHERE user_id = :uid AND balance >= 1;
+INSERT INTO bench_entries (user_id, amount, balance_after, created_at)
+    VALUES (:uid, -1, 0, now());
+COMMIT;
+"""
+
+
+def billing(database: str, *args: str) -> str:
+    env = {**os.environ, "DATABASE_URL": async_url(database)}
+    command = [sys.executable, "-m", "billing", *args]
+    return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    with scratch_database("billing_bench_spend") as database:
+        say(f"seeding {args.users:,} funded wallets ...")
+        upgrade(async_url(database))
+        psql(database, SEED_SQL.format(users=args.users, balance=SEED_BALANCE))
+        key = billing(database, "api-key", "create", "--role", "service", "--name", "bench").strip()
+        env = {"BENCH_KEY": key, "BENCH_USERS": str(args.users)}
+        figures: list[Figures] = []
+        with service(database) as base_url:
+            say(f"service up at {base_url}; warming up ...")
+            wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, env)
+            figures.append(
+                wrk(
+                    "service, random users",
+                    base_url,
+                    WRK_SCRIPT,
+                    args.seconds,
+                    args.connections,
+                    env,
+                )
+            )
+            hot_env = {**env, "BENCH_HOT": "1"}
+            figures.append(
+                wrk(
+                    "service, one hot user",
+                    base_url,
+                    WRK_SCRIPT,
+                    args.seconds,
+                    args.connections,
+                    hot_env,
+                )
+            )
+        variables = {"users": str(args.users)}
+        figures.append(
+            pgbench(
+                "pgbench, random users",
+                database,
+                PGBENCH_SCRIPT,
+                args.seconds,
+                args.connections,
+                {**variables, "hot": "0"},
+            )
+        )
+        figures.append(
+            pgbench(
+                "pgbench, one hot user",
+                database,
+                PGBENCH_SCRIPT,
+                args.seconds,
+                args.connections,
+                {**variables, "hot": "1"},
+            )
+        )
+        started = time.monotonic()
+        verified = billing(database, "verify-ledger")
+        elapsed = time.monotonic() - started
+        say(f"verify-ledger ({elapsed:.1f} s): {verified.strip().splitlines()[-1]}")
+
+    service_random, service_hot, pg_random, pg_hot = figures
+    ratios = {
+        "random_vs_pgbench": service_random.rate / pg_random.rate,
+        "hot_vs_pgbench": service_hot.rate / pg_hot.rate,
+    }
+    print(table(figures))
+    print()
+    print(f"service/pgbench, random users: {ratios['random_vs_pgbench']:.2f}x (target >= 0.35)")
+    print(f"service/pgbench, one hot user: {ratios['hot_vs_pgbench']:.2f}x (target >= 0.45)")
+    p99s = f"random {service_random.p99_ms} ms, hot {service_hot.p99_ms} ms"
+    print(f"service p99: {p99s} (target <= 100)")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"figures": [f.__dict__ for f in figures], "ratios": ratios}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
