@@ -193,3 +193,30 @@ def create_item(data: Params) -> InvoiceItem:
     ii._price = price.id if price else None
     events.emit("invoiceitem.created", ii)
     return ii
+
+
+def _item_parent(item: InvoiceItem) -> dict[str, Any] | None:
+    if not item.subscription:
+        return None
+    return {
+        "type": "subscription_details",
+        "subscription_details": {"subscription": item.subscription},
+    }
+
+
+def _item_pricing(item: InvoiceItem) -> dict[str, Any]:
+    price = store.get(f"price:{getattr(item, '_price', None)}")
+    details = {"price": price.id, "product": price.product} if price else None
+    return {
+        "type": "price_details",
+        "price_details": details,
+        "unit_amount_decimal": str(item.amount // max(1, item.quantity)),
+    }
+
+
+def install() -> None:
+    """Give localstripe's invoice items today's fields."""
+    InvoiceItem.net_amount = property(lambda self: self.amount)
+    InvoiceItem.quantity_decimal = property(lambda self: str(self.quantity))
+    InvoiceItem.parent = property(_item_parent)
+    InvoiceItem.pricing = property(_item_pricing)
