@@ -107,3 +107,31 @@ def test_two_periods_in_one_advance(client: stripe.StripeClient) -> None:
     invoices = client.v1.invoices.list(params={"customer": customer.id}).data
     reasons = [i.billing_reason for i in invoices]
     assert reasons == ["subscription_cycle", "subscription_cycle", "subscription_create"]
+
+
+def test_pending_prorations_are_billed_at_the_next_cycle(client: stripe.StripeClient) -> None:
+    clock, _, sub = _clocked(client)
+    dearer = recurring_price(client, 5000)
+    client.v1.test_helpers.test_clocks.advance(
+        clock.id, params={"frozen_time": sub.current_period_start + 10 * 86400}
+    )
+    item = sub["items"].data[0]
+    client.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "price": dearer.id}]})
+    _advance(client, clock, sub.current_period_end + HOUR)
+    cycle = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    assert cycle.billing_reason == "subscription_cycle"
+    prorations = [line.amount for line in cycle.lines.data if line.proration]
+    assert len(prorations) == 2
+    assert sum(prorations) > 0
+    assert cycle.amount_paid == 5000 + sum(prorations)
+
+
+def test_ending_a_trial_now_bills_at_once(client: stripe.StripeClient) -> None:
+    _, _, sub = _clocked(client, trial_period_days=30)
+    ended = client.v1.subscriptions.update(
+        sub.id, params={"trial_end": "now", "expand": ["latest_invoice"]}
+    )
+    assert ended.status == "active"
+    assert ended.latest_invoice.amount_paid == 2000
+    items = client.v1.subscription_items.list(params={"subscription": sub.id})
+    assert [i.id for i in items.data] == [sub["items"].data[0].id]

@@ -266,6 +266,7 @@ def change(sub: Subscription, data: Params) -> Subscription:
         if data.get("trial_end") == "now" and sub.status == "trialing":
             sub.status, sub.trial_end = "active", now
             sub.start_period(now)
+            behavior, restarted = "always_invoice", True
         if data.get("items"):
             old_interval = sub.recurring()
             prorate = behavior != "none" and sub.status != "trialing"
@@ -312,6 +313,14 @@ def cancel(data: Params) -> Subscription:
     sub.cancellation_details["reason"] = "cancellation_requested"
     cancel_now(sub, now_for(sub))
     return sub
+
+
+@routing.api("GET", "/v1/subscription_items")
+def list_items(data: Params) -> pagination.Page:
+    """A subscription's items."""
+    reject_unknown(data, (*pagination.PAGE_PARAMS, "subscription"))
+    sub = _retrieve(str(required(data, "subscription")))
+    return pagination.page("/v1/subscription_items", sub.item_list()[::-1], data)
 
 
 @routing.api("GET", "/v1/subscriptions")
