@@ -47,6 +47,8 @@ class Receiver:
 
     url: str = ""
     failures_left: int = 0
+    stalls_left: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,9 +62,9 @@ class Receiver:
 
 
 @contextmanager
-def receiver(failures: int = 0) -> Iterator[Receiver]:
-    """Run a Receiver in a thread for the duration of the block."""
-    state = Receiver(failures_left=failures)
+def receiver(failures: int = 0, stalls: int = 0) -> Iterator[Receiver]:
+    """Run a Receiver in a thread: it answers 500 `failures` times, or hangs `stalls` times."""
+    state = Receiver(failures_left=failures, stalls_left=stalls)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -71,6 +73,10 @@ def receiver(failures: int = 0) -> Iterator[Receiver]:
                 state.deliveries.append(Delivery(body, self.headers["Stripe-Signature"]))
                 failing = state.failures_left > 0
                 state.failures_left -= 1
+                stalling = state.stalls_left > 0
+                state.stalls_left -= 1
+            if stalling:
+                state.release.wait(timeout=5)
             self.send_response(500 if failing else 200)
             self.end_headers()
 
@@ -84,6 +90,7 @@ def receiver(failures: int = 0) -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.release.set()
         server.shutdown()
         server.server_close()
 

@@ -69,3 +69,16 @@ def test_the_webhook_flag_receives_every_event(make_sandbox: Callable[..., Sandb
         delivery = wait_for(lambda: hook.about(customer.id))[0]
     event = stripe.Webhook.construct_event(delivery.body, delivery.signature, secret)
     assert event.type == "customer.created"
+
+
+def test_a_receiver_that_times_out_gets_the_event_again(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    with receiver(stalls=1) as hook:
+        sandbox = make_sandbox(
+            "--webhook", hook.url, "--webhook-secret", "whsec_slow", "--webhook-timeout", "0.3"
+        )
+        customer = sandbox.client.v1.customers.create(params={"email": "slow@example.com"})
+        wait_for(lambda: len(hook.about(customer.id)) >= 2)
+        delivered = hook.about(customer.id)
+    assert delivered[0].event["id"] == delivered[1].event["id"]
