@@ -33,3 +33,10 @@ def test_search_by_email_and_metadata(client: stripe.StripeClient) -> None:
 def test_an_unknown_test_clock_is_refused(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.create(params={"test_clock": "clock_missing"})
+
+
+def test_missing_objects_are_worded_as_stripe_words_them(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.customers.retrieve("cus_missing")
+    assert caught.value.code == "resource_missing"
+    assert caught.value.user_message == "No such customer: 'cus_missing'"

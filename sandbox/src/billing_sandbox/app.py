@@ -8,7 +8,7 @@ from aiohttp import web
 from localstripe import server
 from localstripe.resources import store
 
-from . import events, idempotency, routing, shapes, storage
+from . import errors, events, idempotency, routing, shapes, storage
 from .config import Settings
 from .delivery import Deliverer
 
@@ -38,6 +38,7 @@ def build(settings: Settings) -> web.Application:
     storage.install(settings.data_dir)
     store.try_load_from_disk()
     shapes.install()
+    errors.install()
     deliverer = Deliverer(settings)
     events.install(deliverer.publish)
     for feature in FEATURES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from localstripe.errors import UserError
+from localstripe.resources import StripeObject, store
 
 
 class StripeError(UserError):
@@ -41,3 +42,15 @@ def unknown(param: str) -> StripeError:
 def no_such(kind: str, id: str, param: str = "id") -> StripeError:
     """404 resource_missing, worded as Stripe words it."""
     return StripeError(404, f"No such {kind}: '{id}'", code="resource_missing", param=param)
+
+
+def install() -> None:
+    """Word localstripe's 404s as Stripe does: `No such customer: 'cus_x'`, resource_missing."""
+
+    def retrieve(cls: type[StripeObject], id: str) -> StripeObject:
+        found = store.get(f"{cls.object}:{id}")
+        if found is None:
+            raise no_such(str(cls.object), id)
+        return found
+
+    StripeObject._api_retrieve = classmethod(retrieve)
