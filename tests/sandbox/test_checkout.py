@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -167,3 +168,10 @@ def test_payment_mode_refuses_recurring_prices(client: stripe.StripeClient) -> N
                 "success_url": "https://app.example/done",
             }
         )
+
+
+def test_expires_at_must_be_30_minutes_to_24_hours_away(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError):
+        _session(client, expires_at=int(time.time()) + 60)
+    later = int(time.time()) + 3600
+    assert _session(client, expires_at=later).expires_at == later

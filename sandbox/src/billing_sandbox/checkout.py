@@ -164,7 +164,14 @@ def retrieve(id: str) -> CheckoutSession:
     session = store.get("checkout.session:" + id)
     if session is None:
         raise errors.no_such("checkout.session", id)
+    if session.status == "open" and session.expires_at <= time.time():
+        _expire(session)
     return session
+
+
+def _expire(session: CheckoutSession) -> None:
+    session.status = "expired"
+    events.emit("checkout.session.expired", session)
 
 
 def _items(data: Params, mode: str) -> list[CheckoutItem]:
@@ -193,6 +200,17 @@ def _items(data: Params, mode: str) -> list[CheckoutItem]:
     return items
 
 
+def _expiry(moment: int, created: int) -> int:
+    """Stripe accepts an expiry between 30 minutes and 24 hours after creation."""
+    if not created + 1800 <= moment <= created + _LIFETIME:
+        raise errors.invalid(
+            "The `expires_at` timestamp must be between 30 minutes and 24"
+            " hours from Checkout Session creation.",
+            "expires_at",
+        )
+    return moment
+
+
 def _apply(session: CheckoutSession, data: Params) -> None:
     if data.get("customer"):
         session.customer = Customer._api_retrieve(str(data["customer"])).id
@@ -212,7 +230,7 @@ def _apply(session: CheckoutSession, data: Params) -> None:
     session._payment_intent_data = as_dict(data.get("payment_intent_data"), "")
     session._subscription_data = as_dict(data.get("subscription_data"), "")
     if data.get("expires_at"):
-        session.expires_at = as_int(data["expires_at"], "expires_at")
+        session.expires_at = _expiry(as_int(data["expires_at"], "expires_at"), session.created)
     if data.get("allow_promotion_codes") is not None:
         session.allow_promotion_codes = str(data["allow_promotion_codes"]) == "true"
 
@@ -255,9 +273,8 @@ def expire(data: Params) -> CheckoutSession:
         raise errors.invalid(
             f"Only open Checkout Sessions can be expired; this one is {session.status}."
         )
-    session.status = "expired"
     session.expires_at = int(time.time())
-    events.emit("checkout.session.expired", session)
+    _expire(session)
     return session
 
 

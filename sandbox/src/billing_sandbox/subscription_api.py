@@ -288,6 +288,13 @@ def create(data: Params) -> Subscription:
     return start(data)
 
 
+@routing.api("POST", "/v1/customers/{customer}/subscriptions")
+def create_for_customer(data: Params) -> Subscription:
+    """The older path for creating a subscription."""
+    reject_unknown(data, _CREATE)
+    return start(data)
+
+
 @routing.api("GET", "/v1/subscriptions/{id}")
 def retrieve(data: Params) -> Subscription:
     """Retrieve a subscription."""
