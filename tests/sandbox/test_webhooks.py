@@ -82,3 +82,19 @@ def test_a_receiver_that_times_out_gets_the_event_again(
         wait_for(lambda: len(hook.about(customer.id)) >= 2)
         delivered = hook.about(customer.id)
     assert delivered[0].event["id"] == delivered[1].event["id"]
+
+
+def test_an_endpoint_gets_events_in_the_order_they_happened(
+    client: stripe.StripeClient,
+) -> None:
+    with receiver() as hook:
+        endpoint = client.v1.webhook_endpoints.create(
+            params={"url": hook.url, "enabled_events": ["customer.created", "customer.updated"]}
+        )
+        customer = client.v1.customers.create(params={"email": "order@example.com"})
+        for name in ("one", "two", "three"):
+            client.v1.customers.update(customer.id, params={"name": name})
+        wait_for(lambda: len(hook.about(customer.id)) == 4)
+        client.v1.webhook_endpoints.delete(endpoint.id)
+    names = [d.event["data"]["object"]["name"] for d in hook.about(customer.id)]
+    assert names == [None, "one", "two", "three"]
