@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from starlette.requests import Request
 
 from billing.auth import AdminPrincipal, Principal, SelfServiceOrAdmin, UserId
 from billing.credits import service
-from billing.credits.accounts import ADMIN_GRANT, SPEND
+from billing.credits.accounts import ADMIN_GRANT, SPEND, TransactionKind
 from billing.credits.schemas import (
     AddCreditsRequest,
     CreditBalance,
@@ -26,13 +27,31 @@ router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_clas
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
-def _ledger_key(principal: Principal, request: Request) -> str | None:
-    """The API caller's key, namespaced by caller, becomes the ledger transaction's key."""
+async def _post(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    kind: TransactionKind,
+    user_id: int,
+    amount: int,
+    *,
+    description: str | None,
+    metadata: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
+) -> CreditTransactionResult:
+    """Post on behalf of the caller; its Idempotency-Key, namespaced by caller, keys the ledger."""
     key = idempotency_key(request)
-    return f"api:{principal.scope}:{key}" if key is not None else None
-
-
-def _result(posted: service.Posted) -> CreditTransactionResult:
+    transfer = service.Transfer(
+        kind=kind,
+        user_id=user_id,
+        amount=amount,
+        actor=principal.scope,
+        idempotency_key=f"api:{principal.scope}:{key}" if key is not None else None,
+        description=description,
+        metadata=metadata,
+        expires_at=expires_at,
+    )
+    posted = await service.post(session, transfer)
     return CreditTransactionResult(
         transaction_id=posted.transaction_id,
         user_id=posted.user_id,
@@ -89,16 +108,16 @@ async def add_credits(
     principal: AdminPrincipal,
     session: Session,
 ) -> CreditTransactionResult:
-    transfer = service.Transfer(
-        kind=ADMIN_GRANT,
-        user_id=user_id,
-        amount=body.amount,
-        actor=principal.scope,
-        idempotency_key=_ledger_key(principal, request),
+    return await _post(
+        session,
+        request,
+        principal,
+        ADMIN_GRANT,
+        user_id,
+        body.amount,
         description=body.reason,
         expires_at=body.expires_at,
     )
-    return _result(await service.post(session, transfer))
 
 
 @router.post("/{user_id}/spend")
@@ -109,13 +128,13 @@ async def spend_credits(
     principal: SelfServiceOrAdmin,
     session: Session,
 ) -> CreditTransactionResult:
-    transfer = service.Transfer(
-        kind=SPEND,
-        user_id=user_id,
-        amount=body.amount,
-        actor=principal.scope,
-        idempotency_key=_ledger_key(principal, request),
+    return await _post(
+        session,
+        request,
+        principal,
+        SPEND,
+        user_id,
+        body.amount,
         description=body.description,
         metadata=body.metadata,
     )
-    return _result(await service.post(session, transfer))
