@@ -1,10 +1,11 @@
 """Spend throughput and latency of the full service against PostgreSQL's own ceiling.
 
-Starts `billing serve` on PostgreSQL with 2 workers, drives authenticated spends
-(service API key) from 64 connections with wrk for 15 s over random users, then
-for one hot user; in the same run pgbench drives the equivalent raw SQL
-transaction (UPDATE wallet + INSERT entry) at the same concurrency. Prints the
-figures, the ratios and whether the ledger still verifies.
+Starts `billing serve` on PostgreSQL with 2 workers and drives spends from 64
+connections with wrk: random users each with its own JWT (users spending their
+own credits), random users through one service API key, then one hot user. In
+the same run pgbench drives the equivalent raw SQL transaction (UPDATE wallet +
+INSERT entry) at the same concurrency, for random users and one hot user.
+Prints the figures, the ratios, and whether the ledger still verifies.
 
     python bench/spend.py [--seconds 15] [--connections 64] [--users 10000]
 """
@@ -16,14 +17,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from common import Figures, async_url, pgbench, psql, say, scratch_database, service, table, wrk
 
+from billing.auth import issue_token
+from billing.config import Settings
 from billing.migrations import upgrade
 
 SEED_BALANCE = 10**12
+TOKEN_USERS = 2000
 SEED_SQL = """
 INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
     SELECT 'wallet', u, {balance}, now(), now() FROM generate_series(1, {users}) AS u;
@@ -45,15 +51,24 @@ CREATE TABLE bench_entries (
 INSERT INTO bench_wallets SELECT u, {balance} FROM generate_series(1, {users}) AS u;
 VACUUM ANALYZE;
 """
+# Line i of BENCH_TOKENS is user i's bearer token; BENCH_KEY, if set, is used instead.
 WRK_SCRIPT = """
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local key = os.getenv("BENCH_KEY")
 local users = tonumber(os.getenv("BENCH_USERS"))
-local hot = os.getenv("BENCH_HOT")
+local hot = tonumber(os.getenv("BENCH_HOT") or "0")
 wrk.method = "POST"
 wrk.body = '{"amount": 1}'
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-API-Key"] = os.getenv("BENCH_KEY")
 request = function()
-  local user = hot or tostring(math.random(1, users))
+  local user = hot
+  if hot == 0 then user = math.random(1, users) end
+  if key then
+    wrk.headers["X-API-Key"] = key
+  else
+    wrk.headers["Authorization"] = "Bearer " .. tokens[user]
+  end
   return wrk.format(nil, "/api/financial/credits/" .. user .. "/spend")
 end
 """
@@ -76,82 +91,63 @@ def billing(database: str, *args: str) -> str:
     return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
 
 
+def write_tokens(path: Path, users: int) -> None:
+    settings = Settings(_env_file=None)
+    tokens = (issue_token(settings, u, "user", timedelta(hours=2)) for u in range(1, users + 1))
+    path.write_text("\n".join(tokens) + "\n")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    token_users = min(args.users, TOKEN_USERS)
 
-    with scratch_database("billing_bench_spend") as database:
+    with scratch_database("billing_bench_spend") as database, tempfile.TemporaryDirectory() as tmp:
         say(f"seeding {args.users:,} funded wallets ...")
         upgrade(async_url(database))
         psql(database, SEED_SQL.format(users=args.users, balance=SEED_BALANCE))
         key = billing(database, "api-key", "create", "--role", "service", "--name", "bench").strip()
-        env = {"BENCH_KEY": key, "BENCH_USERS": str(args.users)}
+        tokens = Path(tmp) / "tokens"
+        write_tokens(tokens, token_users)
+        base = {"BENCH_TOKENS": str(tokens), "BENCH_USERS": str(token_users)}
+        runs = {
+            "service, random users, user JWTs": base,
+            "service, random users, service API key": {**base, "BENCH_KEY": key},
+            "service, one hot user": {**base, "BENCH_HOT": "1"},
+        }
         figures: list[Figures] = []
         with service(database) as base_url:
             say(f"service up at {base_url}; warming up ...")
-            wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, env)
+            wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, base)
+            for name, env in runs.items():
+                figures.append(wrk(name, base_url, WRK_SCRIPT, args.seconds, args.connections, env))
+        for name, hot in (("pgbench, random users", "0"), ("pgbench, one hot user", "1")):
+            variables = {"users": str(args.users), "hot": hot}
             figures.append(
-                wrk(
-                    "service, random users",
-                    base_url,
-                    WRK_SCRIPT,
-                    args.seconds,
-                    args.connections,
-                    env,
-                )
+                pgbench(name, database, PGBENCH_SCRIPT, args.seconds, args.connections, variables)
             )
-            hot_env = {**env, "BENCH_HOT": "1"}
-            figures.append(
-                wrk(
-                    "service, one hot user",
-                    base_url,
-                    WRK_SCRIPT,
-                    args.seconds,
-                    args.connections,
-                    hot_env,
-                )
-            )
-        variables = {"users": str(args.users)}
-        figures.append(
-            pgbench(
-                "pgbench, random users",
-                database,
-                PGBENCH_SCRIPT,
-                args.seconds,
-                args.connections,
-                {**variables, "hot": "0"},
-            )
-        )
-        figures.append(
-            pgbench(
-                "pgbench, one hot user",
-                database,
-                PGBENCH_SCRIPT,
-                args.seconds,
-                args.connections,
-                {**variables, "hot": "1"},
-            )
-        )
         started = time.monotonic()
-        verified = billing(database, "verify-ledger")
-        elapsed = time.monotonic() - started
-        say(f"verify-ledger ({elapsed:.1f} s): {verified.strip().splitlines()[-1]}")
+        verified = billing(database, "verify-ledger").strip().splitlines()[-1]
+        say(f"verify-ledger ({time.monotonic() - started:.1f} s): {verified}")
 
-    service_random, service_hot, pg_random, pg_hot = figures
+    jwt_random, key_random, service_hot, pg_random, pg_hot = figures
     ratios = {
-        "random_vs_pgbench": service_random.rate / pg_random.rate,
+        "random_vs_pgbench": jwt_random.rate / pg_random.rate,
+        "api_key_random_vs_pgbench": key_random.rate / pg_random.rate,
         "hot_vs_pgbench": service_hot.rate / pg_hot.rate,
     }
     print(table(figures))
     print()
     print(f"service/pgbench, random users: {ratios['random_vs_pgbench']:.2f}x (target >= 0.35)")
+    print(f"  (with the service API key: {ratios['api_key_random_vs_pgbench']:.2f}x)")
     print(f"service/pgbench, one hot user: {ratios['hot_vs_pgbench']:.2f}x (target >= 0.45)")
-    p99s = f"random {service_random.p99_ms} ms, hot {service_hot.p99_ms} ms"
+    p99s = f"random {jwt_random.p99_ms} ms, hot {service_hot.p99_ms} ms"
     print(f"service p99: {p99s} (target <= 100)")
+    print(f"ledger after the run: {verified}")
     if args.json:
         args.json.write_text(
             json.dumps({"figures": [f.__dict__ for f in figures], "ratios": ratios}, indent=2)

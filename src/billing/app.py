@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from billing import __version__
+from billing.auth import VerifiedTokens
 from billing.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
 from billing.db import Database
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.verified_tokens = VerifiedTokens(settings)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(credits_router)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -100,6 +100,12 @@ class ServiceUnavailable(BillingError):
         return {"Retry-After": "1"}
 
 
+class ClientClosedRequest(BillingError):
+    """The client went away before we read its request; nobody will see this answer."""
+
+    status, code, title = 499, "client_closed_request", "Client closed the request"
+
+
 class InternalError(BillingError):
     status, code, title = 500, "internal_error", "Internal error"
 
@@ -158,6 +164,8 @@ def to_problem(exc: Exception) -> BillingError:
         return validation_problem(exc)
     if isinstance(exc, StarletteHTTPException):
         return http_problem(exc)
+    if isinstance(exc, ClientDisconnect):
+        return ClientClosedRequest()
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         logger.warning("database_unavailable", error=type(exc.orig).__name__)
         return ServiceUnavailable("The database is unreachable; retry shortly.")
@@ -173,5 +181,6 @@ async def _handle(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for exc_class in (BillingError, RequestValidationError, StarletteHTTPException, Exception):
+    handled = (BillingError, RequestValidationError, StarletteHTTPException, ClientDisconnect)
+    for exc_class in (*handled, Exception):
         app.add_exception_handler(exc_class, _handle)

@@ -1,10 +1,15 @@
 """Posting on PostgreSQL in one statement: one round trip, no explicit transaction.
 
-Data-modifying CTEs let the wallet update, the transaction and its entries be
-one atomic statement. The wallet CTE returns no row when the key was already
-used, the balance is too low (debit) or would overflow (credit); the caller
-then explains the refusal. Two racing postings with one key serialize on the
-wallet row and the loser fails on the unique key, which the caller replays.
+Data-modifying CTEs make the wallet update, the transaction and its entries one
+atomic statement. The wallet CTE returns no row when the key was already used,
+the balance is too low (debit) or would overflow (credit); the caller then
+explains the refusal. Two racing postings with one key serialize on the wallet
+row and the loser fails on the unique key: nothing posted, and the caller's
+explanation replays the winner.
+
+This is the hottest path of the service, so it runs on the driver's (asyncpg)
+connection, checked out from SQLAlchemy's pool, with a statement asyncpg
+prepares once per connection.
 """
 
 from __future__ import annotations
@@ -12,79 +17,81 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import asyncpg
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.repository import MAX_WALLET_BALANCE
-from billing.db import AUTOCOMMIT
+from billing.db import driver_connection
 
 if TYPE_CHECKING:
     from billing.credits.service import Transfer
 
-KEY_UNUSED = "NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = :key)"
+KEY_CONSTRAINT = "uq_credit_transactions_idempotency_key"
+# $1 user_id, $2 amount, $3 now, $4 idempotency key
+KEY_UNUSED = "NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = $4)"
 DEBIT_WALLET = f"""
-    UPDATE credit_accounts SET balance = balance - :amount, updated_at = :now
-    WHERE user_id = :user_id AND kind = 'wallet' AND balance >= :amount AND {KEY_UNUSED}
+    UPDATE credit_accounts SET balance = balance - $2, updated_at = $3
+    WHERE user_id = $1 AND kind = 'wallet' AND balance >= $2 AND {KEY_UNUSED}
     RETURNING id, balance
 """  # noqa: S608 (constants only)
 CREDIT_WALLET = f"""
     INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
-    SELECT 'wallet', :user_id, :amount, :now, :now WHERE {KEY_UNUSED}
+    SELECT 'wallet', $1, $2, $3, $3 WHERE {KEY_UNUSED}
     ON CONFLICT (user_id) DO UPDATE
         SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at
         WHERE credit_accounts.balance + excluded.balance <= {MAX_WALLET_BALANCE}
     RETURNING id, balance
 """  # noqa: S608 (constants only)
+# $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
+# $11 expires_at, $12 signed change to the wallet, $13 system account id
 POSTING = """
 WITH wallet AS ({wallet}),
 txn AS (
     INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint, actor,
                                      reference, description, metadata, expires_at, created_at)
-    SELECT CAST(:kind AS VARCHAR), :user_id, :amount, CAST(:key AS VARCHAR),
-           CAST(:fingerprint AS VARCHAR), CAST(:actor AS VARCHAR), CAST(:reference AS VARCHAR),
-           CAST(:description AS VARCHAR), CAST(:metadata AS JSONB),
-           CAST(:expires_at AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ)
+    SELECT $5::varchar, $1::bigint, $2::bigint, $4::varchar, $6::varchar, $7::varchar,
+           $8::varchar, $9::varchar, $10::jsonb, $11::timestamptz, $3::timestamptz
     FROM wallet
     RETURNING id
 ),
 entries AS (
     INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
-    SELECT txn.id, wallet.id, CAST(:delta AS BIGINT), wallet.balance FROM txn, wallet
+    SELECT txn.id, wallet.id, $12::bigint, wallet.balance FROM txn, wallet
     UNION ALL
-    SELECT txn.id, CAST(:system_account AS BIGINT), -CAST(:delta AS BIGINT), NULL FROM txn
+    SELECT txn.id, $13::bigint, -$12::bigint, NULL FROM txn
 )
 SELECT txn.id, wallet.balance FROM txn, wallet
 """
-DEBIT = text(POSTING.format(wallet=DEBIT_WALLET))
-CREDIT = text(POSTING.format(wallet=CREDIT_WALLET))
+DEBIT = POSTING.format(wallet=DEBIT_WALLET)
+CREDIT = POSTING.format(wallet=CREDIT_WALLET)
 
 
 async def post_once(
     session: AsyncSession, transfer: Transfer, key: str, now: datetime
 ) -> tuple[int, int] | None:
     """(transaction id, wallet balance after), or None if nothing was posted."""
-    connection = await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
-    statement = CREDIT if transfer.kind.credits_wallet else DEBIT
-    row = (
-        await connection.execute(
-            statement,
-            {
-                "kind": transfer.kind.name,
-                "user_id": transfer.user_id,
-                "amount": transfer.amount,
-                "key": key,
-                "fingerprint": transfer.fingerprint,
-                "actor": transfer.actor,
-                "reference": transfer.reference,
-                "description": transfer.description,
-                "metadata": orjson.dumps(transfer.metadata).decode() if transfer.metadata else None,
-                "expires_at": transfer.expires_at,
-                "now": now,
-                "delta": transfer.wallet_delta,
-                "system_account": transfer.kind.system_account_id,
-            },
-        )
-    ).first()
-    await session.commit()  # ends the session's hold on the connection; no COMMIT is sent
-    return (row.id, row.balance) if row else None
+    metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
+    async with driver_connection(session) as connection:
+        try:
+            row = await connection.fetchrow(
+                CREDIT if transfer.kind.credits_wallet else DEBIT,
+                transfer.user_id,
+                transfer.amount,
+                now,
+                key,
+                transfer.kind.name,
+                transfer.fingerprint,
+                transfer.actor,
+                transfer.reference,
+                transfer.description,
+                metadata,
+                transfer.expires_at,
+                transfer.wallet_delta,
+                transfer.kind.system_account_id,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == KEY_CONSTRAINT:
+                return None
+            raise
+    return (row["id"], row["balance"]) if row else None

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits import postgres, repository
@@ -68,17 +67,7 @@ class Posted:
 async def post(session: AsyncSession, transfer: Transfer) -> Posted:
     key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
     now = utcnow()
-    try:
-        posted = await _post_once(session, transfer, key, now)
-    except IntegrityError:
-        # A concurrent posting with the same key committed first: answer as it did.
-        await session.rollback()
-        if transfer.idempotency_key is not None:
-            async with session.begin():
-                replay = await _replay(session, transfer)
-            if replay is not None:
-                return replay
-        raise
+    posted = await _post_once(session, transfer, key, now)
     if posted is None:
         async with session.begin():
             return await _explain_refusal(session, transfer)
