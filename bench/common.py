@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.server import running_server
+import httpx
+
+from tests.server import free_port, running_server
 
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 WRK_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
@@ -74,6 +77,41 @@ def service(database: str, workers: int = 2) -> Iterator[str]:
     env = {"DATABASE_URL": async_url(database), "BILLING_ENV": "development"}
     with running_server(env, workers=workers, timeout=60) as base_url:
         yield base_url
+
+
+@contextmanager
+def baseline(database: str, workers: int = 2) -> Iterator[str]:
+    """bench/baseline_app.py under uvicorn with the service's settings."""
+    port = free_port()
+    env = {**os.environ, "BASELINE_DSN": f"{PG_ADMIN}/{database}"}
+    command = [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port)]
+    command += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools"]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [*command, "--log-level", "warning"],
+            cwd=Path(__file__).parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{port}/docs")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer")
 
 
 def wrk(

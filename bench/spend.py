@@ -3,9 +3,10 @@
 Starts `billing serve` on PostgreSQL with 2 workers and drives spends from 64
 connections with wrk: random users each with its own JWT (users spending their
 own credits), random users through one service API key, then one hot user. In
-the same run pgbench drives the equivalent raw SQL transaction (UPDATE wallet +
-INSERT entry) at the same concurrency, for random users and one hot user.
-Prints the figures, the ratios, and whether the ledger still verifies.
+the same run, two baselines: a bare FastAPI + asyncpg endpoint
+(bench/baseline_app.py) and pgbench, both running the equivalent raw SQL
+transaction (UPDATE wallet + INSERT entry) at the same concurrency. Prints the
+figures, the ratios, and whether the ledger still verifies.
 
     python bench/spend.py [--seconds 15] [--connections 64] [--users 10000]
 """
@@ -22,7 +23,18 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from common import Figures, async_url, pgbench, psql, say, scratch_database, service, table, wrk
+from common import (
+    Figures,
+    async_url,
+    baseline,
+    pgbench,
+    psql,
+    say,
+    scratch_database,
+    service,
+    table,
+    wrk,
+)
 
 from billing.auth import issue_token
 from billing.config import Settings
@@ -125,6 +137,11 @@ def main() -> None:
             wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, base)
             for name, env in runs.items():
                 figures.append(wrk(name, base_url, WRK_SCRIPT, args.seconds, args.connections, env))
+        with baseline(database) as base_url:
+            say("baseline (bare FastAPI + asyncpg) up; warming up ...")
+            wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, base)
+            name = "bare FastAPI + asyncpg, random users"
+            figures.append(wrk(name, base_url, WRK_SCRIPT, args.seconds, args.connections, base))
         for name, hot in (("pgbench, random users", "0"), ("pgbench, one hot user", "1")):
             variables = {"users": str(args.users), "hot": hot}
             figures.append(
@@ -134,9 +151,11 @@ def main() -> None:
         verified = billing(database, "verify-ledger").strip().splitlines()[-1]
         say(f"verify-ledger ({time.monotonic() - started:.1f} s): {verified}")
 
-    jwt_random, key_random, service_hot, pg_random, pg_hot = figures
+    jwt_random, key_random, service_hot, bare, pg_random, pg_hot = figures
     ratios = {
         "random_vs_pgbench": jwt_random.rate / pg_random.rate,
+        "random_vs_bare_fastapi": jwt_random.rate / bare.rate,
+        "bare_fastapi_vs_pgbench": bare.rate / pg_random.rate,
         "api_key_random_vs_pgbench": key_random.rate / pg_random.rate,
         "hot_vs_pgbench": service_hot.rate / pg_hot.rate,
     }
@@ -144,6 +163,8 @@ def main() -> None:
     print()
     print(f"service/pgbench, random users: {ratios['random_vs_pgbench']:.2f}x (target >= 0.35)")
     print(f"  (with the service API key: {ratios['api_key_random_vs_pgbench']:.2f}x)")
+    print(f"service/bare FastAPI+asyncpg, random users: {ratios['random_vs_bare_fastapi']:.2f}x")
+    print(f"bare FastAPI+asyncpg/pgbench, random users: {ratios['bare_fastapi_vs_pgbench']:.2f}x")
     print(f"service/pgbench, one hot user: {ratios['hot_vs_pgbench']:.2f}x (target >= 0.45)")
     p99s = f"random {jwt_random.p99_ms} ms, hot {service_hot.p99_ms} ms"
     print(f"service p99: {p99s} (target <= 100)")

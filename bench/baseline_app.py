@@ -1,0 +1,52 @@
+"""The baseline for bench/spend.py: a bare FastAPI + asyncpg spend endpoint.
+
+No auth, no idempotency, no ledger entries beyond one row, no middleware: the
+same raw SQL pgbench runs (UPDATE wallet + INSERT entry), on the same uvicorn
+settings as the service. The service's distance from this is the price of
+everything it adds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+pools: list[asyncpg.Pool] = []
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    pools.append(await asyncpg.create_pool(os.environ["BASELINE_DSN"], min_size=20, max_size=20))
+    yield
+    await pools.pop().close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+class Spend(BaseModel):
+    amount: int
+
+
+@app.post("/api/financial/credits/{user_id}/spend")
+async def spend(user_id: int, body: Spend) -> dict[str, int | None]:
+    async with pools[0].acquire() as connection, connection.transaction():
+        balance = await connection.fetchval(
+            "UPDATE bench_wallets SET balance = balance - $2"
+            " WHERE user_id = $1 AND balance >= $2 RETURNING balance",
+            user_id,
+            body.amount,
+        )
+        await connection.execute(
+            "INSERT INTO bench_entries (user_id, amount, balance_after, created_at)"
+            " VALUES ($1, $2, $3, now())",
+            user_id,
+            -body.amount,
+            balance,
+        )
+    return {"balance": balance}
