@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +20,7 @@ from billing.config import DEV_JWT_SECRET, Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.service import Transfer, post
 from billing.db import Database
+from tests.server import free_port
 
 runner = CliRunner()
 
@@ -115,3 +119,44 @@ def test_production_refuses_to_serve_without_secrets(tmp_path: Path) -> None:
     assert code == 2
     assert "BILLING_JWT_SECRET" in err
     assert "STRIPE_WEBHOOK_SECRET" in err
+
+
+def test_sandbox_runs_the_stripe_sandbox_as_a_process(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "billing",
+            "sandbox",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/_config/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "billing sandbox exited"
+                assert time.monotonic() < deadline, "the sandbox did not answer"
+                time.sleep(0.1)
+        assert health.status_code == 200
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/v1/customers",
+            data={"email": "cli@example.com"},
+            auth=("sk_test_cli", ""),
+            timeout=5,
+        )
+        assert created.status_code == 200
+        assert created.json()["object"] == "customer"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (tmp_path / "store.pickle").exists()

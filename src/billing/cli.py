@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -111,6 +115,35 @@ Demo user {DEMO_USER} holds {credits} credits.
 """
     )
     serve(host="127.0.0.1", port=port, workers=1)
+
+
+def sandbox_command(
+    port: int, data_dir: Path, webhook: str | None, secret: str | None
+) -> list[str]:
+    """The `billing-sandbox` command line; it runs as its own process (it is GPL, and
+    the service never imports it)."""
+    executable = shutil.which("billing-sandbox", path=str(Path(sys.executable).parent))
+    executable = executable or shutil.which("billing-sandbox")
+    if executable is None:
+        raise typer.BadParameter("billing-sandbox is not installed: run `make install`")
+    command = [executable, "--port", str(port), "--data-dir", str(data_dir)]
+    if webhook:
+        command += ["--webhook", webhook, "--webhook-secret", secret or ""]
+    return command
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8420,
+    data_dir: Annotated[Path | None, typer.Option(help="Where its state lives")] = None,
+    webhook: Annotated[str | None, typer.Option(help="URL to deliver events to")] = None,
+    webhook_secret: Annotated[str | None, typer.Option(help="whsec_ secret to sign with")] = None,
+) -> None:
+    """Run the Stripe sandbox (an offline Stripe) in the foreground."""
+    settings = _settings()
+    directory = data_dir or settings.BILLING_DATA_DIR / "sandbox"
+    command = sandbox_command(port, directory, webhook, webhook_secret)
+    raise typer.Exit(subprocess.call(command))  # noqa: S603 (our own installed script)
 
 
 @app.command()
