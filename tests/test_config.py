@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet, MultiFernet
 
-from billing.config import PRODUCTION_SECRETS, ConfigurationError, Settings, load_settings
+from billing.config import (
+    DEV_JWT_SECRET,
+    PRODUCTION_SECRETS,
+    ConfigurationError,
+    Settings,
+    load_settings,
+)
 
 SECRETS = {
     "BILLING_JWT_SECRET": "x" * 40,
@@ -94,3 +100,21 @@ def test_the_postgres_default_runs_a_separate_worker() -> None:
 def test_allowed_redirect_hosts_are_normalised() -> None:
     settings = Settings(_env_file=None, BILLING_ALLOWED_REDIRECT_HOSTS=" App.Example.com, ,x.io")
     assert settings.allowed_redirect_hosts == frozenset({"app.example.com", "x.io"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BILLING_JWT_SECRET", DEV_JWT_SECRET, "not the development value"),
+        ("BILLING_ENCRYPTION_KEYS", "not-a-fernet-key", "not a Fernet key"),
+    ],
+)
+def test_production_refuses_development_or_malformed_secrets(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    for secret, good in SECRETS.items():
+        monkeypatch.setenv(secret, good)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings()

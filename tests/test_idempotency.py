@@ -9,10 +9,19 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from sqlalchemy import func, select, update
+from starlette.responses import Response
 
 from billing.credits.models import CreditTransaction
 from billing.db import Database, utcnow
-from billing.idempotency import STALE_CLAIM, IdempotencyRecord, IdempotentRoute
+from billing.errors import IdempotencyInProgress
+from billing.idempotency import (
+    STALE_CLAIM,
+    Claim,
+    IdempotencyRecord,
+    IdempotencyStore,
+    IdempotentRoute,
+    StoredResponse,
+)
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS, add, assert_problem, balance, spend
 
@@ -131,22 +140,62 @@ async def test_a_stale_claim_is_taken_over_without_applying_twice(
     await mark_in_progress(database, utcnow() - STALE_CLAIM - timedelta(seconds=1))
     retried = await spend(client, keyed(creds.bearer(1), "crash"), 1, 10)
     assert retried.status_code == 200
-    assert retried.json()["transaction_id"] == first.json()["transaction_id"]
+    assert retried.json() == first.json()
+    assert retried.headers["Idempotent-Replayed"] == "true"
     assert await balance(client, creds.bearer(1), 1) == 90
 
 
-async def test_an_expired_key_runs_again(
+async def test_a_taken_over_claim_is_not_completed_by_its_old_owner(database: Database) -> None:
+    store = IdempotencyStore(database)
+    old = await store.claim("user:1", "k", "fingerprint")
+    assert isinstance(old, Claim)
+    async with database.sessions() as session, session.begin():
+        stale = utcnow() - STALE_CLAIM - timedelta(seconds=1)
+        await session.execute(update(IdempotencyRecord).values(locked_at=stale))
+    new = await store.claim("user:1", "k", "fingerprint")
+    assert isinstance(new, Claim)
+    await store.complete(old, Response(b"old", 200))
+    await store.release(old)
+    with pytest.raises(IdempotencyInProgress):
+        await store.claim("user:1", "k", "fingerprint")
+    await store.complete(new, Response(b"new", 200))
+    replay = await store.claim("user:1", "k", "fingerprint")
+    assert isinstance(replay, StoredResponse)
+    assert replay.body == b"new"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf{"amount": 10, "idempotency_key": "bom"}',
+        '{"amount": 10, "idempotency_key": "utf16"}'.encode("utf-16-le"),
+        b"amount=10&idempotency_key=form",
+    ],
+    ids=["byte order mark", "utf-16", "form encoded"],
+)
+async def test_a_body_the_key_cannot_be_read_from_is_refused(
+    client: httpx.AsyncClient, creds: Credentials, body: bytes
+) -> None:
+    await add(client, creds.admin(), 1, 100)
+    headers = {**creds.bearer(1), "Content-Type": "application/json"}
+    for _ in range(2):
+        response = await client.post(f"{CREDITS}/1/spend", content=body, headers=headers)
+        assert_problem(response, 422, "validation_error")
+    assert await balance(client, creds.bearer(1), 1) == 100
+
+
+async def test_an_expired_key_runs_again_and_the_ledger_still_applies_it_once(
     client: httpx.AsyncClient, creds: Credentials, database: Database
 ) -> None:
     await add(client, creds.admin(), 1, 100)
-    await spend(client, keyed(creds.bearer(1), "old"), 1, 10)
+    first = await spend(client, keyed(creds.bearer(1), "old"), 1, 10)
     async with database.sessions() as session, session.begin():
         await session.execute(update(IdempotencyRecord).values(expires_at=utcnow()))
     again = await spend(client, keyed(creds.bearer(1), "old"), 1, 10)
     assert again.status_code == 200
-    assert "Idempotent-Replayed" not in again.headers
-    # The ledger keeps its own key for good: the operation is still applied only once.
-    assert again.json()["balance"] == 90
+    # The ledger keeps its own key for good: the operation is answered, not applied again.
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
     assert await balance(client, creds.bearer(1), 1) == 90
 
 

@@ -9,12 +9,12 @@ from fastapi import FastAPI
 
 from billing import __version__
 from billing.auth import VerifiedTokens
+from billing.body_limit import BodySizeLimit
 from billing.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
 from billing.db import Database
 from billing.errors import install_error_handlers
 from billing.health import router as health_router
-from billing.limits import BodySizeLimit
 from billing.observability import MetricsMiddleware, configure_logging
 
 

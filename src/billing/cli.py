@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from sqlalchemy import make_url
 
 from billing.auth import Role, create_api_key, issue_token
 from billing.config import ConfigurationError, Settings, load_settings
@@ -102,7 +103,7 @@ def demo(
     admin = issue_token(settings, DEMO_USER, "admin", timedelta(days=1))
     typer.echo(
         f"""
-Billing demo on {settings.DATABASE_URL}
+Billing demo on {make_url(settings.DATABASE_URL).render_as_string(hide_password=True)}
   API docs   {base}/docs
   Readiness  {base}/readyz
   Metrics    {base}/metrics

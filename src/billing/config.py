@@ -66,11 +66,19 @@ class Settings(BaseSettings):
                 "BILLING_ENV=production refuses to start without: " + ", ".join(missing)
             )
         assert self.BILLING_JWT_SECRET is not None
-        secret_bytes = len(self.BILLING_JWT_SECRET.get_secret_value().encode())
-        if secret_bytes < MIN_PRODUCTION_JWT_SECRET_BYTES:
+        secret = self.BILLING_JWT_SECRET.get_secret_value()
+        if len(secret.encode()) < MIN_PRODUCTION_JWT_SECRET_BYTES or secret == DEV_JWT_SECRET:
             raise ValueError(
-                f"BILLING_JWT_SECRET must be at least {MIN_PRODUCTION_JWT_SECRET_BYTES} bytes"
+                f"BILLING_JWT_SECRET must be a secret of at least {MIN_PRODUCTION_JWT_SECRET_BYTES}"
+                " bytes, not the development value"
             )
+        for key in self.encryption_keys():
+            try:
+                Fernet(key)
+            except ValueError as exc:
+                raise ValueError(
+                    "BILLING_ENCRYPTION_KEYS holds a key that is not a Fernet key"
+                ) from exc
         return self
 
     @property

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -31,9 +32,20 @@ from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
 from billing.config import Settings
+from billing.errors import ServiceUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 AUTOCOMMIT = "AUTOCOMMIT"
+POOL_TIMEOUT_SECONDS = 10
+# Errors after which a driver connection cannot be trusted: it was lost, shut down by
+# the server, or left mid-protocol. SQL errors (constraints and the like) are not here.
+DRIVER_DISCONNECTS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -77,7 +89,7 @@ def utcnow() -> datetime:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        engine = create_async_engine(settings.DATABASE_URL)
+        engine = create_async_engine(settings.DATABASE_URL, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -86,6 +98,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # (and closing) an overflow one, which costs PostgreSQL a fork per request.
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=0,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        hide_parameters=True,  # bound values (descriptions, metadata) stay out of logs
         pool_recycle=1800,
         connect_args={"server_settings": {"synchronous_commit": "on", "jit": "off"}},
     )
@@ -149,7 +163,19 @@ async def driver_connection(session: AsyncSession) -> AsyncIterator[Any]:
     assert isinstance(bind, AsyncEngine)
     async with bind.connect() as connection:
         raw = await connection.get_raw_connection()
-        yield raw.driver_connection
+        try:
+            yield raw.driver_connection
+        except DRIVER_DISCONNECTS as exc:
+            # SQLAlchemy never saw this error: drop the dead connection from the pool here.
+            await connection.invalidate(exc)
+            raise ServiceUnavailable("The database connection was lost; retry.") from exc
+
+
+async def read_without_transaction(session: AsyncSession) -> None:
+    """Run the session's next statements outside a transaction: reads that take no
+    lock on SQLite (whose BEGIN here is IMMEDIATE) and cost no BEGIN/COMMIT round trips
+    on PostgreSQL. Call it before the session's first statement."""
+    await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
 
 
 def get_database(request: Request) -> Database:

@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -169,6 +170,9 @@ def to_problem(exc: Exception) -> BillingError:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         logger.warning("database_unavailable", error=type(exc.orig).__name__)
         return ServiceUnavailable("The database is unreachable; retry shortly.")
+    if isinstance(exc, PoolTimeout):
+        logger.warning("database_pool_exhausted")
+        return ServiceUnavailable("The service is at capacity; retry shortly.")
     if isinstance(exc, (OSError, TimeoutError)):
         logger.warning("dependency_unavailable", error=type(exc).__name__)
         return ServiceUnavailable()

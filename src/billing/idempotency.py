@@ -83,14 +83,22 @@ class StoredResponse:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A key held by one request: its record and when it was taken (the owner's token)."""
+
+    id: int
+    at: datetime
+
+
 class IdempotencyStore:
     """Claims, completes and releases keys, each in its own short transaction."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def claim(self, scope: str, key: str, fingerprint: str) -> int | StoredResponse:
-        """The record id to complete later, or the stored response to replay."""
+    async def claim(self, scope: str, key: str, fingerprint: str) -> Claim | StoredResponse:
+        """The claim to complete later, or the stored response to replay."""
         for _ in range(2):  # a second pass only after deleting an expired record
             async with self.database.sessions() as session, session.begin():
                 now = utcnow()
@@ -109,7 +117,7 @@ class IdempotencyStore:
                     .returning(IdempotencyRecord.id)
                 )
                 if inserted is not None:
-                    return int(inserted)
+                    return Claim(int(inserted), now)
                 record = await session.scalar(
                     select(IdempotencyRecord).where(
                         IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
@@ -129,7 +137,7 @@ class IdempotencyStore:
 
     async def _existing(
         self, session: Any, record: IdempotencyRecord, fingerprint: str, now: datetime
-    ) -> int | StoredResponse:
+    ) -> Claim | StoredResponse:
         if record.fingerprint != fingerprint:
             raise IdempotencyConflict(
                 "This Idempotency-Key was used with a different method, path or body."
@@ -149,13 +157,14 @@ class IdempotencyStore:
         )
         if taken.rowcount != 1:
             raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
-        return record.id
+        return Claim(record.id, now)
 
-    async def complete(self, record_id: int, response: Response) -> None:
+    async def complete(self, claim: Claim, response: Response) -> None:
+        """Store the response, unless another request has since taken the claim over."""
         async with self.database.sessions() as session, session.begin():
             await session.execute(
                 update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == record_id)
+                .where(IdempotencyRecord.id == claim.id, IdempotencyRecord.locked_at == claim.at)
                 .values(
                     status="completed",
                     response_status=response.status_code,
@@ -164,11 +173,13 @@ class IdempotencyStore:
                 )
             )
 
-    async def release(self, record_id: int) -> None:
+    async def release(self, claim: Claim) -> None:
         async with self.database.sessions() as session, session.begin():
             await session.execute(
                 delete(IdempotencyRecord).where(
-                    IdempotencyRecord.id == record_id, IdempotencyRecord.status == "in_progress"
+                    IdempotencyRecord.id == claim.id,
+                    IdempotencyRecord.locked_at == claim.at,
+                    IdempotencyRecord.status == "in_progress",
                 )
             )
 
@@ -213,6 +224,9 @@ async def run_idempotently(request: Request, handler: Handler) -> Response:
     principal = await authenticate(request)
     body = await request.body()
     payload = _parse_json_object(body)
+    if body.strip() and payload is None:
+        # Fail closed: a body this layer cannot read might hide an idempotency_key.
+        raise ValidationProblem("The body must be a JSON object, encoded as UTF-8.")
     key = request_key(request, payload)
     if key is None:
         return await handler(request)

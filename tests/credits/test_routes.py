@@ -119,3 +119,13 @@ async def test_balance_cannot_exceed_the_largest_exact_integer(
     assert (await add(client, creds.admin(), 4, top)).status_code == 200
     assert_problem(await add(client, creds.admin(), 4, 1), 409, "conflict")
     assert await balance(client, creds.admin(), 4) == top
+
+
+async def test_text_with_nul_characters_is_refused_on_every_database(
+    client: httpx.AsyncClient, creds: Credentials
+) -> None:
+    await add(client, creds.admin(), 3, 10)
+    for body in ({"description": "a\x00b"}, {"metadata": {"k": "a\x00b"}}):
+        assert_problem(await spend(client, creds.bearer(3), 3, 1, **body), 422, "validation_error")
+    assert_problem(await add(client, creds.admin(), 3, 1, reason="x\x00"), 422, "validation_error")
+    assert await balance(client, creds.admin(), 3) == 10

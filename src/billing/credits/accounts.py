@@ -36,8 +36,3 @@ ADMIN_GRANT = TransactionKind("admin_grant", "grants", credits_wallet=True)
 SPEND = TransactionKind("spend", "usage", credits_wallet=False)
 REFUND_CLAWBACK = TransactionKind("refund_clawback", "refunds", credits_wallet=False)
 EXPIRY = TransactionKind("expiry", "expired", credits_wallet=False)
-
-KINDS: dict[str, TransactionKind] = {
-    kind.name: kind
-    for kind in (PURCHASE, SUBSCRIPTION_GRANT, ADMIN_GRANT, SPEND, REFUND_CLAWBACK, EXPIRY)
-}

@@ -23,10 +23,10 @@ class WalletState:
 
 
 async def credit_wallet(
-    session: AsyncSession, dialect: str, user_id: int, amount: int, now: datetime
+    session: AsyncSession, user_id: int, amount: int, now: datetime
 ) -> WalletState | None:
     """Add to a wallet, creating it on first use; None if the balance would overflow."""
-    insert_wallet = upsert(dialect, CreditAccount).values(
+    insert_wallet = upsert(session.get_bind().dialect.name, CreditAccount).values(
         kind="wallet", user_id=user_id, balance=amount, created_at=now, updated_at=now
     )
     new_balance = CreditAccount.balance + insert_wallet.excluded.balance

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
+from starlette.responses import Response
 
 from billing.auth import AdminPrincipal, Principal, SelfServiceOrAdmin, UserId
 from billing.credits import service
-from billing.credits.accounts import ADMIN_GRANT, SPEND, TransactionKind
+from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.schemas import (
     AddCreditsRequest,
     CreditBalance,
@@ -20,36 +20,27 @@ from billing.credits.schemas import (
     SpendCreditsRequest,
 )
 from billing.db import get_database
-from billing.idempotency import IdempotentRoute, idempotency_key
+from billing.errors import ValidationProblem
+from billing.idempotency import REPLAY_HEADER, IdempotentRoute, idempotency_key
 
 router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_class=IdempotentRoute)
 
 
-async def _post(
-    request: Request,
-    principal: Principal,
-    kind: TransactionKind,
-    user_id: int,
-    amount: int,
-    *,
-    description: str | None,
-    metadata: dict[str, Any] | None = None,
-    expires_at: datetime | None = None,
-) -> CreditTransactionResult:
-    """Post on behalf of the caller; its Idempotency-Key, namespaced by caller, keys the ledger."""
+def _ledger_key(request: Request, principal: Principal, body_key: str | None) -> str | None:
+    """The caller's Idempotency-Key, namespaced by caller, keys the ledger transaction."""
     key = idempotency_key(request)
-    transfer = service.Transfer(
-        kind=kind,
-        user_id=user_id,
-        amount=amount,
-        actor=principal.scope,
-        idempotency_key=f"api:{principal.scope}:{key}" if key is not None else None,
-        description=description,
-        metadata=metadata,
-        expires_at=expires_at,
-    )
+    if body_key is not None and body_key != key:
+        raise ValidationProblem("idempotency_key was not taken as this request's key.")
+    return f"api:{principal.scope}:{key}" if key is not None else None
+
+
+async def _post(
+    request: Request, response: Response, transfer: service.Transfer
+) -> CreditTransactionResult:
     async with get_database(request).sessions() as session:
         posted = await service.post(session, transfer)
+    if posted.replayed:  # answered from the ledger: the first response was never stored
+        response.headers[REPLAY_HEADER] = "true"
     return CreditTransactionResult(
         transaction_id=posted.transaction_id,
         user_id=posted.user_id,
@@ -106,17 +97,19 @@ async def add_credits(
     user_id: UserId,
     body: AddCreditsRequest,
     request: Request,
+    response: Response,
     principal: AdminPrincipal,
 ) -> CreditTransactionResult:
-    return await _post(
-        request,
-        principal,
-        ADMIN_GRANT,
-        user_id,
-        body.amount,
+    transfer = service.Transfer(
+        kind=ADMIN_GRANT,
+        user_id=user_id,
+        amount=body.amount,
+        actor=principal.scope,
+        idempotency_key=_ledger_key(request, principal, body.idempotency_key),
         description=body.reason,
         expires_at=body.expires_at,
     )
+    return await _post(request, response, transfer)
 
 
 @router.post("/{user_id}/spend")
@@ -124,14 +117,16 @@ async def spend_credits(
     user_id: UserId,
     body: SpendCreditsRequest,
     request: Request,
+    response: Response,
     principal: SelfServiceOrAdmin,
 ) -> CreditTransactionResult:
-    return await _post(
-        request,
-        principal,
-        SPEND,
-        user_id,
-        body.amount,
+    transfer = service.Transfer(
+        kind=SPEND,
+        user_id=user_id,
+        amount=body.amount,
+        actor=principal.scope,
+        idempotency_key=_ledger_key(request, principal, body.idempotency_key),
         description=body.description,
         metadata=body.metadata,
     )
+    return await _post(request, response, transfer)

@@ -9,16 +9,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from billing.db import utcnow
 
 MAX_AMOUNT = 2**53 - 1
 
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; refuse it on both databases alike."""
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    return value
+
+
 CreditAmount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+MetadataKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=40), AfterValidator(_no_nul)
+]
+MetadataValue = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
+Description = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
 
 
 class MoneyRequest(BaseModel):
@@ -27,7 +45,11 @@ class MoneyRequest(BaseModel):
 
 class AddCreditsRequest(MoneyRequest):
     amount: CreditAmount
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(_no_nul),
+    ]
     idempotency_key: IdempotencyKey | None = None
     expires_at: datetime | None = None
 
@@ -45,7 +67,7 @@ class AddCreditsRequest(MoneyRequest):
 
 class SpendCreditsRequest(MoneyRequest):
     amount: CreditAmount
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Description | None = None
     idempotency_key: IdempotencyKey | None = None
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)] | None = None
 

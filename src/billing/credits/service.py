@@ -1,8 +1,8 @@
 """Posting credit transactions: one short database transaction each.
 
-Every public function here owns its database transaction and ends it before
-returning, so no caller is left holding locks (SQLite takes its write lock at
-BEGIN). A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
+Every public function here ends its database transaction before returning,
+and reads run outside one, so no caller is left holding locks (SQLite takes its
+write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
 entries INSERT, committed together: one statement on PostgreSQL (see
 `postgres.py`), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
 (`balance >= amount`), so concurrent spends on one wallet serialize on its row
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.credits import postgres, repository
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
-from billing.db import utcnow
+from billing.db import read_without_transaction, utcnow
 from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits, ValidationProblem
 from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS
 
@@ -69,8 +69,8 @@ async def post(session: AsyncSession, transfer: Transfer) -> Posted:
     now = utcnow()
     posted = await _post_once(session, transfer, key, now)
     if posted is None:
-        async with session.begin():
-            return await _explain_refusal(session, transfer)
+        await read_without_transaction(session)
+        return await _explain_refusal(session, transfer)
     transaction_id, balance_after = posted
     CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
     return Posted(transaction_id, transfer.user_id, transfer.amount, balance_after, now)
@@ -86,10 +86,7 @@ async def _post_once(
         if transfer.idempotency_key and await repository.transaction_by_key(session, key):
             return None
         if transfer.kind.credits_wallet:
-            dialect = session.get_bind().dialect.name
-            state = await repository.credit_wallet(
-                session, dialect, transfer.user_id, transfer.amount, now
-            )
+            state = await repository.credit_wallet(session, transfer.user_id, transfer.amount, now)
         else:
             state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
         if state is None:
@@ -169,8 +166,8 @@ class Balance:
 
 
 async def balance(session: AsyncSession, user_id: int) -> Balance:
-    async with session.begin():
-        return await _balance(session, user_id)
+    await read_without_transaction(session)
+    return await _balance(session, user_id)
 
 
 async def _balance(session: AsyncSession, user_id: int) -> Balance:
@@ -193,11 +190,11 @@ async def history(
 ) -> tuple[list[HistoryItem], str | None]:
     """One page of a wallet's transactions, newest first, and the cursor of the next page."""
     before = decode_cursor(cursor)
-    async with session.begin():
-        account = await repository.wallet(session, user_id)
-        if account is None:
-            return [], None
-        rows = await repository.wallet_history(session, account.id, before, limit + 1)
+    await read_without_transaction(session)
+    account = await repository.wallet(session, user_id)
+    if account is None:
+        return [], None
+    rows = await repository.wallet_history(session, account.id, before, limit + 1)
     items = [HistoryItem(t, change, cast(int, after)) for t, change, after in rows[:limit]]
     next_cursor = encode_cursor(items[-1].transaction.id) if len(rows) > limit else None
     return items, next_cursor
