@@ -247,7 +247,11 @@ async def run_idempotently(request: Request, handler: Handler) -> Response:
 
 
 class IdempotentRoute(APIRoute):
-    """An APIRoute whose mutating requests go through `run_idempotently`."""
+    """An APIRoute whose mutating requests go through `run_idempotently`.
+
+    Its mutating routes need credentials (keys are scoped by caller), so routes that
+    authenticate otherwise, like Stripe's signed webhook, use a plain APIRoute.
+    """
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
