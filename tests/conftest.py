@@ -27,7 +27,7 @@ BACKENDS = [
 ]
 # Rows that tests create; system accounts (seeded by the migration) stay.
 PG_RESET = (
-    "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys;"
+    "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys, webhook_events;"
     " DELETE FROM credit_accounts WHERE kind = 'wallet'"
 )
 

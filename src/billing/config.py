@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         return self.BILLING_RUN_WORKER
 
     @property
+    def webhook_secrets(self) -> list[str]:
+        """Every accepted signing secret: several while one is being rotated out."""
+        if self.STRIPE_WEBHOOK_SECRET is None:
+            return []
+        secrets = self.STRIPE_WEBHOOK_SECRET.get_secret_value().split(",")
+        return [s.strip() for s in secrets if s.strip()]
+
+    @property
     def jwt_secret(self) -> str:
         if self.BILLING_JWT_SECRET is not None:
             return self.BILLING_JWT_SECRET.get_secret_value()

@@ -12,7 +12,7 @@ import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -167,7 +167,9 @@ def to_problem(exc: Exception) -> BillingError:
         return http_problem(exc)
     if isinstance(exc, ClientDisconnect):
         return ClientClosedRequest()
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
         logger.warning("database_unavailable", error=type(exc.orig).__name__)
         return ServiceUnavailable("The database is unreachable; retry shortly.")
     if isinstance(exc, PoolTimeout):

@@ -4,6 +4,7 @@ from billing.auth import ApiKey
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db import Base
 from billing.idempotency import IdempotencyRecord
+from billing.webhooks.models import WebhookEvent
 
 metadata = Base.metadata
 
@@ -13,5 +14,6 @@ __all__ = [
     "CreditEntry",
     "CreditTransaction",
     "IdempotencyRecord",
+    "WebhookEvent",
     "metadata",
 ]

@@ -31,6 +31,12 @@ HTTP_LATENCY = Histogram(
 CREDIT_OPERATIONS = Counter(
     "billing_credit_operations_total", "Credit transactions posted", ["kind"]
 )
+WEBHOOK_DELIVERIES = Counter(
+    "billing_webhook_deliveries_total", "Verified webhook deliveries", ["type", "outcome"]
+)
+WEBHOOK_VERIFICATION_FAILURES = Counter(
+    "billing_webhook_verification_failures_total", "Webhook deliveries refused as unsigned"
+)
 INSUFFICIENT_CREDITS = Counter(
     "billing_insufficient_credits_total", "Spends refused for insufficient credits"
 )

@@ -10,12 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T")
+from tests.stripe_reference import FIXTURES
 
-FIXTURES = Path("/work/shared/stripe-reference/openapi/fixtures3.json")
+T = TypeVar("T")
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 10.0) -> T:

@@ -1,0 +1,1 @@
+"""Stripe webhooks: verified on receipt, stored in an inbox, processed exactly once."""
