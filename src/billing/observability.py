@@ -37,6 +37,12 @@ WEBHOOK_DELIVERIES = Counter(
 WEBHOOK_VERIFICATION_FAILURES = Counter(
     "billing_webhook_verification_failures_total", "Webhook deliveries refused as unsigned"
 )
+WEBHOOK_PROCESSED = Counter(
+    "billing_webhook_processed_total", "Inbox events handled", ["type", "outcome"]
+)
+WEBHOOK_DEAD_EVENTS = Counter(
+    "billing_webhook_dead_events_total", "Inbox events that failed every attempt"
+)
 INSUFFICIENT_CREDITS = Counter(
     "billing_insufficient_credits_total", "Spends refused for insufficient credits"
 )

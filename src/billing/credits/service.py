@@ -65,66 +65,84 @@ class Posted:
 
 
 async def post(session: AsyncSession, transfer: Transfer) -> Posted:
+    """Post in a transaction of its own, committed before this returns."""
     key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
     now = utcnow()
-    posted = await _post_once(session, transfer, key, now)
+    if session.get_bind().dialect.name == "postgresql":
+        posted = await postgres.post_once(session, transfer, key, now)
+    else:
+        async with session.begin():
+            posted = await _apply(session, transfer, key, now)
     if posted is None:
         await read_without_transaction(session)
         return await _explain_refusal(session, transfer)
+    return _posted(transfer, posted, now)
+
+
+async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
+    """Post inside the caller's open transaction (a webhook handler's), so the credits
+    commit or roll back together with the caller's other writes."""
+    key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
+    now = utcnow()
+    posted = await _apply(session, transfer, key, now)
+    if posted is None:
+        return await _explain_refusal(session, transfer)
+    return _posted(transfer, posted, now)
+
+
+def _posted(transfer: Transfer, posted: tuple[int, int], now: datetime) -> Posted:
     transaction_id, balance_after = posted
     CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
     return Posted(transaction_id, transfer.user_id, transfer.amount, balance_after, now)
 
 
-async def _post_once(
+async def _apply(
     session: AsyncSession, transfer: Transfer, key: str, now: datetime
 ) -> tuple[int, int] | None:
-    """Post atomically: (transaction id, wallet balance after), or None if refused."""
-    if session.get_bind().dialect.name == "postgresql":
-        return await postgres.post_once(session, transfer, key, now)
-    async with session.begin():
-        if transfer.idempotency_key and await repository.transaction_by_key(session, key):
-            return None
-        if transfer.kind.credits_wallet:
-            state = await repository.credit_wallet(session, transfer.user_id, transfer.amount, now)
-        else:
-            state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
-        if state is None:
-            return None
-        transaction_id = await repository.insert_transaction(
-            session,
+    """The posting as statements in the session's transaction, on either database:
+    (transaction id, wallet balance after), or None if refused."""
+    if transfer.idempotency_key and await repository.transaction_by_key(session, key):
+        return None
+    if transfer.kind.credits_wallet:
+        state = await repository.credit_wallet(session, transfer.user_id, transfer.amount, now)
+    else:
+        state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
+    if state is None:
+        return None
+    transaction_id = await repository.insert_transaction(
+        session,
+        {
+            "kind": transfer.kind.name,
+            "user_id": transfer.user_id,
+            "amount": transfer.amount,
+            "idempotency_key": key,
+            "fingerprint": transfer.fingerprint,
+            "actor": transfer.actor,
+            "reference": transfer.reference,
+            "description": transfer.description,
+            "metadata_": transfer.metadata,
+            "expires_at": transfer.expires_at,
+            "created_at": now,
+        },
+    )
+    await repository.insert_entries(
+        session,
+        [
             {
-                "kind": transfer.kind.name,
-                "user_id": transfer.user_id,
-                "amount": transfer.amount,
-                "idempotency_key": key,
-                "fingerprint": transfer.fingerprint,
-                "actor": transfer.actor,
-                "reference": transfer.reference,
-                "description": transfer.description,
-                "metadata_": transfer.metadata,
-                "expires_at": transfer.expires_at,
-                "created_at": now,
+                "transaction_id": transaction_id,
+                "account_id": state.account_id,
+                "amount": transfer.wallet_delta,
+                "balance_after": state.balance,
             },
-        )
-        await repository.insert_entries(
-            session,
-            [
-                {
-                    "transaction_id": transaction_id,
-                    "account_id": state.account_id,
-                    "amount": transfer.wallet_delta,
-                    "balance_after": state.balance,
-                },
-                {
-                    "transaction_id": transaction_id,
-                    "account_id": transfer.kind.system_account_id,
-                    "amount": -transfer.wallet_delta,
-                    "balance_after": None,
-                },
-            ],
-        )
-        return transaction_id, state.balance
+            {
+                "transaction_id": transaction_id,
+                "account_id": transfer.kind.system_account_id,
+                "amount": -transfer.wallet_delta,
+                "balance_after": None,
+            },
+        ],
+    )
+    return transaction_id, state.balance
 
 
 async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:

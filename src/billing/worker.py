@@ -1,0 +1,107 @@
+"""Processing the webhook inbox: each event's effects exactly once.
+
+A worker claims one due event per database transaction (`FOR UPDATE SKIP LOCKED`
+on PostgreSQL, so many workers never take the same event; SQLite runs one
+worker and its `BEGIN IMMEDIATE` serializes). The handler runs inside a
+SAVEPOINT in that same transaction, and the event is marked processed in it
+too: the effects and the mark commit together, or neither does. A handler that
+raises is rolled back to the savepoint and the failure is recorded while the
+row is still locked, so a failure can never overwrite a concurrent success.
+Failures retry with exponential backoff; after `MAX_ATTEMPTS` the event is dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.db import Database, utcnow
+from billing.observability import WEBHOOK_DEAD_EVENTS, WEBHOOK_PROCESSED
+from billing.webhooks.inbox import PENDING
+from billing.webhooks.models import WebhookEvent
+
+Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
+
+PROCESSED, IGNORED, FAILED, DEAD = "processed", "ignored", "failed", "dead"
+DUE_STATUSES = (PENDING, FAILED)
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_RETRY = timedelta(hours=1)
+MAX_ERROR_LENGTH = 500
+
+logger = structlog.get_logger(__name__)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """10 s, 20 s, 40 s, ... capped at an hour."""
+    delay: timedelta = FIRST_RETRY * 2 ** max(attempts - 1, 0)
+    return min(delay, LONGEST_RETRY)
+
+
+async def process_next(database: Database, handlers: Mapping[str, Handler]) -> bool:
+    """Claim and process one due event; False when none is due."""
+    async with database.sessions() as session, session.begin():
+        now = utcnow()
+        query = (
+            select(WebhookEvent)
+            .where(WebhookEvent.status.in_(DUE_STATUSES), WebhookEvent.next_attempt_at <= now)
+            .order_by(WebhookEvent.id)
+            .limit(1)
+        )
+        if database.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        event = await session.scalar(query)
+        if event is None:
+            return False
+        handler = handlers.get(event.type)
+        if handler is None:
+            _finish(event, IGNORED, now)
+            return True
+        try:
+            async with session.begin_nested():
+                await handler(session, event)
+        except Exception as exc:  # any handler failure is recorded and retried
+            _record_failure(event, exc, now)
+            return True
+        _finish(event, PROCESSED, now)
+        return True
+
+
+async def process_due(database: Database, handlers: Mapping[str, Handler], limit: int) -> int:
+    """Process up to `limit` due events; how many were taken."""
+    taken = 0
+    while taken < limit and await process_next(database, handlers):
+        taken += 1
+    return taken
+
+
+def _finish(event: WebhookEvent, status: str, now: datetime) -> None:
+    event.status = status
+    event.attempts += 1
+    event.processed_at = now
+    event.last_error = None
+    WEBHOOK_PROCESSED.labels(event.type, status).inc()
+
+
+def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> None:
+    event.attempts += 1
+    event.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.status = DEAD
+        WEBHOOK_DEAD_EVENTS.inc()
+        logger.error("webhook_event_dead", event_id=event.stripe_event_id, type=event.type)
+    else:
+        event.status = FAILED
+        event.next_attempt_at = now + retry_delay(event.attempts)
+        logger.warning(
+            "webhook_event_failed",
+            event_id=event.stripe_event_id,
+            type=event.type,
+            attempts=event.attempts,
+            error=type(exc).__name__,
+        )
+    WEBHOOK_PROCESSED.labels(event.type, event.status).inc()

@@ -1,0 +1,142 @@
+"""The inbox worker: effects and the processed mark commit together, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.config import Settings
+from billing.credits.accounts import PURCHASE
+from billing.credits.service import Transfer, balance, post_within
+from billing.credits.verify import verify_ledger
+from billing.db import Database, utcnow
+from billing.webhooks import inbox
+from billing.webhooks.models import WebhookEvent
+from billing.worker import MAX_ATTEMPTS, Handler, process_due, retry_delay
+from tests.webhooks.helpers import stripe_event
+
+USER = 5
+
+
+async def grant(session: AsyncSession, event: WebhookEvent) -> None:
+    key = f"test:{event.stripe_event_id}"
+    await post_within(session, Transfer(PURCHASE, USER, 10, actor="stripe", idempotency_key=key))
+
+
+async def grant_then_fail(session: AsyncSession, event: WebhookEvent) -> None:
+    await grant(session, event)
+    raise RuntimeError("the handler broke after writing")
+
+
+async def receive(database: Database, count: int, event_type: str = "test.grant") -> None:
+    for _ in range(count):
+        async with database.sessions() as session:
+            await inbox.receive(session, inbox.parse_event(stripe_event(event_type)))
+
+
+async def events(database: Database) -> list[WebhookEvent]:
+    async with database.sessions() as session:
+        return list((await session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))).all())
+
+
+async def credits(database: Database) -> int:
+    async with database.sessions() as session:
+        return (await balance(session, USER)).balance
+
+
+async def make_due(database: Database) -> None:
+    async with database.sessions() as session, session.begin():
+        await session.execute(update(WebhookEvent).values(next_attempt_at=utcnow()))
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    yield db
+    await db.dispose()
+
+
+async def test_an_event_is_processed_once_with_its_effects(database: Database) -> None:
+    await receive(database, 1)
+    assert await process_due(database, {"test.grant": grant}, limit=10) == 1
+    assert await process_due(database, {"test.grant": grant}, limit=10) == 0
+    [event] = await events(database)
+    assert (event.status, event.attempts, event.processed_at is not None) == ("processed", 1, True)
+    assert await credits(database) == 10
+
+
+async def test_a_failing_handler_leaves_no_effect_and_is_retried(database: Database) -> None:
+    await receive(database, 1)
+    assert await process_due(database, {"test.grant": grant_then_fail}, limit=10) == 1
+    [event] = await events(database)
+    assert event.status == "failed"
+    assert event.attempts == 1
+    assert event.last_error == "RuntimeError: the handler broke after writing"
+    assert event.next_attempt_at > utcnow()
+    assert await credits(database) == 0
+    # Not due yet: nothing happens until the backoff has passed.
+    assert await process_due(database, {"test.grant": grant}, limit=10) == 0
+    await make_due(database)
+    assert await process_due(database, {"test.grant": grant}, limit=10) == 1
+    [event] = await events(database)
+    assert (event.status, event.attempts, event.last_error) == ("processed", 2, None)
+    assert await credits(database) == 10
+
+
+async def test_an_event_that_always_fails_ends_dead(database: Database) -> None:
+    await receive(database, 1)
+    for _ in range(MAX_ATTEMPTS):
+        await make_due(database)
+        assert await process_due(database, {"test.grant": grant_then_fail}, limit=10) == 1
+    [event] = await events(database)
+    assert (event.status, event.attempts) == ("dead", MAX_ATTEMPTS)
+    await make_due(database)
+    assert await process_due(database, {"test.grant": grant}, limit=10) == 0
+    assert await credits(database) == 0
+
+
+async def test_unknown_types_are_stored_as_ignored(database: Database) -> None:
+    await receive(database, 2, "customer.tax_id.created")
+    assert await process_due(database, {"test.grant": grant}, limit=10) == 2
+    assert {e.status for e in await events(database)} == {"ignored"}
+
+
+def test_retries_back_off_exponentially_up_to_an_hour() -> None:
+    delays = [retry_delay(n).total_seconds() for n in range(1, 11)]
+    assert delays[:4] == [10, 20, 40, 80]
+    assert delays[-1] == 3600
+    assert delays == sorted(delays)
+
+
+async def test_concurrent_workers_process_each_event_exactly_once(
+    database: Database, settings: Settings
+) -> None:
+    await receive(database, 40)
+    others = [Database(settings) for _ in range(2)]
+    calls: Counter[str] = Counter()
+
+    async def counted_grant(session: AsyncSession, event: WebhookEvent) -> None:
+        calls[event.stripe_event_id] += 1
+        await grant(session, event)
+
+    handlers: dict[str, Handler] = {"test.grant": counted_grant}
+    try:
+        taken = await asyncio.gather(
+            *(process_due(db, handlers, limit=100) for db in [database, *others])
+        )
+    finally:
+        for db in others:
+            await db.dispose()
+    assert sum(taken) == 40
+    assert len(calls) == 40
+    assert set(calls.values()) == {1}, "an event was handled by two workers"
+    processed = await events(database)
+    assert [(e.status, e.attempts) for e in processed] == [("processed", 1)] * 40
+    assert await credits(database) == 400
+    async with database.sessions() as session, session.begin():
+        assert (await verify_ledger(session)).ok
