@@ -16,6 +16,7 @@ from billing.db import Database
 from billing.errors import install_error_handlers
 from billing.health import router as health_router
 from billing.observability import MetricsMiddleware, configure_logging
+from billing.webhooks.routes import admin_router as webhooks_admin_router
 from billing.webhooks.routes import router as webhooks_router
 
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(credits_router)
     app.include_router(webhooks_router)
+    app.include_router(webhooks_admin_router)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(MetricsMiddleware)
     return app

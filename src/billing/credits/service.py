@@ -13,8 +13,6 @@ operation is an idempotency conflict.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +24,9 @@ from billing.credits import postgres, repository
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
 from billing.db import read_without_transaction, utcnow
-from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits, ValidationProblem
+from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits
 from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS
+from billing.pagination import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,20 +215,3 @@ async def history(
     items = [HistoryItem(t, change, cast(int, after)) for t, change, after in rows[:limit]]
     next_cursor = encode_cursor(items[-1].transaction.id) if len(rows) > limit else None
     return items, next_cursor
-
-
-def encode_cursor(transaction_id: int) -> str:
-    return base64.urlsafe_b64encode(f"t{transaction_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        if raw.startswith("t") and raw[1:].isdigit():
-            return int(raw[1:])
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise ValidationProblem("The cursor is not one this API returned.")

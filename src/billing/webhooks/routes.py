@@ -1,23 +1,28 @@
-"""POST /api/stripe/webhook: verify, store, acknowledge; nothing else on this path."""
+"""POST /api/stripe/webhook (verify, store, acknowledge; nothing else on that path) and
+the admin's view of the inbox."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 
+from billing.auth import AdminPrincipal
 from billing.config import Settings
 from billing.db import get_database
+from billing.idempotency import IdempotentRoute
 from billing.observability import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES
-from billing.webhooks import inbox
+from billing.pagination import decode_cursor, encode_cursor
+from billing.webhooks import admin, inbox
+from billing.webhooks.models import WebhookEvent
+from billing.webhooks.schemas import EventStatus, InboxEvent, InboxPage, WebhookAck
 from billing.webhooks.signature import InvalidSignature, verify
 
 router = APIRouter(prefix="/api/stripe", tags=["webhooks"])
-
-
-class WebhookAck(BaseModel):
-    received: bool
-    duplicate: bool
+admin_router = APIRouter(
+    prefix="/api/admin/webhooks", tags=["webhooks"], route_class=IdempotentRoute
+)
 
 
 @router.post("/webhook")
@@ -41,3 +46,40 @@ async def stripe_webhook(request: Request) -> WebhookAck:
         new = await inbox.receive(session, event)
     WEBHOOK_DELIVERIES.labels(event.type, "stored" if new else "duplicate").inc()
     return WebhookAck(received=True, duplicate=not new)
+
+
+def _summary(event: WebhookEvent) -> InboxEvent:
+    return InboxEvent(
+        id=event.stripe_event_id,
+        type=event.type,
+        status=event.status,
+        attempts=event.attempts,
+        last_error=event.last_error,
+        received_at=event.received_at,
+        next_attempt_at=event.next_attempt_at,
+        processed_at=event.processed_at,
+    )
+
+
+@admin_router.get("")
+async def list_inbox(
+    request: Request,
+    principal: AdminPrincipal,
+    status: EventStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> InboxPage:
+    before = decode_cursor(cursor)
+    async with get_database(request).sessions() as session:
+        rows = await admin.list_events(session, status, before, limit + 1)
+    events = [_summary(event) for event in rows[:limit]]
+    more = len(rows) > limit
+    return InboxPage(
+        data=events, has_more=more, next_cursor=encode_cursor(rows[limit - 1].id) if more else None
+    )
+
+
+@admin_router.post("/{event_id}/replay")
+async def replay_event(event_id: str, request: Request, principal: AdminPrincipal) -> InboxEvent:
+    async with get_database(request).sessions() as session:
+        return _summary(await admin.replay(session, event_id))
