@@ -39,7 +39,9 @@ MAX_USER_ID = 2**63 - 1
 def _parse_user_id(value: object) -> int:
     """One spelling per user: plain digits, no sign, spaces, underscores or leading zeros."""
     if isinstance(value, str) and value.isascii() and value.isdigit() and value[0] != "0":
-        return int(value)
+        user_id = int(value)
+        if user_id <= MAX_USER_ID:
+            return user_id
     raise ValueError("a user id is a positive integer written in plain digits")
 
 
@@ -109,16 +111,15 @@ def decode_token(settings: Settings, token: str) -> tuple[Principal, float]:
         raise Unauthenticated("The token has expired.") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("The token is not valid.") from exc
-    sub, role = claims["sub"], claims["role"]
-    if not (
-        isinstance(sub, str) and sub.isascii() and sub.isdigit() and 0 < int(sub) <= MAX_USER_ID
-    ):
-        raise Unauthenticated("The token's subject is not a user id.")
-    expires = float(claims["exp"])
+    try:
+        user_id = _parse_user_id(claims["sub"])
+    except ValueError as exc:
+        raise Unauthenticated("The token's subject is not a user id.") from exc
+    role, expires = claims["role"], float(claims["exp"])
     if role == "admin":
-        return Principal(role="admin", user_id=int(sub)), expires
+        return Principal(role="admin", user_id=user_id), expires
     if role == "user":
-        return Principal(role="user", user_id=int(sub)), expires
+        return Principal(role="user", user_id=user_id), expires
     raise Unauthenticated("The token's role is not recognised.")
 
 

@@ -118,7 +118,7 @@ Demo user {DEMO_USER} holds {credits} credits.
     serve(host="127.0.0.1", port=port, workers=1)
 
 
-def sandbox_command(
+def _sandbox_command(
     port: int, data_dir: Path, webhook: str | None, secret: str | None
 ) -> list[str]:
     """The `billing-sandbox` command line; it runs as its own process (it is GPL, and
@@ -143,7 +143,7 @@ def sandbox(
     """Run the Stripe sandbox (an offline Stripe) in the foreground."""
     settings = _settings()
     directory = data_dir or settings.BILLING_DATA_DIR / "sandbox"
-    command = sandbox_command(port, directory, webhook, webhook_secret)
+    command = _sandbox_command(port, directory, webhook, webhook_secret)
     raise typer.Exit(subprocess.call(command))  # noqa: S603 (our own installed script)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from fastapi.routing import APIRoute
 from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
@@ -136,7 +137,7 @@ class IdempotencyStore:
         raise IdempotencyInProgress()
 
     async def _existing(
-        self, session: Any, record: IdempotencyRecord, fingerprint: str, now: datetime
+        self, session: AsyncSession, record: IdempotencyRecord, fingerprint: str, now: datetime
     ) -> Claim | StoredResponse:
         if record.fingerprint != fingerprint:
             raise IdempotencyConflict(
@@ -148,14 +149,15 @@ class IdempotencyStore:
             )
         if record.locked_at > now - STALE_CLAIM:
             raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
-        taken = await session.execute(
+        taken = await session.scalar(
             update(IdempotencyRecord)
             .where(
                 IdempotencyRecord.id == record.id, IdempotencyRecord.locked_at == record.locked_at
             )
             .values(locked_at=now)
+            .returning(IdempotencyRecord.id)
         )
-        if taken.rowcount != 1:
+        if taken is None:
             raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
         return Claim(record.id, now)
 
