@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from billing.app import create_app
@@ -18,6 +20,7 @@ from billing.auth import Role, create_api_key, issue_token
 from billing.config import Settings
 from billing.db import Database
 from billing.migrations import upgrade
+from tests.sandbox_process import Sandbox, start, stop
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 NO_POSTGRES = "TEST_POSTGRES_URL is not set: PostgreSQL tests need a real server (.ci/run sets it)"
@@ -25,9 +28,13 @@ BACKENDS = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)),
 ]
+SANDBOX_SECRET_KEY = "sk_test_sandbox"
+WEBHOOK_SECRET = "whsec_test_billing"
 # Rows that tests create; system accounts (seeded by the migration) stay.
 PG_RESET = (
-    "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys, webhook_events;"
+    "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys, webhook_events,"
+    " stripe_customers, subscriptions, payments, catalog_products, catalog_prices;"
+    " UPDATE catalog_version SET version = 0;"
     " DELETE FROM credit_accounts WHERE kind = 'wallet'"
 )
 
@@ -70,13 +77,49 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(_env_file=None, DATABASE_URL=database_url, BILLING_DATA_DIR=tmp_path)
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def asgi_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that calls a fresh app for `settings` in process."""
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
         yield http
     await app.state.database.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(settings) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def stripe_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """One Stripe sandbox process for the whole run; tests create their own objects."""
+    running = start(tmp_path_factory.mktemp("stripe-sandbox"))
+    yield running
+    stop(running)
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings, stripe_sandbox: Sandbox) -> Settings:
+    """`settings` pointed at the sandbox, as the demo and CI run."""
+    return settings.model_copy(
+        update={
+            "STRIPE_API_BASE": stripe_sandbox.url,
+            "STRIPE_SECRET_KEY": SecretStr(SANDBOX_SECRET_KEY),
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_sandbox",
+            "STRIPE_WEBHOOK_SECRET": SecretStr(WEBHOOK_SECRET),
+            "BILLING_ALLOWED_REDIRECT_HOSTS": "billing.test,app.example.com",
+        }
+    )
+
+
+@pytest.fixture
+async def stripe_client(stripe_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """Like `client`, with the app's Stripe calls going to the sandbox."""
+    async with asgi_client(stripe_settings) as http:
+        yield http
 
 
 @pytest.fixture

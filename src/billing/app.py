@@ -16,6 +16,7 @@ from billing.db import Database
 from billing.errors import install_error_handlers
 from billing.health import router as health_router
 from billing.observability import MetricsMiddleware, configure_logging
+from billing.stripe_api import create_client
 from billing.webhooks.routes import admin_router as webhooks_admin_router
 from billing.webhooks.routes import router as webhooks_router
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.verified_tokens = VerifiedTokens(settings)
+    app.state.stripe = create_client(settings)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(credits_router)

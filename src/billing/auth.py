@@ -36,7 +36,7 @@ API_KEY_PREFIX = "bk_"
 MAX_USER_ID = 2**63 - 1
 
 
-def _parse_user_id(value: object) -> int:
+def parse_user_id(value: object) -> int:
     """One spelling per user: plain digits, no sign, spaces, underscores or leading zeros."""
     if isinstance(value, str) and value.isascii() and value.isdigit() and value[0] != "0":
         user_id = int(value)
@@ -47,7 +47,7 @@ def _parse_user_id(value: object) -> int:
 
 UserId = Annotated[
     int,
-    BeforeValidator(_parse_user_id),
+    BeforeValidator(parse_user_id),
     Path(ge=1, le=MAX_USER_ID, description="Platform user id (digits)"),
 ]
 
@@ -112,7 +112,7 @@ def decode_token(settings: Settings, token: str) -> tuple[Principal, float]:
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("The token is not valid.") from exc
     try:
-        user_id = _parse_user_id(claims["sub"])
+        user_id = parse_user_id(claims["sub"])
     except ValueError as exc:
         raise Unauthenticated("The token's subject is not a user id.") from exc
     role, expires = claims["role"], float(claims["exp"])

@@ -107,6 +107,22 @@ class ClientClosedRequest(BillingError):
     status, code, title = 499, "client_closed_request", "Client closed the request"
 
 
+class StripeProblem(BillingError):
+    """Stripe refused or could not be reached; `stripe_code` is Stripe's own code."""
+
+    status, code, title = 502, "stripe_error", "Stripe could not complete the request"
+
+    def __init__(self, detail: str, stripe_code: str | None) -> None:
+        super().__init__(detail, stripe_code=stripe_code)
+
+
+class CardDeclined(BillingError):
+    status, code, title = 402, "card_declined", "The card was declined"
+
+    def __init__(self, detail: str, decline_code: str | None) -> None:
+        super().__init__(detail, decline_code=decline_code)
+
+
 class InternalError(BillingError):
     status, code, title = 500, "internal_error", "Internal error"
 

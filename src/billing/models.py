@@ -1,19 +1,27 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from billing.auth import ApiKey
+from billing.catalog.models import CatalogVersion, Price, Product
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db import Base
 from billing.idempotency import IdempotencyRecord
+from billing.payments.models import Payment, StripeCustomer, Subscription
 from billing.webhooks.models import WebhookEvent
 
 metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "CatalogVersion",
     "CreditAccount",
     "CreditEntry",
     "CreditTransaction",
     "IdempotencyRecord",
+    "Payment",
+    "Price",
+    "Product",
+    "StripeCustomer",
+    "Subscription",
     "WebhookEvent",
     "metadata",
 ]

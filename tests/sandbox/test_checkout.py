@@ -9,7 +9,8 @@ import httpx
 import pytest
 import stripe
 
-from .conftest import Sandbox
+from tests.sandbox_process import Sandbox
+
 from .helpers import assert_shape, customer_with_card, event_types, recurring_price
 
 CARD_4242 = {"number": "4242424242424242", "exp_month": "12", "exp_year": "34", "cvc": "123"}

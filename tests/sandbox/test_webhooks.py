@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 import stripe
 
-from .conftest import Sandbox
+from tests.sandbox_process import Sandbox
+
 from .helpers import assert_shape, receiver, wait_for
 
 

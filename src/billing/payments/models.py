@@ -1,0 +1,90 @@
+"""Local mirrors of Stripe objects the service reasons about.
+
+These rows are state, not history: they change as Stripe's objects change
+(credits never live here; the ledger holds them). Each is keyed by Stripe's id,
+unique, so a redelivered or reordered event updates the same row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billing.db import Base, BigIntId, UTCDateTime
+
+
+class StripeCustomer(Base):
+    """One Stripe customer per platform user; both sides unique, so a race loses cleanly."""
+
+    __tablename__ = "stripe_customers"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Subscription(Base):
+    """The newest known state of a Stripe subscription.
+
+    `state_at` is when Stripe produced the state stored (an event's `created`, or
+    the time an API response was read); older states never overwrite newer ones,
+    and a subscription that ended stays ended.
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    price_id: Mapped[str | None] = mapped_column(String(255))
+    product_id: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    unit_amount: Mapped[int | None] = mapped_column(BigInteger)
+    interval: Mapped[str | None] = mapped_column(String(16))
+    interval_count: Mapped[int | None] = mapped_column(Integer)
+    current_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Payment(Base):
+    """A payment that was (or failed to be) made, and the credits it bought.
+
+    Keyed by the Stripe object that identifies it: the payment intent when there
+    is one, else the invoice. Refunds and disputes claw back credits in
+    proportion; what a wallet could no longer cover is kept in `credits_unrecovered`.
+    """
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # topup | checkout | invoice
+    status: Mapped[str] = mapped_column(String(16))  # succeeded | failed
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    credits: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger)
+    amount_disputed: Mapped[int] = mapped_column(BigInteger)
+    credits_clawed_back: Mapped[int] = mapped_column(BigInteger)
+    credits_unrecovered: Mapped[int] = mapped_column(BigInteger)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(255))
+    subscription_id: Mapped[str | None] = mapped_column(String(255))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

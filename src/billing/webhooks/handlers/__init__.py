@@ -1,0 +1,32 @@
+"""Event handlers: one module per kind of Stripe object, each listing what it handles.
+
+A handler runs inside the worker's transaction (in a savepoint) and must do all
+its writes through the session it is given, so its effects commit together with
+the event being marked processed. It raises to have the event retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+
+from billing.webhooks.handlers import (
+    catalog,
+    checkout,
+    disputes,
+    invoices,
+    payment_intents,
+    subscriptions,
+)
+from billing.webhooks.handlers.context import EventHandler, HandlerContext
+from billing.worker import Handler
+
+MODULES = (catalog, checkout, payment_intents, invoices, subscriptions, disputes)
+
+
+def registry(context: HandlerContext) -> Mapping[str, Handler]:
+    """Every handled event type, bound to the context handlers need."""
+    handlers: dict[str, EventHandler] = {}
+    for module in MODULES:
+        handlers.update(module.HANDLERS)
+    return {event_type: partial(handler, context) for event_type, handler in handlers.items()}

@@ -1,0 +1,7 @@
+"""Handlers for payment_intents events (being written)."""
+
+from __future__ import annotations
+
+from billing.webhooks.handlers.context import EventHandler
+
+HANDLERS: dict[str, EventHandler] = {}

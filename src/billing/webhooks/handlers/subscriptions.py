@@ -1,0 +1,7 @@
+"""Handlers for subscriptions events (being written)."""
+
+from __future__ import annotations
+
+from billing.webhooks.handlers.context import EventHandler
+
+HANDLERS: dict[str, EventHandler] = {}
