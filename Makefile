@@ -29,12 +29,14 @@ browser:
 test: install browser lint
 	$(BIN)/pytest
 
+# Ports: make demo DEMO_ARGS='--port 8001 --sandbox-port 8421'
 demo: install
-	$(BIN)/billing demo
+	$(BIN)/billing demo $(DEMO_ARGS)
 
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/spend.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache billing.db* .billing

@@ -3,15 +3,17 @@ wrk and pgbench runs, and their figures."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,8 +75,10 @@ def async_url(database: str) -> str:
 
 
 @contextmanager
-def service(database: str, workers: int = 2) -> Iterator[str]:
-    env = {"DATABASE_URL": async_url(database), "BILLING_ENV": "development"}
+def service(
+    database: str, workers: int = 2, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    env = {"DATABASE_URL": async_url(database), "BILLING_ENV": "development", **(extra_env or {})}
     with running_server(env, workers=workers, timeout=60) as base_url:
         yield base_url
 
@@ -117,20 +121,11 @@ def wait_for(url: str, timeout: float = 30) -> None:
 def wrk(
     name: str, url: str, script: str, seconds: int, connections: int, env: dict[str, str]
 ) -> Figures:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(script)
     say(f"  {name}: wrk, {connections} connections, {seconds} s ...")
-    result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    os.unlink(lua.name)
-    latencies = {p: float(v) * UNIT_MS[u] for p, v, u in WRK_LATENCY.findall(result.stdout)}
-    rate = WRK_RATE.search(result.stdout)
-    errors = WRK_NON_2XX.search(result.stdout)
+    output = run_wrk(url, script, seconds, connections, env)
+    latencies = {p: float(v) * UNIT_MS[u] for p, v, u in WRK_LATENCY.findall(output)}
+    rate = WRK_RATE.search(output)
+    errors = WRK_NON_2XX.search(output)
     return Figures(
         name,
         float(rate.group(1)) if rate else 0.0,
@@ -138,6 +133,82 @@ def wrk(
         latencies.get("99"),
         int(errors.group(1)) if errors else 0,
     )
+
+
+def run_wrk(
+    url: str, script: str, seconds: int, connections: int, env: dict[str, str], threads: int = 2
+) -> str:
+    """wrk's standard output for one run of a Lua script."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    try:
+        result = subprocess.run(
+            [*command, "-s", lua.name, url],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        os.unlink(lua.name)
+    return result.stdout
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of the finished child processes so far (wrk, pgbench, ...)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Paced:
+    elapsed: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def paced_posts(
+    base_url: str, path: str, events: list[tuple[str, bytes]], rate: int, connections: int = 32
+) -> Paced:
+    """POST (Stripe-Signature, body) pairs at a steady rate over keep-alive connections.
+
+    Open loop: each request's latency counts from when it was due, so a slow server
+    cannot slow the sender down and hide its own queueing (no coordinated omission).
+    Raw HTTP/1.1 on asyncio streams: a client library would cost more CPU than the
+    server it measures on a small machine.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    queue: asyncio.Queue[tuple[float, str, bytes] | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    result = Paced(elapsed=0.0)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while (item := await queue.get()) is not None:
+            due, signature, body = item
+            head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            head += f"Stripe-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+            writer.write(head.encode() + body)
+            response = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"content-length: (\d+)", response, re.I)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            result.latencies_ms.append((loop.time() - due) * 1000)
+            result.errors += not response.startswith(b"HTTP/1.1 200")
+        writer.close()
+
+    tasks = [asyncio.create_task(connection()) for _ in range(connections)]
+    start = loop.time()
+    for n, (signature, body) in enumerate(events):
+        due = start + n / rate
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+        queue.put_nowait((due, signature, body))
+    for _ in tasks:
+        queue.put_nowait(None)
+    await asyncio.gather(*tasks)
+    result.elapsed = loop.time() - start
+    return result
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

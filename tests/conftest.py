@@ -18,6 +18,7 @@ from sqlalchemy import text
 from billing.app import create_app
 from billing.auth import Role, create_api_key, issue_token
 from billing.config import Settings
+from billing.credits.verify import verify_ledger
 from billing.db import Database
 from billing.migrations import upgrade
 from tests.sandbox_process import Sandbox, start, stop
@@ -30,6 +31,7 @@ BACKENDS = [
 ]
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 WEBHOOK_SECRET = "whsec_test_billing"
+SLOW_RETRIES = ("--webhook-retry-delays", "0.5,1,2,4,8")
 # Rows that tests create; system accounts (seeded by the migration) stay.
 PG_RESET = (
     "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys, webhook_events,"
@@ -62,14 +64,29 @@ async def reset_postgres(url: str) -> None:
 @pytest.fixture(params=BACKENDS)
 async def database_url(
     request: pytest.FixtureRequest, migrated: dict[str, str], tmp_path: Path
-) -> str:
-    """A migrated, empty database: a copy of the SQLite template, or the emptied PostgreSQL."""
+) -> AsyncIterator[str]:
+    """A migrated, empty database: a copy of the SQLite template, or the emptied PostgreSQL.
+    Whatever the test did, every ledger invariant must still hold afterwards."""
     if request.param == "sqlite":
         path = tmp_path / "billing.db"
         shutil.copy(migrated["sqlite"], path)
-        return f"sqlite+aiosqlite:///{path}"
-    await reset_postgres(migrated["postgres"])
-    return migrated["postgres"]
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        await reset_postgres(migrated["postgres"])
+        url = migrated["postgres"]
+    yield url
+    if request.node.get_closest_marker("ledger_tampered") is None:
+        await assert_ledger_holds(url)
+
+
+async def assert_ledger_holds(url: str) -> None:
+    database = Database(Settings(_env_file=None, DATABASE_URL=url))
+    try:
+        async with database.sessions() as session, session.begin():
+            report = await verify_ledger(session)
+    finally:
+        await database.dispose()
+    assert report.ok, f"ledger invariants broken after the test: {report.failures}"
 
 
 @pytest.fixture
@@ -96,7 +113,9 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def stripe_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """One Stripe sandbox process for the whole run; tests create their own objects."""
-    running = start(tmp_path_factory.mktemp("stripe-sandbox"))
+    # Retries spread over ~15 s, like Stripe's (hours) scaled down, so an outage test can
+    # end before the sandbox gives up.
+    running = start(tmp_path_factory.mktemp("stripe-sandbox"), *SLOW_RETRIES)
     yield running
     stop(running)
 

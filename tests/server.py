@@ -42,12 +42,14 @@ def _wait_until_ready(
 
 
 @contextmanager
-def running_server(env: dict[str, str], workers: int = 1, timeout: float = 30) -> Iterator[str]:
+def running_server(
+    env: dict[str, str], workers: int = 1, timeout: float = 30, port: int | None = None
+) -> Iterator[str]:
     """Start the service, wait until /readyz answers 200, yield its base URL, stop it.
 
     Its output goes to a file, never to an unread pipe that would block it when full.
     """
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", "billing", "serve", "--port", str(port)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(

@@ -92,6 +92,7 @@ def test_api_key_create_refuses_the_user_role(env: dict[str, str]) -> None:
     assert "service or admin" in err
 
 
+@pytest.mark.ledger_tampered
 def test_verify_ledger_names_a_broken_invariant(env: dict[str, str], settings: Settings) -> None:
     async def post_and_tamper() -> None:
         database = Database(settings)

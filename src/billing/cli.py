@@ -11,24 +11,28 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import stripe
 import typer
 import uvicorn
-from sqlalchemy import make_url
 
 from billing.auth import Role, create_api_key, issue_token
 from billing.config import ConfigurationError, Settings, load_settings
-from billing.credits.accounts import ADMIN_GRANT
-from billing.credits.service import Transfer, balance, post
 from billing.credits.verify import verify_ledger
 from billing.db import Database
+from billing.demo import run as run_demo
+from billing.errors import StripeProblem
 from billing.migrations import upgrade
+from billing.observability import configure_alerts, configure_logging
+from billing.payments.sync import SyncCounts, sync_all
+from billing.stripe_api import create_client
+from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
+from billing.worker_loop import POLL_INTERVAL, run_process
 
 app = typer.Typer(help="Billing service: Stripe payments and a prepaid credit ledger.")
 api_key_app = typer.Typer(help="API keys for server-to-server callers.")
 app.add_typer(api_key_app, name="api-key")
 
 T = TypeVar("T")
-DEMO_USER = 1
 
 
 def _settings() -> Settings:
@@ -59,6 +63,86 @@ def migrate() -> None:
 
 
 @app.command()
+def worker(
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between looks at an idle inbox")
+    ] = POLL_INTERVAL,
+) -> None:
+    """Process the webhook inbox until SIGTERM or SIGINT (the event in hand finishes)."""
+    settings = _settings()
+    configure_logging(settings)
+    configure_alerts(settings)
+    if not asyncio.run(run_process(settings, poll_interval)):
+        typer.secho(
+            "Another process already runs this SQLite database's worker (`billing serve`"
+            " runs one unless BILLING_RUN_WORKER=false).",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+def _stripe_client(settings: Settings) -> stripe.StripeClient:
+    client = create_client(settings)
+    if client is None:
+        typer.secho("STRIPE_SECRET_KEY is not set.", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    return client
+
+
+def _with_stripe(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work`, reporting a Stripe failure as one line and exit 1."""
+    try:
+        return _with_database(settings, work)
+    except StripeProblem as exc:
+        typer.secho(f"Stripe error: {exc.detail} ({exc.extra['stripe_code']})", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def reconcile(
+    margin_hours: Annotated[
+        float, typer.Option(min=0, help="Start this long before the newest inbox event")
+    ] = SAFETY_MARGIN.total_seconds() / 3600,
+) -> None:
+    """File Stripe events missing from the webhook inbox (missed deliveries)."""
+    settings = _settings()
+    client = _stripe_client(settings)
+
+    def report(progress: Progress) -> None:
+        typer.echo(
+            f"page {progress.pages}: {progress.seen} events seen, {progress.inserted} inserted"
+        )
+
+    async def work(database: Database) -> Progress:
+        margin = timedelta(hours=margin_hours)
+        return await reconcile_events(database, client, report, margin)
+
+    typer.echo("listing Stripe events since the newest in the inbox, less the margin")
+    done = _with_stripe(settings, work)
+    since = done.since.isoformat() if done.since else "the oldest Stripe keeps"
+    typer.echo(
+        f"reconciled from {since}: {done.seen} events seen on {done.pages} pages,"
+        f" {done.inserted} missing and now filed"
+    )
+
+
+@app.command()
+def sync() -> None:
+    """Refresh the catalog and every known customer's subscriptions from Stripe."""
+    settings = _settings()
+    client = _stripe_client(settings)
+
+    async def work(database: Database) -> SyncCounts:
+        return await sync_all(database, client)
+
+    counts = _with_stripe(settings, work)
+    typer.echo(
+        f"synced {counts.products} products, {counts.prices} prices,"
+        f" {counts.subscriptions} subscriptions of {counts.customers} customers"
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
@@ -84,38 +168,13 @@ def serve(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(help="Port the service listens on")] = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="Port the Stripe sandbox listens on")] = 8420,
 ) -> None:
-    """Migrate the local database, grant a demo user credits, print tokens and serve."""
+    """Run the service against the Stripe sandbox, with a seeded catalog and a funded user."""
     settings = _settings()
-    upgrade(settings.DATABASE_URL)
-
-    async def welcome(database: Database) -> int:
-        """Grant the demo user's credits once, however often the demo starts."""
-        async with database.sessions() as session:
-            grant = Transfer(ADMIN_GRANT, DEMO_USER, 1000, actor="demo", idempotency_key="demo:1")
-            await post(session, grant)
-            return (await balance(session, DEMO_USER)).balance
-
-    credits = _with_database(settings, welcome)
-    base = f"http://127.0.0.1:{port}"
-    user = issue_token(settings, DEMO_USER, "user", timedelta(days=1))
-    admin = issue_token(settings, DEMO_USER, "admin", timedelta(days=1))
-    typer.echo(
-        f"""
-Billing demo on {make_url(settings.DATABASE_URL).render_as_string(hide_password=True)}
-  API docs   {base}/docs
-  Readiness  {base}/readyz
-  Metrics    {base}/metrics
-Demo user {DEMO_USER} holds {credits} credits.
-  export USER_TOKEN={user}
-  export ADMIN_TOKEN={admin}
-  curl -H "Authorization: Bearer $USER_TOKEN" {base}/api/financial/credits/{DEMO_USER}
-  curl -H "Authorization: Bearer $USER_TOKEN" -H 'Content-Type: application/json' \\
-       -d '{{"amount": 25, "description": "demo"}}' {base}/api/financial/credits/{DEMO_USER}/spend
-"""
-    )
-    serve(host="127.0.0.1", port=port, workers=1)
+    command = _sandbox_command(sandbox_port, settings.BILLING_DATA_DIR / "sandbox", None, None)
+    run_demo(settings, command, port, sandbox_port)
 
 
 def _sandbox_command(

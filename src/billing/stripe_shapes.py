@@ -116,3 +116,50 @@ def metadata_user_id(obj: StripeObject) -> int | None:
         return parse_user_id(value)
     except ValueError:
         return None
+
+
+def invoice_charge_id(invoice: StripeObject) -> str | None:
+    """Old shape: `charge`; new: the invoice's `payments` list, when it is included."""
+    found = object_id(invoice.get("charge"))
+    if found:
+        return found
+    for payment in data_list(invoice.get("payments")):
+        found = object_id(_dig(payment, "payment", "charge"))
+        if found:
+            return found
+    return None
+
+
+def checkout_user_id(checkout_session: StripeObject) -> int | None:
+    """The platform user of a checkout session: `client_reference_id`, else metadata."""
+    try:
+        return parse_user_id(checkout_session.get("client_reference_id"))
+    except ValueError:
+        return metadata_user_id(checkout_session)
+
+
+NEW_SHAPES_SINCE = "2025-03-31"
+
+
+def invoice_intent_expansion(api_version: str) -> str:
+    """The invoice field to expand for its payment's client secret: `payment_intent`
+    before 2025-03-31 (gone since), `confirmation_secret` after (absent before)."""
+    return "confirmation_secret" if api_version >= NEW_SHAPES_SINCE else "payment_intent"
+
+
+def invoice_confirmation(invoice: StripeObject) -> tuple[str | None, str | None]:
+    """The payment intent collecting an invoice and its client secret, from the expanded
+    `payment_intent` (old shape) or `confirmation_secret` (new). The new shape may name
+    the intent only inside its secret, `<intent id>_secret_<...>`, which is also how
+    Stripe.js reads it."""
+    intent = invoice.get("payment_intent")
+    if isinstance(intent, dict):
+        secret = intent.get("client_secret")
+        return object_id(intent), secret if isinstance(secret, str) else None
+    confirmation = invoice.get("confirmation_secret")
+    if not isinstance(confirmation, dict) or confirmation.get("type") != "payment_intent":
+        return invoice_payment_intent_id(invoice), None
+    secret = confirmation.get("client_secret")
+    if not isinstance(secret, str):
+        return invoice_payment_intent_id(invoice), None
+    return invoice_payment_intent_id(invoice) or secret.partition("_secret_")[0], secret

@@ -7,7 +7,8 @@ SAVEPOINT in that same transaction, and the event is marked processed in it
 too: the effects and the mark commit together, or neither does. A handler that
 raises is rolled back to the savepoint and the failure is recorded while the
 row is still locked, so a failure can never overwrite a concurrent success.
-Failures retry with exponential backoff; after `MAX_ATTEMPTS` the event is dead.
+Failures retry with exponential backoff; after `MAX_ATTEMPTS` the event is dead,
+and a person is alerted. `billing.worker_loop` runs this engine as a process.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.db import Database, utcnow
-from billing.observability import WEBHOOK_DEAD_EVENTS, WEBHOOK_PROCESSED
+from billing.observability import WEBHOOK_DEAD_EVENTS, WEBHOOK_LAG, WEBHOOK_PROCESSED, alert
 from billing.webhooks.inbox import PENDING
 from billing.webhooks.models import WebhookEvent
 
@@ -42,33 +43,55 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY)
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    return WebhookEvent.status.in_(DUE_STATUSES) & (WebhookEvent.next_attempt_at <= now)
+
+
+async def has_due(database: Database) -> bool:
+    """Whether any event is due: a read outside any transaction, so an idle worker's
+    polling never takes SQLite's write lock."""
+    query = select(WebhookEvent.id).where(_due(utcnow())).limit(1)
+    async with database.autocommit() as connection:
+        return await connection.scalar(query) is not None
+
+
 async def process_next(database: Database, handlers: Mapping[str, Handler]) -> bool:
     """Claim and process one due event; False when none is due."""
     async with database.sessions() as session, session.begin():
-        now = utcnow()
-        query = (
-            select(WebhookEvent)
-            .where(WebhookEvent.status.in_(DUE_STATUSES), WebhookEvent.next_attempt_at <= now)
-            .order_by(WebhookEvent.id)
-            .limit(1)
-        )
+        query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id).limit(1)
         if database.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         event = await session.scalar(query)
         if event is None:
             return False
-        handler = handlers.get(event.type)
-        if handler is None:
-            _finish(event, IGNORED, now)
-            return True
-        try:
-            async with session.begin_nested():
-                await handler(session, event)
-        except Exception as exc:  # any handler failure is recorded and retried
-            _record_failure(event, exc, now)
-            return True
-        _finish(event, PROCESSED, now)
-        return True
+        await _handle(session, event, handlers)
+    if event.status == DEAD:  # only once the dead mark is committed
+        WEBHOOK_DEAD_EVENTS.inc()
+        alert(
+            "webhook_event_dead",
+            event_id=event.stripe_event_id,
+            type=event.type,
+            attempts=event.attempts,
+            error=event.last_error,
+        )
+    return True
+
+
+async def _handle(
+    session: AsyncSession, event: WebhookEvent, handlers: Mapping[str, Handler]
+) -> None:
+    now = utcnow()
+    handler = handlers.get(event.type)
+    if handler is None:
+        _finish(event, IGNORED, now)
+        return
+    try:
+        async with session.begin_nested():
+            await handler(session, event)
+    except Exception as exc:  # any handler failure is recorded and retried
+        _record_failure(event, exc, now)
+        return
+    _finish(event, PROCESSED, now)
 
 
 async def process_due(database: Database, handlers: Mapping[str, Handler], limit: int) -> int:
@@ -85,6 +108,7 @@ def _finish(event: WebhookEvent, status: str, now: datetime) -> None:
     event.processed_at = now
     event.last_error = None
     WEBHOOK_PROCESSED.labels(event.type, status).inc()
+    WEBHOOK_LAG.observe((now - event.received_at).total_seconds())
 
 
 def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> None:
@@ -92,8 +116,6 @@ def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> None:
     event.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
     if event.attempts >= MAX_ATTEMPTS:
         event.status = DEAD
-        WEBHOOK_DEAD_EVENTS.inc()
-        logger.error("webhook_event_dead", event_id=event.stripe_event_id, type=event.type)
     else:
         event.status = FAILED
         event.next_attempt_at = now + retry_delay(event.attempts)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import stripe
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from billing.app import create_app
 from billing.config import Settings
@@ -162,3 +162,32 @@ async def test_concurrent_redeliveries_store_one_event(
     assert [r.status_code for r in responses] == [200] * 10
     assert sum(not r.json()["duplicate"] for r in responses) == 1
     assert len(await stored(webhook_client)) == 1
+
+
+async def test_lost_connections_answer_503_and_the_retries_are_stored_once(
+    webhook_client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    if app_settings.is_sqlite:
+        pytest.skip("SQLite has no server connection to lose; this is the PostgreSQL path")
+    first = [stripe_event() for _ in range(6)]
+    opened = await asyncio.gather(*(deliver(webhook_client, p, sign(p, SECRET)) for p in first))
+    assert [r.status_code for r in opened] == [200] * 6  # several pooled connections now
+    database: Database = webhook_client.database  # type: ignore[attr-defined]
+    async with database.engine.connect() as connection:
+        await connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    payloads = [stripe_event() for _ in range(25)]
+    statuses = [(await deliver(webhook_client, p, sign(p, SECRET))).status_code for p in payloads]
+    assert 503 in statuses, "no delivery met a lost connection: the test proves nothing"
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses[-5:] == [200] * 5, statuses
+    # Stripe retries what was refused: nothing refused had been stored.
+    for payload, status in zip(payloads, statuses, strict=True):
+        if status == 503:
+            retry = await deliver(webhook_client, payload, sign(payload, SECRET))
+            assert retry.json() == {"received": True, "duplicate": False}
+    assert len(await stored(webhook_client)) == 6 + 25

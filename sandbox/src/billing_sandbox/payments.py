@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund
+from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund, store
 
 from . import errors, events, payment_methods, routing
 from .params import Params, as_bool, as_dict, as_int, metadata, reject_unknown, required
@@ -152,8 +153,21 @@ def _payment_method_details(self: Charge) -> dict[str, Any]:
     }
 
 
+def _inherit_metadata(initialize: Callable[..., None]) -> Callable[..., None]:
+    """A payment intent's charge starts with the intent's metadata, as on Stripe."""
+
+    def initialize_charge(self: Charge, *args: Any) -> None:
+        intent = store.get("payment_intent:" + str(self.payment_intent))
+        if intent is not None and not self.metadata:
+            self.metadata = dict(intent.metadata or {})
+        initialize(self, *args)
+
+    return initialize_charge
+
+
 def install() -> None:
     """Patch localstripe's PaymentIntent and Charge to follow Stripe."""
+    Charge._initialize_charge = _inherit_metadata(Charge._initialize_charge)
     PaymentIntent._on_success = _on_success
     PaymentIntent._record_failure = _record_failure
     PaymentIntent._report_failure = _report_failure

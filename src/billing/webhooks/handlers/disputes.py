@@ -1,7 +1,112 @@
-"""Handlers for disputes events (being written)."""
+"""Refunds and disputes: the credits of money that went back are clawed back, in
+proportion, never below zero (see `payments.clawback`).
+
+A charge's `amount_refunded` is cumulative, so each refund posts under
+`stripe:refund:{charge}:{amount_refunded}` and settles only the increase; a dispute
+posts under `stripe:dispute:{id}`. A charge the service has no payment for is not
+its business (ignored), unless the charge is evidently one of its users' (the
+metadata Stripe copies from the payment intent, or the customer): then the payment's
+own event has not been processed yet, and raising makes this one wait for it.
+"""
 
 from __future__ import annotations
 
-from billing.webhooks.handlers.context import EventHandler
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-HANDLERS: dict[str, EventHandler] = {}
+from billing.errors import Conflict
+from billing.payments import records
+from billing.payments.clawback import claw_back
+from billing.payments.customers import user_for_customer
+from billing.payments.models import Payment
+from billing.stripe_api import stripe_errors
+from billing.stripe_shapes import StripeObject, metadata_user_id, object_id
+from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
+from billing.webhooks.models import WebhookEvent
+
+logger = structlog.get_logger(__name__)
+
+
+async def _invoice_payment(
+    context: HandlerContext, session: AsyncSession, payment_intent_id: str
+) -> Payment | None:
+    """The invoice payment a payment intent collected. Invoices in today's shape no longer
+    name their payment intent, so Stripe is asked which invoice it paid."""
+    async with stripe_errors():
+        listing = await context.stripe.v1.invoice_payments.list_async(
+            {"payment": {"type": "payment_intent", "payment_intent": payment_intent_id}}
+        )
+    for invoice_payment in listing.data:
+        invoice_id = object_id(invoice_payment.to_dict().get("invoice"))
+        found = await records.get(session, invoice_id, for_update=True) if invoice_id else None
+        if found is not None:
+            found.payment_intent_id = found.payment_intent_id or payment_intent_id
+            return found
+    return None
+
+
+async def _payment_for(
+    context: HandlerContext, session: AsyncSession, charge: StripeObject
+) -> Payment | None:
+    """The payment a charge collected; None when it is not this service's."""
+    charge_id = str(charge["id"])
+    payment_intent_id = object_id(charge.get("payment_intent"))
+    found = await records.for_charge(session, payment_intent_id, charge_id)
+    if found is not None:
+        return found
+    customer_id = object_id(charge.get("customer"))
+    if metadata_user_id(charge) is None:  # not a top-up's or a checkout's charge
+        if customer_id is None or await user_for_customer(session, customer_id) is None:
+            logger.info("charge_not_ours", charge=charge_id)
+            return None
+        if payment_intent_id:  # perhaps an invoice's, in today's shape
+            found = await _invoice_payment(context, session, payment_intent_id)
+    if found is None:
+        raise Conflict(f"The payment of charge {charge_id} is not recorded yet.")
+    return found
+
+
+async def charge_refunded(
+    context: HandlerContext, session: AsyncSession, event: WebhookEvent
+) -> None:
+    charge = event_object(event)
+    payment = await _payment_for(context, session, charge)
+    if payment is None or payment.status != records.SUCCEEDED:
+        return
+    refunded = int(charge.get("amount_refunded") or 0)
+    payment.charge_id = payment.charge_id or str(charge["id"])
+    payment.amount_refunded = max(payment.amount_refunded, refunded)
+    key = f"stripe:refund:{charge['id']}:{refunded}"
+    await claw_back(session, payment, key=key, reference=str(charge["id"]))
+
+
+async def _disputed_payment(
+    context: HandlerContext, session: AsyncSession, dispute: StripeObject
+) -> Payment | None:
+    """The payment a dispute is about. A dispute names only its charge, so when no payment
+    matches, the charge is fetched to tell "not ours" from "not recorded yet"."""
+    charge_id = object_id(dispute.get("charge"))
+    found = await records.for_charge(session, object_id(dispute.get("payment_intent")), charge_id)
+    if found is not None or charge_id is None:
+        return found
+    async with stripe_errors():
+        charge = await context.stripe.v1.charges.retrieve_async(charge_id)
+    return await _payment_for(context, session, charge.to_dict(for_json=True))
+
+
+async def dispute_created(
+    context: HandlerContext, session: AsyncSession, event: WebhookEvent
+) -> None:
+    dispute = event_object(event)
+    payment = await _disputed_payment(context, session, dispute)
+    if payment is None or payment.status != records.SUCCEEDED:
+        return
+    payment.amount_disputed = max(payment.amount_disputed, int(dispute.get("amount") or 0))
+    dispute_id = str(dispute["id"])
+    await claw_back(session, payment, key=f"stripe:dispute:{dispute_id}", reference=dispute_id)
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "charge.refunded": charge_refunded,
+    "charge.dispute.created": dispute_created,
+}

@@ -1,7 +1,202 @@
-"""Handlers for invoices events (being written)."""
+"""Subscription invoices: credits once per paid invoice, failed payments recorded.
+
+Stripe sends both `invoice.paid` and `invoice.payment_succeeded` for one invoice; both
+post under the key `stripe:invoice:{id}`, so the credits land once. By `billing_reason`:
+- `subscription_create`, `subscription_cycle`: the plan's credits (each non-proration
+  line's price, times its quantity);
+- `subscription_update` (a plan change billed now): in proportion to what was paid,
+  `floor(plan credits * amount paid / (unit amount * quantity))`, at most one cycle's;
+- anything else (manual invoices, ...): none.
+An invoice that collected nothing (a trial, a 100% discount) grants nothing: credits
+are bought, never given away by an invoice.
+"""
 
 from __future__ import annotations
 
-from billing.webhooks.handlers.context import EventHandler
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-HANDLERS: dict[str, EventHandler] = {}
+from billing.catalog.service import credits_for, get_price
+from billing.credits.accounts import SUBSCRIPTION_GRANT
+from billing.db import utcnow
+from billing.errors import Conflict
+from billing.observability import alert
+from billing.payments import mirror, records
+from billing.payments.customers import user_for_customer
+from billing.stripe_api import stripe_errors
+from billing.stripe_shapes import (
+    StripeObject,
+    data_list,
+    invoice_charge_id,
+    invoice_payment_intent_id,
+    invoice_subscription_id,
+    invoice_subscription_metadata,
+    line_is_proration,
+    line_price_id,
+    metadata_user_id,
+    object_id,
+)
+from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
+from billing.webhooks.models import WebhookEvent
+
+PLAN_REASONS = ("subscription_create", "subscription_cycle")
+PRORATED_REASON = "subscription_update"
+PAST_DUE_FROM = ("active", "trialing")  # an incomplete first payment stays incomplete
+logger = structlog.get_logger(__name__)
+
+
+def prorated_credits(plan_credits: int, amount_paid: int, full_amount: int) -> int:
+    """Credits for a mid-cycle plan change: the share of a full cycle actually paid,
+    rounded down, never more than one cycle's credits, none when nothing was paid."""
+    if plan_credits <= 0 or amount_paid <= 0:
+        return 0
+    if full_amount <= 0:
+        return plan_credits
+    return min(plan_credits, plan_credits * amount_paid // full_amount)
+
+
+async def _user_for(
+    session: AsyncSession, invoice: StripeObject, subscription_id: str | None
+) -> int | None:
+    """The subscription's `user_id` as the invoice carries it, else the mirrors."""
+    user_id = metadata_user_id({"metadata": invoice_subscription_metadata(invoice)})
+    if user_id is None and subscription_id:
+        row = await mirror.by_stripe_id(session, subscription_id)
+        user_id = row.user_id if row else None
+    customer_id = object_id(invoice.get("customer"))
+    if user_id is None and customer_id:
+        user_id = await user_for_customer(session, customer_id)
+    return user_id
+
+
+async def _owner(session: AsyncSession, invoice: StripeObject) -> tuple[int | None, str | None]:
+    """(user, subscription). A subscription invoice whose user is not known yet is
+    retried (raised) until the subscription or checkout event links it; other
+    invoices of unknown customers are not this service's: (None, ...)."""
+    subscription_id = invoice_subscription_id(invoice)
+    user_id = await _user_for(session, invoice, subscription_id)
+    if user_id is None and subscription_id:
+        raise Conflict(f"Subscription {subscription_id} is not linked to a user yet.")
+    return user_id, subscription_id
+
+
+async def _lines(context: HandlerContext, invoice: StripeObject) -> list[StripeObject]:
+    """The invoice's lines: from the payload when complete, else from Stripe."""
+    included = invoice.get("lines")
+    if isinstance(included, dict) and not included.get("has_more"):
+        return data_list(included)
+    async with stripe_errors():
+        listing = await context.stripe.v1.invoices.lines.list_async(
+            str(invoice["id"]), {"limit": 100}
+        )
+        return [line.to_dict(for_json=True) async for line in listing.auto_paging_iter()]
+
+
+async def _plan(
+    context: HandlerContext, session: AsyncSession, lines: list[StripeObject]
+) -> tuple[int, int]:
+    """(credits, full price) of the lines' prices at their quantities."""
+    credits = full_amount = 0
+    for line in lines:
+        price_id = line_price_id(line)
+        if price_id is None:
+            continue
+        quantity = int(line.get("quantity") or 1)
+        credits += await credits_for(session, context.stripe, price_id, quantity) or 0
+        price = await get_price(session, context.stripe, price_id)
+        full_amount += (price.unit_amount or 0) * quantity if price else 0
+    return credits, full_amount
+
+
+async def _credits(context: HandlerContext, session: AsyncSession, invoice: StripeObject) -> int:
+    paid = int(invoice.get("amount_paid") or 0)
+    reason = invoice.get("billing_reason")
+    if paid <= 0 or reason not in (*PLAN_REASONS, PRORATED_REASON):
+        return 0
+    lines = await _lines(context, invoice)
+    if reason in PLAN_REASONS:
+        plan_lines = [line for line in lines if not line_is_proration(line)]
+        return (await _plan(context, session, plan_lines))[0]
+    # A plan change: the new plan's lines are the charges; the credited unused time is < 0.
+    charged = {line_price_id(line): line for line in lines if int(line.get("amount") or 0) > 0}
+    credits, full_amount = await _plan(context, session, list(charged.values()))
+    return prorated_credits(credits, paid, full_amount)
+
+
+async def invoice_paid(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
+    invoice = event_object(event)
+    invoice_id = str(invoice["id"])
+    if await records.already_succeeded(session, invoice_id):
+        return
+    user_id, subscription_id = await _owner(session, invoice)
+    if user_id is None:
+        return
+    credits = await _credits(context, session, invoice)
+    await records.post_credits(
+        session,
+        SUBSCRIPTION_GRANT,
+        user_id=user_id,
+        credits=credits,
+        key=f"stripe:invoice:{invoice_id}",
+        reference=invoice_id,
+    )
+    await records.record_success(
+        session,
+        stripe_id=invoice_id,
+        kind="invoice",
+        user_id=user_id,
+        amount=int(invoice.get("amount_paid") or 0),
+        currency=str(invoice.get("currency") or ""),
+        credits=credits,
+        payment_intent_id=invoice_payment_intent_id(invoice),
+        charge_id=invoice_charge_id(invoice),
+        invoice_id=invoice_id,
+        subscription_id=subscription_id,
+    )
+
+
+async def _mark_past_due(session: AsyncSession, subscription_id: str, event: WebhookEvent) -> None:
+    """A failed renewal leaves the subscription past due, unless the mirror already
+    holds a newer state (or an ended one, which is final)."""
+    row = await mirror.by_stripe_id(session, subscription_id)
+    if row is None or row.status not in PAST_DUE_FROM or event.created < row.state_at:
+        return
+    row.status, row.state_at, row.updated_at = "past_due", event.created, utcnow()
+
+
+async def invoice_payment_failed(
+    context: HandlerContext, session: AsyncSession, event: WebhookEvent
+) -> None:
+    invoice = event_object(event)
+    invoice_id = str(invoice["id"])
+    user_id, subscription_id = await _owner(session, invoice)
+    if user_id is None:
+        return
+    amount, currency = int(invoice.get("amount_due") or 0), str(invoice.get("currency") or "")
+    payment = await records.record_failure(
+        session,
+        stripe_id=invoice_id,
+        kind="invoice",
+        user_id=user_id,
+        amount=amount,
+        currency=currency,
+        failure_code=None,
+        failure_message=f"Payment attempt {invoice.get('attempt_count') or 1} failed.",
+        invoice_id=invoice_id,
+        subscription_id=subscription_id,
+        payment_intent_id=invoice_payment_intent_id(invoice),
+    )
+    if payment.status == records.SUCCEEDED:
+        return  # a failed attempt reported after the invoice was paid: nothing is due
+    if subscription_id:
+        await _mark_past_due(session, subscription_id, event)
+    details = {"invoice": invoice_id, "subscription": subscription_id, "user_id": user_id}
+    logger.warning("invoice_payment_failed", **details)
+    alert("payment_failed", **details, amount=amount, currency=currency)
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "invoice.paid": invoice_paid,
+    "invoice.payment_succeeded": invoice_paid,
+    "invoice.payment_failed": invoice_payment_failed,
+}

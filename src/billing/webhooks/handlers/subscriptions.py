@@ -1,7 +1,23 @@
-"""Handlers for subscriptions events (being written)."""
+"""Subscription events keep the local mirror in step; stale or post-deletion states are
+refused by the mirror itself (`payments.mirror.apply`)."""
 
 from __future__ import annotations
 
-from billing.webhooks.handlers.context import EventHandler
+from sqlalchemy.ext.asyncio import AsyncSession
 
-HANDLERS: dict[str, EventHandler] = {}
+from billing.payments import mirror
+from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
+from billing.webhooks.models import WebhookEvent
+
+
+async def mirror_subscription(
+    context: HandlerContext, session: AsyncSession, event: WebhookEvent
+) -> None:
+    await mirror.apply(session, event_object(event), event.created)
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "customer.subscription.created": mirror_subscription,
+    "customer.subscription.updated": mirror_subscription,
+    "customer.subscription.deleted": mirror_subscription,
+}

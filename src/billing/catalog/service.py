@@ -1,0 +1,131 @@
+"""The catalog mirror's public face: apply Stripe's products and prices, look them up,
+and say how many credits a purchase of a price grants.
+
+Stripe is the source of truth. A state is applied only if it is at least as new as
+the stored one (`state_at`: an event's `created`, or the second a fetch started), so
+events processed out of order never roll the mirror back; every change bumps the
+catalog version in the same transaction, which is what invalidates the caches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any
+
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.catalog import repository
+from billing.catalog.fields import expanded_product, is_deleted, price_fields, product_fields
+from billing.catalog.models import Price, Product
+from billing.db import utcnow
+from billing.stripe_api import stripe_errors
+from billing.stripe_shapes import StripeObject
+
+
+def _effective(obj: StripeObject, state_at: datetime) -> datetime:
+    return state_at + repository.DELETION_PRECEDENCE if is_deleted(obj) else state_at
+
+
+async def store_product(session: AsyncSession, product: StripeObject, state_at: datetime) -> bool:
+    """Upsert without bumping the version (for callers that store several rows)."""
+    fields = product_fields(product)
+    return await repository.store(
+        session, Product, str(product["id"]), fields, _effective(product, state_at)
+    )
+
+
+async def store_price(session: AsyncSession, price: StripeObject, state_at: datetime) -> bool:
+    """Upsert a price, and its product first when it came expanded; no version bump."""
+    product = expanded_product(price)
+    changed = product is not None and await store_product(session, product, state_at)
+    fields = price_fields(price)
+    stored = await repository.store(
+        session, Price, str(price["id"]), fields, _effective(price, state_at)
+    )
+    return stored or changed
+
+
+async def apply_product(session: AsyncSession, product: dict[str, Any], state_at: datetime) -> None:
+    """Mirror `product` as Stripe described it at `state_at`, in the caller's transaction."""
+    if await store_product(session, product, state_at):
+        await repository.bump_version(session)
+
+
+async def apply_price(session: AsyncSession, price: dict[str, Any], state_at: datetime) -> None:
+    """Mirror `price` (its product may be an id or expanded) as of `state_at`."""
+    if await store_price(session, price, state_at):
+        await repository.bump_version(session)
+
+
+def snapshot_time() -> datetime:
+    """The `state_at` of what a fetch starting now returns. Whole seconds, like event
+    times: an event from this same second may be newer than the fetch, and ties apply."""
+    return utcnow().replace(microsecond=0)
+
+
+async def _retrieve(call: Awaitable[Any]) -> StripeObject | None:
+    """A Stripe object as a plain dict; None when Stripe says it does not exist."""
+    async with stripe_errors():
+        try:
+            found = await call
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            raise
+    result: StripeObject = found.to_dict(for_json=True)
+    return result
+
+
+async def get_price(
+    session: AsyncSession, client: stripe.StripeClient, price_id: str
+) -> Price | None:
+    """The mirrored price, fetched from Stripe (with its product) and stored on a miss;
+    None if Stripe has no such price. Runs in the caller's transaction (or autobegins)."""
+    price = await session.get(Price, price_id)
+    if price is not None:
+        return price
+    state_at = snapshot_time()
+    fetched = await _retrieve(client.v1.prices.retrieve_async(price_id, {"expand": ["product"]}))
+    if fetched is None:
+        return None
+    await apply_price(session, fetched, state_at)
+    return await session.get(Price, str(fetched["id"]))
+
+
+async def get_product(session: AsyncSession, product_id: str) -> Product | None:
+    return await session.get(Product, product_id)
+
+
+async def _fetch_product(
+    session: AsyncSession, client: stripe.StripeClient, product_id: str
+) -> Product | None:
+    state_at = snapshot_time()
+    fetched = await _retrieve(client.v1.products.retrieve_async(product_id))
+    if fetched is None:
+        return None
+    await apply_product(session, fetched, state_at)
+    return await get_product(session, product_id)
+
+
+def credits_per_unit(price: Price, product: Product | None) -> int | None:
+    """Price metadata `credits`, else the product's; None when neither grants any."""
+    if price.credits is not None:
+        return price.credits
+    return product.credits if product is not None else None
+
+
+async def credits_for(
+    session: AsyncSession, client: stripe.StripeClient, price_id: str, quantity: int
+) -> int | None:
+    """Credits that `quantity` units of the price grant, fetching what the mirror lacks
+    (the price, or a product whose event has not arrived yet); None grants nothing."""
+    price = await get_price(session, client, price_id)
+    if price is None:
+        return None
+    product = await get_product(session, price.product_id)
+    if product is None and price.credits is None:
+        product = await _fetch_product(session, client, price.product_id)
+    per_unit = credits_per_unit(price, product)
+    return per_unit * quantity if per_unit is not None else None

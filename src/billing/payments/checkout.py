@@ -1,0 +1,48 @@
+"""Stripe Checkout sessions for a catalog price, one-time or subscription.
+
+The session carries the platform user three ways (customer, `client_reference_id`,
+`metadata.user_id`) and passes `user_id` on to the payment intent or subscription
+it creates, so every webhook that follows can be tied back to the user.
+"""
+
+from __future__ import annotations
+
+import stripe
+from sqlalchemy.ext.asyncio import AsyncSession
+from stripe.params.checkout import SessionCreateParams
+
+from billing.payments.customers import ensure_customer
+from billing.payments.pricing import PriceType, sellable_price
+from billing.payments.schemas import CheckoutSessionRequest
+from billing.stripe_api import stripe_errors
+
+PRICE_TYPE: dict[str, PriceType] = {"payment": "one_time", "subscription": "recurring"}
+
+
+async def create_session(
+    session: AsyncSession,
+    client: stripe.StripeClient,
+    order: CheckoutSessionRequest,
+    stripe_key: str,
+) -> stripe.checkout.Session:
+    """A Checkout session for `order` (its redirect URLs already checked)."""
+    await sellable_price(session, client, order.price_id, PRICE_TYPE[order.mode])
+    customer = await ensure_customer(session, client, order.user_id)
+    user = {"user_id": str(order.user_id)}
+    params: SessionCreateParams = {
+        "mode": order.mode,
+        "customer": customer,
+        "client_reference_id": str(order.user_id),
+        "metadata": user,
+        "line_items": [{"price": order.price_id, "quantity": order.quantity}],
+        "success_url": order.success_url,
+        "cancel_url": order.cancel_url,
+    }
+    if order.mode == "payment":
+        params["payment_intent_data"] = {"metadata": user}
+    else:
+        params["subscription_data"] = {"metadata": user}
+    async with stripe_errors():
+        return await client.v1.checkout.sessions.create_async(
+            params, {"idempotency_key": stripe_key}
+        )

@@ -1,0 +1,72 @@
+"""Taking back the credits of money that went back: refunds and disputes, in proportion.
+
+A payment of `amount` that bought `credits` owes back `credits * reversed / amount`
+(rounded down, so a customer never loses more than they got back), where
+`reversed` is everything refunded or disputed so far, capped at the amount. What
+was already settled (taken, or recorded as unrecoverable) is subtracted, so each
+event settles only the increase, and events in any order settle the same total.
+A wallet never goes below zero: what it cannot cover is recorded, not taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.credits.accounts import REFUND_CLAWBACK
+from billing.credits.models import CreditAccount
+from billing.payments.models import Payment
+from billing.payments.records import post_credits
+
+
+@dataclass(frozen=True, slots=True)
+class Clawback:
+    take: int  # debit from the wallet now
+    unrecovered: int  # owed, but the wallet does not hold it: recorded as lost
+
+
+def clawback_due(
+    credits: int, amount: int, reversed_amount: int, settled: int, balance: int
+) -> Clawback:
+    """What to settle now for a payment, given all that was reversed of it so far."""
+    if credits <= 0 or amount <= 0:
+        return Clawback(0, 0)
+    target = credits * min(amount, max(reversed_amount, 0)) // amount
+    due = max(target - settled, 0)
+    take = min(due, max(balance, 0))
+    return Clawback(take, due - take)
+
+
+async def _locked_balance(session: AsyncSession, user_id: int) -> int:
+    """The wallet's balance, its row locked so no spend slips in before the debit."""
+    balance = await session.scalar(
+        select(CreditAccount.balance)
+        .where(CreditAccount.user_id == user_id, CreditAccount.kind == "wallet")
+        .with_for_update()
+    )
+    return balance or 0
+
+
+async def claw_back(session: AsyncSession, payment: Payment, *, key: str, reference: str) -> None:
+    """Settle `payment`'s refunds and disputes as they now stand (the row is locked)."""
+    if payment.user_id is None:
+        return
+    due = clawback_due(
+        payment.credits,
+        payment.amount,
+        payment.amount_refunded + payment.amount_disputed,
+        payment.credits_clawed_back + payment.credits_unrecovered,
+        await _locked_balance(session, payment.user_id),
+    )
+    await post_credits(
+        session,
+        REFUND_CLAWBACK,
+        user_id=payment.user_id,
+        credits=due.take,
+        key=key,
+        reference=reference,
+    )
+    payment.credits_clawed_back += due.take
+    payment.credits_unrecovered += due.unrecovered

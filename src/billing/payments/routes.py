@@ -1,0 +1,171 @@
+"""/api/stripe: checkout, top-up intents, subscriptions, the portal, frontend config.
+
+Routes check who may act for which user and which redirect URLs are allowed, then
+hand over to the service modules. Stripe objects are created under idempotency
+keys derived from the caller's `Idempotency-Key`, so a retry never creates twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import stripe
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BeforeValidator
+from starlette.requests import Request
+
+from billing.auth import (
+    MAX_USER_ID,
+    CurrentPrincipal,
+    Principal,
+    SelfOrAdmin,
+    UserId,
+    parse_user_id,
+)
+from billing.config import Settings
+from billing.db import get_database, read_without_transaction
+from billing.errors import Forbidden, NotFound
+from billing.idempotency import IdempotentRoute, idempotency_key
+from billing.payments import checkout, intents, mirror, portal, subscriptions
+from billing.payments.redirects import check_redirect
+from billing.payments.schemas import (
+    STRIPE_ID_PATTERN,
+    CheckoutSessionRequest,
+    CheckoutSessionResult,
+    PaymentIntentRequest,
+    PaymentIntentResult,
+    PortalLink,
+    RedirectUrl,
+    StripeConfig,
+    SubscriptionCreated,
+    SubscriptionRequest,
+    SubscriptionView,
+)
+from billing.stripe_api import get_stripe, request_key
+
+router = APIRouter(prefix="/api/stripe", tags=["payments"], route_class=IdempotentRoute)
+StripeClient = Annotated[stripe.StripeClient, Depends(get_stripe)]
+QueryUserId = Annotated[
+    int, BeforeValidator(parse_user_id), Query(ge=1, le=MAX_USER_ID, description="Platform user id")
+]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _act_for(principal: Principal, user_id: int) -> None:
+    """A user acts only for itself; admins for anyone; service keys do not pay."""
+    if not principal.may_access(user_id, service_allowed=False):
+        raise Forbidden("These credentials may not act for this user.")
+
+
+def _redirect(request: Request, url: str, name: str) -> str:
+    allowed = _settings(request).allowed_redirect_hosts
+    return check_redirect(url, allowed, request.url.hostname, name)
+
+
+def _stripe_key(request: Request, operation: str, principal: Principal) -> str:
+    return request_key(operation, principal.scope, idempotency_key(request))
+
+
+@router.post("/create-checkout-session")
+async def create_checkout_session(
+    body: CheckoutSessionRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    client: StripeClient,
+) -> CheckoutSessionResult:
+    _act_for(principal, body.user_id)
+    _redirect(request, body.success_url, "success_url")
+    _redirect(request, body.cancel_url, "cancel_url")
+    key = _stripe_key(request, "checkout", principal)
+    async with get_database(request).sessions() as session:
+        created = await checkout.create_session(session, client, body, key)
+    assert created.url is not None
+    return CheckoutSessionResult(id=created.id, url=created.url)
+
+
+@router.post("/create-payment-intent")
+async def create_payment_intent(
+    body: PaymentIntentRequest, request: Request, principal: CurrentPrincipal, client: StripeClient
+) -> PaymentIntentResult:
+    _act_for(principal, body.user_id)
+    key = _stripe_key(request, "payment_intent", principal)
+    async with get_database(request).sessions() as session:
+        topup = await intents.create_topup(session, client, _settings(request), body, key)
+    assert topup.intent.client_secret is not None
+    return PaymentIntentResult(
+        id=topup.intent.id, client_secret=topup.intent.client_secret, credits=topup.credits
+    )
+
+
+@router.post("/create-subscription")
+async def create_subscription(
+    body: SubscriptionRequest, request: Request, principal: CurrentPrincipal, client: StripeClient
+) -> SubscriptionCreated:
+    _act_for(principal, body.user_id)
+    key = _stripe_key(request, "subscription", principal)
+    async with get_database(request).sessions() as session:
+        started = await subscriptions.start(session, client, _settings(request), body, key)
+    return SubscriptionCreated(
+        subscription_id=started.subscription_id,
+        status=started.status,
+        client_secret=started.client_secret,
+    )
+
+
+@router.delete("/subscriptions/{subscription_id}")
+async def cancel_subscription(
+    subscription_id: Annotated[str, Path(pattern=STRIPE_ID_PATTERN)],
+    request: Request,
+    principal: CurrentPrincipal,
+    client: StripeClient,
+    at_period_end: bool = True,
+) -> SubscriptionView:
+    """Cancel at the end of the paid period (the default) or now; owner or admin."""
+    async with get_database(request).sessions() as session:
+        async with session.begin():
+            row = await mirror.by_stripe_id(session, subscription_id)
+        if row is None:
+            raise NotFound("No such subscription.")
+        if row.user_id is None and principal.role != "admin":
+            raise Forbidden("Only an admin may cancel a subscription of no known user.")
+        _act_for(principal, row.user_id or 0)
+        key = _stripe_key(request, "cancel", principal)
+        canceled = await subscriptions.cancel(session, client, row, at_period_end, key)
+    return SubscriptionView.of(canceled)
+
+
+@router.get("/subscriptions/{user_id}")
+async def list_subscriptions(
+    user_id: UserId, principal: SelfOrAdmin, request: Request
+) -> list[SubscriptionView]:
+    """The user's subscriptions as the local mirror knows them, newest first."""
+    async with get_database(request).sessions() as session:
+        await read_without_transaction(session)
+        rows = await mirror.for_user(session, user_id)
+    return [SubscriptionView.of(row) for row in rows]
+
+
+@router.get("/customer-portal")
+async def customer_portal(
+    user_id: QueryUserId,
+    return_url: Annotated[RedirectUrl, Query()],
+    request: Request,
+    principal: CurrentPrincipal,
+) -> PortalLink:
+    _act_for(principal, user_id)
+    _redirect(request, return_url, "return_url")
+    async with get_database(request).sessions() as session:
+        url = await portal.portal_url(
+            session, request.app.state.stripe, _settings(request), user_id, return_url
+        )
+    return PortalLink(url=url)
+
+
+@router.get("/config")
+async def stripe_config(request: Request) -> StripeConfig:
+    """Public: the publishable key and where to load Stripe.js from."""
+    return portal.frontend_config(_settings(request))

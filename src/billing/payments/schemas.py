@@ -1,0 +1,112 @@
+"""Request and response bodies of the /api/stripe routes.
+
+Requests name what to buy, never what it costs: prices come from the catalog and
+top-up credits from the server's rule. Unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from billing.auth import MAX_USER_ID
+from billing.credits.schemas import Description
+from billing.payments.models import Subscription
+
+BodyUserId = Annotated[int, Field(strict=True, ge=1, le=MAX_USER_ID)]
+STRIPE_ID_PATTERN = r"^[A-Za-z0-9_]{1,255}$"
+StripeId = Annotated[str, StringConstraints(pattern=STRIPE_ID_PATTERN)]
+RedirectUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+MAX_QUANTITY = 100
+
+
+class PaymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: BodyUserId
+
+
+class CheckoutSessionRequest(PaymentRequest):
+    price_id: StripeId
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)] = 1
+    success_url: RedirectUrl
+    cancel_url: RedirectUrl
+    mode: Literal["payment", "subscription"]
+
+
+class CheckoutSessionResult(BaseModel):
+    id: str
+    url: str
+
+
+class PaymentIntentRequest(PaymentRequest):
+    amount: Annotated[int, Field(strict=True, description="Minor units of `currency`")]
+    currency: Annotated[str, StringConstraints(max_length=16)]
+    description: Description | None = None
+
+
+class PaymentIntentResult(BaseModel):
+    id: str
+    client_secret: str
+    credits: int
+
+
+class SubscriptionRequest(PaymentRequest):
+    price_id: StripeId
+    payment_method_id: StripeId | None = None
+
+
+class SubscriptionCreated(BaseModel):
+    subscription_id: str
+    status: str
+    client_secret: str | None = Field(
+        default=None, description="Set while the first payment needs the customer (Stripe.js)"
+    )
+
+
+class PortalLink(BaseModel):
+    url: str
+
+
+class StripeConfig(BaseModel):
+    publishable_key: str | None
+    portal_url: str | None = None
+    stripe_js_url: str
+
+
+class SubscriptionView(BaseModel):
+    """A subscription as the local mirror knows it."""
+
+    id: str
+    status: str
+    price_id: str | None
+    product_id: str | None
+    quantity: int
+    currency: str | None
+    unit_amount: int | None
+    interval: str | None
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Subscription) -> SubscriptionView:
+        return cls(
+            id=row.stripe_subscription_id,
+            status=row.status,
+            price_id=row.price_id,
+            product_id=row.product_id,
+            quantity=row.quantity,
+            currency=row.currency,
+            unit_amount=row.unit_amount,
+            interval=row.interval,
+            current_period_start=row.current_period_start,
+            current_period_end=row.current_period_end,
+            cancel_at_period_end=row.cancel_at_period_end,
+            canceled_at=row.canceled_at,
+            ended_at=row.ended_at,
+        )

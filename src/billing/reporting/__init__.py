@@ -1,0 +1,1 @@
+"""Summaries and the admin dashboard, read from the ledger and the local mirrors."""

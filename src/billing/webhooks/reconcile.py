@@ -1,0 +1,85 @@
+"""Recovering missed deliveries: list Stripe's events and file the ones the inbox lacks.
+
+Stripe keeps events for 30 days and lists them newest first. Reconcile asks for
+those created since the newest event in the inbox, less a safety margin (deliveries
+arrive out of order, so an older event may still be missing), and files each
+missing one through the same `receive` as the webhook route, exactly as Stripe
+sent it: the worker then handles it like any delivery. With an empty inbox it
+takes every event Stripe still has. Running it twice inserts nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import stripe
+from sqlalchemy import func, select
+
+from billing.db import Database
+from billing.stripe_pages import raw_pages
+from billing.stripe_shapes import StripeObject
+from billing.webhooks import inbox
+from billing.webhooks.models import WebhookEvent
+
+SAFETY_MARGIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    since: datetime | None  # None: every event Stripe keeps
+    pages: int = 0
+    seen: int = 0
+    inserted: int = 0
+
+
+def _quiet(_: Progress) -> None:
+    return None
+
+
+async def reconcile_events(
+    database: Database,
+    client: stripe.StripeClient,
+    on_page: Callable[[Progress], None] = _quiet,
+    margin: timedelta = SAFETY_MARGIN,
+) -> Progress:
+    """File every listed event the inbox lacks; the counts, also given after each page."""
+    since = await _window_start(database, margin)
+    params: dict[str, Any] = (
+        {"created": {"gte": int(since.timestamp())}} if since is not None else {}
+    )
+    progress = Progress(since)
+    async for events in raw_pages(client.v1.events.list_async, params):
+        inserted = await _file_missing(database, events)
+        progress = replace(
+            progress,
+            pages=progress.pages + 1,
+            seen=progress.seen + len(events),
+            inserted=progress.inserted + inserted,
+        )
+        on_page(progress)
+    return progress
+
+
+async def _window_start(database: Database, margin: timedelta) -> datetime | None:
+    async with database.autocommit() as connection:
+        newest: datetime | None = await connection.scalar(select(func.max(WebhookEvent.created)))
+    return newest - margin if newest else None
+
+
+async def _file_missing(database: Database, events: list[StripeObject]) -> int:
+    """Receive the events not yet filed (one read finds them); how many were new."""
+    ids = [str(event["id"]) for event in events]
+    known_query = select(WebhookEvent.stripe_event_id).where(WebhookEvent.stripe_event_id.in_(ids))
+    async with database.autocommit() as connection:
+        known = set(await connection.scalars(known_query))
+    inserted = 0
+    async with database.sessions() as session:
+        for event in events:
+            if str(event["id"]) not in known:
+                parsed = inbox.parse_event(orjson.dumps(event))
+                inserted += await inbox.receive(session, parsed)
+    return inserted

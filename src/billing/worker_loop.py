@@ -1,0 +1,138 @@
+"""Running the inbox worker: a loop that takes due events one by one and naps briefly
+when there are none, as `billing worker` or inside `billing serve` (embedded SQLite).
+
+Stopping never interrupts an event: the loop checks its stop signal between events,
+so the event in hand commits (or rolls back) whole. A process killed outright loses
+nothing either: its open transaction rolls back and the event stays due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import signal
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import stripe
+import structlog
+from sqlalchemy import make_url
+
+from billing.config import Settings
+from billing.db import Database
+from billing.observability import drain_alerts
+from billing.stripe_api import create_client
+from billing.webhooks.handlers import registry
+from billing.webhooks.handlers.context import HandlerContext
+from billing.worker import Handler, has_due, process_next
+
+POLL_INTERVAL = 0.2  # seconds idle between looks: keeps processing lag well under a second
+ERROR_PAUSE = 5.0  # after an unexpected failure (the database is down, say)
+STOP_TIMEOUT = 30.0  # how long shutdown waits for the event in hand
+
+logger = structlog.get_logger(__name__)
+
+
+async def run(
+    database: Database,
+    handlers: Mapping[str, Handler],
+    stop: asyncio.Event,
+    poll_interval: float = POLL_INTERVAL,
+) -> None:
+    """Process due events until `stop` is set. While busy it goes from one event to
+    the next; idle, it checks with a lock-free read every `poll_interval`."""
+    busy = False
+    while not stop.is_set():
+        try:
+            busy = (busy or await has_due(database)) and await process_next(database, handlers)
+        except Exception:  # the worker outlives outages: log, pause, try again
+            logger.exception("worker_cycle_failed")
+            busy = False
+            await _pause(stop, ERROR_PAUSE)
+            continue
+        if not busy:
+            await _pause(stop, poll_interval)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep, but wake at once when asked to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _lock_path(settings: Settings) -> Path | None:
+    url = make_url(settings.DATABASE_URL)
+    if not settings.is_sqlite or url.database in (None, "", ":memory:"):
+        return None
+    return Path(f"{url.database}.worker-lock")
+
+
+@contextmanager
+def sole_worker(settings: Settings) -> Iterator[bool]:
+    """True if this process may run the worker. On a SQLite file only one process
+    does (several uvicorn processes, or `billing worker` beside `billing serve`,
+    would only contend for its write lock): an exclusive flock next to the database,
+    released when the block ends or the process dies. PostgreSQL workers share the
+    inbox safely (SKIP LOCKED), so there any number may run."""
+    path = _lock_path(settings)
+    if path is None:
+        yield True
+        return
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+@asynccontextmanager
+async def worker_task(
+    settings: Settings,
+    database: Database,
+    client: stripe.StripeClient | None,
+    stop: asyncio.Event,
+    poll_interval: float = POLL_INTERVAL,
+) -> AsyncIterator[asyncio.Task[None] | None]:
+    """The worker loop as a background task for the block's duration, with the real
+    handlers; None if another process already runs this SQLite database's worker.
+    Leaving the block sets `stop` and waits for the event in hand."""
+    with sole_worker(settings) as sole:
+        if not sole:
+            logger.info("worker_runs_elsewhere", reason="another process holds the SQLite lock")
+            yield None
+            return
+        handlers = registry(HandlerContext(settings, client))
+        task = asyncio.create_task(run(database, handlers, stop, poll_interval))
+        try:
+            yield task
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, STOP_TIMEOUT)
+            except TimeoutError:  # cancelled: its transaction rolls back, the event stays due
+                logger.warning("worker_stop_timed_out", seconds=STOP_TIMEOUT)
+            await drain_alerts()
+
+
+async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) -> bool:
+    """`billing worker`: run until SIGTERM or SIGINT, finishing the event in hand;
+    False if another process already runs this SQLite database's worker."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    database = Database(settings)
+    try:
+        async with worker_task(
+            settings, database, create_client(settings), stop, poll_interval
+        ) as task:
+            if task is None:
+                return False
+            await task
+        return True
+    finally:
+        await database.dispose()

@@ -1,0 +1,117 @@
+"""`billing sync` against the Stripe sandbox: the catalog and known customers' subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import stripe
+from typer.testing import CliRunner
+
+from billing.catalog.models import Price
+from billing.cli import app
+from billing.config import Settings
+from billing.db import Database, utcnow
+from billing.payments import customers, mirror
+from billing.payments.models import Subscription
+from billing.payments.sync import sync_all, sync_subscriptions
+from billing.stripe_api import create_client
+from tests.sandbox.helpers import customer_with_card, recurring_price
+from tests.sandbox_process import Sandbox
+
+USER = 7
+
+
+@pytest.fixture
+async def database(stripe_settings: Settings) -> AsyncIterator[Database]:
+    db = Database(stripe_settings)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def client(stripe_settings: Settings) -> stripe.StripeClient:
+    made = create_client(stripe_settings)
+    assert made is not None
+    return made
+
+
+def subscribe(sandbox: Sandbox) -> stripe.Subscription:
+    """An active monthly subscription of a fresh customer, made in Stripe (not through us)."""
+    price = recurring_price(sandbox.client, 1500)
+    customer = customer_with_card(sandbox.client)
+    return sandbox.client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": price.id}]}
+    )
+
+
+async def link(database: Database, user_id: int, customer_id: str) -> None:
+    async with database.sessions() as session, session.begin():
+        await customers.link(session, user_id, customer_id)
+
+
+async def mirrored(database: Database, subscription_id: str) -> Subscription | None:
+    async with database.sessions() as session:
+        return await mirror.by_stripe_id(session, subscription_id)
+
+
+async def test_sync_mirrors_linked_customers_subscriptions_and_the_catalog(
+    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    ours, strangers = subscribe(stripe_sandbox), subscribe(stripe_sandbox)
+    await link(database, USER, str(ours.customer))
+    counts = await sync_all(database, client)
+    assert (counts.customers, counts.subscriptions) == (1, 1)
+    assert counts.products >= 1
+    assert counts.prices >= 2
+    row = await mirrored(database, ours.id)
+    assert row is not None
+    price = ours["items"].data[0].price
+    assert (row.status, row.user_id, row.price_id, row.unit_amount) == (
+        "active",
+        USER,
+        price.id,
+        1500,
+    )
+    assert row.stripe_customer_id == ours.customer
+    assert await mirrored(database, strangers.id) is None  # not our customer
+    async with database.sessions() as session:
+        assert await session.get(Price, price.id) is not None
+
+    # Ended in Stripe while its events were missed: the next sync ends it here too.
+    stripe_sandbox.client.v1.subscriptions.cancel(ours.id)
+    counts = await sync_all(database, client)
+    assert counts.subscriptions == 1
+    row = await mirrored(database, ours.id)
+    assert row is not None
+    assert row.status == "canceled"
+
+
+async def test_a_newer_state_already_mirrored_is_kept(
+    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    """A state stored from an event newer than the listing (as if it arrived meanwhile)."""
+    subscription = subscribe(stripe_sandbox)
+    future = utcnow() + timedelta(minutes=5)
+    async with database.sessions() as session, session.begin():
+        await mirror.apply(session, {**subscription.to_dict(), "status": "past_due"}, future)
+    assert await sync_subscriptions(database, client, str(subscription.customer)) == 1
+    row = await mirrored(database, subscription.id)
+    assert row is not None
+    assert (row.status, row.state_at) == ("past_due", future)
+
+
+def test_the_command_prints_its_counts(
+    stripe_settings: Settings, stripe_sandbox: Sandbox, database: Database
+) -> None:
+    env = {
+        "DATABASE_URL": stripe_settings.DATABASE_URL,
+        "BILLING_DATA_DIR": str(stripe_settings.BILLING_DATA_DIR),
+        "STRIPE_SECRET_KEY": "sk_test_sandbox",
+        "STRIPE_API_BASE": stripe_sandbox.url,
+    }
+    result = CliRunner().invoke(app, ["sync"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("synced ")
+    assert result.stdout.rstrip().endswith(" prices, 0 subscriptions of 0 customers")

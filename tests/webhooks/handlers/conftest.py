@@ -1,0 +1,20 @@
+"""The handler harness: a database, the real registry bound to the sandbox, and the
+sandbox client for setting up Stripe's side of each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from billing.config import Settings
+from billing.db import Database
+from tests.sandbox_process import Sandbox
+from tests.webhooks.handlers.harness import Harness
+
+
+@pytest.fixture
+async def harness(stripe_settings: Settings, stripe_sandbox: Sandbox) -> AsyncIterator[Harness]:
+    database = Database(stripe_settings)
+    yield Harness(database, stripe_settings, stripe_sandbox.client)
+    await database.dispose()

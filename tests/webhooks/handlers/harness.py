@@ -1,0 +1,135 @@
+"""Driving handlers through the real worker path (inbox -> worker -> registry) and reading
+back what they did: balances, ledger rows, payment rows, the subscription mirror."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from sqlalchemy import select, update
+
+from billing.config import Settings
+from billing.credits.models import CreditTransaction
+from billing.credits.service import balance
+from billing.credits.verify import verify_ledger
+from billing.db import Database, utcnow
+from billing.payments.customers import link
+from billing.payments.models import Payment, Subscription
+from billing.stripe_api import create_client
+from billing.webhooks import inbox
+from billing.webhooks.handlers import registry
+from billing.webhooks.handlers.context import HandlerContext
+from billing.webhooks.models import WebhookEvent
+from billing.worker import DUE_STATUSES, FAILED, process_due
+
+
+def credit_price(
+    client: stripe.StripeClient,
+    *,
+    amount: int,
+    credits: int | None,
+    recurring: bool = False,
+) -> dict[str, Any]:
+    """A price in the sandbox whose metadata grants `credits` per unit (None: none)."""
+    params: dict[str, Any] = {
+        "currency": "usd",
+        "unit_amount": amount,
+        "metadata": {"credits": str(credits)} if credits is not None else {},
+        "product_data": {"name": f"Plan {uuid.uuid4().hex[:8]}"},
+    }
+    if recurring:
+        params["recurring"] = {"interval": "month"}
+    price: dict[str, Any] = client.v1.prices.create(params=params).to_dict(for_json=True)  # type: ignore[arg-type]
+    return price
+
+
+def redelivered(body: bytes) -> bytes:
+    """The same event under a new id: what a replay or Stripe's duplicate events look like."""
+    event = json.loads(body)
+    event["id"] = f"evt_{uuid.uuid4().hex[:24]}"
+    return json.dumps(event).encode()
+
+
+@dataclass
+class Harness:
+    database: Database
+    settings: Settings
+    stripe: stripe.StripeClient  # the sandbox, for setting up Stripe's side
+
+    def __post_init__(self) -> None:
+        self.handlers = registry(HandlerContext(self.settings, create_client(self.settings)))
+
+    async def deliver(self, *bodies: bytes) -> None:
+        for body in bodies:
+            async with self.database.sessions() as session:
+                await inbox.receive(session, inbox.parse_event(body))
+
+    async def process(self, *, retry_failed: bool = True, rounds: int = 5) -> None:
+        """Run the worker until nothing is due; failed events are made due again (their
+        backoff skipped) up to `rounds` times, as time passing would."""
+        for _ in range(rounds):
+            await process_due(self.database, self.handlers, limit=1000)
+            if not retry_failed or not await self.failed():
+                return
+            async with self.database.sessions() as session, session.begin():
+                await session.execute(
+                    update(WebhookEvent)
+                    .where(WebhookEvent.status.in_(DUE_STATUSES))
+                    .values(next_attempt_at=utcnow())
+                )
+
+    async def run(self, *bodies: bytes, retry_failed: bool = True) -> None:
+        await self.deliver(*bodies)
+        await self.process(retry_failed=retry_failed)
+
+    async def events(self) -> list[WebhookEvent]:
+        async with self.database.sessions() as session:
+            query = select(WebhookEvent).order_by(WebhookEvent.id)
+            return list((await session.scalars(query)).all())
+
+    async def statuses(self) -> list[str]:
+        return [event.status for event in await self.events()]
+
+    async def failed(self) -> list[WebhookEvent]:
+        return [event for event in await self.events() if event.status == FAILED]
+
+    async def balance(self, user_id: int) -> int:
+        async with self.database.sessions() as session:
+            return (await balance(session, user_id)).balance
+
+    async def ledger(self, user_id: int | None = None) -> list[tuple[str, int, str]]:
+        """(kind, amount, idempotency key) of the transactions, oldest first."""
+        async with self.database.sessions() as session:
+            query = select(CreditTransaction).order_by(CreditTransaction.id)
+            if user_id is not None:
+                query = query.where(CreditTransaction.user_id == user_id)
+            rows = (await session.scalars(query)).all()
+        return [(row.kind, row.amount, row.idempotency_key) for row in rows]
+
+    async def payments(self) -> list[Payment]:
+        async with self.database.sessions() as session:
+            return list((await session.scalars(select(Payment).order_by(Payment.id))).all())
+
+    async def payment(self, stripe_id: str) -> Payment:
+        [found] = [p for p in await self.payments() if p.stripe_id == stripe_id]
+        return found
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        async with self.database.sessions() as session:
+            query = select(Subscription).where(
+                Subscription.stripe_subscription_id == subscription_id
+            )
+            found: Subscription | None = await session.scalar(query)
+            return found
+
+    async def link(self, user_id: int, customer_id: str) -> None:
+        async with self.database.sessions() as session, session.begin():
+            await link(session, user_id, customer_id)
+
+    async def verify(self) -> None:
+        async with self.database.sessions() as session, session.begin():
+            report = await verify_ledger(session)
+        assert report.ok, report.failures

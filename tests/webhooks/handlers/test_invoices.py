@@ -1,0 +1,304 @@
+"""invoice.* events: subscription credits once per paid invoice by `billing_reason`, failed
+payments recorded with the subscription past due, in both API shapes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import REGISTRY
+
+from billing.webhooks.handlers.invoices import prorated_credits
+from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
+from tests.webhooks.handlers.shapes import (
+    OLD,
+    SHAPES,
+    event,
+    invoice,
+    line_item,
+    new_id,
+    subscription,
+)
+
+PAID, SUCCEEDED, FAILED = "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed"
+T0 = int(time.time()) - 3600
+
+
+def _alerts() -> float:
+    return REGISTRY.get_sample_value("billing_alerts_total", {"kind": "payment_failed"}) or 0.0
+
+
+def _subscription_event(
+    version: str, sub_id: str, customer: str, price: dict[str, Any], status: str, created: int
+) -> bytes:
+    obj = subscription(
+        version,
+        subscription_id=sub_id,
+        customer=customer,
+        price=price,
+        status=status,
+        period=(T0, T0 + 30 * 86400),
+        metadata={"user_id": "9005"},
+    )
+    return event(version, "customer.subscription.updated", obj, created=created)
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_both_paid_events_of_a_first_invoice_grant_the_plan_once(
+    harness: Harness, version: str
+) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=500, recurring=True)
+    extra = credit_price(harness.stripe, amount=700, credits=9999, recurring=True)
+    sub_id, intent, charge = new_id("sub"), new_id("pi"), new_id("ch")
+    obj = invoice(
+        version,
+        customer=new_id("cus"),
+        subscription=sub_id,
+        billing_reason="subscription_create",
+        subscription_metadata={"user_id": "9001"},
+        lines=[
+            line_item(version, price=plan, quantity=2, amount=2000),
+            line_item(version, price=extra, quantity=1, amount=100, proration=True),
+        ],
+        amount_paid=2100,
+        payment_intent=intent,
+        charge=charge,
+    )
+    paid = event(version, PAID, obj)
+    await harness.run(paid, paid, event(version, SUCCEEDED, obj), redelivered(paid))
+
+    assert await harness.statuses() == ["processed"] * 3
+    assert await harness.balance(9001) == 1000  # the plan's credits; the proration line none
+    assert await harness.ledger() == [("subscription_grant", 1000, f"stripe:invoice:{obj['id']}")]
+    payment = await harness.payment(obj["id"])
+    assert (payment.kind, payment.status, payment.user_id) == ("invoice", "succeeded", 9001)
+    assert (payment.amount, payment.credits, payment.subscription_id) == (2100, 1000, sub_id)
+    assert payment.invoice_id == obj["id"]
+    # Today's invoices no longer name their payment intent or charge in the payload.
+    expected = (intent, charge) if version == OLD else (None, None)
+    assert (payment.payment_intent_id, payment.charge_id) == expected
+    await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_renewal_finds_its_user_through_the_subscription_mirror(
+    harness: Harness, version: str
+) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=300, recurring=True)
+    sub_id, customer = new_id("sub"), new_id("cus")
+    await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
+    cycle = invoice(
+        version,
+        customer=customer,
+        subscription=sub_id,
+        billing_reason="subscription_cycle",
+        lines=[line_item(version, price=plan, quantity=1, amount=1000)],
+        amount_paid=1000,
+    )
+    await harness.run(event(version, PAID, cycle))
+    assert await harness.balance(9005) == 300
+    await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_user_known_only_through_the_customer_mirror(
+    harness: Harness, version: str
+) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=40, recurring=True)
+    customer = new_id("cus")
+    await harness.link(9006, customer)
+    obj = invoice(
+        version,
+        customer=customer,
+        subscription=new_id("sub"),
+        billing_reason="subscription_cycle",
+        lines=[line_item(version, price=plan, quantity=3, amount=3000)],
+        amount_paid=3000,
+    )
+    await harness.run(event(version, PAID, obj))
+    assert await harness.balance(9006) == 120
+    await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_an_invoice_before_its_subscription_waits_for_it(
+    harness: Harness, version: str
+) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=250, recurring=True)
+    sub_id, customer = new_id("sub"), new_id("cus")
+    obj = invoice(
+        version,
+        customer=customer,
+        subscription=sub_id,
+        billing_reason="subscription_create",
+        lines=[line_item(version, price=plan, quantity=1, amount=1000)],
+        amount_paid=1000,
+    )
+    await harness.run(event(version, PAID, obj), retry_failed=False)
+    [waiting] = await harness.events()
+    assert waiting.status == "failed"
+    assert "not linked to a user yet" in (waiting.last_error or "")
+    assert await harness.balance(9005) == 0
+
+    await harness.deliver(_subscription_event(version, sub_id, customer, plan, "active", T0))
+    await harness.process()  # the subscription links the user; the retry then credits
+    assert await harness.statuses() == ["processed", "processed"]
+    assert await harness.balance(9005) == 250
+    await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_trials_and_manual_invoices_grant_nothing(harness: Harness, version: str) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=800, recurring=True)
+    customer = new_id("cus")
+    await harness.link(9007, customer)
+    trial = invoice(
+        version,
+        customer=customer,
+        subscription=new_id("sub"),
+        billing_reason="subscription_create",
+        lines=[line_item(version, price=plan, quantity=1, amount=0)],
+        amount_paid=0,
+    )
+    manual = invoice(
+        version,
+        customer=customer,
+        subscription=None,
+        billing_reason="manual",
+        lines=[line_item(version, price=plan, quantity=1, amount=1000)],
+        amount_paid=1000,
+    )
+    await harness.run(event(version, PAID, trial), event(version, PAID, manual))
+    assert await harness.statuses() == ["processed", "processed"]
+    assert await harness.ledger() == []
+    assert [(p.stripe_id, p.amount, p.credits) for p in await harness.payments()] == [
+        (trial["id"], 0, 0),
+        (manual["id"], 1000, 0),
+    ]
+
+
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize(
+    ("amount_paid", "expected"),
+    [(1000, 1000), (1500, 1500), (4500, 3000), (0, 0)],
+)
+async def test_a_plan_change_grants_in_proportion_to_what_was_paid(
+    harness: Harness, version: str, amount_paid: int, expected: int
+) -> None:
+    old = credit_price(harness.stripe, amount=1000, credits=1000, recurring=True)
+    new = credit_price(harness.stripe, amount=3000, credits=3000, recurring=True)
+    customer = new_id("cus")
+    await harness.link(9008, customer)
+    lines = [
+        line_item(version, price=old, quantity=1, amount=-1000, proration=True),
+        line_item(version, price=new, quantity=1, amount=2000, proration=True),
+    ]
+    if amount_paid > 2000:  # the billing cycle was reset too: a whole new period billed
+        lines.append(line_item(version, price=new, quantity=1, amount=3000))
+    obj = invoice(
+        version,
+        customer=customer,
+        subscription=new_id("sub"),
+        billing_reason="subscription_update",
+        lines=lines,
+        amount_paid=amount_paid,
+    )
+    await harness.run(event(version, PAID, obj))
+    assert await harness.balance(9008) == expected  # floor(3000 * paid / 3000), at most 3000
+    assert (await harness.payment(obj["id"])).credits == expected
+    await harness.verify()
+
+
+@given(
+    plan=st.integers(0, 10**9),
+    paid=st.integers(-(10**6), 10**9),
+    more=st.integers(0, 10**9),
+    full=st.integers(1, 10**9),
+)
+def test_prorated_credits_never_exceed_a_cycle_and_grow_with_the_payment(
+    plan: int, paid: int, more: int, full: int
+) -> None:
+    credits = prorated_credits(plan, paid, full)
+    assert 0 <= credits <= plan
+    assert credits <= prorated_credits(plan, paid + more, full)
+    if paid >= full:
+        assert credits == plan
+    if paid > 0:
+        assert credits == min(plan, plan * paid // full)
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_failed_renewal_is_recorded_past_due_and_alerted(
+    harness: Harness, version: str
+) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
+    sub_id, customer = new_id("sub"), new_id("cus")
+    await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
+    fields: dict[str, Any] = {
+        "invoice_id": new_id("in"),
+        "customer": customer,
+        "subscription": sub_id,
+        "billing_reason": "subscription_cycle",
+        "lines": [line_item(version, price=plan, quantity=1, amount=1000)],
+    }
+    failed = invoice(version, status="open", amount_paid=0, amount_due=1000, **fields)
+    alerts = _alerts()
+    await harness.run(event(version, FAILED, failed, created=T0 + 10))
+
+    payment = await harness.payment(fields["invoice_id"])
+    assert (payment.kind, payment.status, payment.user_id) == ("invoice", "failed", 9005)
+    assert (payment.amount, payment.credits, payment.subscription_id) == (1000, 0, sub_id)
+    row = await harness.subscription(sub_id)
+    assert row is not None
+    assert row.status == "past_due"
+    assert _alerts() == alerts + 1
+
+    # The retried charge succeeds: the same row turns succeeded and the credits land.
+    paid = invoice(version, status="paid", amount_paid=1000, **fields)
+    await harness.run(event(version, PAID, paid, created=T0 + 20))
+    payment = await harness.payment(fields["invoice_id"])
+    assert (payment.status, payment.credits, payment.failure_message) == ("succeeded", 100, None)
+    assert await harness.balance(9005) == 100
+    assert len(await harness.payments()) == 1
+
+    # The failure redelivered late: the invoice stays paid, no past due, no new alert.
+    await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0 + 30))
+    await harness.run(event(version, FAILED, failed, created=T0 + 40))
+    assert (await harness.payment(fields["invoice_id"])).status == "succeeded"
+    row = await harness.subscription(sub_id)
+    assert row is not None
+    assert row.status == "active"
+    assert _alerts() == alerts + 1
+    await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_stale_failure_or_an_ended_subscription_is_not_made_past_due(
+    harness: Harness, version: str
+) -> None:
+    plan = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
+    stale_sub, ended_sub, customer = new_id("sub"), new_id("sub"), new_id("cus")
+    await harness.run(
+        _subscription_event(version, stale_sub, customer, plan, "active", T0 + 100),
+        _subscription_event(version, ended_sub, customer, plan, "canceled", T0),
+    )
+    for sub_id in (stale_sub, ended_sub):
+        failed = invoice(
+            version,
+            customer=customer,
+            subscription=sub_id,
+            billing_reason="subscription_cycle",
+            lines=[line_item(version, price=plan, quantity=1, amount=1000)],
+            status="open",
+            amount_paid=0,
+            amount_due=1000,
+        )
+        await harness.run(event(version, FAILED, failed, created=T0 + 50))
+    stale, ended = await harness.subscription(stale_sub), await harness.subscription(ended_sub)
+    assert stale is not None
+    assert ended is not None
+    assert (stale.status, ended.status) == ("active", "canceled")
+    assert [p.status for p in await harness.payments()] == ["failed", "failed"]

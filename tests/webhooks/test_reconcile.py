@@ -1,0 +1,161 @@
+"""`billing reconcile` against the Stripe sandbox: missed deliveries are filed, once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import stripe
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from billing.cli import app
+from billing.config import Settings
+from billing.db import Database
+from billing.stripe_api import create_client
+from billing.stripe_pages import PAGE_SIZE
+from billing.webhooks.models import WebhookEvent
+from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
+from tests.sandbox_process import Sandbox
+from tests.webhooks.helpers import stripe_event
+from tests.worker_helpers import file_events
+
+
+def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+async def database(stripe_settings: Settings) -> AsyncIterator[Database]:
+    db = Database(stripe_settings)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def client(stripe_settings: Settings) -> stripe.StripeClient:
+    made = create_client(stripe_settings)
+    assert made is not None
+    return made
+
+
+def make_events(sandbox: Sandbox) -> str:
+    """A customer, then a change to it: two events at least; the customer id."""
+    customer = sandbox.client.v1.customers.create(params={"metadata": {"user_id": "77"}})
+    sandbox.client.v1.customers.update(customer.id, params={"name": "Reconciled"})
+    return customer.id
+
+
+def stripe_event_ids(sandbox: Sandbox) -> list[str]:
+    """Every event the sandbox keeps, newest first, as Stripe lists them."""
+    listed = sandbox.client.v1.events.list(params={"limit": 100}).auto_paging_iter()
+    return [event.id for event in listed]
+
+
+async def inbox_ids(database: Database) -> set[str]:
+    async with database.autocommit() as connection:
+        return set(await connection.scalars(select(WebhookEvent.stripe_event_id)))
+
+
+async def stored_payloads(database: Database) -> dict[str, Any]:
+    async with database.sessions() as session:
+        rows = await session.scalars(select(WebhookEvent))
+        return {row.stripe_event_id: row.payload for row in rows}
+
+
+async def test_an_empty_inbox_gets_every_event_once_exactly_as_stripe_sends_it(
+    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    for _ in range(PAGE_SIZE // 2 + 1):  # more than a page of events
+        customer_id = make_events(stripe_sandbox)
+    expected = stripe_event_ids(stripe_sandbox)
+    assert len(expected) > PAGE_SIZE
+    pages: list[Progress] = []
+    done = await reconcile_events(database, client, pages.append)
+    assert (done.since, done.seen, done.inserted) == (None, len(expected), len(expected))
+    assert done.pages == len(pages) == -(-len(expected) // PAGE_SIZE)
+    assert [p.pages for p in pages] == list(range(1, done.pages + 1))
+    assert await inbox_ids(database) == set(expected)
+    # The stored body is the event as Stripe serves it (and so as a webhook carries it).
+    stored = await stored_payloads(database)
+    with stripe_sandbox.http() as http:
+        for event_id in expected[:20]:
+            assert stored[event_id] == http.get(f"/v1/events/{event_id}").json()
+    ours = {e["type"] for e in stored.values() if e["data"]["object"]["id"] == customer_id}
+    assert ours == {"customer.created", "customer.updated"}
+    rows = await _rows(database)
+    assert {(row.status, row.attempts) for row in rows} == {("pending", 0)}
+
+    again = await reconcile_events(database, client)
+    assert again.inserted == 0
+    assert again.since is not None
+    assert again.seen >= 1
+
+
+async def _rows(database: Database) -> list[WebhookEvent]:
+    async with database.sessions() as session:
+        return list(await session.scalars(select(WebhookEvent)))
+
+
+async def test_only_what_was_missed_is_filed(
+    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    await reconcile_events(database, client)
+    before = set(stripe_event_ids(stripe_sandbox))
+    make_events(stripe_sandbox)
+    missed = [e for e in stripe_event_ids(stripe_sandbox) if e not in before]
+    assert len(missed) >= 2
+    done = await reconcile_events(database, client)
+    assert done.inserted == len(missed)
+    assert done.since is not None
+    assert done.since <= datetime.now(UTC) - SAFETY_MARGIN + timedelta(seconds=5)
+    assert await inbox_ids(database) == before | set(missed)
+
+
+async def test_the_window_starts_at_the_newest_inbox_event_less_the_margin(
+    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    """An inbox whose newest event is two hours ahead lists only from an hour ahead:
+    the sandbox's present events are outside the window."""
+    make_events(stripe_sandbox)
+    ahead = int(time.time()) + 2 * 3600
+    await file_events(database, [stripe_event("customer.updated", created=ahead)])
+    done = await reconcile_events(database, client)
+    assert done.since == datetime.fromtimestamp(ahead, UTC) - SAFETY_MARGIN
+    assert (done.seen, done.inserted) == (0, 0)
+    wider = await reconcile_events(database, client, margin=timedelta(hours=3))
+    assert wider.inserted >= 2
+
+
+def test_the_command_prints_its_progress(
+    stripe_settings: Settings, stripe_sandbox: Sandbox
+) -> None:
+    make_events(stripe_sandbox)
+    count = len(stripe_event_ids(stripe_sandbox))
+    env = {
+        "DATABASE_URL": stripe_settings.DATABASE_URL,
+        "BILLING_DATA_DIR": str(stripe_settings.BILLING_DATA_DIR),
+        "STRIPE_SECRET_KEY": "sk_test_sandbox",
+        "STRIPE_API_BASE": stripe_sandbox.url,
+    }
+    code, out, err = invoke(env, "reconcile")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith(f"page 1: {min(count, 100)} events seen, {min(count, 100)} inserted")
+    assert lines[-1].endswith(
+        f": {count} events seen on {-(-count // 100)} pages, {count} missing and now filed"
+    )
+    code, out, _ = invoke(env, "reconcile")
+    assert code == 0
+    assert out.splitlines()[-1].endswith(" 0 missing and now filed")
+
+
+def test_the_command_needs_a_stripe_key(stripe_settings: Settings) -> None:
+    env = {"DATABASE_URL": stripe_settings.DATABASE_URL}
+    code, _, err = invoke(env, "reconcile")
+    assert code == 2
+    assert "STRIPE_SECRET_KEY is not set" in err
