@@ -3,8 +3,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FRONTEND := frontend
+NODE_STAMP := $(FRONTEND)/node_modules/.installed
+FRONTEND_BUILD := $(FRONTEND)/dist/index.html
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html \
+	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
 
-.PHONY: install lint typecheck test test-fast demo bench browser clean
+.PHONY: install lint typecheck test test-fast demo bench browser promtool alert-rules clean \
+	frontend-test types
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +18,26 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./sandbox
 	touch $(STAMP)
 
-install: $(STAMP)
+# The frontend: npm packages from the lock file, then the build the service serves at `/`
+# (type-checked; rebuilt only when a source changed).
+$(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+$(FRONTEND_BUILD): $(NODE_STAMP) $(FRONTEND_SOURCES)
+	cd $(FRONTEND) && npm run build --silent
+	touch $(FRONTEND_BUILD)
+
+install: $(STAMP) $(FRONTEND_BUILD)
+
+# Component tests (Vitest), and the API types checked against the service's OpenAPI.
+frontend-test: $(STAMP) $(NODE_STAMP)
+	cd $(FRONTEND) && npm test --silent
+	PYTHON=$(abspath $(BIN))/python $(FRONTEND)/scripts/types.sh --check
+
+# After an API change: regenerate frontend/openapi.json and frontend/src/types/stripe.ts.
+types: $(STAMP) $(NODE_STAMP)
+	PYTHON=$(abspath $(BIN))/python $(FRONTEND)/scripts/types.sh
 
 lint: install
 	$(BIN)/ruff check src tests bench sandbox
@@ -26,7 +51,15 @@ typecheck: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: install browser lint
+# Debian's Prometheus for promtool, which checks and unit-tests the alert rules.
+promtool:
+	@command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+alert-rules: promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+
+test: install browser lint alert-rules frontend-test
 	$(BIN)/pytest
 
 # Ports: make demo DEMO_ARGS='--port 8001 --sandbox-port 8421'
@@ -37,6 +70,8 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/spend.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache billing.db* .billing
+	rm -rf $(FRONTEND)/node_modules $(FRONTEND)/dist

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stripe
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -21,6 +22,7 @@ from billing.config import Settings
 from billing.credits.verify import verify_ledger
 from billing.db import Database
 from billing.migrations import upgrade
+from billing.stripe_api import create_client, require_client
 from tests.sandbox_process import Sandbox, start, stop
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -35,7 +37,7 @@ SLOW_RETRIES = ("--webhook-retry-delays", "0.5,1,2,4,8")
 # Rows that tests create; system accounts (seeded by the migration) stay.
 PG_RESET = (
     "TRUNCATE credit_entries, credit_transactions, idempotency_keys, api_keys, webhook_events,"
-    " stripe_customers, subscriptions, payments, catalog_products, catalog_prices;"
+    " stripe_customers, subscriptions, payments, catalog_products, catalog_prices, audit_log;"
     " UPDATE catalog_version SET version = 0;"
     " DELETE FROM credit_accounts WHERE kind = 'wallet'"
 )
@@ -139,6 +141,20 @@ async def stripe_client(stripe_settings: Settings) -> AsyncIterator[httpx.AsyncC
     """Like `client`, with the app's Stripe calls going to the sandbox."""
     async with asgi_client(stripe_settings) as http:
         yield http
+
+
+@pytest.fixture
+async def stripe_database(stripe_settings: Settings) -> AsyncIterator[Database]:
+    """The database of `stripe_settings`, for tests that drive services directly."""
+    database = Database(stripe_settings)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def stripe_api(stripe_settings: Settings) -> stripe.StripeClient:
+    """The service's own Stripe client for `stripe_settings` (the sandbox)."""
+    return require_client(create_client(stripe_settings))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 import httpx
@@ -43,15 +44,20 @@ def _wait_until_ready(
 
 @contextmanager
 def running_server(
-    env: dict[str, str], workers: int = 1, timeout: float = 30, port: int | None = None
+    env: dict[str, str],
+    workers: int = 1,
+    timeout: float = 30,
+    port: int | None = None,
+    output: Path | None = None,
 ) -> Iterator[str]:
     """Start the service, wait until /readyz answers 200, yield its base URL, stop it.
 
-    Its output goes to a file, never to an unread pipe that would block it when full.
+    Its output goes to a file, never to an unread pipe that would block it when full:
+    to `output` if given (complete once the block ends), else a temporary one.
     """
     port = port or free_port()
     command = [sys.executable, "-m", "billing", "serve", "--port", str(port)]
-    with tempfile.TemporaryFile() as log:
+    with output.open("w+b") if output else tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [*command, "--workers", str(workers)],
             env={**os.environ, **env},

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from billing.config import (
     DEV_JWT_SECRET,
     PRODUCTION_SECRETS,
+    TWO_DECIMAL_CURRENCIES,
     ConfigurationError,
     Settings,
     load_settings,
@@ -21,11 +22,12 @@ SECRETS = {
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "BILLING_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
 }
+PRODUCTION = {**SECRETS, "BILLING_ALLOWED_REDIRECT_HOSTS": "app.example.com"}
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [*SECRETS, "BILLING_ENV", "DATABASE_URL"]:
+    for name in [*PRODUCTION, "BILLING_ENV", "DATABASE_URL", "BILLING_TOPUP_CURRENCIES"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -43,8 +45,19 @@ def test_production_names_every_missing_secret(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BILLING_ENV", "production")
     with pytest.raises(ConfigurationError) as error:
         load_settings()
-    for name in PRODUCTION_SECRETS:
+    for name in [*PRODUCTION_SECRETS, "BILLING_ALLOWED_REDIRECT_HOSTS"]:
         assert name in str(error.value)
+
+
+def test_a_refusal_never_echoes_the_secrets_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BILLING_ENCRYPTION_KEYS", "not-a-fernet-key-but-still-secret")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    for value in [*SECRETS.values(), "not-a-fernet-key-but-still-secret"]:
+        assert value not in str(error.value)
 
 
 @pytest.mark.parametrize("missing", PRODUCTION_SECRETS)
@@ -52,7 +65,7 @@ def test_production_refuses_each_missing_secret(
     monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
     monkeypatch.setenv("BILLING_ENV", "production")
-    for name, value in SECRETS.items():
+    for name, value in PRODUCTION.items():
         if name != missing:
             monkeypatch.setenv(name, value)
     monkeypatch.setenv(missing, "  ")
@@ -60,9 +73,27 @@ def test_production_refuses_each_missing_secret(
         load_settings()
 
 
-def test_production_refuses_a_short_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("hosts", [None, "", " , "])
+def test_production_refuses_to_trust_the_host_header_for_redirects(
+    monkeypatch: pytest.MonkeyPatch, hosts: str | None
+) -> None:
+    """Without allowed hosts a redirect could only be checked against the request's own
+    Host header, which the caller chooses: production does not start."""
     monkeypatch.setenv("BILLING_ENV", "production")
     for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    if hosts is not None:
+        monkeypatch.setenv("BILLING_ALLOWED_REDIRECT_HOSTS", hosts)
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    missing = str(error.value).partition("refuses to start without: ")[2].partition(" [")[0]
+    assert missing.startswith("BILLING_ALLOWED_REDIRECT_HOSTS (the hosts Stripe may send")
+    assert not any(name in missing for name in PRODUCTION_SECRETS)  # only what is missing
+
+
+def test_production_refuses_a_short_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ENV", "production")
+    for name, value in PRODUCTION.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("BILLING_JWT_SECRET", "short")
     with pytest.raises(ConfigurationError, match="at least 32 bytes"):
@@ -71,9 +102,10 @@ def test_production_refuses_a_short_jwt_secret(monkeypatch: pytest.MonkeyPatch) 
 
 def test_production_starts_with_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BILLING_ENV", "production")
-    for name, value in SECRETS.items():
+    for name, value in PRODUCTION.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
+    assert settings.allowed_redirect_hosts == {"app.example.com"}
     assert settings.jwt_secret == SECRETS["BILLING_JWT_SECRET"]
     assert settings.encryption_keys() == [SECRETS["BILLING_ENCRYPTION_KEYS"]]
     assert "sk_live_example" not in repr(settings)
@@ -113,8 +145,29 @@ def test_production_refuses_development_or_malformed_secrets(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
     monkeypatch.setenv("BILLING_ENV", "production")
-    for secret, good in SECRETS.items():
+    for secret, good in PRODUCTION.items():
         monkeypatch.setenv(secret, good)
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=message):
         load_settings()
+
+
+def test_top_ups_default_to_usd_and_take_the_configured_currencies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().topup_currencies == {"usd"}
+    monkeypatch.setenv("BILLING_TOPUP_CURRENCIES", " eur,usd , gbp")
+    assert load_settings().topup_currencies == {"eur", "usd", "gbp"}
+
+
+@pytest.mark.parametrize("value", ["USD", "usd,jpy", "kwd", "huf", "xyz", "", " , ", "usd;eur"])
+def test_top_up_currencies_must_be_lowercase_two_decimal_codes(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A minor unit worth 100 times more (jpy) or 10 times less (kwd) than a cent would be
+    priced wrong by one credits-per-unit rate: such codes stop the service at startup."""
+    monkeypatch.setenv("BILLING_TOPUP_CURRENCIES", value)
+    with pytest.raises(ConfigurationError, match="BILLING_TOPUP_CURRENCIES") as error:
+        load_settings()
+    assert "usd" in str(error.value)  # the message lists what is accepted
+    assert {"jpy", "kwd", "huf"}.isdisjoint(TWO_DECIMAL_CURRENCIES)

@@ -168,6 +168,14 @@ async def _principal_for_api_key(request: Request, key: str) -> Principal:
     return Principal(role=role, api_key_id=record.id)
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Use 'Authorization: Bearer <token>' or X-API-Key.")
+    return token.strip()
+
+
 async def authenticate(request: Request) -> Principal:
     """The request's principal, resolved once and kept on the request."""
     cached: Principal | None = getattr(request.state, "principal", None)
@@ -178,11 +186,8 @@ async def authenticate(request: Request) -> Principal:
     if api_key:
         principal = await _principal_for_api_key(request, api_key)
     elif authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Use 'Authorization: Bearer <token>' or X-API-Key.")
         tokens: VerifiedTokens = request.app.state.verified_tokens
-        principal = tokens.principal(token.strip())
+        principal = tokens.principal(bearer_token(authorization))
     else:
         raise Unauthenticated()
     request.state.principal = principal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,16 @@ import stripe
 import typer
 import uvicorn
 
+from billing.app import server_options
 from billing.auth import Role, create_api_key, issue_token
+from billing.compliance.audit_chain import audit_summary, seal
+from billing.compliance.export import open_export
+from billing.compliance.personal_data import PersonalDataUnreadable
+from billing.compliance.retention import RetentionCounts, run_retention
+from billing.compliance.rotation import RotationCounts, count_rows, rotate_keys
 from billing.config import ConfigurationError, Settings, load_settings
 from billing.credits.verify import verify_ledger
-from billing.db import Database
+from billing.db import Database, utcnow
 from billing.demo import run as run_demo
 from billing.errors import StripeProblem
 from billing.migrations import upgrade
@@ -33,6 +40,7 @@ api_key_app = typer.Typer(help="API keys for server-to-server callers.")
 app.add_typer(api_key_app, name="api-key")
 
 T = TypeVar("T")
+CLI_ACTOR = "cli"  # the audit actor of admin actions run from this command
 
 
 def _settings() -> Settings:
@@ -101,10 +109,25 @@ def _with_stripe(settings: Settings, work: Callable[[Database], Awaitable[T]]) -
 @app.command()
 def reconcile(
     margin_hours: Annotated[
-        float, typer.Option(min=0, help="Start this long before the newest inbox event")
-    ] = SAFETY_MARGIN.total_seconds() / 3600,
+        float | None,
+        typer.Option(
+            min=0,
+            help="Start this long before the newest inbox event"
+            f" [default: {SAFETY_MARGIN.total_seconds() / 3600:g}]",
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=30,
+            help="Scan every event Stripe created in the last N days instead (it keeps 30)",
+        ),
+    ] = None,
 ) -> None:
     """File Stripe events missing from the webhook inbox (missed deliveries)."""
+    if days is not None and margin_hours is not None:
+        raise typer.BadParameter("give --days or --margin-hours, not both")
     settings = _settings()
     client = _stripe_client(settings)
 
@@ -114,10 +137,13 @@ def reconcile(
         )
 
     async def work(database: Database) -> Progress:
-        margin = timedelta(hours=margin_hours)
-        return await reconcile_events(database, client, report, margin)
+        margin = SAFETY_MARGIN if margin_hours is None else timedelta(hours=margin_hours)
+        return await reconcile_events(database, client, report, margin, days)
 
-    typer.echo("listing Stripe events since the newest in the inbox, less the margin")
+    if days is None:
+        typer.echo("listing Stripe events since the newest in the inbox, less the margin")
+    else:
+        typer.echo(f"listing Stripe events of the last {days} days")
     done = _with_stripe(settings, work)
     since = done.since.isoformat() if done.since else "the oldest Stripe keeps"
     typer.echo(
@@ -153,16 +179,14 @@ def serve(
     if settings.is_sqlite and workers > 1:
         typer.secho("SQLite runs one worker process; use PostgreSQL to scale out.", err=True)
         raise typer.Exit(2)
+    configure_logging(settings)  # the supervising process logs like its workers
     uvicorn.run(
         "billing.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=settings.STRIPE_DEBUG,
-        log_level="debug" if settings.STRIPE_DEBUG else "warning",
+        **server_options(settings),
     )
 
 
@@ -237,12 +261,15 @@ def api_key_create(
 
 @app.command("verify-ledger")
 def verify_ledger_command() -> None:
-    """Check every ledger invariant; exit 1 naming what is broken."""
+    """Check every ledger invariant and the audit log's hash chain (sealing what has
+    committed first); exit 1 naming what is broken."""
 
     async def verify(database: Database) -> bool:
+        await seal(database)
         async with database.sessions() as session, session.begin():
             report = await verify_ledger(session)
         typer.echo(f"checked {report.transactions} transactions and {report.wallets} wallets")
+        typer.echo(audit_summary(report.chain))
         for check, rows in report.failures.items():
             typer.secho(f"FAILED: {check}: ids {rows}", err=True, fg=typer.colors.RED)
         if report.ok:
@@ -251,3 +278,66 @@ def verify_ledger_command() -> None:
 
     if not _with_database(_settings(), verify):
         raise typer.Exit(1)
+
+
+@app.command("rotate-keys")
+def rotate_keys_command(
+    batch_size: Annotated[int, typer.Option(min=1, help="Customer rows per transaction")] = 500,
+) -> None:
+    """Re-encrypt all personal data under the first BILLING_ENCRYPTION_KEYS key; safe to
+    stop and run again. Afterwards the older keys can be removed."""
+    settings = _settings()
+
+    async def work(database: Database) -> RotationCounts:
+        total = await count_rows(database)
+        with typer.progressbar(length=total, label="re-encrypting personal data") as bar:
+            return await rotate_keys(database, settings, CLI_ACTOR, bar.update, batch_size)
+
+    counts = _with_database(settings, work)
+    typer.echo(
+        f"{counts.rotated} values re-encrypted, {counts.current} already under the newest key"
+    )
+    if not counts.ok:
+        typer.secho(
+            f"FAILED: no configured key decrypts customer rows {counts.unreadable}",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    user: Annotated[int, typer.Option(min=1, help="Platform user id")],
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout)")] = None,
+) -> None:
+    """Write all of a user's payment data as one JSON document."""
+    settings = _settings()
+
+    async def work(database: Database) -> None:
+        chunks = await open_export(database, settings, user)
+        with output.open("wb") if output else contextlib.nullcontext(sys.stdout.buffer) as sink:
+            async for chunk in chunks:
+                sink.write(chunk)
+
+    try:
+        _with_database(settings, work)
+    except PersonalDataUnreadable as exc:
+        typer.secho(f"FAILED: {exc.detail}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def retention() -> None:
+    """Apply the retention rules now (the worker does it every hour)."""
+    settings = _settings()
+
+    async def work(database: Database) -> RetentionCounts:
+        return await run_retention(database, settings, utcnow())
+
+    counts = _with_database(settings, work)
+    typer.echo(
+        f"{counts.webhook_payloads_pruned} webhook payloads older than"
+        f" {settings.BILLING_WEBHOOK_RETENTION_DAYS} days pruned,"
+        f" {counts.idempotency_keys_deleted} expired idempotency keys deleted"
+    )

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, model_validator
+from limits import RateLimitItem, parse_many
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105
@@ -22,6 +23,21 @@ PRODUCTION_SECRETS = (
     "BILLING_ENCRYPTION_KEYS",
 )
 MIN_PRODUCTION_JWT_SECRET_BYTES = 32
+# Per caller: a burst allowance and a sustained one (an average of 100 requests a second).
+DEFAULT_RATE_LIMIT = "200/second;6000/minute"
+# Per source address of the webhook route: Stripe delivers from a few addresses, in bursts.
+DEFAULT_WEBHOOK_RATE_LIMIT = "1000/second;30000/minute"
+# Currencies whose minor unit is a hundredth of the main one, as Stripe counts them: only
+# there does a per-minor-unit credit price mean the same value. Zero-decimal (jpy, krw,
+# ...), three-decimal (bhd, jod, kwd, omr, tnd) and Stripe's special cases (huf, isk,
+# twd, ugx) are left out.
+TWO_DECIMAL_CURRENCIES = frozenset(
+    {
+        *("aed", "aud", "bgn", "brl", "cad", "chf", "czk", "dkk", "eur", "gbp", "hkd", "ils"),
+        *("inr", "mxn", "myr", "nok", "nzd", "php", "pln", "ron", "sek", "sgd", "thb", "usd"),
+        "zar",
+    }
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -48,6 +64,9 @@ class Settings(BaseSettings):
     BILLING_ENCRYPTION_KEYS: SecretStr | None = None
     BILLING_DATA_DIR: Path = Path(".billing")
     BILLING_CREDITS_PER_UNIT: int = Field(default=1, ge=1)
+    # One credit price in minor units cannot suit currencies of different worth, so top-ups
+    # take only the currencies the operator priced credits for.
+    BILLING_TOPUP_CURRENCIES: str = "usd"
     BILLING_RUN_WORKER: bool | None = None
     REDIS_URL: str | None = None
     BILLING_ALLOWED_REDIRECT_HOSTS: str = ""
@@ -55,12 +74,38 @@ class Settings(BaseSettings):
     BILLING_TOPUP_MAX: int = Field(default=1_000_000, ge=1)
     BILLING_WEBHOOK_RETENTION_DAYS: int = Field(default=365, ge=1)
     BILLING_ALERT_WEBHOOK_URL: str | None = None
+    BILLING_RATE_LIMIT: str = DEFAULT_RATE_LIMIT
+    BILLING_WEBHOOK_RATE_LIMIT: str = DEFAULT_WEBHOOK_RATE_LIMIT
+    BILLING_RATE_LIMIT_KEY_PREFIX: str = Field(default="billing:ratelimit", min_length=1)
+
+    @field_validator("BILLING_RATE_LIMIT", "BILLING_WEBHOOK_RATE_LIMIT")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value
+
+    @field_validator("BILLING_TOPUP_CURRENCIES")
+    @classmethod
+    def _valid_topup_currencies(cls, value: str) -> str:
+        codes = _split(value)
+        unknown = sorted(set(codes) - TWO_DECIMAL_CURRENCIES)
+        if not codes or unknown:
+            raise ValueError(
+                f"BILLING_TOPUP_CURRENCIES={value!r}: give one or more lowercase ISO 4217 codes,"
+                " comma-separated, from: " + ", ".join(sorted(TWO_DECIMAL_CURRENCIES))
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.BILLING_ENV != "production":
             return self
         missing = [name for name in PRODUCTION_SECRETS if not _present(getattr(self, name))]
+        if not self.allowed_redirect_hosts:
+            missing.append(
+                "BILLING_ALLOWED_REDIRECT_HOSTS (the hosts Stripe may send customers back to;"
+                " a request's own Host header is not to be trusted)"
+            )
         if missing:
             raise ValueError(
                 "BILLING_ENV=production refuses to start without: " + ", ".join(missing)
@@ -108,8 +153,11 @@ class Settings(BaseSettings):
 
     @property
     def allowed_redirect_hosts(self) -> frozenset[str]:
-        hosts = (h.strip().lower() for h in self.BILLING_ALLOWED_REDIRECT_HOSTS.split(","))
-        return frozenset(h for h in hosts if h)
+        return frozenset(host.lower() for host in _split(self.BILLING_ALLOWED_REDIRECT_HOSTS))
+
+    @property
+    def topup_currencies(self) -> frozenset[str]:
+        return frozenset(_split(self.BILLING_TOPUP_CURRENCIES))
 
     def encryption_keys(self) -> list[str]:
         """Fernet keys, newest first; development generates one into the data dir."""
@@ -124,6 +172,26 @@ class Settings(BaseSettings):
         return [key_file.read_text().strip()]
 
 
+def parse_rate_limits(spec: str) -> list[RateLimitItem]:
+    """`limits` notation, one or more windows: "100/second;3000/minute". Checked when the
+    settings load, so a typo stops the service at startup, naming the variable."""
+    try:
+        items = parse_many(spec)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(
+            f"{spec!r} is not a rate limit such as '100/second;3000/minute'"
+            " (each window allows 1 or more requests)"
+        )
+    return items
+
+
+def _split(value: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def _present(value: SecretStr | str | None) -> bool:
     if isinstance(value, SecretStr):
         return bool(value.get_secret_value().strip())
@@ -134,8 +202,13 @@ def load_settings() -> Settings:
     """Build settings from the environment, turning validation failures into one clear error."""
     try:
         return Settings()
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from exc
+    except ValidationError as exc:
+        # The messages only: pydantic's own text echoes the input values, secrets included.
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigurationError("; ".join(problems)) from exc
 
 
 @lru_cache(maxsize=1)

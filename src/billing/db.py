@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
@@ -130,6 +130,33 @@ def upsert(dialect_name: str, table: type[Base]) -> postgresql.Insert | sqlite.I
     if dialect_name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+Model = TypeVar("Model", bound=Base)
+
+
+async def insert_or_lock(
+    session: AsyncSession, model: type[Model], key: str, values: dict[str, Any]
+) -> tuple[Model, bool]:
+    """The row whose unique column `key` holds `values[key]`, locked for update: inserted
+    from `values` when there is none (then True), else the stored one, re-read. Two
+    concurrent writers of one row take turns on its lock instead of failing or losing."""
+    inserted = await session.scalar(
+        upsert(session.get_bind().dialect.name, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(model)
+    )
+    if inserted is not None:
+        return inserted, True
+    row = await session.scalar(
+        select(model)
+        .where(getattr(model, key) == values[key])
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row, False
 
 
 class Database:

@@ -34,7 +34,7 @@ from pydantic import SecretStr
 from sqlalchemy import make_url
 from stripe.params import PriceCreateParams
 
-from billing.app import create_app
+from billing.app import create_app, server_options
 from billing.auth import issue_token
 from billing.catalog.sync import sync_catalog
 from billing.config import Settings
@@ -305,6 +305,7 @@ def banner(prepared: Prepared, base: str, sandbox_url: str) -> str:
     )
     return f"""
 Billing demo on {database}
+  Web app         {base}/
   API docs        {base}/docs
   Products        {base}/api/stripe/products
   Stripe sandbox  {sandbox_url}  (events go to {base}/api/stripe/webhook)
@@ -338,12 +339,6 @@ def run(settings: Settings, sandbox_command: list[str], port: int, sandbox_port:
         prepared = asyncio.run(prepare(sandboxed, f"{base}/api/stripe/webhook"))
         typer.echo(banner(prepared, base, sandbox_url))
         uvicorn.run(
-            create_app(prepared.settings),
-            host="127.0.0.1",
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            access_log=settings.STRIPE_DEBUG,
-            log_level="debug" if settings.STRIPE_DEBUG else "warning",
+            create_app(prepared.settings), host="127.0.0.1", port=port, **server_options(settings)
         )
     typer.echo("billing demo stopped, and the Stripe sandbox with it")

@@ -94,6 +94,17 @@ class PayloadTooLarge(BillingError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
 
+class RateLimited(BillingError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests; retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
+
+
 class ServiceUnavailable(BillingError):
     status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
 

@@ -2,6 +2,7 @@
 
 from billing.auth import ApiKey
 from billing.catalog.models import CatalogVersion, Price, Product
+from billing.compliance.audit_models import AuditEntry
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db import Base
 from billing.idempotency import IdempotencyRecord
@@ -12,6 +13,7 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "CatalogVersion",
     "CreditAccount",
     "CreditEntry",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import stripe
 import structlog
@@ -26,8 +27,12 @@ NETWORK_RETRIES = 2  # safe: every create carries an idempotency key
 logger = structlog.get_logger(__name__)
 
 
-def create_client(settings: Settings) -> stripe.StripeClient | None:
-    """The SDK client for these settings; None when no secret key is configured."""
+def create_client(
+    settings: Settings, *, timeout: float = TIMEOUT_SECONDS, retries: int = NETWORK_RETRIES
+) -> stripe.StripeClient | None:
+    """The SDK client for these settings; None when no secret key is configured. `timeout`
+    (seconds per request) and `retries` bound how long one call may take: callers that
+    hold a database lock meanwhile ask for less (see `HandlerContext`)."""
     if settings.STRIPE_SECRET_KEY is None:
         return None
     base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
@@ -35,8 +40,8 @@ def create_client(settings: Settings) -> stripe.StripeClient | None:
         settings.STRIPE_SECRET_KEY.get_secret_value(),
         stripe_version=settings.STRIPE_API_VERSION,
         base_addresses=base,  # type: ignore[arg-type]
-        max_network_retries=NETWORK_RETRIES,
-        http_client=stripe.HTTPXClient(timeout=TIMEOUT_SECONDS),
+        max_network_retries=retries,
+        http_client=stripe.HTTPXClient(timeout=timeout),
     )
 
 
@@ -75,3 +80,16 @@ async def stripe_errors() -> AsyncIterator[None]:
         logger.warning("stripe_error", error=type(exc).__name__, code=exc.code)
         message = exc.user_message or "Stripe could not complete the request."
         raise StripeProblem(message, exc.code) from exc
+
+
+async def retrieve_or_none(call: Awaitable[Any]) -> dict[str, Any] | None:
+    """A Stripe object as a plain dict; None when Stripe says it does not exist."""
+    async with stripe_errors():
+        try:
+            found = await call
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            raise
+    result: dict[str, Any] = found.to_dict(for_json=True)
+    return result

@@ -50,16 +50,20 @@ def invoice_subscription_id(invoice: StripeObject) -> str | None:
     )
 
 
-def invoice_payment_intent_id(invoice: StripeObject) -> str | None:
-    """Old shape: `payment_intent`; new: the invoice's `payments` list."""
-    found = object_id(invoice.get("payment_intent"))
+def _invoice_payment_field(invoice: StripeObject, field: str) -> str | None:
+    """Old shape: the invoice's own `field`; new: its `payments` list, when included."""
+    found = object_id(invoice.get(field))
     if found:
         return found
     for payment in data_list(invoice.get("payments")):
-        found = object_id(_dig(payment, "payment", "payment_intent"))
+        found = object_id(_dig(payment, "payment", field))
         if found:
             return found
     return None
+
+
+def invoice_payment_intent_id(invoice: StripeObject) -> str | None:
+    return _invoice_payment_field(invoice, "payment_intent")
 
 
 def invoice_subscription_metadata(invoice: StripeObject) -> dict[str, str]:
@@ -119,23 +123,28 @@ def metadata_user_id(obj: StripeObject) -> int | None:
 
 
 def invoice_charge_id(invoice: StripeObject) -> str | None:
-    """Old shape: `charge`; new: the invoice's `payments` list, when it is included."""
-    found = object_id(invoice.get("charge"))
-    if found:
-        return found
-    for payment in data_list(invoice.get("payments")):
-        found = object_id(_dig(payment, "payment", "charge"))
-        if found:
-            return found
-    return None
+    return _invoice_payment_field(invoice, "charge")
 
 
 def checkout_user_id(checkout_session: StripeObject) -> int | None:
-    """The platform user of a checkout session: `client_reference_id`, else metadata."""
-    try:
-        return parse_user_id(checkout_session.get("client_reference_id"))
-    except ValueError:
-        return metadata_user_id(checkout_session)
+    """The platform user of a checkout session the service created: its `user_id`
+    metadata, which only the service writes. Never `client_reference_id`: on a session
+    made elsewhere (a Payment Link's `?client_reference_id=`) the buyer chooses it."""
+    return metadata_user_id(checkout_session)
+
+
+def metadata_credits(obj: StripeObject) -> int | None:
+    """The `credits` the service wrote into an object's metadata (a top-up's intent, a
+    checkout session); None when absent. ValueError when it is not a whole number: the
+    service never writes that, so it is a fault for a person, not a value to guess at."""
+    metadata = obj.get("metadata")
+    value = metadata.get("credits") if isinstance(metadata, dict) else None
+    if value is None:
+        return None
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"{obj.get('id')} has malformed credits metadata")
+    return int(text)
 
 
 NEW_SHAPES_SINCE = "2025-03-31"

@@ -8,20 +8,30 @@ too: the effects and the mark commit together, or neither does. A handler that
 raises is rolled back to the savepoint and the failure is recorded while the
 row is still locked, so a failure can never overwrite a concurrent success.
 Failures retry with exponential backoff; after `MAX_ATTEMPTS` the event is dead,
-and a person is alerted. `billing.worker_loop` runs this engine as a process.
+and a person is alerted. What a handler tells the outside world (alerts, metrics)
+it hands to `after_commit`: said once the effects are committed, never for a
+rolled-back attempt. `billing.worker_loop` runs this engine as a process.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import request_id
 from billing.db import Database, utcnow
-from billing.observability import WEBHOOK_DEAD_EVENTS, WEBHOOK_LAG, WEBHOOK_PROCESSED, alert
+from billing.observability import (
+    WEBHOOK_DEAD_EVENTS,
+    WEBHOOK_HANDLER_DURATION,
+    WEBHOOK_LAG,
+    WEBHOOK_PROCESSED,
+    alert,
+)
 from billing.webhooks.inbox import PENDING
 from billing.webhooks.models import WebhookEvent
 
@@ -33,8 +43,28 @@ MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ERROR_LENGTH = 500
+AFTER_COMMIT = "billing.after_commit"  # session.info key: callbacks of the handler run
 
 logger = structlog.get_logger(__name__)
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the worker's transaction commits: an alert or a metric for an
+    attempt that rolls back (and is retried) would be false, or counted twice. Outside
+    the worker, where nobody collects them, it runs at once."""
+    pending: list[Callable[[], None]] | None = session.info.get(AFTER_COMMIT)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
+
+
+def _run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the event is committed: a broken notifier must not undo that
+            logger.exception("after_commit_callback_failed")
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -55,16 +85,28 @@ async def has_due(database: Database) -> bool:
         return await connection.scalar(query) is not None
 
 
+async def overdue_seconds(database: Database) -> float:
+    """How long the longest-waiting due event has been due: near 0 while workers keep
+    up, growing while none runs (what the worker-lag alert watches)."""
+    now = utcnow()
+    query = select(func.min(WebhookEvent.next_attempt_at)).where(_due(now))
+    async with database.autocommit() as connection:
+        oldest = await connection.scalar(query)
+    return 0.0 if oldest is None else (now - oldest).total_seconds()
+
+
 async def process_next(database: Database, handlers: Mapping[str, Handler]) -> bool:
     """Claim and process one due event; False when none is due."""
-    async with database.sessions() as session, session.begin():
-        query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id).limit(1)
-        if database.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        event = await session.scalar(query)
-        if event is None:
-            return False
-        await _handle(session, event, handlers)
+    async with database.sessions() as session:
+        async with session.begin():
+            query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id).limit(1)
+            if database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            event = await session.scalar(query)
+            if event is None:
+                return False
+            await _handle(session, event, handlers)
+        _run_after_commit(session)
     if event.status == DEAD:  # only once the dead mark is committed
         WEBHOOK_DEAD_EVENTS.inc()
         alert(
@@ -85,12 +127,18 @@ async def _handle(
     if handler is None:
         _finish(event, IGNORED, now)
         return
+    started = time.perf_counter()
+    session.info[AFTER_COMMIT] = []
     try:
-        async with session.begin_nested():
-            await handler(session, event)
+        with request_id.bound(event.stripe_event_id):  # audit entries and logs name the event
+            async with session.begin_nested():
+                await handler(session, event)
     except Exception as exc:  # any handler failure is recorded and retried
+        session.info[AFTER_COMMIT] = []  # rolled back with the savepoint
         _record_failure(event, exc, now)
         return
+    finally:
+        WEBHOOK_HANDLER_DURATION.labels(event.type).observe(time.perf_counter() - started)
     _finish(event, PROCESSED, now)
 
 
@@ -107,8 +155,16 @@ def _finish(event: WebhookEvent, status: str, now: datetime) -> None:
     event.attempts += 1
     event.processed_at = now
     event.last_error = None
+    lag = (now - event.received_at).total_seconds()
     WEBHOOK_PROCESSED.labels(event.type, status).inc()
-    WEBHOOK_LAG.observe((now - event.received_at).total_seconds())
+    WEBHOOK_LAG.observe(lag)
+    logger.debug(
+        "webhook_event_done",
+        event_id=event.stripe_event_id,
+        type=event.type,
+        status=status,
+        lag_seconds=lag,
+    )
 
 
 def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import fcntl
 import signal
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -20,8 +20,10 @@ import stripe
 import structlog
 from sqlalchemy import make_url
 
+from billing.compliance.audit_chain import SEAL_INTERVAL, seal
+from billing.compliance.retention import run_retention
 from billing.config import Settings
-from billing.db import Database
+from billing.db import Database, utcnow
 from billing.observability import drain_alerts
 from billing.stripe_api import create_client
 from billing.webhooks.handlers import registry
@@ -31,6 +33,7 @@ from billing.worker import Handler, has_due, process_next
 POLL_INTERVAL = 0.2  # seconds idle between looks: keeps processing lag well under a second
 ERROR_PAUSE = 5.0  # after an unexpected failure (the database is down, say)
 STOP_TIMEOUT = 30.0  # how long shutdown waits for the event in hand
+RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at start
 
 logger = structlog.get_logger(__name__)
 
@@ -54,6 +57,19 @@ async def run(
             continue
         if not busy:
             await _pause(stop, poll_interval)
+
+
+async def run_periodically(
+    stop: asyncio.Event, interval: float, job: Callable[[], Awaitable[object]], name: str
+) -> None:
+    """Run `job` now and then every `interval` seconds until `stop` is set. A failure is
+    logged and the job tried again at its next turn; the jobs resume where they left off."""
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:
+            logger.exception("periodic_job_failed", job=name)
+        await _pause(stop, interval)
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -98,8 +114,9 @@ async def worker_task(
     poll_interval: float = POLL_INTERVAL,
 ) -> AsyncIterator[asyncio.Task[None] | None]:
     """The worker loop as a background task for the block's duration, with the real
-    handlers; None if another process already runs this SQLite database's worker.
-    Leaving the block sets `stop` and waits for the event in hand."""
+    handlers, beside the hourly retention job and the audit log's sealer (each second);
+    None if another process already runs this SQLite database's worker. Leaving the
+    block sets `stop` and waits for the event in hand (and the retention batch in hand)."""
     with sole_worker(settings) as sole:
         if not sole:
             logger.info("worker_runs_elsewhere", reason="another process holds the SQLite lock")
@@ -107,12 +124,23 @@ async def worker_task(
             return
         handlers = registry(HandlerContext(settings, client))
         task = asyncio.create_task(run(database, handlers, stop, poll_interval))
+        retention = asyncio.create_task(
+            run_periodically(
+                stop,
+                RETENTION_INTERVAL,
+                lambda: run_retention(database, settings, utcnow()),
+                "retention",
+            )
+        )
+        sealer = asyncio.create_task(  # chains the audit log's committed entries
+            run_periodically(stop, SEAL_INTERVAL, lambda: seal(database), "audit_seal")
+        )
         try:
             yield task
         finally:
             stop.set()
             try:
-                await asyncio.wait_for(task, STOP_TIMEOUT)
+                await asyncio.wait_for(asyncio.gather(task, retention, sealer), STOP_TIMEOUT)
             except TimeoutError:  # cancelled: its transaction rolls back, the event stays due
                 logger.warning("worker_stop_timed_out", seconds=STOP_TIMEOUT)
             await drain_alerts()

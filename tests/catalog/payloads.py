@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from billing.catalog.models import Price, Product
+from billing.catalog.repository import current_version
 from billing.config import Settings
 from billing.db import Database
 from billing.webhooks import inbox
@@ -141,3 +143,15 @@ async def statuses(database: Database, ids: list[str]) -> list[str]:
     async with database.sessions() as session:
         found = {event_id: status for event_id, status in (await session.execute(query)).all()}
     return [found[event_id] for event_id in ids]
+
+
+async def stored(database: Database, model: type[Product] | type[Price], stripe_id: str) -> Any:
+    """A mirrored row as a fresh session reads it (None when it is not mirrored)."""
+    async with database.sessions() as session:
+        return await session.get(model, stripe_id)
+
+
+async def version(database: Database) -> int:
+    """The catalog version, which every process's cache compares with its own."""
+    async with database.sessions() as session:
+        return await current_version(session)

@@ -21,6 +21,7 @@ from tests.payments.helpers import (
     post,
     recurring_price,
 )
+from tests.payments.stripe_proxy import stripe_proxy
 from tests.sandbox_process import Sandbox
 
 SUCCESS = "https://app.example.com/done?session={CHECKOUT_SESSION_ID}"
@@ -45,11 +46,6 @@ async def pay_on_page(url: str) -> dict[str, Any]:
     return outcome
 
 
-@pytest.fixture
-def sandbox(stripe_sandbox: Sandbox) -> stripe.StripeClient:
-    return stripe_sandbox.client
-
-
 async def test_payment_mode_session_names_the_user_everywhere(
     stripe_client: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
 ) -> None:
@@ -68,7 +64,8 @@ async def test_payment_mode_session_names_the_user_everywhere(
     assert made.url == body["url"]
     assert (made.mode, made.amount_total, made.currency) == ("payment", 2100, "usd")
     assert made.client_reference_id == str(user)
-    assert made.metadata.to_dict() == {"user_id": str(user)}
+    # The credits it buys, from the catalog (500 per unit), for the webhook to grant.
+    assert made.metadata.to_dict() == {"user_id": str(user), "credits": "1500"}
     assert (made.success_url, made.cancel_url) == (SUCCESS, CANCEL)
     assert_customer_of(sandbox, made.customer, user)
     items = sandbox.v1.checkout.sessions.line_items.list(body["id"]).data
@@ -97,7 +94,7 @@ async def test_subscription_mode_passes_the_user_to_the_subscription(
         reply.json()["id"], params={"expand": ["subscription"]}
     )
     assert done.mode == "subscription"
-    assert done.metadata["user_id"] == str(user)
+    assert done.metadata.to_dict() == {"user_id": str(user)}  # its invoices grant credits
     assert done.subscription.metadata["user_id"] == str(user)
     assert done.subscription.customer == done.customer
     assert done.subscription["items"].data[0].price.id == price.id
@@ -167,22 +164,74 @@ async def test_redirects_off_the_allowed_hosts_are_refused(
     assert field in problem["detail"]
 
 
-async def test_without_allowed_hosts_only_the_service_host_is_allowed(
+async def test_without_allowed_hosts_only_a_loopback_own_host_is_allowed(
     stripe_settings: Settings, creds: Credentials, sandbox: stripe.StripeClient
 ) -> None:
+    """Development without BILLING_ALLOWED_REDIRECT_HOSTS: the request's Host stands in
+    only when it is this machine; a caller's `Host: evil.example.net` allows nothing."""
     user = fresh_user()
     price = one_time_price(sandbox)
-    own = {"success_url": "https://billing.test/ok", "cancel_url": "http://billing.test/no"}
     settings = stripe_settings.model_copy(update={"BILLING_ALLOWED_REDIRECT_HOSTS": ""})
+    headers = creds.bearer(user)
+
+    async def attempt(host: str, base: str) -> httpx.Response:
+        own = {"success_url": f"{base}/ok", "cancel_url": f"{base}/no"}
+        body = order(user, price.id, **own)
+        return await post(http, "create-checkout-session", body, {**headers, "Host": host})
+
     async with asgi_client(settings) as http:
-        refused = await post(
-            http, "create-checkout-session", order(user, price.id), creds.bearer(user)
-        )
-        accepted = await post(
-            http, "create-checkout-session", order(user, price.id, **own), creds.bearer(user)
-        )
-    assert_problem(refused, 422, "redirect_not_allowed")  # app.example.com is not ours
-    assert accepted.status_code == 200, accepted.text
+        others = await post(http, "create-checkout-session", order(user, price.id), headers)
+        spoofed = await attempt("evil.example.net", "https://evil.example.net")
+        named = await attempt("billing.test", "https://billing.test")
+        local = await attempt("localhost:8000", "http://localhost:8000")
+    assert_problem(others, 422, "redirect_not_allowed")  # app.example.com is not ours
+    assert_problem(spoofed, 422, "redirect_not_allowed")
+    assert_problem(named, 422, "redirect_not_allowed")  # not loopback: configure the hosts
+    assert local.status_code == 200, local.text
+
+
+async def test_credits_come_from_the_price_else_its_product_else_none(
+    stripe_client: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
+) -> None:
+    user = fresh_user()
+    product = sandbox.v1.products.create(params={"name": "Pack", "metadata": {"credits": "40"}})
+    by_product = sandbox.v1.prices.create(
+        params={"currency": "usd", "unit_amount": 300, "product": product.id}
+    )
+    plain = one_time_price(sandbox, credits=None)
+    for price, quantity, credits in [(by_product, 2, "80"), (plain, 3, "0")]:
+        body = order(user, price.id, quantity=quantity)
+        reply = await post(stripe_client, "create-checkout-session", body, creds.bearer(user))
+        assert reply.status_code == 200, reply.text
+        made = sandbox.v1.checkout.sessions.retrieve(reply.json()["id"])
+        assert made.metadata.to_dict() == {"user_id": str(user), "credits": credits}
+
+
+@pytest.mark.parametrize("path", ["create-checkout-session", "create-subscription"])
+async def test_a_price_the_mirror_lacks_is_fetched_with_no_transaction_open(
+    stripe_settings: Settings,
+    creds: Credentials,
+    sandbox: stripe.StripeClient,
+    stripe_sandbox: Sandbox,
+    path: str,
+) -> None:
+    """A Stripe call inside a transaction would hold SQLite's write lock (or a PostgreSQL
+    transaction) for as long as Stripe takes: the database is checked at every call."""
+    user = fresh_user()
+    if path == "create-subscription":
+        price = recurring_price(sandbox)
+        body = {"user_id": user, "price_id": price.id, "payment_method_id": "pm_card_visa"}
+    else:
+        price = one_time_price(sandbox, amount=400, credits=70)
+        body = order(user, price.id)
+    with stripe_proxy(stripe_sandbox.url, database_url=stripe_settings.DATABASE_URL) as proxy:
+        settings = stripe_settings.model_copy(update={"STRIPE_API_BASE": proxy.url})
+        async with asgi_client(settings) as http:
+            reply = await post(http, path, body, creds.bearer(user))
+    assert reply.status_code == 200, reply.text
+    assert f"GET /v1/prices/{price.id}" in proxy.calls  # not mirrored yet: fetched
+    assert len(proxy.calls) >= 3  # the price, the customer, the session or subscription
+    assert proxy.calls_in_transaction == []
 
 
 @pytest.mark.parametrize(

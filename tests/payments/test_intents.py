@@ -13,7 +13,6 @@ from billing.config import Settings
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
 from tests.payments.helpers import assert_customer_of, fresh_user, intents_of, new_key, post
-from tests.sandbox_process import Sandbox
 
 PATH = "create-payment-intent"
 MIN, MAX, PER_UNIT = 200, 50_000, 3
@@ -26,14 +25,10 @@ async def http(stripe_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         "BILLING_TOPUP_MIN": MIN,
         "BILLING_TOPUP_MAX": MAX,
         "BILLING_CREDITS_PER_UNIT": PER_UNIT,
+        "BILLING_TOPUP_CURRENCIES": "usd,eur",
     }
     async with asgi_client(stripe_settings.model_copy(update=rules)) as client:
         yield client
-
-
-@pytest.fixture
-def sandbox(stripe_sandbox: Sandbox) -> stripe.StripeClient:
-    return stripe_sandbox.client
 
 
 def topup(user_id: int, amount: int = 2500, currency: str = "usd", **extra: Any) -> dict[str, Any]:
@@ -85,13 +80,29 @@ async def test_amounts_outside_the_bounds_are_refused(
     assert f"from {MIN} to {MAX}" in problem["detail"]
 
 
-@pytest.mark.parametrize("currency", ["USD", "jpy", "krw", "kwd", "huf", "xyz", "usdd", "", "us"])
+@pytest.mark.parametrize(
+    "currency", ["USD", "jpy", "krw", "kwd", "huf", "xyz", "usdd", "", "us", "gbp", "inr"]
+)
 async def test_unsupported_currencies_are_refused(
     http: httpx.AsyncClient, creds: Credentials, currency: str
 ) -> None:
     user = fresh_user()
     reply = await post(http, PATH, topup(user, currency=currency), creds.bearer(user))
     assert_problem(reply, 422, "unsupported_currency")
+
+
+@pytest.mark.parametrize("currency", ["inr", "eur", "gbp", "mxn"])
+async def test_by_default_only_usd_buys_credits(
+    stripe_client: httpx.AsyncClient, creds: Credentials, currency: str
+) -> None:
+    """One credits-per-unit rate cannot price a rupee-cent and a dollar-cent alike: a
+    two-decimal currency that BILLING_TOPUP_CURRENCIES does not name is refused."""
+    user = fresh_user()
+    reply = await post(stripe_client, PATH, topup(user, currency=currency), creds.bearer(user))
+    problem = assert_problem(reply, 422, "unsupported_currency")
+    assert "BILLING_TOPUP_CURRENCIES" in problem["detail"]
+    accepted = await post(stripe_client, PATH, topup(user, currency="usd"), creds.bearer(user))
+    assert accepted.status_code == 200, accepted.text
 
 
 @pytest.mark.parametrize(

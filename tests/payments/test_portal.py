@@ -11,7 +11,7 @@ from billing.db import Database
 from billing.payments.models import StripeCustomer
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
-from tests.payments.helpers import STRIPE, browse, fresh_user, post, recurring_price
+from tests.payments.helpers import STRIPE, browse, fresh_user, new_key, post, recurring_price
 from tests.sandbox_process import Sandbox
 
 RETURN = "https://app.example.com/account"
@@ -41,6 +41,24 @@ async def test_a_portal_session_for_the_users_customer(
     again = await stripe_client.get(portal(user), headers=creds.admin())
     assert again.status_code == 200
     assert again.json()["url"] != url  # a new session each time
+
+
+async def test_a_retried_request_gets_the_same_portal_session(
+    stripe_client: httpx.AsyncClient, creds: Credentials
+) -> None:
+    """The session is created under a Stripe key derived from the caller's
+    Idempotency-Key: a retry (say, after a dropped connection) creates no second one."""
+    user = fresh_user()
+    headers = {**creds.bearer(user), **new_key()}
+    first = await stripe_client.get(portal(user), headers=headers)
+    again = await stripe_client.get(portal(user), headers=headers)
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.json() == first.json()
+    other = await stripe_client.get(portal(user), headers={**creds.bearer(user), **new_key()})
+    assert other.json() != first.json()
+    elsewhere = await stripe_client.get(portal(user, "https://billing.test/back"), headers=headers)
+    assert elsewhere.status_code == 200, elsewhere.text  # the key covers its parameters
+    assert elsewhere.json() != first.json()
 
 
 async def test_the_no_code_portal_link_needs_no_stripe_call(

@@ -52,9 +52,26 @@ def test_everything_else_is_refused(url: str) -> None:
     assert "cancel_url" in caught.value.detail
 
 
-def test_with_no_configured_hosts_only_the_services_own_host_passes() -> None:
-    assert check_redirect("https://Billing.Test/ok", frozenset(), "billing.test", "return_url")
+@pytest.mark.parametrize(
+    ("own_host", "url"),
+    [
+        ("localhost", "http://LocalHost:8000/ok"),
+        ("127.0.0.1", "http://127.0.0.1:8000/ok"),
+        ("::1", "http://[::1]:8000/ok"),
+        ("shop.localhost", "https://shop.localhost/ok"),
+    ],
+)
+def test_with_no_configured_hosts_a_loopback_own_host_passes(own_host: str, url: str) -> None:
+    assert check_redirect(url, frozenset(), own_host, "return_url") == url
     with pytest.raises(RedirectNotAllowed):
-        check_redirect("https://app.example.com/", frozenset(), "billing.test", "return_url")
+        check_redirect("https://app.example.com/", frozenset(), own_host, "return_url")
+
+
+@pytest.mark.parametrize(
+    "own_host", ["billing.test", "evil.example.net", "localhost.evil.net", "127.0.0.2", None]
+)
+def test_with_no_configured_hosts_any_other_own_host_is_refused(own_host: str | None) -> None:
+    """The own host is the request's Host header, which the caller picks: trusted only when
+    it names this machine, never to allow itself as a redirect target."""
     with pytest.raises(RedirectNotAllowed):
-        check_redirect("https://billing.test/", frozenset(), None, "return_url")
+        check_redirect(f"https://{own_host}/ok", frozenset(), own_host, "return_url")

@@ -63,7 +63,7 @@ def _created(sandbox: stripe.StripeClient, path: str, result: dict[str, Any]) ->
     return [s.id for s in subscriptions_of(sandbox, customer)]
 
 
-async def _crash_after_the_fact(database: Database, key: str) -> None:
+async def crash_after_the_fact(database: Database, key: str) -> None:
     async with database.sessions() as session, session.begin():
         await session.execute(
             update(IdempotencyRecord)
@@ -99,7 +99,7 @@ async def test_a_retry_after_a_crash_finds_the_first_object(
     key = new_key()
     first = await post(stripe_client, path, order, {**creds.bearer(user), **key})
     assert first.status_code == 200, first.text
-    await _crash_after_the_fact(database, key["Idempotency-Key"])
+    await crash_after_the_fact(database, key["Idempotency-Key"])
 
     retried = await post(stripe_client, path, order, {**creds.bearer(user), **key})
     assert retried.status_code == 200, retried.text

@@ -7,8 +7,11 @@ from typing import Any
 import httpx
 import pytest
 import stripe
+from sqlalchemy import update
 
 from billing.config import Settings
+from billing.db import Database
+from billing.payments.models import Subscription
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
 from tests.payments.helpers import (
@@ -24,14 +27,9 @@ from tests.payments.helpers import (
     recurring_price,
     subscriptions_of,
 )
-from tests.sandbox_process import Sandbox
+from tests.payments.test_retries import crash_after_the_fact
 
 PATH = "create-subscription"
-
-
-@pytest.fixture
-def sandbox(stripe_sandbox: Sandbox) -> stripe.StripeClient:
-    return stripe_sandbox.client
 
 
 def intent_of(sandbox: stripe.StripeClient, client_secret: str) -> Any:
@@ -153,6 +151,36 @@ async def test_a_declined_card_is_402_and_leaves_no_open_subscription(
     assert len(subscriptions_of(sandbox, customer)) == 1
 
 
+async def test_a_retried_decline_mirrors_what_its_first_attempt_canceled(
+    stripe_client: httpx.AsyncClient,
+    creds: Credentials,
+    sandbox: stripe.StripeClient,
+    database: Database,
+) -> None:
+    """The first attempt canceled the declined subscription in Stripe, then died before
+    the mirror or the response was stored. Its retry finds it canceled already (Stripe
+    refuses to cancel twice) and mirrors that, rather than leaving it incomplete here."""
+    user = fresh_user()
+    key = new_key()
+    headers = {**creds.bearer(user), **key}
+    price, method = recurring_price(sandbox).id, card(sandbox, CARD_DECLINED)
+    first = await subscribe(stripe_client, headers, user, price, payment_method_id=method)
+    assert_problem(first, 402, "card_declined")
+    [view] = await mirrored(stripe_client, creds, user)
+    await crash_after_the_fact(database, key["Idempotency-Key"])
+    async with database.sessions() as session, session.begin():
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.stripe_subscription_id == view["id"])
+            .values(status="incomplete", ended_at=None)
+        )
+
+    retried = await subscribe(stripe_client, headers, user, price, payment_method_id=method)
+    assert "Idempotent-Replayed" not in retried.headers  # it really ran again
+    assert_problem(retried, 402, "card_declined")
+    assert [v["status"] for v in await mirrored(stripe_client, creds, user)] == ["canceled"]
+
+
 async def test_prices_that_are_not_recurring_and_for_sale_are_refused(
     stripe_client: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
 ) -> None:
@@ -254,6 +282,21 @@ async def test_cancel_now_ends_it_and_a_second_cancel_changes_nothing(
     assert twice.status_code == 200
     assert twice.json() == view
     assert await mirrored(stripe_client, creds, user) == [view]
+
+
+async def test_cancel_now_of_one_stripe_already_ended_answers_as_the_first_did(
+    stripe_client: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
+) -> None:
+    """A retried DELETE whose first attempt canceled it in Stripe and died before the
+    mirror was written: Stripe refuses a second cancel, so its state is read and mirrored."""
+    user = fresh_user()
+    subscription_id = await start_paid(stripe_client, creds, sandbox, user)
+    sandbox.v1.subscriptions.cancel(subscription_id)
+    headers = {**creds.bearer(user), **new_key()}
+    reply = await cancel(stripe_client, headers, subscription_id, "?at_period_end=false")
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["status"], reply.json()["ended_at"] is not None) == ("canceled", True)
+    assert await mirrored(stripe_client, creds, user) == [reply.json()]
 
 
 async def test_only_the_subscriber_or_an_admin_may_cancel(

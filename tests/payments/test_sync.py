@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 import stripe
 from typer.testing import CliRunner
 
@@ -16,25 +14,10 @@ from billing.db import Database, utcnow
 from billing.payments import customers, mirror
 from billing.payments.models import Subscription
 from billing.payments.sync import sync_all, sync_subscriptions
-from billing.stripe_api import create_client
 from tests.sandbox.helpers import customer_with_card, recurring_price
 from tests.sandbox_process import Sandbox
 
 USER = 7
-
-
-@pytest.fixture
-async def database(stripe_settings: Settings) -> AsyncIterator[Database]:
-    db = Database(stripe_settings)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def client(stripe_settings: Settings) -> stripe.StripeClient:
-    made = create_client(stripe_settings)
-    assert made is not None
-    return made
 
 
 def subscribe(sandbox: Sandbox) -> stripe.Subscription:
@@ -57,15 +40,15 @@ async def mirrored(database: Database, subscription_id: str) -> Subscription | N
 
 
 async def test_sync_mirrors_linked_customers_subscriptions_and_the_catalog(
-    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
 ) -> None:
     ours, strangers = subscribe(stripe_sandbox), subscribe(stripe_sandbox)
-    await link(database, USER, str(ours.customer))
-    counts = await sync_all(database, client)
+    await link(stripe_database, USER, str(ours.customer))
+    counts = await sync_all(stripe_database, stripe_api)
     assert (counts.customers, counts.subscriptions) == (1, 1)
     assert counts.products >= 1
     assert counts.prices >= 2
-    row = await mirrored(database, ours.id)
+    row = await mirrored(stripe_database, ours.id)
     assert row is not None
     price = ours["items"].data[0].price
     assert (row.status, row.user_id, row.price_id, row.unit_amount) == (
@@ -75,35 +58,35 @@ async def test_sync_mirrors_linked_customers_subscriptions_and_the_catalog(
         1500,
     )
     assert row.stripe_customer_id == ours.customer
-    assert await mirrored(database, strangers.id) is None  # not our customer
-    async with database.sessions() as session:
+    assert await mirrored(stripe_database, strangers.id) is None  # not our customer
+    async with stripe_database.sessions() as session:
         assert await session.get(Price, price.id) is not None
 
     # Ended in Stripe while its events were missed: the next sync ends it here too.
     stripe_sandbox.client.v1.subscriptions.cancel(ours.id)
-    counts = await sync_all(database, client)
+    counts = await sync_all(stripe_database, stripe_api)
     assert counts.subscriptions == 1
-    row = await mirrored(database, ours.id)
+    row = await mirrored(stripe_database, ours.id)
     assert row is not None
     assert row.status == "canceled"
 
 
 async def test_a_newer_state_already_mirrored_is_kept(
-    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
 ) -> None:
     """A state stored from an event newer than the listing (as if it arrived meanwhile)."""
     subscription = subscribe(stripe_sandbox)
     future = utcnow() + timedelta(minutes=5)
-    async with database.sessions() as session, session.begin():
+    async with stripe_database.sessions() as session, session.begin():
         await mirror.apply(session, {**subscription.to_dict(), "status": "past_due"}, future)
-    assert await sync_subscriptions(database, client, str(subscription.customer)) == 1
-    row = await mirrored(database, subscription.id)
+    assert await sync_subscriptions(stripe_database, stripe_api, str(subscription.customer)) == 1
+    row = await mirrored(stripe_database, subscription.id)
     assert row is not None
     assert (row.status, row.state_at) == ("past_due", future)
 
 
 def test_the_command_prints_its_counts(
-    stripe_settings: Settings, stripe_sandbox: Sandbox, database: Database
+    stripe_settings: Settings, stripe_sandbox: Sandbox, stripe_database: Database
 ) -> None:
     env = {
         "DATABASE_URL": stripe_settings.DATABASE_URL,

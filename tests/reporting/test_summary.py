@@ -14,13 +14,16 @@ import httpx
 import pytest
 import stripe
 
+from billing.config import Settings
 from billing.credits import service as credits
 from billing.credits.accounts import PURCHASE, SUBSCRIPTION_GRANT, TransactionKind
-from billing.db import Database
-from billing.payments import records
-from tests.conftest import Credentials
+from billing.db import Database, utcnow
+from billing.payments import mirror, records
+from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
 from tests.payments.helpers import STRIPE, fresh_user, post, recurring_price
+from tests.payments.stripe_proxy import stripe_proxy
+from tests.sandbox.helpers import customer_with_card
 from tests.sandbox_process import Sandbox
 
 SUMMARY = "/api/financial/subscriptions/{}/summary"
@@ -54,19 +57,16 @@ async def paid(
     """A payment as the handlers record it."""
     stripe_id = f"in_{uuid.uuid4().hex}" if subscription else f"pi_{uuid.uuid4().hex}"
     async with database.sessions() as session, session.begin():
-        await records.record_success(
-            session,
+        payment = records.StripePayment(
             stripe_id=stripe_id,
             kind="invoice" if subscription else "topup",
             user_id=user,
             amount=amount,
             currency=currency,
-            credits=0,
-            payment_intent_id=None,
-            charge_id=None,
             invoice_id=stripe_id if subscription else None,
             subscription_id=subscription,
         )
+        await records.record_success(session, payment, credits=0)
 
 
 async def granted(database: Database, user: int, amount: int, kind: TransactionKind) -> None:
@@ -108,18 +108,16 @@ async def test_the_summary_shows_the_plan_its_renewal_and_what_it_paid_and_grant
     await paid(database, user + 1, 1500, "usd", sub_id)
     await granted(database, user + 1, 1000, SUBSCRIPTION_GRANT)
     async with database.sessions() as session, session.begin():
-        await records.record_failure(
-            session,
+        failed = records.StripePayment(
             stripe_id=f"in_{uuid.uuid4().hex}",
             kind="invoice",
             user_id=user,
             amount=1500,
             currency="usd",
-            failure_code="card_declined",
-            failure_message="declined",
-            invoice_id=None,
             subscription_id=sub_id,
-            payment_intent_id=None,
+        )
+        await records.record_failure(
+            session, failed, failure_code="card_declined", failure_message="declined"
         )
 
     body = await summary(stripe_client, creds.bearer(user), user)
@@ -146,6 +144,35 @@ async def test_the_summary_shows_the_plan_its_renewal_and_what_it_paid_and_grant
             {"currency": "usd", "amount_paid": 3000, "amount_refunded": 0},
         ],
     }
+
+
+async def test_a_plan_price_the_catalog_lacks_is_fetched_with_no_transaction_open(
+    stripe_settings: Settings,
+    creds: Credentials,
+    stripe_sandbox: Sandbox,
+    stripe_database: Database,
+) -> None:
+    """A subscription mirrored before its price: the summary fetches the price, and not
+    inside its read transaction (on SQLite that would hold the write lock meanwhile)."""
+    user = fresh_user()
+    sandbox = stripe_sandbox.client
+    price = recurring_price(sandbox, amount=900, credits=120)
+    subscription = sandbox.v1.subscriptions.create(
+        params={
+            "customer": customer_with_card(sandbox).id,
+            "items": [{"price": price.id}],
+            "metadata": {"user_id": str(user)},
+        }
+    )
+    async with stripe_database.sessions() as session, session.begin():
+        await mirror.apply(session, subscription.to_dict(), utcnow())
+    with stripe_proxy(stripe_sandbox.url, database_url=stripe_settings.DATABASE_URL) as proxy:
+        settings = stripe_settings.model_copy(update={"STRIPE_API_BASE": proxy.url})
+        async with asgi_client(settings) as http:
+            body = await summary(http, creds.bearer(user), user)
+    assert (body["credits_per_cycle"], body["plan"]["product_name"]) == (120, "Top-up 900")
+    assert proxy.calls_in_transaction == []
+    assert proxy.calls == [f"GET /v1/prices/{price.id}"]
 
 
 async def test_canceling_at_period_end_turns_the_renewal_into_an_end(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import stripe
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -15,7 +13,6 @@ from typer.testing import CliRunner
 from billing.cli import app
 from billing.config import Settings
 from billing.db import Database
-from billing.stripe_api import create_client
 from billing.stripe_pages import PAGE_SIZE
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
@@ -27,20 +24,6 @@ from tests.worker_helpers import file_events
 def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-async def database(stripe_settings: Settings) -> AsyncIterator[Database]:
-    db = Database(stripe_settings)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def client(stripe_settings: Settings) -> stripe.StripeClient:
-    made = create_client(stripe_settings)
-    assert made is not None
-    return made
 
 
 def make_events(sandbox: Sandbox) -> str:
@@ -68,29 +51,29 @@ async def stored_payloads(database: Database) -> dict[str, Any]:
 
 
 async def test_an_empty_inbox_gets_every_event_once_exactly_as_stripe_sends_it(
-    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
 ) -> None:
     for _ in range(PAGE_SIZE // 2 + 1):  # more than a page of events
         customer_id = make_events(stripe_sandbox)
     expected = stripe_event_ids(stripe_sandbox)
     assert len(expected) > PAGE_SIZE
     pages: list[Progress] = []
-    done = await reconcile_events(database, client, pages.append)
+    done = await reconcile_events(stripe_database, stripe_api, pages.append)
     assert (done.since, done.seen, done.inserted) == (None, len(expected), len(expected))
     assert done.pages == len(pages) == -(-len(expected) // PAGE_SIZE)
     assert [p.pages for p in pages] == list(range(1, done.pages + 1))
-    assert await inbox_ids(database) == set(expected)
+    assert await inbox_ids(stripe_database) == set(expected)
     # The stored body is the event as Stripe serves it (and so as a webhook carries it).
-    stored = await stored_payloads(database)
+    stored = await stored_payloads(stripe_database)
     with stripe_sandbox.http() as http:
         for event_id in expected[:20]:
             assert stored[event_id] == http.get(f"/v1/events/{event_id}").json()
     ours = {e["type"] for e in stored.values() if e["data"]["object"]["id"] == customer_id}
     assert ours == {"customer.created", "customer.updated"}
-    rows = await _rows(database)
+    rows = await _rows(stripe_database)
     assert {(row.status, row.attempts) for row in rows} == {("pending", 0)}
 
-    again = await reconcile_events(database, client)
+    again = await reconcile_events(stripe_database, stripe_api)
     assert again.inserted == 0
     assert again.since is not None
     assert again.seen >= 1
@@ -102,33 +85,54 @@ async def _rows(database: Database) -> list[WebhookEvent]:
 
 
 async def test_only_what_was_missed_is_filed(
-    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
 ) -> None:
-    await reconcile_events(database, client)
+    await reconcile_events(stripe_database, stripe_api)
     before = set(stripe_event_ids(stripe_sandbox))
     make_events(stripe_sandbox)
     missed = [e for e in stripe_event_ids(stripe_sandbox) if e not in before]
     assert len(missed) >= 2
-    done = await reconcile_events(database, client)
+    done = await reconcile_events(stripe_database, stripe_api)
     assert done.inserted == len(missed)
     assert done.since is not None
     assert done.since <= datetime.now(UTC) - SAFETY_MARGIN + timedelta(seconds=5)
-    assert await inbox_ids(database) == before | set(missed)
+    assert await inbox_ids(stripe_database) == before | set(missed)
 
 
 async def test_the_window_starts_at_the_newest_inbox_event_less_the_margin(
-    database: Database, client: stripe.StripeClient, stripe_sandbox: Sandbox
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
 ) -> None:
     """An inbox whose newest event is two hours ahead lists only from an hour ahead:
     the sandbox's present events are outside the window."""
     make_events(stripe_sandbox)
     ahead = int(time.time()) + 2 * 3600
-    await file_events(database, [stripe_event("customer.updated", created=ahead)])
-    done = await reconcile_events(database, client)
+    await file_events(stripe_database, [stripe_event("customer.updated", created=ahead)])
+    done = await reconcile_events(stripe_database, stripe_api)
     assert done.since == datetime.fromtimestamp(ahead, UTC) - SAFETY_MARGIN
     assert (done.seen, done.inserted) == (0, 0)
-    wider = await reconcile_events(database, client, margin=timedelta(hours=3))
+    wider = await reconcile_events(stripe_database, stripe_api, margin=timedelta(hours=3))
     assert wider.inserted >= 2
+
+
+async def test_days_recovers_a_gap_before_a_later_delivery(
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    """Events missed before the newest delivery less the margin are outside the default
+    window for good; a scan of the last days files them, once."""
+    make_events(stripe_sandbox)
+    missed = set(stripe_event_ids(stripe_sandbox))
+    later = stripe_event("customer.updated", created=int(time.time()) + 2 * 3600)
+    await file_events(stripe_database, [later])
+    assert (await reconcile_events(stripe_database, stripe_api)).inserted == 0
+
+    started = datetime.now(UTC)
+    done = await reconcile_events(stripe_database, stripe_api, days=3)
+    assert done.since is not None
+    assert abs(done.since - (started - timedelta(days=3))) < timedelta(seconds=5)
+    assert done.inserted >= len(missed)
+    assert missed <= await inbox_ids(stripe_database)
+    again = await reconcile_events(stripe_database, stripe_api, days=3)
+    assert (again.inserted, again.seen) == (0, done.seen)
 
 
 def test_the_command_prints_its_progress(
@@ -152,6 +156,26 @@ def test_the_command_prints_its_progress(
     code, out, _ = invoke(env, "reconcile")
     assert code == 0
     assert out.splitlines()[-1].endswith(" 0 missing and now filed")
+
+
+def test_the_command_scans_the_last_days(
+    stripe_settings: Settings, stripe_sandbox: Sandbox
+) -> None:
+    make_events(stripe_sandbox)
+    count = len(stripe_event_ids(stripe_sandbox))
+    env = {
+        "DATABASE_URL": stripe_settings.DATABASE_URL,
+        "BILLING_DATA_DIR": str(stripe_settings.BILLING_DATA_DIR),
+        "STRIPE_SECRET_KEY": "sk_test_sandbox",
+        "STRIPE_API_BASE": stripe_sandbox.url,
+    }
+    code, out, err = invoke(env, "reconcile", "--days", "3")
+    assert code == 0, err
+    assert out.splitlines()[0] == "listing Stripe events of the last 3 days"
+    assert out.splitlines()[-1].endswith(f" {count} missing and now filed")
+    for refused in (["--days", "31"], ["--days", "0"], ["--days", "3", "--margin-hours", "2"]):
+        code, _, err = invoke(env, "reconcile", *refused)
+        assert code == 2, refused
 
 
 def test_the_command_needs_a_stripe_key(stripe_settings: Settings) -> None:

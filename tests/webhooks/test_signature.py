@@ -49,8 +49,11 @@ def headers(draw: st.DrawFn, payload: bytes) -> str:
         st.just(f"v1={signed[:-1]}0"),
         st.just(f"t={timestamp}"),
         st.just(f"t={timestamp + 1}"),
+        st.just(f"v1={signed}=x"),
+        st.just(f"t={timestamp}=1"),
         st.just("t=soon"),
         st.just("t"),
+        st.just("v1"),
         st.text(alphabet="tv01=,x ", max_size=6),
     )
     items = [f"t={timestamp}", *draw(st.lists(item, max_size=4))]

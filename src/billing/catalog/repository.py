@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.catalog.models import CatalogVersion, Price, Product
-from billing.db import upsert, utcnow
+from billing.db import insert_or_lock, utcnow
 
 VERSION_ROW = 1  # seeded by migration 0003
 # Stripe never changes a deleted object again: a deletion also outranks events from its
@@ -34,21 +34,10 @@ async def store(
     """Upsert one row unless a newer state is stored (ties apply); True if its content
     changed. Runs in the caller's transaction and holds the row's lock until it ends."""
     now = utcnow()
-    inserted = await session.scalar(
-        upsert(session.get_bind().dialect.name, model)
-        .values(stripe_id=stripe_id, state_at=state_at, synced_at=now, **fields)
-        .on_conflict_do_nothing(index_elements=["stripe_id"])
-        .returning(model.stripe_id)
-    )
-    if inserted is not None:
+    values = {"stripe_id": stripe_id, "state_at": state_at, "synced_at": now, **fields}
+    row, inserted = await insert_or_lock(session, model, "stripe_id", values)
+    if inserted:
         return True
-    row = await session.scalar(
-        select(model)
-        .where(model.stripe_id == stripe_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
     if state_at < row.state_at:
         return False
     changed = any(getattr(row, name) != value for name, value in fields.items())

@@ -9,7 +9,6 @@ catalog version in the same transaction, which is what invalidates the caches.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ from billing.catalog import repository
 from billing.catalog.fields import expanded_product, is_deleted, price_fields, product_fields
 from billing.catalog.models import Price, Product
 from billing.db import utcnow
-from billing.stripe_api import stripe_errors
+from billing.stripe_api import retrieve_or_none
 from billing.stripe_shapes import StripeObject
 
 
@@ -65,19 +64,6 @@ def snapshot_time() -> datetime:
     return utcnow().replace(microsecond=0)
 
 
-async def _retrieve(call: Awaitable[Any]) -> StripeObject | None:
-    """A Stripe object as a plain dict; None when Stripe says it does not exist."""
-    async with stripe_errors():
-        try:
-            found = await call
-        except stripe.InvalidRequestError as exc:
-            if exc.code == "resource_missing":
-                return None
-            raise
-    result: StripeObject = found.to_dict(for_json=True)
-    return result
-
-
 async def get_price(
     session: AsyncSession, client: stripe.StripeClient, price_id: str
 ) -> Price | None:
@@ -87,7 +73,9 @@ async def get_price(
     if price is not None:
         return price
     state_at = snapshot_time()
-    fetched = await _retrieve(client.v1.prices.retrieve_async(price_id, {"expand": ["product"]}))
+    fetched = await retrieve_or_none(
+        client.v1.prices.retrieve_async(price_id, {"expand": ["product"]})
+    )
     if fetched is None:
         return None
     await apply_price(session, fetched, state_at)
@@ -102,7 +90,7 @@ async def _fetch_product(
     session: AsyncSession, client: stripe.StripeClient, product_id: str
 ) -> Product | None:
     state_at = snapshot_time()
-    fetched = await _retrieve(client.v1.products.retrieve_async(product_id))
+    fetched = await retrieve_or_none(client.v1.products.retrieve_async(product_id))
     if fetched is None:
         return None
     await apply_product(session, fetched, state_at)

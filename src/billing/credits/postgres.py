@@ -1,9 +1,9 @@
 """Posting on PostgreSQL in one statement: one round trip, no explicit transaction.
 
-Data-modifying CTEs make the wallet update, the transaction and its entries one
-atomic statement. The wallet CTE returns no row when the key was already used,
-the balance is too low (debit) or would overflow (credit); the caller then
-explains the refusal. Two racing postings with one key serialize on the wallet
+Data-modifying CTEs make the wallet update, the transaction, its entries and its
+audit entry one atomic statement. The wallet CTE returns no row when the key was
+already used, the balance is too low (debit) or would overflow (credit); the caller
+then explains the refusal. Two racing postings with one key serialize on the wallet
 row and the loser fails on the unique key: nothing posted, and the caller's
 explanation replays the winner.
 
@@ -21,6 +21,8 @@ import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import request_id
+from billing.compliance import audit
 from billing.credits.repository import MAX_WALLET_BALANCE
 from billing.db import driver_connection
 
@@ -44,7 +46,8 @@ CREDIT_WALLET = f"""
     RETURNING id, balance
 """  # noqa: S608 (constants only)
 # $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
-# $11 expires_at, $12 signed change to the wallet, $13 system account id
+# $11 expires_at, $12 signed change to the wallet, $13 system account id,
+# $14 audit action, $15 audit target, $16 request id
 POSTING = """
 WITH wallet AS ({wallet}),
 txn AS (
@@ -60,6 +63,13 @@ entries AS (
     SELECT txn.id, wallet.id, $12::bigint, wallet.balance FROM txn, wallet
     UNION ALL
     SELECT txn.id, $13::bigint, -$12::bigint, NULL FROM txn
+),
+audit AS (
+    INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details)
+    SELECT $3::timestamptz, $7::varchar, $14::varchar, $15::varchar, $1::bigint, $16::varchar,
+           jsonb_build_object('transaction_id', txn.id, 'amount', $2::bigint,
+                              'balance_after', wallet.balance, 'reference', $8::varchar)
+    FROM txn, wallet
 )
 SELECT txn.id, wallet.balance FROM txn, wallet
 """
@@ -89,6 +99,9 @@ async def post_once(
                 transfer.expires_at,
                 transfer.wallet_delta,
                 transfer.kind.system_account_id,
+                audit.credit_action(transfer.kind.name),
+                audit.user_target(transfer.user_id),
+                request_id.current(),
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == KEY_CONSTRAINT:

@@ -3,7 +3,7 @@
 Every public function here ends its database transaction before returning,
 and reads run outside one, so no caller is left holding locks (SQLite takes its
 write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
-entries INSERT, committed together: one statement on PostgreSQL (see
+entries INSERT -> audit entry INSERT, committed together: one statement on PostgreSQL (see
 `postgres.py`), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
 (`balance >= amount`), so concurrent spends on one wallet serialize on its row
 and can never take it below zero. A transaction's idempotency key is unique:
@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.compliance import audit
 from billing.credits import postgres, repository
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
@@ -141,6 +142,7 @@ async def _apply(
             },
         ],
     )
+    await audit.record_credit(session, transfer, transaction_id, state.balance)
     return transaction_id, state.balance
 
 

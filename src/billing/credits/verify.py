@@ -1,7 +1,8 @@
 """Proof that the ledger's invariants hold, for `billing verify-ledger`.
 
 Each check is one query that returns the offending rows, so an empty result
-is the proof and a non-empty one names what is wrong.
+is the proof and a non-empty one names what is wrong. The audit log's hash chain
+is walked too, and its first broken entry named.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.compliance.audit_chain import ChainReport, verify_chain
 
 CHECKS: dict[str, str] = {
     "every transaction has two or more entries summing to zero": """
@@ -45,6 +48,7 @@ CHECKS: dict[str, str] = {
     """,
 }
 SAMPLE = 10
+AUDIT_CHAIN = "every audit entry hashes its contents and the entry before it"
 
 
 @dataclass
@@ -52,6 +56,7 @@ class LedgerReport:
     transactions: int = 0
     wallets: int = 0
     failures: dict[str, list[int]] = field(default_factory=dict)
+    chain: ChainReport = field(default_factory=ChainReport)
 
     @property
     def ok(self) -> bool:
@@ -74,4 +79,7 @@ async def verify_ledger(session: AsyncSession) -> LedgerReport:
         offending = (await session.execute(text(query))).scalars().all()
         if offending:
             report.failures[name] = [int(row) for row in offending[:SAMPLE]]
+    report.chain = await verify_chain(session)
+    if report.chain.broken is not None:
+        report.failures[AUDIT_CHAIN] = [report.chain.broken.id]
     return report

@@ -1,8 +1,11 @@
 """Stripe Checkout sessions for a catalog price, one-time or subscription.
 
-The session carries the platform user three ways (customer, `client_reference_id`,
-`metadata.user_id`) and passes `user_id` on to the payment intent or subscription
-it creates, so every webhook that follows can be tied back to the user.
+The session carries the platform user in its `metadata.user_id` (which the webhook
+handler trusts; `client_reference_id` is set too, for the Dashboard, but a buyer can set
+that one on sessions made elsewhere) and passes `user_id` on to the payment intent or
+subscription it creates, so every webhook that follows can be tied back to the user. A
+one-time session also carries the `credits` it buys, computed here from the catalog, so
+the webhook credits exactly what the buyer was shown without asking Stripe again.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ async def create_session(
     stripe_key: str,
 ) -> stripe.checkout.Session:
     """A Checkout session for `order` (its redirect URLs already checked)."""
-    await sellable_price(session, client, order.price_id, PRICE_TYPE[order.mode])
+    price = await sellable_price(session, client, order.price_id, PRICE_TYPE[order.mode])
     customer = await ensure_customer(session, client, order.user_id)
     user = {"user_id": str(order.user_id)}
+    metadata = dict(user)
+    if order.mode == "payment":
+        metadata["credits"] = str(price.credits(order.quantity) or 0)
     params: SessionCreateParams = {
         "mode": order.mode,
         "customer": customer,
         "client_reference_id": str(order.user_id),
-        "metadata": user,
+        "metadata": metadata,
         "line_items": [{"price": order.price_id, "quantity": order.quantity}],
         "success_url": order.success_url,
         "cancel_url": order.cancel_url,

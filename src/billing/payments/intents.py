@@ -1,15 +1,12 @@
 """Payment-form top-ups: a PaymentIntent whose credits the server decides.
 
-`amount` is an integer in the currency's minor unit as Stripe counts it: cents for
-usd, eur and every other accepted currency (a hundredth of the main unit).
-`BILLING_TOPUP_MIN`/`MAX` bound it and `BILLING_CREDITS_PER_UNIT` prices credits
-in those same units whatever the currency, which is fair only where a minor unit
-is a hundredth of the main one. So only such two-decimal currencies are accepted:
-Stripe's zero-decimal currencies (jpy, krw, ...: there the "minor unit" is the main
-unit, worth 100 times more), three-decimal ones (bhd, jod, kwd, omr, tnd) and the
-special cases (huf, isk, twd, ugx) are refused with `unsupported_currency`. Stripe's
-own minimum charge per currency still applies (a smaller amount is its
-`amount_too_small`, a 502 `stripe_error`).
+`amount` is an integer in the currency's minor unit as Stripe counts it (cents for usd).
+`BILLING_TOPUP_MIN`/`MAX` bound it and `BILLING_CREDITS_PER_UNIT` prices credits in those
+same units whatever the currency, so one rupee-cent would buy as many credits as one
+dollar-cent. Hence only the currencies in `BILLING_TOPUP_CURRENCIES` (default usd; each a
+two-decimal currency, checked when the settings load) are taken; any other is refused
+with `unsupported_currency`. Stripe's own minimum charge per currency still applies (a
+smaller amount is its `amount_too_small`, a 502 `stripe_error`).
 """
 
 from __future__ import annotations
@@ -26,14 +23,6 @@ from billing.payments.errors import AmountOutOfRange, UnsupportedCurrency
 from billing.payments.schemas import PaymentIntentRequest
 from billing.stripe_api import stripe_errors
 
-TOPUP_CURRENCIES = frozenset(
-    {
-        *("aed", "aud", "bgn", "brl", "cad", "chf", "czk", "dkk", "eur", "gbp", "hkd", "ils"),
-        *("inr", "mxn", "myr", "nok", "nzd", "php", "pln", "ron", "sek", "sgd", "thb", "usd"),
-        "zar",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Topup:
@@ -43,10 +32,10 @@ class Topup:
 
 def topup_credits(settings: Settings, amount: int, currency: str) -> int:
     """Credits an `amount` (minor units) of `currency` buys; 422 if it may not be bought."""
-    if currency not in TOPUP_CURRENCIES:
+    if currency not in settings.topup_currencies:
         raise UnsupportedCurrency(
-            "Top-ups take a lowercase ISO 4217 code of a two-decimal currency: "
-            + ", ".join(sorted(TOPUP_CURRENCIES))
+            "Top-ups take one of these lowercase ISO 4217 codes (BILLING_TOPUP_CURRENCIES): "
+            + ", ".join(sorted(settings.topup_currencies))
             + "."
         )
     if not settings.BILLING_TOPUP_MIN <= amount <= settings.BILLING_TOPUP_MAX:

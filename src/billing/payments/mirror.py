@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db import upsert, utcnow
+from billing.compliance import audit
+from billing.db import insert_or_lock, utcnow
 from billing.payments.customers import user_for_customer
 from billing.payments.models import Subscription
 from billing.stripe_shapes import (
@@ -70,33 +71,31 @@ async def apply(
     fields = _fields(subscription)
     user_id = await _user_for(session, subscription)
     now = utcnow()
-    stripe_id = str(subscription["id"])
-    await session.execute(
-        upsert(session.get_bind().dialect.name, Subscription)
-        .values(
-            stripe_subscription_id=stripe_id,
-            user_id=user_id,
-            created_at=timestamp(subscription.get("created")) or now,
-            state_at=state_at,
-            updated_at=now,
-            **fields,
-        )
-        .on_conflict_do_nothing(index_elements=["stripe_subscription_id"])
-    )
-    row = await session.scalar(
-        select(Subscription)
-        .where(Subscription.stripe_subscription_id == stripe_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
+    values = {
+        "stripe_subscription_id": str(subscription["id"]),
+        "user_id": user_id,
+        "created_at": timestamp(subscription.get("created")) or now,
+        "state_at": state_at,
+        "updated_at": now,
+        **fields,
+    }
+    row, created = await insert_or_lock(session, Subscription, "stripe_subscription_id", values)
     if row.user_id is None and user_id is not None:
         row.user_id = user_id
-    if row.status in ENDED or state_at < row.state_at:
+    if not created and (row.status in ENDED or state_at < row.state_at):
         return row
     for name, value in fields.items():
         setattr(row, name, value)
     row.state_at, row.updated_at = state_at, now
+    await audit.record_changes(
+        session,
+        row,
+        "subscription",
+        actor="stripe",
+        target=row.stripe_subscription_id,
+        user_id=row.user_id,
+        created=created,
+    )
     return row
 
 
@@ -110,7 +109,13 @@ async def for_user(session: AsyncSession, user_id: int) -> list[Subscription]:
     return list(await session.scalars(query))
 
 
-async def by_stripe_id(session: AsyncSession, subscription_id: str) -> Subscription | None:
+async def by_stripe_id(
+    session: AsyncSession, subscription_id: str, *, for_update: bool = False
+) -> Subscription | None:
+    """The mirrored subscription; `for_update` locks its row and re-reads it, so a state
+    another worker committed meanwhile is what the caller sees (and waits for)."""
     query = select(Subscription).where(Subscription.stripe_subscription_id == subscription_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
     found: Subscription | None = await session.scalar(query)
     return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db import Base, BigIntId, UTCDateTime
@@ -24,6 +24,10 @@ class StripeCustomer(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Personal data, Fernet tokens (billing.compliance.personal_data); NULL once erased.
+    email_encrypted: Mapped[str | None] = mapped_column(Text)
+    name_encrypted: Mapped[str | None] = mapped_column(Text)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Subscription(Base):
@@ -67,6 +71,20 @@ class Payment(Base):
     """
 
     __tablename__ = "payments"
+    __table_args__ = (
+        # The dashboard's revenue and failure figures: index-only scans on PostgreSQL.
+        Index(
+            "ix_payments_created_at",
+            "created_at",
+            postgresql_include=[
+                "status",
+                "currency",
+                "amount",
+                "amount_refunded",
+                "amount_disputed",
+            ],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True)

@@ -19,16 +19,18 @@ async def portal_url(
     settings: Settings,
     user_id: int,
     return_url: str,
+    stripe_key: str,
 ) -> str:
     """The configured no-code portal link, else a portal session for the user's customer
-    that returns to `return_url` (already checked against the allowed hosts)."""
+    that returns to `return_url` (already checked against the allowed hosts), created
+    under `stripe_key`, so a retry with the same key gets the same session."""
     if settings.STRIPE_CUSTOMER_PORTAL_URL:
         return settings.STRIPE_CUSTOMER_PORTAL_URL
     client = require_client(client)
     customer = await ensure_customer(session, client, user_id)
     async with stripe_errors():
         portal = await client.v1.billing_portal.sessions.create_async(
-            {"customer": customer, "return_url": return_url}
+            {"customer": customer, "return_url": return_url}, {"idempotency_key": stripe_key}
         )
     return portal.url
 

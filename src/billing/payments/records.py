@@ -9,20 +9,39 @@ while a success after a failure (a retried card) turns the row succeeded.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.compliance import audit
 from billing.credits.accounts import TransactionKind
 from billing.credits.service import Transfer, post_within
-from billing.db import upsert, utcnow
+from billing.db import insert_or_lock, utcnow
 from billing.observability import PAYMENTS
 from billing.payments.models import Payment
+from billing.worker import after_commit
 
 SUCCEEDED, FAILED = "succeeded", "failed"
 ACTOR = "stripe"
 MAX_FAILURE_CODE, MAX_FAILURE_MESSAGE = 64, 500
+_IDS = ("user_id", "payment_intent_id", "charge_id", "invoice_id", "subscription_id")
+
+
+@dataclass(frozen=True, slots=True)
+class StripePayment:
+    """A payment as one Stripe event describes it: what each record call is told."""
+
+    stripe_id: str
+    kind: str
+    user_id: int | None
+    amount: int
+    currency: str
+    payment_intent_id: str | None = None
+    charge_id: str | None = None
+    invoice_id: str | None = None
+    subscription_id: str | None = None
 
 
 async def get(session: AsyncSession, stripe_id: str, *, for_update: bool = False) -> Payment | None:
@@ -38,109 +57,107 @@ async def already_succeeded(session: AsyncSession, stripe_id: str) -> bool:
     return found is not None and found.status == SUCCEEDED
 
 
-async def _locked_row(session: AsyncSession, stripe_id: str, **values: Any) -> tuple[Payment, bool]:
-    """The payment row, inserted with `values` if it is new (then True), locked for update."""
+def _count(session: AsyncSession, outcome: str) -> None:
+    """Count the payment once its record is committed (a retried event counts once)."""
+    after_commit(session, partial(PAYMENTS.labels(outcome).inc))
+
+
+async def _locked_row(
+    session: AsyncSession, payment: StripePayment, status: str
+) -> tuple[Payment, bool]:
+    """The payment row, inserted with `status` if it is new (then True), locked for update."""
     now = utcnow()
-    inserted = await session.scalar(
-        upsert(session.get_bind().dialect.name, Payment)
-        .values(
-            stripe_id=stripe_id,
-            credits=0,
-            amount_refunded=0,
-            amount_disputed=0,
-            credits_clawed_back=0,
-            credits_unrecovered=0,
-            created_at=now,
-            updated_at=now,
-            **values,
-        )
-        .on_conflict_do_nothing(index_elements=["stripe_id"])
-        .returning(Payment.id)
-    )
-    row = await session.scalar(
-        select(Payment)
-        .where(Payment.stripe_id == stripe_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
-    return row, inserted is not None
+    values = {
+        "stripe_id": payment.stripe_id,
+        "kind": payment.kind,
+        "status": status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "credits": 0,
+        "amount_refunded": 0,
+        "amount_disputed": 0,
+        "credits_clawed_back": 0,
+        "credits_unrecovered": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return await insert_or_lock(session, Payment, "stripe_id", values)
 
 
-def _fill(row: Payment, **ids: str | int | None) -> None:
-    """Set what the row does not know yet; never forget what it knows."""
-    for name, value in ids.items():
+def _update(row: Payment, payment: StripePayment) -> None:
+    """Take the amount as now reported and the ids the row does not know yet; never
+    forget an id it knows."""
+    row.amount, row.currency = payment.amount, payment.currency
+    for name in _IDS:
+        value = getattr(payment, name)
         if value is not None and getattr(row, name) is None:
             setattr(row, name, value)
-
-
-async def record_success(
-    session: AsyncSession,
-    *,
-    stripe_id: str,
-    kind: str,
-    user_id: int | None,
-    amount: int,
-    currency: str,
-    credits: int,
-    payment_intent_id: str | None,
-    charge_id: str | None,
-    invoice_id: str | None,
-    subscription_id: str | None,
-) -> Payment:
-    """Record a successful payment (in the caller's transaction) and the credits it bought."""
-    row, inserted = await _locked_row(
-        session, stripe_id, kind=kind, status=SUCCEEDED, amount=amount, currency=currency
-    )
-    if inserted or row.status != SUCCEEDED:
-        PAYMENTS.labels(SUCCEEDED).inc()
-    row.status, row.amount, row.currency, row.credits = SUCCEEDED, amount, currency, credits
-    row.failure_code = row.failure_message = None
-    _fill(
-        row,
-        user_id=user_id,
-        payment_intent_id=payment_intent_id,
-        charge_id=charge_id,
-        invoice_id=invoice_id,
-        subscription_id=subscription_id,
-    )
     row.updated_at = utcnow()
+
+
+async def record_success(session: AsyncSession, payment: StripePayment, *, credits: int) -> Payment:
+    """Record a successful payment (in the caller's transaction) and the credits it bought."""
+    row, inserted = await _locked_row(session, payment, SUCCEEDED)
+    if inserted or row.status != SUCCEEDED:
+        _count(session, SUCCEEDED)
+    row.status, row.credits = SUCCEEDED, credits
+    row.failure_code = row.failure_message = None
+    _update(row, payment)
+    await audit.record_changes(
+        session,
+        row,
+        "payment",
+        actor=ACTOR,
+        target=row.stripe_id,
+        user_id=row.user_id,
+        created=inserted,
+    )
     return row
+
+
+async def record_purchase(
+    session: AsyncSession,
+    ledger_kind: TransactionKind,
+    payment: StripePayment,
+    *,
+    credits: int,
+    key: str,
+    reference: str,
+) -> Payment:
+    """Post the credits a payment bought and record its success, in the caller's
+    transaction: the credits land once (per `key`), together with the row saying so."""
+    assert payment.user_id is not None, "credits are posted to a known user only"
+    await post_credits(
+        session, ledger_kind, user_id=payment.user_id, credits=credits, key=key, reference=reference
+    )
+    return await record_success(session, payment, credits=credits)
 
 
 async def record_failure(
     session: AsyncSession,
+    payment: StripePayment,
     *,
-    stripe_id: str,
-    kind: str,
-    user_id: int | None,
-    amount: int,
-    currency: str,
     failure_code: str | None,
     failure_message: str | None,
-    invoice_id: str | None,
-    subscription_id: str | None,
-    payment_intent_id: str | None,
 ) -> Payment:
     """Record a failed attempt, unless the payment already succeeded (then: unchanged)."""
-    row, inserted = await _locked_row(
-        session, stripe_id, kind=kind, status=FAILED, amount=amount, currency=currency
-    )
+    row, inserted = await _locked_row(session, payment, FAILED)
     if row.status == SUCCEEDED:
         return row
     if inserted:
-        PAYMENTS.labels(FAILED).inc()
-    row.amount, row.currency = amount, currency
+        _count(session, FAILED)
     row.failure_code = (failure_code or "")[:MAX_FAILURE_CODE] or None
     row.failure_message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
-    _fill(
+    _update(row, payment)
+    await audit.record_changes(
+        session,
         row,
-        user_id=user_id,
-        payment_intent_id=payment_intent_id,
-        invoice_id=invoice_id,
-        subscription_id=subscription_id,
+        "payment",
+        actor=ACTOR,
+        target=row.stripe_id,
+        user_id=row.user_id,
+        created=inserted,
     )
-    row.updated_at = utcnow()
     return row
 
 

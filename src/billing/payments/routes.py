@@ -25,6 +25,7 @@ from billing.auth import (
 from billing.config import Settings
 from billing.db import get_database, read_without_transaction
 from billing.errors import Forbidden, NotFound
+from billing.idempotency import HEADER as IDEMPOTENCY_HEADER
 from billing.idempotency import IdempotentRoute, idempotency_key
 from billing.payments import checkout, intents, mirror, portal, subscriptions
 from billing.payments.redirects import check_redirect
@@ -41,7 +42,7 @@ from billing.payments.schemas import (
     SubscriptionRequest,
     SubscriptionView,
 )
-from billing.stripe_api import get_stripe, request_key
+from billing.stripe_api import derive_key, get_stripe, request_key
 
 router = APIRouter(prefix="/api/stripe", tags=["payments"], route_class=IdempotentRoute)
 StripeClient = Annotated[stripe.StripeClient, Depends(get_stripe)]
@@ -67,7 +68,10 @@ def _redirect(request: Request, url: str, name: str) -> str:
 
 
 def _stripe_key(request: Request, operation: str, principal: Principal) -> str:
-    return request_key(operation, principal.scope, idempotency_key(request))
+    """The Stripe idempotency key from the caller's `Idempotency-Key` (a GET that creates
+    something in Stripe, the portal session, reads the header itself)."""
+    client_key = idempotency_key(request) or request.headers.get(IDEMPOTENCY_HEADER)
+    return request_key(operation, principal.scope, client_key)
 
 
 @router.post("/create-checkout-session")
@@ -158,9 +162,11 @@ async def customer_portal(
 ) -> PortalLink:
     _act_for(principal, user_id)
     _redirect(request, return_url, "return_url")
+    # No stored response guards a GET's key against other parameters: they are in it.
+    key = derive_key(_stripe_key(request, "portal", principal), str(user_id), return_url)
     async with get_database(request).sessions() as session:
         url = await portal.portal_url(
-            session, request.app.state.stripe, _settings(request), user_id, return_url
+            session, request.app.state.stripe, _settings(request), user_id, return_url, key
         )
     return PortalLink(url=url)
 

@@ -9,7 +9,8 @@ stays open. Without a payment method the client secret is returned for Stripe.js
 to collect the card.
 
 Each Stripe call is keyed from the request's own key, so a retried request repeats
-nothing; every state read from Stripe is mirrored with the second the read began.
+nothing; a cancel that a retry finds already done (Stripe refuses to cancel twice) counts
+as done. Every state read from Stripe is mirrored with the second the read began.
 """
 
 from __future__ import annotations
@@ -78,13 +79,31 @@ async def _make_default(
     return attached.id
 
 
+async def _cancel_now(
+    client: stripe.StripeClient, subscription_id: str, stripe_key: str
+) -> tuple[StripeObject, datetime]:
+    """End the subscription now. A retried request may find it ended already (its first
+    attempt canceled it, then died): Stripe refuses the second cancel, so the state is
+    read instead, and stands for the outcome the first attempt had."""
+    options: stripe.RequestOptions = {"idempotency_key": stripe_key}
+    try:
+        return await _read(client.v1.subscriptions.cancel_async(subscription_id, None, options))
+    except StripeProblem:
+        found, state_at = await _read(client.v1.subscriptions.retrieve_async(subscription_id))
+        if found.get("status") not in mirror.ENDED:
+            raise
+        return found, state_at
+
+
 async def _abandon(
-    session: AsyncSession, client: stripe.StripeClient, subscription_id: str
+    session: AsyncSession, client: stripe.StripeClient, subscription_id: str, stripe_key: str
 ) -> None:
     """Cancel a subscription whose first payment was declined. Should that fail too,
     Stripe expires incomplete subscriptions itself after a day."""
     try:
-        canceled, state_at = await _read(client.v1.subscriptions.cancel_async(subscription_id))
+        canceled, state_at = await _cancel_now(
+            client, subscription_id, derive_key(stripe_key, "abandon")
+        )
     except StripeProblem as exc:
         logger.warning("abandon_subscription_failed", subscription=subscription_id, **exc.extra)
         return
@@ -107,7 +126,7 @@ async def _pay_first_invoice(
                 {"idempotency_key": derive_key(stripe_key, "confirm")},
             )
     except CardDeclined:
-        await _abandon(session, client, subscription_id)
+        await _abandon(session, client, subscription_id, stripe_key)
         raise
 
 
@@ -163,10 +182,9 @@ async def cancel(
     if row.status in mirror.ENDED:
         return row
     stripe_id = row.stripe_subscription_id
-    if at_period_end:
-        call = client.v1.subscriptions.update_async(
-            stripe_id, {"cancel_at_period_end": True}, {"idempotency_key": stripe_key}
-        )
-    else:
-        call = client.v1.subscriptions.cancel_async(stripe_id)
+    if not at_period_end:
+        return await _mirror(session, *await _cancel_now(client, stripe_id, stripe_key))
+    call = client.v1.subscriptions.update_async(
+        stripe_id, {"cancel_at_period_end": True}, {"idempotency_key": stripe_key}
+    )
     return await _mirror(session, *await _read(call))

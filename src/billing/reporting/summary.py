@@ -4,6 +4,8 @@ and has granted.
 Money comes from the payment records (what Stripe reported paid), credits from the
 ledger (what was actually granted), the plan from the subscription mirror and its
 credits from the catalog; all read in one transaction, so they agree with each other.
+A price the catalog mirror lacks is fetched from Stripe after that transaction, never
+inside it (on SQLite it would hold the write lock while Stripe answers).
 """
 
 from __future__ import annotations
@@ -14,22 +16,17 @@ import stripe
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.catalog import service as catalog
+from billing.catalog.models import Product
 from billing.credits.accounts import SUBSCRIPTION_GRANT
 from billing.credits.models import CreditTransaction
-from billing.payments import mirror, records
+from billing.payments import mirror, pricing, records
 from billing.payments.models import Payment, Subscription
 from billing.reporting.schemas import CurrencyTotal, Plan, SubscriptionSummary, SubscriptionTotals
 
 RENEWING = frozenset({"active", "trialing", "past_due"})
 
 
-async def _plan(session: AsyncSession, subscription: Subscription) -> Plan:
-    product = (
-        await catalog.get_product(session, subscription.product_id)
-        if subscription.product_id
-        else None
-    )
+def _plan(subscription: Subscription, product: Product | None) -> Plan:
     return Plan(
         subscription_id=subscription.stripe_subscription_id,
         price_id=subscription.price_id,
@@ -73,16 +70,16 @@ async def subscription_summary(
     async with session.begin():
         subscriptions = await mirror.for_user(session, user_id)
         current = next((s for s in subscriptions if s.status not in mirror.ENDED), None)
-        plan = await _plan(session, current) if current else None
-        per_cycle = (
-            await catalog.credits_for(session, client, current.price_id, current.quantity)
-            if current and current.price_id
-            else None
-        )
+        price_id = current.price_id if current else None
+        found = await pricing.mirrored(session, price_id) if price_id else None
         totals = SubscriptionTotals(
             credits_granted=await _credits_granted(session, user_id),
             payments=_paid(await records.for_user(session, user_id)),
         )
+    if price_id:
+        found = await pricing.complete(session, client, price_id, found)
+    plan = _plan(current, found.product if found else None) if current else None
+    per_cycle = found.credits(current.quantity) if found and current else None
     period_end = current.current_period_end if current else None
     ending = current is not None and current.cancel_at_period_end
     renewing = current is not None and current.status in RENEWING and not ending

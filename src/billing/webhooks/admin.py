@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.compliance import audit
 from billing.db import read_without_transaction, utcnow
 from billing.errors import NotFound
 from billing.webhooks.inbox import PENDING
@@ -26,9 +27,10 @@ async def list_events(
     return (await session.scalars(query)).all()
 
 
-async def replay(session: AsyncSession, stripe_event_id: str) -> WebhookEvent:
-    """Queue the event for processing again now; handlers' effects stay single through
-    their idempotency keys, so replaying a processed event changes nothing twice."""
+async def replay(session: AsyncSession, stripe_event_id: str, actor: str) -> WebhookEvent:
+    """Queue the event for processing again now, audited as `actor`'s; handlers' effects
+    stay single through their idempotency keys, so replaying a processed event changes
+    nothing twice."""
     async with session.begin():
         event = await session.scalar(
             select(WebhookEvent)
@@ -42,4 +44,11 @@ async def replay(session: AsyncSession, stripe_event_id: str) -> WebhookEvent:
         event.next_attempt_at = utcnow()
         event.last_error = None
         event.processed_at = None
+        await audit.record(
+            session,
+            actor=actor,
+            action="webhook.replayed",
+            target=stripe_event_id,
+            details={"type": event.type},
+        )
     return event

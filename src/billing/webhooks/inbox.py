@@ -136,7 +136,7 @@ async def _pooled_driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     """`db.driver_connection` without a session or a SQLAlchemy Connection around it,
     taken in arrival order.
 
-    Measured on the webhook route, the session and the Connection cost a third of its
+    Measured on the webhook route, the session and the Connection cost a quarter of its
     CPU. Safe outside a greenlet: the raw connection never starts a transaction through
     SQLAlchemy, so returning it to the pool runs no statement (and an invalidated one is
     closed). Arrival order matters because SQLAlchemy's async pool hands a returned

@@ -6,6 +6,11 @@ arrive out of order, so an older event may still be missing), and files each
 missing one through the same `receive` as the webhook route, exactly as Stripe
 sent it: the worker then handles it like any delivery. With an empty inbox it
 takes every event Stripe still has. Running it twice inserts nothing the second time.
+
+That window cannot see a gap older than the newest delivery less the margin (an
+outage long past, then deliveries resumed). `days` scans a fixed window instead,
+every event Stripe created in the last `days` days; the events already filed cost
+one read of their ids per page, so a daily run over a few days is cheap.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import orjson
 import stripe
 from sqlalchemy import func, select
 
-from billing.db import Database
+from billing.db import Database, utcnow
 from billing.stripe_pages import raw_pages
 from billing.stripe_shapes import StripeObject
 from billing.webhooks import inbox
@@ -45,9 +50,15 @@ async def reconcile_events(
     client: stripe.StripeClient,
     on_page: Callable[[Progress], None] = _quiet,
     margin: timedelta = SAFETY_MARGIN,
+    days: int | None = None,
 ) -> Progress:
-    """File every listed event the inbox lacks; the counts, also given after each page."""
-    since = await _window_start(database, margin)
+    """File every listed event the inbox lacks; the counts, also given after each page.
+    The events listed: those of the last `days` days if given, else those since the
+    newest in the inbox less `margin`."""
+    if days is not None:
+        since: datetime | None = utcnow().replace(microsecond=0) - timedelta(days=days)
+    else:
+        since = await _window_start(database, margin)
     params: dict[str, Any] = (
         {"created": {"gte": int(since.timestamp())}} if since is not None else {}
     )
@@ -76,10 +87,11 @@ async def _file_missing(database: Database, events: list[StripeObject]) -> int:
     known_query = select(WebhookEvent.stripe_event_id).where(WebhookEvent.stripe_event_id.in_(ids))
     async with database.autocommit() as connection:
         known = set(await connection.scalars(known_query))
+    missing = [event for event in events if str(event["id"]) not in known]
+    if not missing:
+        return 0
     inserted = 0
     async with database.sessions() as session:
-        for event in events:
-            if str(event["id"]) not in known:
-                parsed = inbox.parse_event(orjson.dumps(event))
-                inserted += await inbox.receive(session, parsed)
+        for event in missing:
+            inserted += await inbox.receive(session, inbox.parse_event(orjson.dumps(event)))
     return inserted

@@ -41,18 +41,15 @@ def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: in
 
 
 def _parse(header: str) -> tuple[int, list[bytes]]:
-    """The first `t` and every `v1` of the header (other schemes are ignored)."""
-    timestamps, signatures = [], []
-    for item in header.split(","):
-        key, _, value = item.partition("=")
-        if key == "t":
-            timestamps.append(value)
-        elif key == SCHEME:
-            signatures.append(value.encode())
+    """The first `t` and every `v1`, read exactly as the SDK reads them (other schemes
+    are ignored; a `t` or `v1` without a value spoils the header)."""
+    items = [item.split("=", 2) for item in header.split(",")]
     try:
+        timestamps = [item[1] for item in items if item[0] == "t"]  # every one is read
+        signatures = [item[1].encode() for item in items if item[0] == SCHEME]
         timestamp = int(timestamps[0])
     except (IndexError, ValueError):
-        raise InvalidSignature("The Stripe-Signature header has no timestamp.") from None
+        raise InvalidSignature("The Stripe-Signature header cannot be read.") from None
     if not signatures:
         raise InvalidSignature(f"The Stripe-Signature header has no {SCHEME} signature.")
     return timestamp, signatures

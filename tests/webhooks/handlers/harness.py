@@ -46,6 +46,20 @@ def credit_price(
     return price
 
 
+def card_payment(client: stripe.StripeClient, customer_id: str, **params: Any) -> Any:
+    """A confirmed 1000-cent payment in the sandbox by the customer's test card."""
+    return client.v1.payment_intents.create(
+        params={
+            "amount": 1000,
+            "currency": "usd",
+            "customer": customer_id,
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            **params,
+        }
+    )
+
+
 def redelivered(body: bytes) -> bytes:
     """The same event under a new id: what a replay or Stripe's duplicate events look like."""
     event = json.loads(body)

@@ -221,6 +221,22 @@ def invoice(
     return obj
 
 
+def plan_invoice(
+    version: str,
+    plan: dict[str, Any],
+    *,
+    quantity: int = 1,
+    billing_reason: str = "subscription_cycle",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A subscription invoice of one line, `quantity` of `plan`, paid in full unless
+    `fields` (the rest of `invoice`'s arguments) say otherwise."""
+    amount = int(plan["unit_amount"]) * quantity
+    line = line_item(version, price=plan, quantity=quantity, amount=amount)
+    defaults = {"billing_reason": billing_reason, "lines": [line], "amount_paid": amount}
+    return invoice(version, **{**defaults, **fields})
+
+
 def subscription(
     version: str,
     *,

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from billing.catalog.models import Price, Product
-from billing.catalog.repository import current_version
 from billing.config import Settings
 from billing.db import Database
 from tests.catalog.payloads import (
@@ -22,6 +21,8 @@ from tests.catalog.payloads import (
     price_2026,
     product_2023,
     product_2026,
+    stored,
+    version,
 )
 
 T0 = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
@@ -55,16 +56,6 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     db = Database(settings)
     yield db
     await db.dispose()
-
-
-async def stored(database: Database, model: type[Product] | type[Price], stripe_id: str) -> Any:
-    async with database.sessions() as session:
-        return await session.get(model, stripe_id)
-
-
-async def version(database: Database) -> int:
-    async with database.sessions() as session:
-        return await current_version(session)
 
 
 async def test_created_events_fill_the_mirror(

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 
+from billing.credits.accounts import ADMIN_GRANT
+from billing.credits.service import Transfer, post
 from billing.payments.customers import user_for_customer
+from billing.stripe_api import create_client
+from billing.webhooks.handlers import registry
+from billing.webhooks.handlers.context import HandlerContext
+from tests.payments.stripe_proxy import StripeProxy, stripe_proxy
+from tests.sandbox.helpers import customer_with_card
 from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
-from tests.webhooks.handlers.shapes import SHAPES, checkout_item, checkout_session, event, new_id
+from tests.webhooks.handlers.shapes import (
+    SHAPES,
+    checkout_item,
+    checkout_session,
+    event,
+    new_id,
+    subscription,
+)
 
 COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -31,10 +47,179 @@ def _customer(harness: Harness) -> str:
     return str(harness.stripe.v1.customers.create(params={"email": "c@example.com"}).id)
 
 
+def _without_stripe(harness: Harness) -> None:
+    """Handlers with no Stripe client: any call to Stripe fails the event."""
+    harness.handlers = registry(HandlerContext(harness.settings, None))
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_session_carrying_its_credits_is_credited_without_asking_stripe(
+    harness: Harness, version: str
+) -> None:
+    """Sessions the service makes carry the credits it computed: no Stripe call, so none
+    is made while the worker's transaction holds its locks."""
+    _without_stripe(harness)
+    customer, intent = _customer(harness), new_id("pi")
+    obj = checkout_session(  # unknown to the sandbox, and no line items in the payload
+        version,
+        mode="payment",
+        payment_status="paid",
+        metadata={"user_id": "7010", "credits": "450"},
+        customer=customer,
+        payment_intent=intent,
+        amount_total=900,
+    )
+    body = event(version, COMPLETED, obj)
+    await harness.run(body, redelivered(body), event(version, ASYNC_SUCCEEDED, obj))
+    assert await harness.statuses() == ["processed"] * 3
+    assert await harness.ledger() == [("purchase", 450, f"stripe:checkout:{obj['id']}")]
+    payment = await harness.payment(intent)
+    assert (payment.user_id, payment.amount, payment.credits) == (7010, 900, 450)
+    async with harness.database.sessions() as session:
+        assert await user_for_customer(session, customer) == 7010
+    await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_malformed_credits_metadata_is_a_fault_not_a_guess(
+    harness: Harness, version: str
+) -> None:
+    _without_stripe(harness)
+    obj = checkout_session(
+        version,
+        mode="payment",
+        payment_status="paid",
+        metadata={"user_id": "7011", "credits": "4.5e3"},
+        customer=None,
+        payment_intent=new_id("pi"),
+        amount_total=900,
+    )
+    await harness.run(event(version, COMPLETED, obj), retry_failed=False)
+    [failed] = await harness.events()
+    assert (failed.status, (failed.last_error or "").split(":")[0]) == (
+        "failed",
+        "ValidationProblem",
+    )
+    assert (await harness.ledger(), await harness.payments()) == ([], [])
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_client_reference_id_names_nobody(harness: Harness, version: str) -> None:
+    """A buyer sets `client_reference_id` on sessions the service did not make (a Payment
+    Link's `?client_reference_id=`); only the service's `user_id` metadata counts."""
+    _without_stripe(harness)
+    strangers, customer = _customer(harness), _customer(harness)
+    fields: dict[str, Any] = {"mode": "payment", "payment_status": "paid", "amount_total": 500}
+    foreign = checkout_session(
+        version, client_reference_id="7012", metadata={}, customer=strangers, **fields
+    )
+    ours = checkout_session(
+        version,
+        client_reference_id="7012",
+        metadata={"user_id": "7013", "credits": "50"},
+        customer=customer,
+        **fields,
+    )
+    await harness.run(event(version, COMPLETED, foreign), event(version, COMPLETED, ours))
+    assert await harness.statuses() == ["processed", "processed"]
+    assert (await harness.balance(7012), await harness.balance(7013)) == (0, 50)
+    async with harness.database.sessions() as session:
+        assert await user_for_customer(session, strangers) is None
+        assert await user_for_customer(session, customer) == 7013
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_subscription_already_mirrored_is_linked_without_asking_stripe(
+    harness: Harness, version: str
+) -> None:
+    _without_stripe(harness)
+    price = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
+    sub_id, customer = new_id("sub"), new_id("cus")
+    now = int(time.time())
+    state = subscription(
+        version,
+        subscription_id=sub_id,
+        customer=customer,
+        price=price,
+        status="active",
+        period=(now, now + 30 * 86400),
+    )
+    checkout = checkout_session(
+        version,
+        mode="subscription",
+        payment_status="paid",
+        metadata={"user_id": "7014"},
+        customer=customer,
+        subscription=sub_id,
+        payment_intent=None,
+    )
+    await harness.run(
+        event(version, "customer.subscription.created", state), event(version, COMPLETED, checkout)
+    )
+    assert await harness.statuses() == ["processed", "processed"]
+    row = await harness.subscription(sub_id)
+    assert row is not None
+    assert (row.status, row.user_id) == ("active", 7014)
+    async with harness.database.sessions() as session:
+        assert await user_for_customer(session, customer) == 7014
+
+
+async def _until_called(proxy: StripeProxy) -> None:
+    for _ in range(400):
+        if proxy.calls:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the handler never called Stripe")
+
+
+async def test_a_hung_stripe_never_holds_the_sqlite_write_lock_past_the_busy_timeout(
+    harness: Harness,
+) -> None:
+    """On SQLite the worker's transaction holds the database's write lock while a handler
+    waits on Stripe; other writers wait 10 s at most (the busy timeout), then fail. The
+    handlers' Stripe client gives up after 5 s without retrying, so they never fail; the
+    event is retried later. PostgreSQL locks rows only: there handlers keep the client
+    they were given."""
+    if harness.database.dialect != "sqlite":
+        given = create_client(harness.settings)
+        assert HandlerContext(harness.settings, given).stripe is given
+        return
+    checkout = checkout_session(
+        SHAPES[0],
+        mode="subscription",
+        payment_status="paid",
+        metadata={"user_id": "7015"},
+        customer=None,
+        subscription=new_id("sub"),  # not mirrored: the handler asks Stripe
+        payment_intent=None,
+    )
+    with stripe_proxy(str(harness.settings.STRIPE_API_BASE), hold_seconds=60) as proxy:
+        hung = Harness(
+            harness.database,
+            harness.settings.model_copy(update={"STRIPE_API_BASE": proxy.url}),
+            harness.stripe,
+        )
+        await hung.deliver(event(SHAPES[0], COMPLETED, checkout))
+        worker = asyncio.create_task(hung.process(retry_failed=False))
+        await _until_called(proxy)
+        started = time.monotonic()
+        async with harness.database.sessions() as session:  # another writer meanwhile
+            await post(session, Transfer(ADMIN_GRANT, 7015, 5, actor="test"))
+        waited = time.monotonic() - started
+        await worker
+    assert waited < 8
+    assert len(proxy.calls) == 1  # no retry
+    [failed] = await harness.events()
+    assert (failed.status, (failed.last_error or "").split(":")[0]) == ("failed", "StripeProblem")
+    assert await harness.balance(7015) == 5
+
+
 @pytest.mark.parametrize("version", SHAPES)
 async def test_paid_payment_checkout_credits_its_line_items_once(
     harness: Harness, version: str
 ) -> None:
+    """A session made before the service wrote `credits` on it: its line items are
+    priced at the catalog (from Stripe, as the payload does not include them)."""
     credited = credit_price(harness.stripe, amount=500, credits=150)
     plain = credit_price(harness.stripe, amount=300, credits=None)  # grants nothing
     session_id = _sandbox_session(harness, [(credited, 2), (plain, 1)])
@@ -102,7 +287,7 @@ async def test_an_unpaid_completion_waits_for_the_async_payment(
     fields: dict[str, Any] = {
         "id": session_id,
         "mode": "payment",
-        "client_reference_id": "7003",
+        "metadata": {"user_id": "7003"},
         "customer": None,
         "payment_intent": new_id("pi"),
         "amount_total": 1000,
@@ -123,12 +308,7 @@ async def test_subscription_checkout_links_the_customer_and_mirrors_without_cred
     harness: Harness, version: str
 ) -> None:
     price = credit_price(harness.stripe, amount=1000, credits=1000, recurring=True)
-    customer = harness.stripe.v1.customers.create(
-        params={
-            "payment_method": "pm_card_visa",
-            "invoice_settings": {"default_payment_method": "pm_card_visa"},
-        }
-    )
+    customer = customer_with_card(harness.stripe)
     created = harness.stripe.v1.subscriptions.create(
         params={"customer": customer.id, "items": [{"price": price["id"]}]}
     )
@@ -136,7 +316,7 @@ async def test_subscription_checkout_links_the_customer_and_mirrors_without_cred
         version,
         mode="subscription",
         payment_status="paid",
-        client_reference_id="7004",
+        metadata={"user_id": "7004"},
         customer=customer.id,
         subscription=created.id,
         payment_intent=None,

@@ -9,7 +9,8 @@ import pytest
 
 from billing.credits.accounts import SPEND
 from billing.credits.service import Transfer, post
-from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
+from tests.sandbox.helpers import customer_with_card
+from tests.webhooks.handlers.harness import Harness, card_payment, credit_price, redelivered
 from tests.webhooks.handlers.shapes import (
     NEW,
     OLD,
@@ -17,10 +18,9 @@ from tests.webhooks.handlers.shapes import (
     charge,
     dispute,
     event,
-    invoice,
-    line_item,
     new_id,
     payment_intent,
+    plan_invoice,
 )
 
 REFUNDED, DISPUTED = "charge.refunded", "charge.dispute.created"
@@ -69,18 +69,24 @@ class Topup:
         return event(self.version, DISPUTED, obj)
 
 
-def _clawbacks(ledger: list[tuple[str, int, str]]) -> list[tuple[int, str]]:
-    return [(amount, key) for kind, amount, key in ledger if kind == "refund_clawback"]
+Outcome = tuple[int, list[tuple[int, str]], tuple[int, int, int, int]]
 
 
-async def _settled(harness: Harness, topup: Topup) -> tuple[int, int, int, int]:
+async def _outcome(harness: Harness, topup: Topup) -> Outcome:
+    """What a top-up's refunds and disputes came to, the ledger checked sound: (wallet
+    balance, clawback transactions as (amount, key), the payment's refunded, disputed,
+    clawed back and unrecovered totals)."""
+    await harness.verify()
+    ledger = await harness.ledger()
+    clawbacks = [(amount, key) for kind, amount, key in ledger if kind == "refund_clawback"]
     payment = await harness.payment(topup.intent["id"])
-    return (
+    settled = (
         payment.amount_refunded,
         payment.amount_disputed,
         payment.credits_clawed_back,
         payment.credits_unrecovered,
     )
+    return await harness.balance(topup.user_id), clawbacks, settled
 
 
 @pytest.mark.parametrize("version", SHAPES)
@@ -96,16 +102,14 @@ async def test_partial_refunds_twice_then_full_claw_back_exactly_everything(
     assert await harness.balance(9101) == 150
     await harness.run(topup.refunded(1000))
 
-    assert await harness.balance(9101) == 0
     ch = topup.charge_id
-    assert _clawbacks(await harness.ledger()) == [
+    clawbacks = [
         (75, f"stripe:refund:{ch}:250"),
         (75, f"stripe:refund:{ch}:500"),
         (150, f"stripe:refund:{ch}:1000"),
     ]
-    assert await _settled(harness, topup) == (1000, 0, 300, 0)
+    assert await _outcome(harness, topup) == (0, clawbacks, (1000, 0, 300, 0))
     assert set(await harness.statuses()) == {"processed"}
-    await harness.verify()
 
 
 @pytest.mark.parametrize("version", SHAPES)
@@ -119,13 +123,11 @@ async def test_a_dispute_after_a_partial_refund_takes_the_rest(
     disputed = topup.disputed(600, dispute_id)
     await harness.run(disputed, redelivered(disputed))
 
-    assert await harness.balance(9102) == 0
-    assert _clawbacks(await harness.ledger()) == [
+    clawbacks = [
         (120, f"stripe:refund:{topup.charge_id}:400"),
         (180, f"stripe:dispute:{dispute_id}"),
     ]
-    assert await _settled(harness, topup) == (400, 600, 300, 0)
-    await harness.verify()
+    assert await _outcome(harness, topup) == (0, clawbacks, (400, 600, 300, 0))
 
 
 @pytest.mark.parametrize("version", SHAPES)
@@ -138,29 +140,17 @@ async def test_a_clawback_beyond_the_balance_records_the_unrecovered_rest(
         await post(session, Transfer(SPEND, 9103, 250, actor="test", idempotency_key="spent"))
     await harness.run(topup.refunded(1000))
 
-    assert await harness.balance(9103) == 0
-    assert _clawbacks(await harness.ledger()) == [(50, f"stripe:refund:{topup.charge_id}:1000")]
-    assert await _settled(harness, topup) == (1000, 0, 50, 250)
+    clawbacks = [(50, f"stripe:refund:{topup.charge_id}:1000")]
+    assert await _outcome(harness, topup) == (0, clawbacks, (1000, 0, 50, 250))
     # Nothing is left to claw back: a later dispute of the same charge takes nothing.
     await harness.run(topup.disputed(1000))
-    assert await _settled(harness, topup) == (1000, 1000, 50, 250)
-    assert len(_clawbacks(await harness.ledger())) == 1
-    await harness.verify()
+    assert await _outcome(harness, topup) == (0, clawbacks, (1000, 1000, 50, 250))
 
 
 def _sandbox_charge(harness: Harness) -> str:
     """A real charge in the sandbox, of a customer the service does not know."""
-    customer = harness.stripe.v1.customers.create(params={"payment_method": "pm_card_visa"})
-    intent = harness.stripe.v1.payment_intents.create(
-        params={
-            "amount": 1000,
-            "currency": "usd",
-            "customer": customer.id,
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-        }
-    )
-    return str(intent.latest_charge)
+    customer = customer_with_card(harness.stripe)
+    return str(card_payment(harness.stripe, customer.id).latest_charge)
 
 
 @pytest.mark.parametrize("version", SHAPES)
@@ -190,10 +180,8 @@ async def test_reversed_partial_refunds_settle_the_same_total(
     share is settled exactly once (the split across ledger transactions may differ)."""
     topup = Topup(version, 9107)
     await harness.run(topup.paid(), topup.refunded(1000), topup.refunded(600), topup.refunded(250))
-    assert await harness.balance(9107) == 0
-    assert _clawbacks(await harness.ledger()) == [(300, f"stripe:refund:{topup.charge_id}:1000")]
-    assert await _settled(harness, topup) == (1000, 0, 300, 0)
-    await harness.verify()
+    clawbacks = [(300, f"stripe:refund:{topup.charge_id}:1000")]
+    assert await _outcome(harness, topup) == (0, clawbacks, (1000, 0, 300, 0))
 
 
 @pytest.mark.parametrize("version", SHAPES)
@@ -207,13 +195,63 @@ async def test_a_refund_of_ours_before_its_payment_waits_for_it(
     await harness.deliver(topup.paid())
     await harness.process()
     assert await harness.statuses() == ["processed", "processed"]
-    assert await harness.balance(9104) == 150
-    assert await _settled(harness, topup) == (500, 0, 150, 0)
-    await harness.verify()
+    clawbacks = [(150, f"stripe:refund:{topup.charge_id}:500")]
+    assert await _outcome(harness, topup) == (150, clawbacks, (500, 0, 150, 0))
 
 
-def _invoice_charge(version: str, customer: str, intent: str, refunded: int) -> dict[str, Any]:
-    return charge(
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize("reversal", ["refund", "dispute"])
+async def test_money_back_after_a_failed_attempt_waits_for_the_success(
+    harness: Harness, version: str, reversal: str
+) -> None:
+    """The payment is recorded, but only as a failed attempt: money can go back only from
+    a charge that succeeded, so its success event is still to come. The refund or dispute
+    is retried until it is, and the clawback is not lost."""
+    topup = Topup(version, 9108)
+    declined = payment_intent(
+        version,
+        id=topup.intent["id"],
+        amount=1000,
+        status="requires_payment_method",
+        metadata=topup.intent["metadata"],
+        last_payment_error={"code": "card_declined", "message": "Your card was declined."},
+    )
+    dispute_id = new_id("dp")
+    back = topup.refunded(500) if reversal == "refund" else topup.disputed(500, dispute_id)
+    failed = event(version, "payment_intent.payment_failed", declined)
+    await harness.run(failed, back, retry_failed=False)
+    assert await harness.statuses() == ["processed", "failed"]
+    assert (await harness.payment(topup.intent["id"])).status == "failed"
+
+    await harness.deliver(topup.paid())
+    await harness.process()
+    assert await harness.statuses() == ["processed"] * 3
+    key = (
+        f"stripe:refund:{topup.charge_id}:500"
+        if reversal == "refund"
+        else f"stripe:dispute:{dispute_id}"
+    )
+    totals = (500, 0, 150, 0) if reversal == "refund" else (0, 500, 150, 0)
+    assert await _outcome(harness, topup) == (150, [(150, key)], totals)
+
+
+async def _refunded_invoice(
+    harness: Harness, version: str, user_id: int, refunded: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(invoice, charge): a user's paid first invoice (2000 cents for 600 credits; only the
+    old shape names its payment intent), then its charge refunded by `refunded`."""
+    plan = credit_price(harness.stripe, amount=2000, credits=600, recurring=True)
+    customer, intent = new_id("cus"), new_id("pi")
+    await harness.link(user_id, customer)
+    obj = plan_invoice(
+        version,
+        plan,
+        billing_reason="subscription_create",
+        customer=customer,
+        subscription=new_id("sub"),
+        payment_intent=intent,
+    )
+    refund = charge(
         version,
         amount=2000,
         amount_refunded=refunded,
@@ -221,25 +259,14 @@ def _invoice_charge(version: str, customer: str, intent: str, refunded: int) -> 
         customer=customer,
         metadata={},
     )
+    await harness.run(event(version, "invoice.paid", obj), event(version, REFUNDED, refund))
+    return obj, refund
 
 
 async def test_an_invoice_refund_is_matched_through_the_invoice_payment_intent(
     harness: Harness,
 ) -> None:
-    plan = credit_price(harness.stripe, amount=2000, credits=600, recurring=True)
-    customer, intent = new_id("cus"), new_id("pi")
-    await harness.link(9105, customer)
-    obj = invoice(
-        OLD,
-        customer=customer,
-        subscription=new_id("sub"),
-        billing_reason="subscription_create",
-        lines=[line_item(OLD, price=plan, quantity=1, amount=2000)],
-        amount_paid=2000,
-        payment_intent=intent,
-    )
-    refund = _invoice_charge(OLD, customer, intent, 1000)
-    await harness.run(event(OLD, "invoice.paid", obj), event(OLD, REFUNDED, refund))
+    obj, refund = await _refunded_invoice(harness, OLD, 9105, refunded=1000)
     assert await harness.balance(9105) == 300
     payment = await harness.payment(obj["id"])
     assert (payment.charge_id, payment.credits_clawed_back) == (refund["id"], 300)
@@ -252,19 +279,7 @@ async def test_a_todays_shape_invoice_refund_is_retried_until_its_invoice_is_kno
     """Today's invoices do not name their payment intent; the refund of one of our
     customers' charges is not dropped: it asks Stripe which invoice the intent paid
     (`/v1/invoice_payments`, which the sandbox lacks), and retries until it can tell."""
-    plan = credit_price(harness.stripe, amount=2000, credits=600, recurring=True)
-    customer = new_id("cus")
-    await harness.link(9106, customer)
-    obj = invoice(
-        NEW,
-        customer=customer,
-        subscription=new_id("sub"),
-        billing_reason="subscription_create",
-        lines=[line_item(NEW, price=plan, quantity=1, amount=2000)],
-        amount_paid=2000,
-    )
-    refund = _invoice_charge(NEW, customer, new_id("pi"), 2000)
-    await harness.run(event(NEW, "invoice.paid", obj), event(NEW, REFUNDED, refund))
+    await _refunded_invoice(harness, NEW, 9106, refunded=2000)
     statuses = await harness.statuses()
     assert statuses == ["processed", "failed"]
     assert await harness.balance(9106) == 600

@@ -3,15 +3,22 @@ payments recorded with the subscription past due, in both API shapes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.db import Database
+from billing.payments import mirror
 from billing.webhooks.handlers.invoices import prorated_credits
+from billing.webhooks.models import WebhookEvent
 from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
 from tests.webhooks.handlers.shapes import (
     OLD,
@@ -20,6 +27,7 @@ from tests.webhooks.handlers.shapes import (
     invoice,
     line_item,
     new_id,
+    plan_invoice,
     subscription,
 )
 
@@ -27,14 +35,18 @@ PAID, SUCCEEDED, FAILED = "invoice.paid", "invoice.payment_succeeded", "invoice.
 T0 = int(time.time()) - 3600
 
 
-def _alerts() -> float:
-    return REGISTRY.get_sample_value("billing_alerts_total", {"kind": "payment_failed"}) or 0.0
+def _alerts(kind: str = "payment_failed") -> float:
+    return REGISTRY.get_sample_value("billing_alerts_total", {"kind": kind}) or 0.0
 
 
-def _subscription_event(
-    version: str, sub_id: str, customer: str, price: dict[str, Any], status: str, created: int
-) -> bytes:
-    obj = subscription(
+def _payments(outcome: str) -> float:
+    return REGISTRY.get_sample_value("billing_payments_total", {"outcome": outcome}) or 0.0
+
+
+def _subscription_state(
+    version: str, sub_id: str, customer: str, price: dict[str, Any], status: str
+) -> dict[str, Any]:
+    return subscription(
         version,
         subscription_id=sub_id,
         customer=customer,
@@ -42,7 +54,14 @@ def _subscription_event(
         status=status,
         period=(T0, T0 + 30 * 86400),
         metadata={"user_id": "9005"},
+        ended_at=T0 + 20 if status == "canceled" else None,
     )
+
+
+def _subscription_event(
+    version: str, sub_id: str, customer: str, price: dict[str, Any], status: str, created: int
+) -> bytes:
+    obj = _subscription_state(version, sub_id, customer, price, status)
     return event(version, "customer.subscription.updated", obj, created=created)
 
 
@@ -84,42 +103,20 @@ async def test_both_paid_events_of_a_first_invoice_grant_the_plan_once(
 
 
 @pytest.mark.parametrize("version", SHAPES)
-async def test_a_renewal_finds_its_user_through_the_subscription_mirror(
-    harness: Harness, version: str
+@pytest.mark.parametrize("mirror", ["subscription", "customer"])
+async def test_a_renewal_finds_its_user_through_a_mirror(
+    harness: Harness, version: str, mirror: str
 ) -> None:
-    plan = credit_price(harness.stripe, amount=1000, credits=300, recurring=True)
-    sub_id, customer = new_id("sub"), new_id("cus")
-    await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
-    cycle = invoice(
-        version,
-        customer=customer,
-        subscription=sub_id,
-        billing_reason="subscription_cycle",
-        lines=[line_item(version, price=plan, quantity=1, amount=1000)],
-        amount_paid=1000,
-    )
-    await harness.run(event(version, PAID, cycle))
-    assert await harness.balance(9005) == 300
-    await harness.verify()
-
-
-@pytest.mark.parametrize("version", SHAPES)
-async def test_a_user_known_only_through_the_customer_mirror(
-    harness: Harness, version: str
-) -> None:
+    """The invoice names no user: the subscription's mirror, else the customer's, does."""
     plan = credit_price(harness.stripe, amount=1000, credits=40, recurring=True)
-    customer = new_id("cus")
-    await harness.link(9006, customer)
-    obj = invoice(
-        version,
-        customer=customer,
-        subscription=new_id("sub"),
-        billing_reason="subscription_cycle",
-        lines=[line_item(version, price=plan, quantity=3, amount=3000)],
-        amount_paid=3000,
-    )
-    await harness.run(event(version, PAID, obj))
-    assert await harness.balance(9006) == 120
+    sub_id, customer = new_id("sub"), new_id("cus")
+    if mirror == "subscription":
+        await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
+    else:
+        await harness.link(9005, customer)
+    cycle = plan_invoice(version, plan, quantity=3, customer=customer, subscription=sub_id)
+    await harness.run(event(version, PAID, cycle))
+    assert await harness.balance(9005) == 120
     await harness.verify()
 
 
@@ -129,13 +126,8 @@ async def test_an_invoice_before_its_subscription_waits_for_it(
 ) -> None:
     plan = credit_price(harness.stripe, amount=1000, credits=250, recurring=True)
     sub_id, customer = new_id("sub"), new_id("cus")
-    obj = invoice(
-        version,
-        customer=customer,
-        subscription=sub_id,
-        billing_reason="subscription_create",
-        lines=[line_item(version, price=plan, quantity=1, amount=1000)],
-        amount_paid=1000,
+    obj = plan_invoice(
+        version, plan, billing_reason="subscription_create", customer=customer, subscription=sub_id
     )
     await harness.run(event(version, PAID, obj), retry_failed=False)
     [waiting] = await harness.events()
@@ -163,13 +155,8 @@ async def test_trials_and_manual_invoices_grant_nothing(harness: Harness, versio
         lines=[line_item(version, price=plan, quantity=1, amount=0)],
         amount_paid=0,
     )
-    manual = invoice(
-        version,
-        customer=customer,
-        subscription=None,
-        billing_reason="manual",
-        lines=[line_item(version, price=plan, quantity=1, amount=1000)],
-        amount_paid=1000,
+    manual = plan_invoice(
+        version, plan, billing_reason="manual", customer=customer, subscription=None
     )
     await harness.run(event(version, PAID, trial), event(version, PAID, manual))
     assert await harness.statuses() == ["processed", "processed"]
@@ -212,6 +199,49 @@ async def test_a_plan_change_grants_in_proportion_to_what_was_paid(
     await harness.verify()
 
 
+def _currency_price(harness: Harness, currency: str, amount: int, credits: int) -> dict[str, Any]:
+    price: dict[str, Any] = harness.stripe.v1.prices.create(
+        params={
+            "currency": currency,
+            "unit_amount": amount,
+            "recurring": {"interval": "month"},
+            "metadata": {"credits": str(credits)},
+            "product_data": {"name": f"Plan in {currency}"},
+        }
+    ).to_dict(for_json=True)
+    return price
+
+
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize("case", ["free_price", "other_currency"])
+async def test_a_plan_change_that_cannot_be_prorated_grants_nothing_and_alerts(
+    harness: Harness, version: str, case: str
+) -> None:
+    """No share of a full cycle can be told when the new plan's full price is unknown (0
+    here) or in another currency than the invoice: nothing is granted (not a whole
+    cycle for any payment), and a person is told, once the event commits."""
+    amount = 0 if case == "free_price" else 3000
+    new = _currency_price(harness, "usd" if case == "free_price" else "eur", amount, 3000)
+    customer = new_id("cus")
+    await harness.link(9009, customer)
+    lines = [line_item(version, price=new, quantity=1, amount=1500, proration=True)]
+    obj = invoice(
+        version,
+        customer=customer,
+        subscription=new_id("sub"),
+        billing_reason="subscription_update",
+        lines=lines,
+        amount_paid=1500,
+    )
+    assert obj["currency"] == "usd"
+    alerts = _alerts("proration_not_credited")
+    await harness.run(event(version, PAID, obj), event(version, SUCCEEDED, obj))
+    assert await harness.statuses() == ["processed", "processed"]
+    assert await harness.balance(9009) == 0
+    assert (await harness.payment(obj["id"])).credits == 0
+    assert _alerts("proration_not_credited") == alerts + 1
+
+
 @given(
     plan=st.integers(0, 10**9),
     paid=st.integers(-(10**6), 10**9),
@@ -228,6 +258,7 @@ def test_prorated_credits_never_exceed_a_cycle_and_grow_with_the_payment(
         assert credits == plan
     if paid > 0:
         assert credits == min(plan, plan * paid // full)
+    assert prorated_credits(plan, paid, full - 10**9) == 0  # no full amount: no share
 
 
 @pytest.mark.parametrize("version", SHAPES)
@@ -237,14 +268,8 @@ async def test_a_failed_renewal_is_recorded_past_due_and_alerted(
     plan = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
     sub_id, customer = new_id("sub"), new_id("cus")
     await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
-    fields: dict[str, Any] = {
-        "invoice_id": new_id("in"),
-        "customer": customer,
-        "subscription": sub_id,
-        "billing_reason": "subscription_cycle",
-        "lines": [line_item(version, price=plan, quantity=1, amount=1000)],
-    }
-    failed = invoice(version, status="open", amount_paid=0, amount_due=1000, **fields)
+    fields = {"invoice_id": new_id("in"), "customer": customer, "subscription": sub_id}
+    failed = plan_invoice(version, plan, status="open", amount_paid=0, amount_due=1000, **fields)
     alerts = _alerts()
     await harness.run(event(version, FAILED, failed, created=T0 + 10))
 
@@ -257,7 +282,7 @@ async def test_a_failed_renewal_is_recorded_past_due_and_alerted(
     assert _alerts() == alerts + 1
 
     # The retried charge succeeds: the same row turns succeeded and the credits land.
-    paid = invoice(version, status="paid", amount_paid=1000, **fields)
+    paid = plan_invoice(version, plan, **fields)
     await harness.run(event(version, PAID, paid, created=T0 + 20))
     payment = await harness.payment(fields["invoice_id"])
     assert (payment.status, payment.credits, payment.failure_message) == ("succeeded", 100, None)
@@ -286,12 +311,11 @@ async def test_a_stale_failure_or_an_ended_subscription_is_not_made_past_due(
         _subscription_event(version, ended_sub, customer, plan, "canceled", T0),
     )
     for sub_id in (stale_sub, ended_sub):
-        failed = invoice(
+        failed = plan_invoice(
             version,
+            plan,
             customer=customer,
             subscription=sub_id,
-            billing_reason="subscription_cycle",
-            lines=[line_item(version, price=plan, quantity=1, amount=1000)],
             status="open",
             amount_paid=0,
             amount_due=1000,
@@ -302,3 +326,92 @@ async def test_a_stale_failure_or_an_ended_subscription_is_not_made_past_due(
     assert ended is not None
     assert (stale.status, ended.status) == ("active", "canceled")
     assert [p.status for p in await harness.payments()] == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_an_alert_and_a_metric_are_raised_once_their_attempt_commits(
+    harness: Harness, version: str
+) -> None:
+    """An attempt that fails after the handler raised its alert rolls back: no alert and
+    no payment counted for it; the retry that commits raises them, once."""
+    plan = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
+    sub_id, customer = new_id("sub"), new_id("cus")
+    await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
+    failed = plan_invoice(
+        version,
+        plan,
+        customer=customer,
+        subscription=sub_id,
+        status="open",
+        amount_paid=0,
+        amount_due=1000,
+    )
+    handler = harness.handlers[FAILED]
+
+    async def then_a_later_step_fails(session: AsyncSession, event: WebhookEvent) -> None:
+        await handler(session, event)
+        raise RuntimeError("a later step failed")
+
+    alerts, counted = _alerts(), _payments("failed")
+    harness.handlers = {**harness.handlers, FAILED: then_a_later_step_fails}
+    await harness.run(event(version, FAILED, failed, created=T0 + 10), retry_failed=False)
+    assert [e.status for e in await harness.events()][-1] == "failed"
+    assert (_alerts(), _payments("failed"), await harness.payments()) == (alerts, counted, [])
+
+    harness.handlers = {**harness.handlers, FAILED: handler}
+    await harness.process()
+    assert set(await harness.statuses()) == {"processed"}
+    assert (_alerts(), _payments("failed")) == (alerts + 1, counted + 1)
+
+
+async def _until_waiting_for_a_lock(database: Database) -> None:
+    """Until the worker waits for the lock the test holds (SQLite: the database's)."""
+    if database.dialect == "sqlite":
+        await asyncio.sleep(0.5)
+        return
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(200):
+        async with database.autocommit() as connection:
+            if await connection.scalar(query):
+                return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the worker never waited for the subscription's row")
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_deletion_committed_meanwhile_is_not_overwritten_by_past_due(
+    harness: Harness, version: str
+) -> None:
+    """Two workers: one commits `customer.subscription.deleted` while the other handles a
+    failed renewal of the same subscription. The renewal's past due must wait for the
+    row and see it ended (final), not overwrite it with the state it read before."""
+    plan = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
+    sub_id, customer = new_id("sub"), new_id("cus")
+    await harness.run(_subscription_event(version, sub_id, customer, plan, "active", T0))
+    failed = plan_invoice(
+        version,
+        plan,
+        customer=customer,
+        subscription=sub_id,
+        status="open",
+        amount_paid=0,
+        amount_due=1000,
+    )
+    await harness.deliver(event(version, FAILED, failed, created=T0 + 10))
+    deleted = _subscription_state(version, sub_id, customer, plan, "canceled")
+    async with harness.database.sessions() as other:
+        await other.begin()
+        await mirror.apply(other, deleted, datetime.fromtimestamp(T0 + 20, UTC))
+        await other.flush()  # the row is now locked by this uncommitted deletion
+        worker = asyncio.create_task(harness.process(retry_failed=False))
+        await _until_waiting_for_a_lock(harness.database)
+        await other.commit()
+    await worker
+    assert await harness.statuses() == ["processed", "processed"]
+    row = await harness.subscription(sub_id)
+    assert row is not None
+    assert (row.status, row.ended_at is not None) == ("canceled", True)
+    assert (await harness.payment(failed["id"])).status == "failed"

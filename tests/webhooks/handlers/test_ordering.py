@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from billing.payments.models import Payment
-from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
+from tests.sandbox.helpers import customer_with_card
+from tests.webhooks.handlers.harness import Harness, card_payment, credit_price, redelivered
 from tests.webhooks.handlers.shapes import (
     SHAPES,
     charge,
@@ -79,27 +80,13 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
     client = harness.stripe
     plan = credit_price(client, amount=1000, credits=500, recurring=True)
     pack = credit_price(client, amount=200, credits=100)
-    customer = client.v1.customers.create(
-        params={
-            "payment_method": "pm_card_visa",
-            "invoice_settings": {"default_payment_method": "pm_card_visa"},
-        }
-    )
+    customer = customer_with_card(client)
     await harness.link(user_id, customer.id)
     sub = client.v1.subscriptions.create(
         params={"customer": customer.id, "items": [{"price": plan["id"]}]}
     )
     topup_metadata = {"purpose": "topup", "user_id": str(user_id), "credits": "300"}
-    topup = client.v1.payment_intents.create(
-        params={
-            "amount": 1000,
-            "currency": "usd",
-            "customer": customer.id,
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "metadata": topup_metadata,
-        }
-    )
+    topup = card_payment(client, customer.id, metadata=topup_metadata)
     story = Story(user_id, sub.id)
     ids = {
         "plan": plan["id"],
@@ -148,7 +135,7 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
         id=ids["checkout"],
         mode="payment",
         payment_status="paid",
-        client_reference_id=str(user_id),
+        metadata={"user_id": str(user_id)},
         customer=customer.id,
         payment_intent=ids["checkout_pi"],
         amount_total=400,
@@ -188,7 +175,7 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
                 version,
                 mode="subscription",
                 payment_status="paid",
-                client_reference_id=str(user_id),
+                metadata={"user_id": str(user_id)},
                 customer=customer.id,
                 subscription=sub.id,
                 payment_intent=None,

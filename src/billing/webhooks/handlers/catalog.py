@@ -7,42 +7,35 @@ credits for existing subscriptions on them are still granted.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog.service import apply_price, apply_product
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
-
-async def product_changed(
-    context: HandlerContext, session: AsyncSession, event: WebhookEvent
-) -> None:
-    await apply_product(session, event_object(event), event.created)
+Apply = Callable[[AsyncSession, dict[str, Any], datetime], Awaitable[None]]
 
 
-async def product_deleted(
-    context: HandlerContext, session: AsyncSession, event: WebhookEvent
-) -> None:
-    await apply_product(session, {**event_object(event), "deleted": True}, event.created)
+def _mirror(apply: Apply, *, deleted: bool = False) -> EventHandler:
+    """A handler applying the event's object as of the event's time. A `*.deleted`
+    event carries the object as it last stood, so it is marked deleted here."""
 
+    async def handle(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
+        obj = event_object(event)
+        await apply(session, {**obj, "deleted": True} if deleted else obj, event.created)
 
-async def price_changed(
-    context: HandlerContext, session: AsyncSession, event: WebhookEvent
-) -> None:
-    await apply_price(session, event_object(event), event.created)
-
-
-async def price_deleted(
-    context: HandlerContext, session: AsyncSession, event: WebhookEvent
-) -> None:
-    await apply_price(session, {**event_object(event), "deleted": True}, event.created)
+    return handle
 
 
 HANDLERS: dict[str, EventHandler] = {
-    "product.created": product_changed,
-    "product.updated": product_changed,
-    "product.deleted": product_deleted,
-    "price.created": price_changed,
-    "price.updated": price_changed,
-    "price.deleted": price_deleted,
+    "product.created": _mirror(apply_product),
+    "product.updated": _mirror(apply_product),
+    "product.deleted": _mirror(apply_product, deleted=True),
+    "price.created": _mirror(apply_price),
+    "price.updated": _mirror(apply_price),
+    "price.deleted": _mirror(apply_price, deleted=True),
 }

@@ -1,6 +1,13 @@
 """Checkout sessions: a paid one-time checkout buys credits; a subscription checkout links
 the customer to the user and mirrors the subscription (its invoices grant the credits).
 
+A session is this service's when its metadata names a `user_id` (only the service
+writes metadata; `client_reference_id` is not trusted). A one-time session carries the
+`credits` the service computed when it made it, so it is credited without a Stripe call;
+only sessions made before the service wrote `credits` have their line items priced
+here. A subscription session's subscription is fetched only when the mirror lacks it.
+Every call to Stripe here is made inside the worker's transaction, hence so few.
+
 `checkout.session.completed` and `checkout.session.async_payment_succeeded` share one
 ledger key per session, so a session is credited once whichever arrives (and however
 often). An unpaid completion (a delayed payment method still pending) does nothing yet.
@@ -8,16 +15,24 @@ often). An unpaid completion (a delayed payment method still pending) does nothi
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog.service import credits_for
+from billing.compliance import personal_data
 from billing.credits.accounts import PURCHASE
+from billing.errors import ValidationProblem
 from billing.payments import customers, mirror, records
 from billing.stripe_api import stripe_errors
-from billing.stripe_shapes import StripeObject, checkout_user_id, data_list, object_id
+from billing.stripe_shapes import (
+    StripeObject,
+    checkout_user_id,
+    data_list,
+    metadata_credits,
+    object_id,
+)
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -36,7 +51,10 @@ async def _line_items(context: HandlerContext, checkout: StripeObject) -> list[S
         return [item.to_dict(for_json=True) async for item in listing.auto_paging_iter()]
 
 
-async def _credits(context: HandlerContext, session: AsyncSession, checkout: StripeObject) -> int:
+async def _priced_credits(
+    context: HandlerContext, session: AsyncSession, checkout: StripeObject
+) -> int:
+    """Credits of the line items at today's catalog: for sessions without `credits`."""
     total = 0
     for item in await _line_items(context, checkout):
         price_id = object_id(item.get("price"))
@@ -44,6 +62,18 @@ async def _credits(context: HandlerContext, session: AsyncSession, checkout: Str
             quantity = int(item.get("quantity") or 1)
             total += await credits_for(session, context.stripe, price_id, quantity) or 0
     return total
+
+
+async def _credits(context: HandlerContext, session: AsyncSession, checkout: StripeObject) -> int:
+    """The credits the service wrote on the session when it made it; malformed is a fault
+    for a person (raised: retried, then dead and alerted), never a guess."""
+    try:
+        credits = metadata_credits(checkout)
+    except ValueError as exc:
+        raise ValidationProblem(str(exc)) from exc
+    if credits is None:
+        return await _priced_credits(context, session, checkout)
+    return credits
 
 
 async def _purchase(
@@ -54,41 +84,43 @@ async def _purchase(
     stripe_id = payment_intent_id or session_id
     if await records.already_succeeded(session, stripe_id):
         return
-    credits = await _credits(context, session, checkout)
-    await records.post_credits(
-        session,
-        PURCHASE,
-        user_id=user_id,
-        credits=credits,
-        key=f"stripe:checkout:{session_id}",
-        reference=session_id,
-    )
-    await records.record_success(
-        session,
+    payment = records.StripePayment(
         stripe_id=stripe_id,
         kind="checkout",
         user_id=user_id,
         amount=int(checkout.get("amount_total") or 0),
         currency=str(checkout.get("currency") or ""),
-        credits=credits,
         payment_intent_id=payment_intent_id,
-        charge_id=None,
-        invoice_id=None,
-        subscription_id=None,
+    )
+    credits = await _credits(context, session, checkout)
+    key = f"stripe:checkout:{session_id}"
+    await records.record_purchase(
+        session, PURCHASE, payment, credits=credits, key=key, reference=session_id
     )
 
 
-async def _subscription(context: HandlerContext, checkout: StripeObject) -> dict[str, Any] | None:
-    """The session's subscription as Stripe has it now (the payload names only its id)."""
+async def _mirror_subscription(
+    context: HandlerContext,
+    session: AsyncSession,
+    checkout: StripeObject,
+    user_id: int,
+    state_at: datetime,
+) -> None:
+    """Mirror the session's subscription: as expanded in the payload, else as already
+    mirrored (its own events keep it current), else as Stripe has it now."""
     found = checkout.get("subscription")
     if isinstance(found, dict):
-        return found
+        await mirror.apply(session, found, state_at)
+        return
     if not isinstance(found, str):
-        return None
+        return
+    row = await mirror.by_stripe_id(session, found)
+    if row is not None:
+        row.user_id = row.user_id or user_id
+        return
     async with stripe_errors():
         subscription = await context.stripe.v1.subscriptions.retrieve_async(found)
-    result: dict[str, Any] = subscription.to_dict(for_json=True)
-    return result
+    await mirror.apply(session, subscription.to_dict(for_json=True), state_at)
 
 
 async def checkout_completed(
@@ -98,17 +130,16 @@ async def checkout_completed(
     user_id = checkout_user_id(checkout)
     if user_id is None:
         logger.info("checkout_without_user", checkout_session=checkout.get("id"))
-        return  # not started by this service: nobody to credit
+        return  # not started by this service: nobody to credit or link
     customer_id = object_id(checkout.get("customer"))
     if customer_id:
         await customers.link(session, user_id, customer_id)
+        await personal_data.remember_checkout_contact(session, context.settings, user_id, checkout)
     mode = checkout.get("mode")
     if mode == "payment" and checkout.get("payment_status") == "paid":
         await _purchase(context, session, checkout, user_id)
     elif mode == "subscription":
-        subscription = await _subscription(context, checkout)
-        if subscription is not None:
-            await mirror.apply(session, subscription, event.created)
+        await _mirror_subscription(context, session, checkout, user_id, event.created)
 
 
 HANDLERS: dict[str, EventHandler] = {

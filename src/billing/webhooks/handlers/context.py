@@ -1,4 +1,12 @@
-"""What every handler is given besides the session and the event."""
+"""What every handler is given besides the session and the event.
+
+A handler runs inside the worker's transaction, so a Stripe call it makes holds that
+transaction open. On SQLite that means the database's write lock (BEGIN IMMEDIATE),
+which every other writer waits on for at most the 10 s busy timeout, then fails. So
+there handlers get a client of their own that gives up after 5 s and never retries,
+and the event is retried later instead. PostgreSQL locks rows, not the database:
+handlers keep the client they were given.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,21 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.config import Settings
-from billing.stripe_api import require_client
+from billing.stripe_api import create_client, require_client
 from billing.webhooks.models import WebhookEvent
+
+SQLITE_STRIPE_TIMEOUT = 5.0  # seconds per Stripe call: half SQLite's busy timeout
 
 
 @dataclass(frozen=True, slots=True)
 class HandlerContext:
     settings: Settings
     stripe_client: stripe.StripeClient | None
+
+    def __post_init__(self) -> None:
+        if self.settings.is_sqlite and self.stripe_client is not None:
+            short = create_client(self.settings, timeout=SQLITE_STRIPE_TIMEOUT, retries=0)
+            object.__setattr__(self, "stripe_client", short or self.stripe_client)
 
     @property
     def stripe(self) -> stripe.StripeClient:

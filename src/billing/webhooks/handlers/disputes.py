@@ -6,7 +6,9 @@ A charge's `amount_refunded` is cumulative, so each refund posts under
 posts under `stripe:dispute:{id}`. A charge the service has no payment for is not
 its business (ignored), unless the charge is evidently one of its users' (the
 metadata Stripe copies from the payment intent, or the customer): then the payment's
-own event has not been processed yet, and raising makes this one wait for it.
+own event has not been processed yet, and raising makes this one wait for it. The same
+holds for a payment recorded but not succeeded (only a failed attempt so far): money
+can go back only from a charge that succeeded, so its success is still to come.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.compliance import audit
 from billing.errors import Conflict
 from billing.payments import records
 from billing.payments.clawback import claw_back
@@ -66,18 +69,50 @@ async def _payment_for(
     return found
 
 
+async def _settle(
+    session: AsyncSession,
+    payment: Payment | None,
+    *,
+    key: str,
+    reference: str,
+    charge_id: str | None = None,
+    refunded: int = 0,
+    disputed: int = 0,
+) -> None:
+    """Note what went back of a paid payment (totals only grow: events come in any order)
+    and claw back its credits. One not recorded as succeeded yet makes the event retry:
+    its success is on its way, and the clawback must not be lost meanwhile."""
+    if payment is None:
+        return
+    if payment.status != records.SUCCEEDED:
+        raise Conflict(f"Payment {payment.stripe_id} has not succeeded yet; {reference} waits.")
+    payment.charge_id = payment.charge_id or charge_id
+    payment.amount_refunded = max(payment.amount_refunded, refunded)
+    payment.amount_disputed = max(payment.amount_disputed, disputed)
+    await audit.record_changes(
+        session,
+        payment,
+        "payment",
+        actor="stripe",
+        target=payment.stripe_id,
+        user_id=payment.user_id,
+    )  # before the clawback's queries flush the changes; its credits are audited as posted
+    await claw_back(session, payment, key=key, reference=reference)
+
+
 async def charge_refunded(
     context: HandlerContext, session: AsyncSession, event: WebhookEvent
 ) -> None:
     charge = event_object(event)
-    payment = await _payment_for(context, session, charge)
-    if payment is None or payment.status != records.SUCCEEDED:
-        return
-    refunded = int(charge.get("amount_refunded") or 0)
-    payment.charge_id = payment.charge_id or str(charge["id"])
-    payment.amount_refunded = max(payment.amount_refunded, refunded)
-    key = f"stripe:refund:{charge['id']}:{refunded}"
-    await claw_back(session, payment, key=key, reference=str(charge["id"]))
+    charge_id, refunded = str(charge["id"]), int(charge.get("amount_refunded") or 0)
+    await _settle(
+        session,
+        await _payment_for(context, session, charge),
+        key=f"stripe:refund:{charge_id}:{refunded}",
+        reference=charge_id,
+        charge_id=charge_id,
+        refunded=refunded,
+    )
 
 
 async def _disputed_payment(
@@ -98,12 +133,14 @@ async def dispute_created(
     context: HandlerContext, session: AsyncSession, event: WebhookEvent
 ) -> None:
     dispute = event_object(event)
-    payment = await _disputed_payment(context, session, dispute)
-    if payment is None or payment.status != records.SUCCEEDED:
-        return
-    payment.amount_disputed = max(payment.amount_disputed, int(dispute.get("amount") or 0))
     dispute_id = str(dispute["id"])
-    await claw_back(session, payment, key=f"stripe:dispute:{dispute_id}", reference=dispute_id)
+    await _settle(
+        session,
+        await _disputed_payment(context, session, dispute),
+        key=f"stripe:dispute:{dispute_id}",
+        reference=dispute_id,
+        disputed=int(dispute.get("amount") or 0),
+    )
 
 
 HANDLERS: dict[str, EventHandler] = {

@@ -6,12 +6,17 @@ post under the key `stripe:invoice:{id}`, so the credits land once. By `billing_
   line's price, times its quantity);
 - `subscription_update` (a plan change billed now): in proportion to what was paid,
   `floor(plan credits * amount paid / (unit amount * quantity))`, at most one cycle's;
+  none, and an alert for a person, when that full amount is unknown (a price without a
+  unit amount) or in another currency than the invoice's: no share can be computed;
 - anything else (manual invoices, ...): none.
 An invoice that collected nothing (a trial, a 100% discount) grants nothing: credits
-are bought, never given away by an invoice.
+are bought, never given away by an invoice. Alerts are raised once the event commits.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,21 +43,40 @@ from billing.stripe_shapes import (
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
+from billing.worker import after_commit
 
 PLAN_REASONS = ("subscription_create", "subscription_cycle")
 PRORATED_REASON = "subscription_update"
 PAST_DUE_FROM = ("active", "trialing")  # an incomplete first payment stays incomplete
+Details = dict[str, str | int | None]  # of an alert
 logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What invoice lines' prices come to at their quantities."""
+
+    credits: int
+    full_amount: int | None  # None: a price's unit amount is unknown
+    currencies: frozenset[str]
 
 
 def prorated_credits(plan_credits: int, amount_paid: int, full_amount: int) -> int:
     """Credits for a mid-cycle plan change: the share of a full cycle actually paid,
-    rounded down, never more than one cycle's credits, none when nothing was paid."""
-    if plan_credits <= 0 or amount_paid <= 0:
+    rounded down, never more than one cycle's credits; none when nothing was paid, or
+    when the full amount is not known (no share of it can be told)."""
+    if plan_credits <= 0 or amount_paid <= 0 or full_amount <= 0:
         return 0
-    if full_amount <= 0:
-        return plan_credits
     return min(plan_credits, plan_credits * amount_paid // full_amount)
+
+
+def _unpriced(plan: Plan, currency: str) -> str | None:
+    """Why a plan change's share cannot be computed, if it cannot."""
+    if not plan.full_amount:
+        return "the full price of the new plan is unknown"
+    if plan.currencies != {currency}:
+        return f"the plan is priced in {', '.join(sorted(plan.currencies))}, not {currency}"
+    return None
 
 
 async def _user_for(
@@ -92,11 +116,9 @@ async def _lines(context: HandlerContext, invoice: StripeObject) -> list[StripeO
         return [line.to_dict(for_json=True) async for line in listing.auto_paging_iter()]
 
 
-async def _plan(
-    context: HandlerContext, session: AsyncSession, lines: list[StripeObject]
-) -> tuple[int, int]:
-    """(credits, full price) of the lines' prices at their quantities."""
+async def _plan(context: HandlerContext, session: AsyncSession, lines: list[StripeObject]) -> Plan:
     credits = full_amount = 0
+    known, currencies = True, set[str]()
     for line in lines:
         price_id = line_price_id(line)
         if price_id is None:
@@ -104,8 +126,11 @@ async def _plan(
         quantity = int(line.get("quantity") or 1)
         credits += await credits_for(session, context.stripe, price_id, quantity) or 0
         price = await get_price(session, context.stripe, price_id)
-        full_amount += (price.unit_amount or 0) * quantity if price else 0
-    return credits, full_amount
+        known = known and price is not None and bool(price.unit_amount)
+        if price is not None:
+            currencies.add(price.currency)
+            full_amount += (price.unit_amount or 0) * quantity
+    return Plan(credits, full_amount if known else None, frozenset(currencies))
 
 
 async def _credits(context: HandlerContext, session: AsyncSession, invoice: StripeObject) -> int:
@@ -116,11 +141,37 @@ async def _credits(context: HandlerContext, session: AsyncSession, invoice: Stri
     lines = await _lines(context, invoice)
     if reason in PLAN_REASONS:
         plan_lines = [line for line in lines if not line_is_proration(line)]
-        return (await _plan(context, session, plan_lines))[0]
+        return (await _plan(context, session, plan_lines)).credits
     # A plan change: the new plan's lines are the charges; the credited unused time is < 0.
     charged = {line_price_id(line): line for line in lines if int(line.get("amount") or 0) > 0}
-    credits, full_amount = await _plan(context, session, list(charged.values()))
-    return prorated_credits(credits, paid, full_amount)
+    plan = await _plan(context, session, list(charged.values()))
+    problem = _unpriced(plan, str(invoice.get("currency") or ""))
+    if plan.credits > 0 and problem:
+        logger.warning("proration_not_credited", invoice=invoice.get("id"), reason=problem)
+        details: Details = {"invoice": invoice["id"], "credits": plan.credits, "reason": problem}
+        after_commit(session, partial(alert, "proration_not_credited", **details))
+        return 0
+    return prorated_credits(plan.credits, paid, plan.full_amount or 0)
+
+
+def _payment(
+    invoice: StripeObject, user_id: int, subscription_id: str | None, *, paid: bool
+) -> records.StripePayment:
+    """The invoice's payment: what it paid, or what was due when an attempt failed. A failed
+    attempt's charge is not recorded: a row keeps the first charge it learns, and that
+    must be the one that paid."""
+    invoice_id = str(invoice["id"])
+    return records.StripePayment(
+        stripe_id=invoice_id,
+        kind="invoice",
+        user_id=user_id,
+        amount=int(invoice.get("amount_paid" if paid else "amount_due") or 0),
+        currency=str(invoice.get("currency") or ""),
+        payment_intent_id=invoice_payment_intent_id(invoice),
+        charge_id=invoice_charge_id(invoice) if paid else None,
+        invoice_id=invoice_id,
+        subscription_id=subscription_id,
+    )
 
 
 async def invoice_paid(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
@@ -131,34 +182,19 @@ async def invoice_paid(context: HandlerContext, session: AsyncSession, event: We
     user_id, subscription_id = await _owner(session, invoice)
     if user_id is None:
         return
+    payment = _payment(invoice, user_id, subscription_id, paid=True)
     credits = await _credits(context, session, invoice)
-    await records.post_credits(
-        session,
-        SUBSCRIPTION_GRANT,
-        user_id=user_id,
-        credits=credits,
-        key=f"stripe:invoice:{invoice_id}",
-        reference=invoice_id,
-    )
-    await records.record_success(
-        session,
-        stripe_id=invoice_id,
-        kind="invoice",
-        user_id=user_id,
-        amount=int(invoice.get("amount_paid") or 0),
-        currency=str(invoice.get("currency") or ""),
-        credits=credits,
-        payment_intent_id=invoice_payment_intent_id(invoice),
-        charge_id=invoice_charge_id(invoice),
-        invoice_id=invoice_id,
-        subscription_id=subscription_id,
+    key = f"stripe:invoice:{invoice_id}"
+    await records.record_purchase(
+        session, SUBSCRIPTION_GRANT, payment, credits=credits, key=key, reference=invoice_id
     )
 
 
 async def _mark_past_due(session: AsyncSession, subscription_id: str, event: WebhookEvent) -> None:
     """A failed renewal leaves the subscription past due, unless the mirror already
-    holds a newer state (or an ended one, which is final)."""
-    row = await mirror.by_stripe_id(session, subscription_id)
+    holds a newer state (or an ended one, which is final). The row is locked and re-read:
+    another worker's deletion committed meanwhile is seen, never overwritten."""
+    row = await mirror.by_stripe_id(session, subscription_id, for_update=True)
     if row is None or row.status not in PAST_DUE_FROM or event.created < row.state_at:
         return
     row.status, row.state_at, row.updated_at = "past_due", event.created, utcnow()
@@ -172,27 +208,21 @@ async def invoice_payment_failed(
     user_id, subscription_id = await _owner(session, invoice)
     if user_id is None:
         return
-    amount, currency = int(invoice.get("amount_due") or 0), str(invoice.get("currency") or "")
-    payment = await records.record_failure(
+    payment = _payment(invoice, user_id, subscription_id, paid=False)
+    row = await records.record_failure(
         session,
-        stripe_id=invoice_id,
-        kind="invoice",
-        user_id=user_id,
-        amount=amount,
-        currency=currency,
+        payment,
         failure_code=None,
         failure_message=f"Payment attempt {invoice.get('attempt_count') or 1} failed.",
-        invoice_id=invoice_id,
-        subscription_id=subscription_id,
-        payment_intent_id=invoice_payment_intent_id(invoice),
     )
-    if payment.status == records.SUCCEEDED:
+    if row.status == records.SUCCEEDED:
         return  # a failed attempt reported after the invoice was paid: nothing is due
     if subscription_id:
         await _mark_past_due(session, subscription_id, event)
-    details = {"invoice": invoice_id, "subscription": subscription_id, "user_id": user_id}
+    details: Details = {"invoice": invoice_id, "subscription": subscription_id, "user_id": user_id}
     logger.warning("invoice_payment_failed", **details)
-    alert("payment_failed", **details, amount=amount, currency=currency)
+    details |= {"amount": payment.amount, "currency": payment.currency}
+    after_commit(session, partial(alert, "payment_failed", **details))
 
 
 HANDLERS: dict[str, EventHandler] = {

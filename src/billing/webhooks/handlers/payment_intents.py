@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.credits.accounts import PURCHASE
 from billing.errors import ValidationProblem
 from billing.payments import records
-from billing.stripe_shapes import StripeObject, metadata_user_id, object_id
+from billing.stripe_shapes import StripeObject, metadata_credits, metadata_user_id, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -29,10 +29,13 @@ def _topup_terms(intent: StripeObject) -> tuple[int, int]:
     """(user, credits) from the intent's server-set metadata. Missing or malformed is a
     bug worth a person: raised, so the event retries and ends dead (alerted), not lost."""
     user_id = metadata_user_id(intent)
-    credits = str(intent["metadata"].get("credits") or "")
-    if user_id is None or not (credits.isascii() and credits.isdigit() and int(credits) > 0):
+    try:
+        credits = metadata_credits(intent)
+    except ValueError:
+        credits = None
+    if user_id is None or not credits:
         raise ValidationProblem(f"Top-up {intent.get('id')} lacks valid user_id/credits metadata.")
-    return user_id, int(credits)
+    return user_id, credits
 
 
 async def topup_succeeded(
@@ -43,26 +46,18 @@ async def topup_succeeded(
     if not _is_topup(intent) or await records.already_succeeded(session, intent_id):
         return
     user_id, credits = _topup_terms(intent)
-    await records.post_credits(
-        session,
-        PURCHASE,
-        user_id=user_id,
-        credits=credits,
-        key=f"stripe:payment_intent:{intent_id}",
-        reference=intent_id,
-    )
-    await records.record_success(
-        session,
+    payment = records.StripePayment(
         stripe_id=intent_id,
         kind=TOPUP,
         user_id=user_id,
         amount=int(intent.get("amount_received") or intent.get("amount") or 0),
         currency=str(intent.get("currency") or ""),
-        credits=credits,
         payment_intent_id=intent_id,
         charge_id=object_id(intent.get("latest_charge")),
-        invoice_id=None,
-        subscription_id=None,
+    )
+    key = f"stripe:payment_intent:{intent_id}"
+    await records.record_purchase(
+        session, PURCHASE, payment, credits=credits, key=key, reference=intent_id
     )
 
 
@@ -72,18 +67,19 @@ async def topup_failed(context: HandlerContext, session: AsyncSession, event: We
         return
     error = intent.get("last_payment_error")
     error = error if isinstance(error, dict) else {}
-    await records.record_failure(
-        session,
+    payment = records.StripePayment(
         stripe_id=str(intent["id"]),
         kind=TOPUP,
         user_id=metadata_user_id(intent),
         amount=int(intent.get("amount") or 0),
         currency=str(intent.get("currency") or ""),
+        payment_intent_id=str(intent["id"]),
+    )
+    await records.record_failure(
+        session,
+        payment,
         failure_code=error.get("decline_code") or error.get("code"),
         failure_message=error.get("message"),
-        invoice_id=None,
-        subscription_id=None,
-        payment_intent_id=str(intent["id"]),
     )
     logger.info("topup_failed", payment_intent=intent["id"], code=error.get("code"))
 

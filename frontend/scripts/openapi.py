@@ -1,0 +1,14 @@
+"""Print the service's OpenAPI document, the source of `src/types/stripe.ts`.
+
+Settings are the defaults (no `.env`), so the document is the same on every machine.
+"""
+
+import json
+import sys
+
+from billing.app import create_app
+from billing.config import Settings
+
+document = create_app(Settings(_env_file=None)).openapi()
+json.dump(document, sys.stdout, indent=2)
+sys.stdout.write("\n")

@@ -1,0 +1,2 @@
+export { SubscriptionManager, statusWords } from './SubscriptionManager';
+export type { SubscriptionManagerProps } from './SubscriptionManager';

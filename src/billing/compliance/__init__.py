@@ -1,0 +1,1 @@
+"""Compliance: audit log, personal data (encrypted), export, erasure and retention."""

@@ -1,0 +1,128 @@
+"""`billing rotate-keys`: re-encrypt every personal data value under the newest key.
+
+Rows are read a batch at a time in id order, and each batch is written in its own
+short transaction, so the job can stop anywhere and simply be run again: a value
+the newest key already reads is left as it is. Each write is conditional on the
+token read, so a value changed meanwhile (stored anew, or erased) is never clobbered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.compliance import audit
+from billing.compliance.personal_data import cipher, primary
+from billing.config import Settings
+from billing.db import Database, read_without_transaction
+from billing.payments.models import StripeCustomer
+
+BATCH_SIZE = 500
+ROTATED = "encryption_keys.rotated"
+COLUMNS = (StripeCustomer.email_encrypted, StripeCustomer.name_encrypted)
+HAS_DATA = or_(*(column.is_not(None) for column in COLUMNS))
+
+
+@dataclass
+class RotationCounts:
+    rotated: int = 0  # values re-encrypted under the newest key
+    current: int = 0  # values the newest key already read
+    unreadable: list[int] = field(default_factory=list)  # customer row ids no key reads
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreadable
+
+
+async def count_rows(database: Database) -> int:
+    """Customer rows holding personal data: the length of the progress bar."""
+    async with database.sessions() as session:
+        await read_without_transaction(session)
+        return int(await session.scalar(select(func.count()).where(HAS_DATA)) or 0)
+
+
+async def rotate_keys(
+    database: Database,
+    settings: Settings,
+    actor: str,
+    on_batch: Callable[[int], None] = lambda rows: None,
+    batch_size: int = BATCH_SIZE,
+) -> RotationCounts:
+    """Re-encrypt every value under the first configured key; `on_batch(rows)` after
+    each batch is written. A finished run leaves an audit entry with its counts."""
+    newest, every_key = primary(settings), cipher(settings)
+    counts = RotationCounts()
+    after = 0
+    while True:
+        async with database.sessions() as session:
+            await read_without_transaction(session)
+            rows = (
+                await session.execute(
+                    select(StripeCustomer.id, *COLUMNS)
+                    .where(StripeCustomer.id > after, HAS_DATA)
+                    .order_by(StripeCustomer.id)
+                    .limit(batch_size)
+                )
+            ).all()
+        if not rows:
+            await _audit(database, actor, counts)
+            return counts
+        async with database.sessions() as session, session.begin():
+            for row in rows:
+                await _rotate_row(session, newest, every_key, row, counts)
+        on_batch(len(rows))
+        after = rows[-1].id
+
+
+async def _audit(database: Database, actor: str, counts: RotationCounts) -> None:
+    async with database.sessions() as session, session.begin():
+        await audit.record(
+            session,
+            actor=actor,
+            action=ROTATED,
+            target="encryption_keys",
+            details={
+                "rotated": counts.rotated,
+                "current": counts.current,
+                "unreadable": len(counts.unreadable),
+            },
+        )
+
+
+async def _rotate_row(
+    session: AsyncSession,
+    newest: Fernet,
+    every_key: MultiFernet,
+    row: Row[int, str | None, str | None],
+    counts: RotationCounts,
+) -> None:
+    changes: dict[str, str] = {}
+    for column, token in zip(COLUMNS, row[1:], strict=True):
+        if token is None:
+            continue
+        try:
+            newest.decrypt(token.encode())
+            counts.current += 1
+            continue
+        except InvalidToken:
+            pass
+        try:
+            changes[column.key] = every_key.rotate(token.encode()).decode()
+        except InvalidToken:
+            counts.unreadable.append(row.id)
+            return
+    if not changes:
+        return
+    unchanged = [getattr(StripeCustomer, name) == row._mapping[name] for name in changes]
+    written = await session.scalar(
+        update(StripeCustomer)
+        .where(StripeCustomer.id == row.id, *unchanged)
+        .values(**changes)
+        .returning(StripeCustomer.id)
+    )
+    if written is not None:  # else stored anew or erased meanwhile
+        counts.rotated += len(changes)

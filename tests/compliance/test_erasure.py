@@ -1,0 +1,218 @@
+"""Erasure: personal data gone here and at Stripe, money and ledger kept, audited."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from sqlalchemy import func, select
+
+from billing.compliance.audit_models import AuditEntry
+from billing.compliance.erasure import ERASED
+from billing.compliance.personal_data import remember_contact
+from billing.config import Settings
+from billing.credits.models import CreditTransaction
+from billing.credits.verify import verify_ledger
+from billing.db import Database
+from billing.payments import records
+from billing.payments.customers import ensure_customer
+from billing.stripe_api import create_client, require_client
+from billing.webhooks.models import WebhookEvent
+from tests.compliance.privacy import EXPORT, stored_row, webhook_event, without_payload
+from tests.conftest import Credentials
+from tests.credits.helpers import add, balance
+from tests.sandbox_process import Sandbox
+
+
+def erase_path(user_id: int) -> str:
+    return f"/api/users/{user_id}/personal-data"
+
+
+@pytest.fixture
+def user() -> int:
+    """A user id new to the sandbox, which lives (with its idempotency keys) for the run."""
+    return 10_000 + secrets.randbelow(10**9)
+
+
+@pytest.fixture
+def api(stripe_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return stripe_client
+
+
+@pytest.fixture
+def db(api: httpx.AsyncClient) -> Database:
+    transport = api._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    found: Database = transport.app.state.database  # type: ignore[attr-defined]
+    return found
+
+
+@pytest.fixture
+def admin(stripe_settings: Settings, db: Database) -> Credentials:
+    return Credentials(stripe_settings, db)
+
+
+async def customer_at_stripe(db: Database, settings: Settings, user_id: int) -> str:
+    """A real (sandbox) customer for the user, with email and name stored here."""
+    client = require_client(create_client(settings))
+    async with db.sessions() as session:
+        customer_id = await ensure_customer(session, client, user_id)
+    async with db.sessions() as session, session.begin():
+        assert await remember_contact(session, settings, user_id, "ada@example.com", "Ada L")
+    return customer_id
+
+
+def stripe_has(client: stripe.StripeClient, customer_id: str) -> bool:
+    """False once Stripe deleted the customer (the sandbox forgets it; Stripe marks it)."""
+    try:
+        customer = client.v1.customers.retrieve(customer_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":
+            return False
+        raise
+    return not customer.to_dict().get("deleted")
+
+
+async def inbox(db: Database, *events: WebhookEvent) -> list[int]:
+    async with db.sessions() as session, session.begin():
+        session.add_all(events)
+        await session.flush()
+        return [event.id for event in events]
+
+
+async def count(db: Database, query: Any) -> int:
+    async with db.sessions() as session:
+        return int(await session.scalar(query) or 0)
+
+
+async def test_erasure_deletes_the_customer_keeps_the_money_and_is_audited(
+    user: int,
+    api: httpx.AsyncClient,
+    db: Database,
+    stripe_settings: Settings,
+    admin: Credentials,
+    stripe_sandbox: Sandbox,
+) -> None:
+    customer_id = await customer_at_stripe(db, stripe_settings, user)
+    async with db.sessions() as session, session.begin():
+        payment = records.StripePayment("pi_erase", "topup", user, 2500, "usd", "pi_erase")
+        await records.record_success(session, payment, credits=0)
+    assert (await add(api, admin.admin(), user, 900)).status_code == 200
+    about_customer = {"object": "customer", "id": customer_id, "email": "ada@example.com"}
+    charge = {"object": "charge", "customer": customer_id, "billing_details": {"name": "Ada L"}}
+    checkout = {"object": "checkout.session", "client_reference_id": str(user)}
+    erased_ids = await inbox(
+        db,
+        webhook_event("processed", obj=about_customer),
+        webhook_event("ignored", obj=charge),
+        webhook_event("dead", obj=checkout),
+    )
+    kept_ids = await inbox(
+        db,
+        webhook_event("pending", obj=charge),  # still due: its handler needs it
+        webhook_event("processed", obj={"object": "customer", "id": "cus_someone_else"}),
+    )
+    ledger_before = await count(db, select(func.count()).select_from(CreditTransaction))
+
+    response = await api.delete(
+        erase_path(user), headers={**admin.admin(), "Idempotency-Key": f"erase-{user}"}
+    )
+
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    assert summary | {"erased_at": None} == {
+        "user_id": user,
+        "stripe_customer_id": customer_id,
+        "stripe_customer": "deleted",
+        "fields_erased": ["email", "name"],
+        "webhook_payloads_erased": 3,
+        "erased_at": None,
+        "payments_kept": 1,
+        "subscriptions_kept": 0,
+        "credit_transactions_kept": 1,
+    }
+    assert summary["erased_at"] is not None
+    assert not stripe_has(stripe_sandbox.client, customer_id)
+
+    row = await stored_row(db, user)
+    assert (row.email_encrypted, row.name_encrypted) == (None, None)
+    assert row.erased_at is not None
+    assert row.stripe_customer_id == customer_id
+    assert await without_payload(db, erased_ids + kept_ids) == set(erased_ids)
+    assert await count(db, select(func.count()).select_from(CreditTransaction)) == ledger_before
+    assert await balance(api, admin.admin(), user) == 900
+    async with db.sessions() as session, session.begin():
+        assert (await verify_ledger(session)).ok
+
+    export = (await api.get(f"{EXPORT}/{user}", headers=admin.bearer(user))).json()
+    assert (export["customer"]["email"], export["customer"]["name"]) == (None, None)
+    assert export["customer"]["erased_at"] is not None
+    assert [p["amount"] for p in export["payments"]] == [2500]
+    assert len(export["credit_transactions"]) == 1
+    erasures = [entry for entry in export["audit_entries"] if entry["action"] == ERASED]
+    assert len(erasures) == 1
+    assert erasures[0]["actor"] == "admin:1"
+    assert erasures[0]["details"]["fields_erased"] == ["email", "name"]
+    assert "ada" not in str(erasures[0]).lower()
+
+
+async def test_erasure_is_idempotent_and_a_replayed_checkout_cannot_restore_the_data(
+    user: int, api: httpx.AsyncClient, db: Database, stripe_settings: Settings, admin: Credentials
+) -> None:
+    await customer_at_stripe(db, stripe_settings, user)
+    headers = {**admin.admin(), "Idempotency-Key": "erase-once"}
+    first = await api.delete(erase_path(user), headers=headers)
+    replay = await api.delete(erase_path(user), headers=headers)
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert replay.json() == first.json()
+
+    again = await api.delete(erase_path(user), headers=admin.admin())
+    assert again.status_code == 200
+    body = again.json()
+    assert (body["stripe_customer"], body["fields_erased"]) == ("already_deleted", [])
+    assert body["erased_at"] == first.json()["erased_at"]  # the first erasure's time stands
+
+    async with db.sessions() as session, session.begin():
+        assert not await remember_contact(session, stripe_settings, user, "ada@example.com", "A")
+    row = await stored_row(db, user)
+    assert (row.email_encrypted, row.name_encrypted) == (None, None)
+
+
+async def test_a_user_stripe_never_knew_is_erased_here_only(
+    user: int, api: httpx.AsyncClient, db: Database, admin: Credentials
+) -> None:
+    response = await api.delete(erase_path(user), headers=admin.admin())
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["stripe_customer"], body["stripe_customer_id"], body["erased_at"]) == (
+        "no_customer",
+        None,
+        None,
+    )
+    erasures = select(func.count()).where(AuditEntry.action == ERASED, AuditEntry.user_id == user)
+    assert await count(db, erasures) == 1
+
+
+@pytest.mark.parametrize("caller", ["self", "service", "nobody"])
+async def test_only_admins_may_erase(
+    user: int,
+    api: httpx.AsyncClient,
+    db: Database,
+    stripe_settings: Settings,
+    admin: Credentials,
+    stripe_sandbox: Sandbox,
+    caller: str,
+) -> None:
+    customer_id = await customer_at_stripe(db, stripe_settings, user)
+    headers = {
+        "self": admin.bearer(user),
+        "service": await admin.api_key("service"),
+        "nobody": {},
+    }[caller]
+    response = await api.delete(erase_path(user), headers=headers)
+    assert response.status_code == (401 if caller == "nobody" else 403)
+    assert (await stored_row(db, user)).email_encrypted is not None
+    assert stripe_has(stripe_sandbox.client, customer_id)

@@ -1,0 +1,162 @@
+"""`billing rotate-keys`: every value ends under the newest key, in resumable batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from billing.cli import app
+from billing.compliance.audit_models import AuditEntry
+from billing.compliance.export import customer_record
+from billing.compliance.rotation import ROTATED, rotate_keys
+from billing.config import Settings
+from billing.db import Database
+from billing.payments.models import StripeCustomer
+from tests.compliance.privacy import customer_with_contact, new_key, with_keys
+
+USERS = range(101, 108)  # 7 customers: batches of 3, 3 and 1
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    yield db
+    await db.dispose()
+
+
+async def seed(database: Database, settings: Settings, key: bytes) -> None:
+    for user_id in USERS:
+        await customer_with_contact(
+            database, with_keys(settings, key), user_id, f"u{user_id}@example.com", f"U {user_id}"
+        )
+
+
+async def tokens(database: Database) -> list[str]:
+    async with database.sessions() as session:
+        rows = (
+            await session.execute(
+                select(StripeCustomer.email_encrypted, StripeCustomer.name_encrypted)
+            )
+        ).all()
+    return [token for row in rows for token in row if token is not None]
+
+
+async def rotations_audited(database: Database) -> int:
+    async with database.sessions() as session:
+        query = select(func.count()).where(AuditEntry.action == ROTATED)
+        return int(await session.scalar(query) or 0)
+
+
+async def test_every_value_is_reencrypted_under_the_new_key_and_the_old_can_go(
+    database: Database, settings: Settings
+) -> None:
+    old, new = new_key(), new_key()
+    await seed(database, settings, old)
+    audited = await rotations_audited(database)  # the log is append-only: count what is new
+    batches: list[int] = []
+
+    counts = await rotate_keys(
+        database, with_keys(settings, new, old), "test", batches.append, batch_size=3
+    )
+
+    assert (counts.rotated, counts.current, counts.unreadable) == (14, 0, [])
+    assert batches == [3, 3, 1]
+    stored = await tokens(database)
+    assert len(stored) == 14
+    for token in stored:
+        Fernet(new).decrypt(token.encode())
+        with pytest.raises(InvalidToken):
+            Fernet(old).decrypt(token.encode())
+    only_new = with_keys(settings, new)
+    async with database.sessions() as session:
+        for user_id in USERS:
+            record = await customer_record(session, only_new, user_id)
+            assert record is not None
+            assert (record["email"], record["name"]) == (f"u{user_id}@example.com", f"U {user_id}")
+
+    again = await rotate_keys(database, only_new, "test", batch_size=3)  # idempotent
+    assert (again.rotated, again.current) == (0, 14)
+    assert await tokens(database) == stored
+    assert await rotations_audited(database) == audited + 2
+
+
+async def test_an_interrupted_rotation_resumes_where_it_stopped(
+    database: Database, settings: Settings
+) -> None:
+    old, new = new_key(), new_key()
+    await seed(database, settings, old)
+    rotated = with_keys(settings, new, old)
+    audited = await rotations_audited(database)
+
+    def stop_after_first_batch(rows: int) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await rotate_keys(database, rotated, "test", stop_after_first_batch, batch_size=3)
+    assert await rotations_audited(database) == audited  # only a finished run is audited
+
+    rest = await rotate_keys(database, rotated, "test", batch_size=3)
+    assert (rest.rotated, rest.current) == (8, 6)
+    for token in await tokens(database):
+        Fernet(new).decrypt(token.encode())
+
+
+async def test_a_value_no_key_reads_is_reported_and_the_rest_rotate(
+    database: Database, settings: Settings
+) -> None:
+    lost, old, new = new_key(), new_key(), new_key()
+    await seed(database, settings, old)
+    await customer_with_contact(database, with_keys(settings, lost), 200)
+    stray = await _row_id(database, 200)
+
+    counts = await rotate_keys(database, with_keys(settings, new, old), "test", batch_size=3)
+
+    assert counts.unreadable == [stray]
+    assert counts.rotated == 14
+    assert not counts.ok
+
+
+async def _row_id(database: Database, user_id: int) -> int:
+    async with database.sessions() as session:
+        found = await session.scalar(
+            select(StripeCustomer.id).where(StripeCustomer.user_id == user_id)
+        )
+    assert found is not None
+    return found
+
+
+def test_the_command_shows_progress_and_fails_on_unreadable_values(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    old, new, lost = new_key(), new_key(), new_key()
+
+    async def prepare() -> None:
+        database = Database(settings)
+        await seed(database, settings, old)
+        await database.dispose()
+
+    asyncio.run(prepare())
+    env = {
+        "DATABASE_URL": database_url,
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENCRYPTION_KEYS": f"{new.decode()},{old.decode()}",
+    }
+    result = CliRunner().invoke(app, ["rotate-keys", "--batch-size", "2"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "re-encrypting personal data" in result.stdout
+    assert "14 values re-encrypted, 0 already under the newest key" in result.stdout
+
+    env["BILLING_ENCRYPTION_KEYS"] = lost.decode()
+    result = CliRunner().invoke(app, ["rotate-keys"], env=env)
+    assert result.exit_code == 1
+    assert "no configured key decrypts customer rows" in result.stderr

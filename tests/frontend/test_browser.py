@@ -1,0 +1,340 @@
+"""The web app in a real browser (Debian's Chromium via Playwright) against `billing demo`.
+
+One demo stack (service + Stripe sandbox, SQLite) serves the module; each test signs in
+as its own user through the development sign-in, so tests neither share a balance nor
+depend on their order. Cards are typed into the sandbox's Stripe.js stand-in and its
+hosted Checkout page, as a customer would. A screenshot of each page goes to
+`<pytest basetemp>/frontend-screenshots/<test>/`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from billing.frontend import FRONTEND_DIST
+from tests.sandbox.helpers import wait_for
+from tests.test_demo import Demo, running_demo
+from tests.test_demo import _pay as pay
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CREDIT_MS = 20_000  # credits arrive by webhook: the page polls until they do
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"{CHROMIUM} is missing: install Debian's chromium (make browser)",
+    ),
+    pytest.mark.skipif(
+        not (FRONTEND_DIST / "index.html").is_file(),
+        reason="frontend/dist is missing: build the frontend (make install)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with running_demo(tmp_path_factory.mktemp("frontend-demo")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    folder = tmp_path_factory.getbasetemp() / "frontend-screenshots" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context: nobody signed in."""
+    context = browser.new_context(viewport=DESKTOP)
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    yield opened
+    context.close()
+
+
+class Api:
+    """The service's API as the test's witness, with a token from the development sign-in."""
+
+    def __init__(self, demo: Demo, user_id: int, role: str = "user") -> None:
+        self.base, self.user_id = demo.base, user_id
+        body = {"user_id": user_id, "role": role}
+        answer = httpx.post(f"{demo.base}/api/dev/sign-in", json=body)
+        answer.raise_for_status()
+        self.headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+
+    def get(self, path: str, **params: str) -> Any:
+        answer = httpx.get(f"{self.base}{path}", headers=self.headers, params=params)
+        answer.raise_for_status()
+        return answer.json()
+
+    def balance(self) -> int:
+        return int(self.get(f"/api/financial/credits/{self.user_id}")["balance"])
+
+
+def settle(demo: Demo) -> None:
+    """Wait until the webhook inbox has nothing left to process: the figures stop moving."""
+    admin = Api(demo, 1, "admin")
+
+    def drained() -> bool:
+        due = [admin.get("/api/admin/webhooks", status=s)["data"] for s in ("pending", "failed")]
+        return due == [[], []]
+
+    wait_for(drained, 20)
+
+
+def fits_a_phone(page: Page, shot: Path) -> None:
+    """At a phone's width the page reflows: nothing scrolls sideways."""
+    page.set_viewport_size(PHONE)
+    fits = f"document.documentElement.scrollWidth <= {PHONE['width']}"
+    page.wait_for_function(fits, timeout=5_000)  # once the chart has followed the resize
+    page.screenshot(path=shot, full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def sign_in(page: Page, demo: Demo, user_id: int) -> None:
+    page.goto(f"{demo.base}/#/sign-in")
+    page.get_by_label("User id", exact=True).fill(str(user_id))
+    page.get_by_role("button", name=f"Sign in as user {user_id}").click()
+    page.wait_for_url(re.compile(r"#/credits$"))
+    expect(page.get_by_test_id("signed-in-as")).to_have_text(f"User {user_id}")
+
+
+def balance_is(page: Page, credits: int) -> None:
+    expect(page.get_by_test_id("credit-balance")).to_have_attribute(
+        "data-value", str(credits), timeout=CREDIT_MS
+    )
+
+
+def type_card(page: Page, number: str) -> None:
+    """Into the card element of the sandbox's Stripe.js stand-in."""
+    for field, value in (("number", number), ("exp_month", "12"), ("exp_year", "34")):
+        page.fill(f"input[placeholder={field}]", value)
+    page.fill("input[placeholder=cvc]", "123")
+
+
+def pay_on_hosted_checkout(page: Page, shots: Path) -> None:
+    page.wait_for_url(re.compile(r"/c/pay/"))
+    page.fill("#email", "buyer@example.com")
+    page.fill("#cardNumber", "4242 4242 4242 4242")
+    page.fill("#cardExpiry", "12 / 34")
+    page.fill("#cardCvc", "123")
+    page.fill("#billingName", "Browser Buyer")
+    page.screenshot(path=shots / "checkout.png", full_page=True)
+    page.click("button[type=submit]")
+
+
+def test_buying_the_top_up_through_checkout_raises_the_balance(
+    page: Page, demo: Demo, shots: Path
+) -> None:
+    api = Api(demo, 201)
+    sign_in(page, demo, api.user_id)
+    balance_is(page, 0)
+    page.get_by_role("link", name="Pricing").click()
+    expect(page.get_by_test_id("product-Top-up")).to_contain_text("$5.00")
+    expect(page.get_by_test_id("product-Starter")).to_contain_text("1,000 credits every month")
+    page.screenshot(path=shots / "pricing.png", full_page=True)
+    fits_a_phone(page, shots / "pricing-phone.png")
+
+    page.get_by_role("button", name="Buy Top-up").click()
+    pay_on_hosted_checkout(page, shots)
+    page.wait_for_url(re.compile(r"#/credits\?checkout=success&session_id=cs_"))
+    balance_is(page, 500)
+    expect(page.get_by_test_id("credit-balance")).to_have_text("500 credits")
+    expect(page.get_by_test_id("credit-history")).to_contain_text("+500")
+    page.screenshot(path=shots / "credits-after-checkout.png", full_page=True)
+    assert api.balance() == 500
+
+
+@pytest.mark.parametrize(
+    ("user_id", "card", "challenge", "credits"),
+    [
+        (202, "4242424242424242", False, 2500),
+        (203, "4000000000000002", False, 0),
+        (204, "4000002500003155", True, 2500),
+    ],
+    ids=["4242-succeeds", "0002-declined", "3155-3ds-challenge"],
+)
+def test_payment_form(
+    page: Page,
+    demo: Demo,
+    shots: Path,
+    user_id: int,
+    card: str,
+    challenge: bool,
+    credits: int,
+) -> None:
+    api = Api(demo, user_id)
+    sign_in(page, demo, user_id)
+    page.get_by_label("Amount (USD)").fill("25.00")
+    type_card(page, card)
+    page.screenshot(path=shots / "card-typed.png", full_page=True)
+    page.get_by_role("button", name="Pay $25.00").click()
+    if challenge:
+        authenticate = page.get_by_role("button", name="Complete authentication")
+        authenticate.wait_for()
+        page.screenshot(path=shots / "3ds-challenge.png", full_page=True)
+        authenticate.click()
+
+    if credits:
+        expect(page.get_by_role("status").filter(has_text="succeeded")).to_have_text(
+            "Payment of $25.00 succeeded. 2,500 credits will be added to your balance."
+        )
+        balance_is(page, credits)
+    else:
+        expect(page.get_by_role("alert")).to_have_text(
+            "Your card was declined. Please try another card or contact your bank."
+        )
+        expect(page.get_by_role("button", name="Pay $25.00")).to_be_enabled()
+    page.screenshot(path=shots / "outcome.png", full_page=True)
+    settle(demo)  # a decline's events, too, are processed before the balance is read
+    assert api.balance() == credits
+
+
+def test_subscribing_then_canceling_at_period_end(page: Page, demo: Demo, shots: Path) -> None:
+    api = Api(demo, 205)
+    sign_in(page, demo, api.user_id)
+    page.get_by_role("link", name="Subscription").click()
+    page.get_by_role("button", name="Subscribe to Starter").click()
+    pay_on_hosted_checkout(page, shots)
+    page.wait_for_url(re.compile(r"#/subscription\?checkout=success"))
+
+    status = page.get_by_test_id("subscription-status")
+    expect(status).to_have_attribute("data-status", "active", timeout=CREDIT_MS)
+    expect(status).to_have_text("Active")
+    expect(page.get_by_test_id("subscription-plan")).to_contain_text("Starter $10.00 / month")
+    expect(page.get_by_test_id("subscription-credits")).to_have_text("1,000 credits")
+    page.screenshot(path=shots / "subscription-active.png", full_page=True)
+    summary = api.get(f"/api/financial/subscriptions/{api.user_id}/summary")
+    assert summary["status"] == "active"
+    assert summary["renews_at"] is not None
+
+    page.get_by_role("button", name="Cancel subscription").click()
+    dialog = page.get_by_role("alertdialog", name="Cancel Starter?")
+    expect(dialog.get_by_role("button", name="Keep my plan")).to_be_focused()
+    page.screenshot(path=shots / "cancel-confirmation.png", full_page=True)
+    dialog.get_by_role("button", name="Yes, cancel at period end").click()
+
+    ending = page.get_by_test_id("subscription-ending")
+    expect(ending).to_contain_text("Your plan is canceled and ends on")
+    expect(status).to_have_text("Active")  # until the period ends
+    page.screenshot(path=shots / "subscription-canceled.png", full_page=True)
+    [subscription] = api.get(f"/api/stripe/subscriptions/{api.user_id}")
+    assert subscription["cancel_at_period_end"] is True
+    assert subscription["status"] == "active"
+    summary = api.get(f"/api/financial/subscriptions/{api.user_id}/summary")
+    assert summary["ends_at"] is not None
+    shown = page.evaluate(
+        "iso => new Intl.DateTimeFormat(undefined, {dateStyle: 'medium'}).format(new Date(iso))",
+        summary["ends_at"],
+    )
+    expect(page.get_by_test_id("subscription-renewal")).to_have_text(shown)
+
+
+def buy_top_up(demo: Demo, buyer: Api) -> None:
+    """Through the API and the hosted page's own endpoint, as tests/test_demo.py does."""
+    [price] = demo.products()["Top-up"]["prices"]
+    body = {
+        "user_id": buyer.user_id,
+        "price_id": price["id"],
+        "mode": "payment",
+        "success_url": f"{demo.base}/",
+        "cancel_url": f"{demo.base}/",
+    }
+    url = f"{demo.base}/api/stripe/create-checkout-session"
+    session = httpx.post(url, json=body, headers=buyer.headers)
+    session.raise_for_status()
+    pay(session.json()["url"])
+    wait_for(lambda: buyer.balance() == price["credits"], 20)
+
+
+def _dashboard_figures(data: dict[str, Any]) -> dict[str, Any]:
+    """data-testid -> the raw value the page must show for it."""
+    figures: dict[str, Any] = {}
+    for total in data["revenue"]["by_currency"]:
+        for key in ("gross", "refunded", "net"):
+            figures[f"revenue-{total['currency']}-{key}"] = total[key]
+    for row in data["recurring"]:
+        figures[f"mrr-{row['currency']}"] = row["mrr"]
+        figures[f"arr-{row['currency']}"] = row["arr"]
+    for key in ("active", "new", "canceled"):
+        figures[f"subscriptions-{key}"] = data["subscriptions"][key]
+    figures["subscriptions-churn"] = data["subscriptions"]["churn_rate"]
+    figures["payments-succeeded"] = data["payments"]["succeeded"]
+    figures["payments-failed"] = data["payments"]["failed"]
+    figures["payments-failure-rate"] = data["payments"]["failure_rate"]
+    for key in ("issued", "spent", "expired", "outstanding"):
+        figures[f"credits-{key}"] = data["credits"][key]
+    for key in ("received", "processed", "failed", "dead", "ignored"):
+        figures[f"webhooks-{key}"] = data["webhooks"][key]
+    return figures
+
+
+def test_the_admin_dashboard_shows_the_apis_numbers(page: Page, demo: Demo, shots: Path) -> None:
+    admin = Api(demo, 1, "admin")
+    probe = httpx.get(f"{demo.base}/api/financial/admin/dashboard", headers=admin.headers)
+    if probe.status_code == 404:
+        pytest.skip("this service has no GET /api/financial/admin/dashboard yet")
+    buy_top_up(demo, Api(demo, 206))  # revenue in USD today, whichever tests ran before
+    settle(demo)
+    data = admin.get("/api/financial/admin/dashboard")
+
+    page.goto(f"{demo.base}/#/sign-in")
+    page.get_by_role("button", name="Sign in as admin").click()
+    page.wait_for_url(re.compile(r"#/admin$"))
+    expect(page.get_by_test_id("dashboard-range")).to_contain_text(
+        f"{data['range']['from']} to {data['range']['to']}"
+    )
+    expect(page.get_by_test_id("subscriptions-active")).to_be_visible()
+    shown = {
+        test_id: float(page.get_by_test_id(test_id).get_attribute("data-value") or "nan")
+        for test_id in _dashboard_figures(data)
+    }
+    assert shown == pytest.approx(_dashboard_figures(data))
+    usd = next(t for t in data["revenue"]["by_currency"] if t["currency"] == "usd")
+    expect(page.get_by_test_id("revenue-usd-net")).to_have_text(f"${usd['net'] / 100:,.2f}")
+    chart = page.get_by_test_id("revenue-chart-usd")
+    expect(chart.get_by_role("application")).to_be_visible()  # recharts' chart surface
+    expect(chart.locator(".recharts-bar-rectangle").first).to_be_visible()
+    page.screenshot(path=shots / "admin-dashboard.png", full_page=True)
+    fits_a_phone(page, shots / "admin-dashboard-phone.png")
+
+    page.get_by_role("button", name="Last 7 days").click()
+    week = page.get_by_test_id("dashboard-range")
+    expect(week).to_contain_text(f"to {data['range']['to']}")
+    seven = admin.get("/api/financial/admin/dashboard", **_range_shown(week.inner_text()))
+    expect(page.get_by_test_id("credits-issued")).to_have_attribute(
+        "data-value", str(seven["credits"]["issued"])
+    )
+
+
+def _range_shown(text: str) -> dict[str, str]:
+    days = re.findall(r"\d{4}-\d{2}-\d{2}", text)
+    return {"from": days[0], "to": days[1]}
