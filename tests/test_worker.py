@@ -140,3 +140,22 @@ async def test_concurrent_workers_process_each_event_exactly_once(
     assert await credits(database) == 400
     async with database.sessions() as session, session.begin():
         assert (await verify_ledger(session)).ok
+
+
+async def test_a_batch_commits_its_successes_and_records_its_failures(database: Database) -> None:
+    """One transaction for the batch, one savepoint per event: a failing handler takes back
+    only its own writes, and its neighbours' effects and marks commit."""
+    await receive(database, 2)
+    await receive(database, 1, "test.broken")
+    await receive(database, 2)
+    handlers: dict[str, Handler] = {"test.grant": grant, "test.broken": grant_then_fail}
+    assert await process_due(database, handlers, limit=10, batch=10) == 5
+    statuses = [(e.type, e.status, e.attempts) for e in await events(database)]
+    assert statuses == [
+        ("test.grant", "processed", 1),
+        ("test.grant", "processed", 1),
+        ("test.broken", "failed", 1),
+        ("test.grant", "processed", 1),
+        ("test.grant", "processed", 1),
+    ]
+    assert await credits(database) == 40

@@ -1,10 +1,10 @@
 """Processing the webhook inbox: each event's effects exactly once.
 
-A worker claims one due event per database transaction (`FOR UPDATE SKIP LOCKED`
-on PostgreSQL, so many workers never take the same event; SQLite runs one
-worker and its `BEGIN IMMEDIATE` serializes). The handler runs inside a
-SAVEPOINT in that same transaction, and the event is marked processed in it
-too: the effects and the mark commit together, or neither does. A handler that
+A worker claims a batch of due events per database transaction (`FOR UPDATE SKIP
+LOCKED` on PostgreSQL, so many workers never take the same event; SQLite runs one
+worker and its `BEGIN IMMEDIATE` serializes). Each handler runs inside a SAVEPOINT
+in that same transaction, and its event is marked processed in it too: the effects
+and the marks commit together, or none does. A handler that
 raises is rolled back to the savepoint and the failure is recorded while the
 row is still locked, so a failure can never overwrite a concurrent success.
 Failures retry with exponential backoff; after `MAX_ATTEMPTS` the event is dead,
@@ -15,6 +15,7 @@ rolled-back attempt. `billing.worker_loop` runs this engine as a process.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -59,8 +60,8 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
         pending.append(callback)
 
 
-def _run_after_commit(session: AsyncSession) -> None:
-    for callback in session.info.pop(AFTER_COMMIT, []):
+def _run(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
         try:
             callback()
         except Exception:  # the event is committed: a broken notifier must not undo that
@@ -97,36 +98,54 @@ async def overdue_seconds(database: Database) -> float:
 
 async def process_next(database: Database, handlers: Mapping[str, Handler]) -> bool:
     """Claim and process one due event; False when none is due."""
+    return await process_batch(database, handlers, 1) > 0
+
+
+async def process_batch(
+    database: Database,
+    handlers: Mapping[str, Handler],
+    size: int,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Claim up to `size` due events and process them in one transaction, each handler
+    in its own savepoint: one commit (one fsync) for the lot. A crash before the commit
+    leaves every one of them due again, so each effect still happens exactly once. Once
+    `stop` is set, the events not yet begun are left due for the next worker."""
     async with database.sessions() as session:
         async with session.begin():
-            query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id).limit(1)
+            query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id)
             if database.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            event = await session.scalar(query)
-            if event is None:
-                return False
-            await _handle(session, event, handlers)
-        _run_after_commit(session)
-    if event.status == DEAD:  # only once the dead mark is committed
-        WEBHOOK_DEAD_EVENTS.inc()
-        alert(
-            "webhook_event_dead",
-            event_id=event.stripe_event_id,
-            type=event.type,
-            attempts=event.attempts,
-            error=event.last_error,
-        )
-    return True
+            claimed = list(await session.scalars(query.limit(size)))
+            events: list[WebhookEvent] = []
+            callbacks: list[Callable[[], None]] = []
+            for event in claimed:
+                if events and stop is not None and stop.is_set():
+                    break
+                callbacks += await _handle(session, event, handlers)
+                events.append(event)
+        _run(callbacks)
+    for event in events:
+        if event.status == DEAD:  # only once the dead mark is committed
+            WEBHOOK_DEAD_EVENTS.inc()
+            alert(
+                "webhook_event_dead",
+                event_id=event.stripe_event_id,
+                type=event.type,
+                attempts=event.attempts,
+                error=event.last_error,
+            )
+    return len(events)
 
 
 async def _handle(
     session: AsyncSession, event: WebhookEvent, handlers: Mapping[str, Handler]
-) -> None:
-    now = utcnow()
+) -> list[Callable[[], None]]:
+    """Run the event's handler in a savepoint; what it asked to run after commit."""
     handler = handlers.get(event.type)
     if handler is None:
-        _finish(event, IGNORED, now)
-        return
+        _finish(event, IGNORED)
+        return []
     started = time.perf_counter()
     session.info[AFTER_COMMIT] = []
     try:
@@ -134,23 +153,30 @@ async def _handle(
             async with session.begin_nested():
                 await handler(session, event)
     except Exception as exc:  # any handler failure is recorded and retried
-        session.info[AFTER_COMMIT] = []  # rolled back with the savepoint
-        _record_failure(event, exc, now)
-        return
+        _record_failure(event, exc, utcnow())
+        return []  # rolled back with the savepoint
     finally:
+        callbacks: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         WEBHOOK_HANDLER_DURATION.labels(event.type).observe(time.perf_counter() - started)
-    _finish(event, PROCESSED, now)
+    _finish(event, PROCESSED)
+    return callbacks
 
 
-async def process_due(database: Database, handlers: Mapping[str, Handler], limit: int) -> int:
-    """Process up to `limit` due events; how many were taken."""
+async def process_due(
+    database: Database, handlers: Mapping[str, Handler], limit: int, batch: int = 1
+) -> int:
+    """Process up to `limit` due events, `batch` per transaction; how many were taken."""
     taken = 0
-    while taken < limit and await process_next(database, handlers):
-        taken += 1
+    while taken < limit:
+        done = await process_batch(database, handlers, min(batch, limit - taken))
+        if done == 0:
+            break
+        taken += done
     return taken
 
 
-def _finish(event: WebhookEvent, status: str, now: datetime) -> None:
+def _finish(event: WebhookEvent, status: str) -> None:
+    now = utcnow()  # when its effects were done, not when it was claimed
     event.status = status
     event.attempts += 1
     event.processed_at = now
