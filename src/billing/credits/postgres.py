@@ -81,30 +81,48 @@ async def post_once(
     session: AsyncSession, transfer: Transfer, key: str, now: datetime
 ) -> tuple[int, int] | None:
     """(transaction id, wallet balance after), or None if nothing was posted."""
-    metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
     async with driver_connection(session) as connection:
         try:
-            row = await connection.fetchrow(
-                CREDIT if transfer.kind.credits_wallet else DEBIT,
-                transfer.user_id,
-                transfer.amount,
-                now,
-                key,
-                transfer.kind.name,
-                transfer.fingerprint,
-                transfer.actor,
-                transfer.reference,
-                transfer.description,
-                metadata,
-                transfer.expires_at,
-                transfer.wallet_delta,
-                transfer.kind.system_account_id,
-                audit.credit_action(transfer.kind.name),
-                audit.user_target(transfer.user_id),
-                request_id.current(),
-            )
+            return await _post(connection, transfer, key, now)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == KEY_CONSTRAINT:
                 return None
             raise
+
+
+async def post_in_transaction(
+    session: AsyncSession, transfer: Transfer, key: str, now: datetime
+) -> tuple[int, int] | None:
+    """The same statement inside the session's open transaction (a webhook handler's), on
+    its own driver connection: one round trip instead of five. A key used concurrently
+    fails the statement, which rolls the caller back to its savepoint, to be retried."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return await _post(driver, transfer, key, now)
+
+
+async def _post(
+    connection: asyncpg.Connection, transfer: Transfer, key: str, now: datetime
+) -> tuple[int, int] | None:
+    metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
+    row = await connection.fetchrow(
+        CREDIT if transfer.kind.credits_wallet else DEBIT,
+        transfer.user_id,
+        transfer.amount,
+        now,
+        key,
+        transfer.kind.name,
+        transfer.fingerprint,
+        transfer.actor,
+        transfer.reference,
+        transfer.description,
+        metadata,
+        transfer.expires_at,
+        transfer.wallet_delta,
+        transfer.kind.system_account_id,
+        audit.credit_action(transfer.kind.name),
+        audit.user_target(transfer.user_id),
+        request_id.current(),
+    )
     return (row["id"], row["balance"]) if row else None

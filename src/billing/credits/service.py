@@ -84,7 +84,10 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     commit or roll back together with the caller's other writes."""
     key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
     now = utcnow()
-    posted = await _apply(session, transfer, key, now)
+    if session.get_bind().dialect.name == "postgresql":
+        posted = await postgres.post_in_transaction(session, transfer, key, now)
+    else:
+        posted = await _apply(session, transfer, key, now)
     if posted is None:
         return await _explain_refusal(session, transfer)
     return _posted(transfer, posted, now)
