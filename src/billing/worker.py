@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import request_id
 from billing.db import Database, utcnow
+from billing.failure_spikes import SPIKES
 from billing.observability import (
     WEBHOOK_DEAD_EVENTS,
     WEBHOOK_HANDLER_DURATION,
@@ -126,6 +127,8 @@ async def process_batch(
                 events.append(event)
         _run(callbacks)
     for event in events:
+        if event.status in (FAILED, DEAD):
+            SPIKES.note("webhook_failure")
         if event.status == DEAD:  # only once the dead mark is committed
             WEBHOOK_DEAD_EVENTS.inc()
             alert(

@@ -19,6 +19,7 @@ from billing.compliance import audit
 from billing.credits.accounts import TransactionKind
 from billing.credits.service import Transfer, post_within
 from billing.db import insert_or_lock, utcnow
+from billing.failure_spikes import SPIKES
 from billing.observability import PAYMENTS
 from billing.payments.models import Payment
 from billing.worker import after_commit
@@ -146,6 +147,7 @@ async def record_failure(
         return row
     if inserted:
         _count(session, FAILED)
+        after_commit(session, partial(SPIKES.note, "payment_failure"))
     row.failure_code = (failure_code or "")[:MAX_FAILURE_CODE] or None
     row.failure_message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
     _update(row, payment)
