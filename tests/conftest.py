@@ -21,6 +21,7 @@ from billing.auth import Role, create_api_key, issue_token
 from billing.config import Settings
 from billing.credits.verify import verify_ledger
 from billing.db import Database
+from billing.failure_spikes import SPIKES
 from billing.migrations import upgrade
 from billing.stripe_api import create_client, require_client
 from tests.sandbox_process import Sandbox, start, stop
@@ -41,6 +42,13 @@ PG_RESET = (
     " UPDATE catalog_version SET version = 0;"
     " DELETE FROM credit_accounts WHERE kind = 'wallet'"
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_failure_counts() -> None:
+    """Each test starts like a new process: failures counted by earlier tests must not
+    add up to a spike alert in this one."""
+    SPIKES.clear()
 
 
 @pytest.fixture(scope="session")

@@ -24,3 +24,12 @@ def test_a_burst_alerts_once_per_window_and_a_trickle_never() -> None:
         for second in (370, 371, 372):  # a window later: the next burst alerts again
             spikes.note("payment_failure", now=second)
     assert alerts(logs) == ["payment_failure_spike", "payment_failure_spike"]
+
+
+def test_clear_forgets_what_was_counted() -> None:
+    spikes = FailureSpikes(threshold=2, window=60)
+    with capture_logs() as logs:
+        spikes.note("payment_failure", now=0)
+        spikes.clear()
+        spikes.note("payment_failure", now=1)
+    assert alerts(logs) == []

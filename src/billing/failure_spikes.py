@@ -27,6 +27,11 @@ class FailureSpikes:
         self._seen: dict[str, deque[float]] = {}
         self._alerted_at: dict[str, float] = {}
 
+    def clear(self) -> None:
+        """Forget every failure counted (a fresh process's state)."""
+        self._seen.clear()
+        self._alerted_at.clear()
+
     def note(self, kind: str, now: float | None = None) -> None:
         """Count one failure; alert `<kind>_spike` when the window holds `threshold`."""
         now = time.monotonic() if now is None else now
