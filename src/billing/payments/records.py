@@ -96,14 +96,8 @@ def _update(row: Payment, payment: StripePayment) -> None:
     row.updated_at = utcnow()
 
 
-async def record_success(session: AsyncSession, payment: StripePayment, *, credits: int) -> Payment:
-    """Record a successful payment (in the caller's transaction) and the credits it bought."""
-    row, inserted = await _locked_row(session, payment, SUCCEEDED)
-    if inserted or row.status != SUCCEEDED:
-        _count(session, SUCCEEDED)
-    row.status, row.credits = SUCCEEDED, credits
-    row.failure_code = row.failure_message = None
-    _update(row, payment)
+async def _audit(session: AsyncSession, row: Payment, inserted: bool) -> None:
+    """What this news from Stripe changed on the payment row (all of it, if new)."""
     await audit.record_changes(
         session,
         row,
@@ -113,6 +107,17 @@ async def record_success(session: AsyncSession, payment: StripePayment, *, credi
         user_id=row.user_id,
         created=inserted,
     )
+
+
+async def record_success(session: AsyncSession, payment: StripePayment, *, credits: int) -> Payment:
+    """Record a successful payment (in the caller's transaction) and the credits it bought."""
+    row, inserted = await _locked_row(session, payment, SUCCEEDED)
+    if inserted or row.status != SUCCEEDED:
+        _count(session, SUCCEEDED)
+    row.status, row.credits = SUCCEEDED, credits
+    row.failure_code = row.failure_message = None
+    _update(row, payment)
+    await _audit(session, row, inserted)
     return row
 
 
@@ -151,15 +156,7 @@ async def record_failure(
     row.failure_code = (failure_code or "")[:MAX_FAILURE_CODE] or None
     row.failure_message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
     _update(row, payment)
-    await audit.record_changes(
-        session,
-        row,
-        "payment",
-        actor=ACTOR,
-        target=row.stripe_id,
-        user_id=row.user_id,
-        created=inserted,
-    )
+    await _audit(session, row, inserted)
     return row
 
 
