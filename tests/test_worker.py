@@ -17,7 +17,7 @@ from billing.credits.verify import verify_ledger
 from billing.db import Database, utcnow
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
-from billing.worker import MAX_ATTEMPTS, Handler, process_due, retry_delay
+from billing.worker import MAX_ATTEMPTS, Handler, after_commit, process_due, retry_delay
 from tests.webhooks.helpers import stripe_event
 
 USER = 5
@@ -143,8 +143,9 @@ async def test_concurrent_workers_process_each_event_exactly_once(
 
 
 async def test_a_batch_commits_its_successes_and_records_its_failures(database: Database) -> None:
-    """One transaction for the batch, one savepoint per event: a failing handler takes back
-    only its own writes, and its neighbours' effects and marks commit."""
+    """One transaction for the batch: a failing handler sends the batch back to be taken
+    with a savepoint per event, so it takes back only its own writes, and its neighbours'
+    effects and marks commit, each once."""
     await receive(database, 2)
     await receive(database, 1, "test.broken")
     await receive(database, 2)
@@ -159,3 +160,22 @@ async def test_a_batch_commits_its_successes_and_records_its_failures(database: 
         ("test.grant", "processed", 1),
     ]
     assert await credits(database) == 40
+
+
+async def test_a_batch_taken_again_runs_each_after_commit_callback_once(
+    database: Database,
+) -> None:
+    """The first pass of a batch that a handler breaks is rolled back: what its handlers
+    asked to say after commit is never said for it."""
+    said: list[str] = []
+
+    async def grant_and_say(session: AsyncSession, event: WebhookEvent) -> None:
+        await grant(session, event)
+        after_commit(session, lambda: said.append(event.stripe_event_id))
+
+    await receive(database, 2)
+    await receive(database, 1, "test.broken")
+    handlers: dict[str, Handler] = {"test.grant": grant_and_say, "test.broken": grant_then_fail}
+    assert await process_due(database, handlers, limit=10, batch=10) == 3
+    granted = [e.stripe_event_id for e in await events(database) if e.type == "test.grant"]
+    assert said == granted

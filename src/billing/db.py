@@ -135,28 +135,49 @@ def upsert(dialect_name: str, table: type[Base]) -> postgresql.Insert | sqlite.I
 Model = TypeVar("Model", bound=Base)
 
 
+def _unless_present(
+    session: AsyncSession, model: type[Base], key: str, values: dict[str, Any]
+) -> postgresql.Insert | sqlite.Insert:
+    """INSERT of `values` that does nothing when a row with the same unique `key` exists."""
+    return (
+        upsert(session.get_bind().dialect.name, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[key])
+    )
+
+
+async def insert_new(
+    session: AsyncSession, model: type[Base], key: str, values: dict[str, Any]
+) -> bool:
+    """Insert a row from `values` unless one with the same unique `key` exists; whether
+    it did. A core statement: no ORM object is built, for paths that stay new mostly."""
+    statement = _unless_present(session, model, key, values)
+    inserted = await session.scalar(statement.returning(getattr(model, key)))
+    return inserted is not None
+
+
+async def lock_by(session: AsyncSession, model: type[Model], key: str, value: object) -> Model:
+    """The row whose unique column `key` holds `value`, locked for update and re-read."""
+    row = await session.scalar(
+        select(model)
+        .where(getattr(model, key) == value)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None, f"no {model.__name__} with {key}={value!r}"
+    return row
+
+
 async def insert_or_lock(
     session: AsyncSession, model: type[Model], key: str, values: dict[str, Any]
 ) -> tuple[Model, bool]:
     """The row whose unique column `key` holds `values[key]`, locked for update: inserted
     from `values` when there is none (then True), else the stored one, re-read. Two
     concurrent writers of one row take turns on its lock instead of failing or losing."""
-    inserted = await session.scalar(
-        upsert(session.get_bind().dialect.name, model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[key])
-        .returning(model)
-    )
+    inserted = await session.scalar(_unless_present(session, model, key, values).returning(model))
     if inserted is not None:
         return inserted, True
-    row = await session.scalar(
-        select(model)
-        .where(getattr(model, key) == values[key])
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
-    return row, False
+    return await lock_by(session, model, key, values[key]), False
 
 
 class Database:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -102,67 +103,95 @@ async def process_next(database: Database, handlers: Mapping[str, Handler]) -> b
     return await process_batch(database, handlers, 1) > 0
 
 
+class _HandlerFailed(Exception):
+    """A handler raised where no savepoint isolates it: the whole batch rolls back."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What became of one claimed event; written to its row just before the commit."""
+
+    event: WebhookEvent
+    status: str
+    error: Exception | None = None
+
+
 async def process_batch(
     database: Database,
     handlers: Mapping[str, Handler],
     size: int,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """Claim up to `size` due events and process them in one transaction, each handler
-    in its own savepoint: one commit (one fsync) for the lot. A crash before the commit
-    leaves every one of them due again, so each effect still happens exactly once. Once
-    `stop` is set, the events not yet begun are left due for the next worker."""
+    """Claim up to `size` due events and process them in one transaction: one commit
+    (one fsync) for the lot. A crash before the commit leaves every one of them due
+    again, so each effect still happens exactly once. Handlers run without savepoints
+    first (two round trips fewer per event); should one raise, the batch rolls back and
+    is taken again with each handler in its own savepoint, so the failure is recorded
+    and the others' effects kept. Once `stop` is set, the events not yet begun are left
+    due for the next worker."""
+    if size > 1:
+        try:
+            return await _process_claimed(database, handlers, size, stop, isolated=False)
+        except _HandlerFailed:
+            pass
+    return await _process_claimed(database, handlers, size, stop, isolated=True)
+
+
+async def _process_claimed(
+    database: Database,
+    handlers: Mapping[str, Handler],
+    size: int,
+    stop: asyncio.Event | None,
+    *,
+    isolated: bool,
+) -> int:
     async with database.sessions() as session:
         async with session.begin():
             query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id)
             if database.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            claimed = list(await session.scalars(query.limit(size)))
-            events: list[WebhookEvent] = []
+            outcomes: list[_Outcome] = []
             callbacks: list[Callable[[], None]] = []
-            for event in claimed:
-                if events and stop is not None and stop.is_set():
+            for event in await session.scalars(query.limit(size)):
+                if outcomes and stop is not None and stop.is_set():
                     break
-                callbacks += await _handle(session, event, handlers)
-                events.append(event)
+                outcomes.append(await _handle(session, event, handlers, callbacks, isolated))
+            _mark(outcomes)  # one flush of every mark, with the commit
         _run(callbacks)
-    for event in events:
-        if event.status in (FAILED, DEAD):
-            SPIKES.note("webhook_failure")
-        if event.status == DEAD:  # only once the dead mark is committed
-            WEBHOOK_DEAD_EVENTS.inc()
-            alert(
-                "webhook_event_dead",
-                event_id=event.stripe_event_id,
-                type=event.type,
-                attempts=event.attempts,
-                error=event.last_error,
-            )
-    return len(events)
+    _report(outcomes)
+    return len(outcomes)
 
 
 async def _handle(
-    session: AsyncSession, event: WebhookEvent, handlers: Mapping[str, Handler]
-) -> list[Callable[[], None]]:
-    """Run the event's handler in a savepoint; what it asked to run after commit."""
+    session: AsyncSession,
+    event: WebhookEvent,
+    handlers: Mapping[str, Handler],
+    callbacks: list[Callable[[], None]],
+    isolated: bool,
+) -> _Outcome:
+    """Run the event's handler (in a savepoint when `isolated`); what became of it. What
+    it asked to run after commit joins `callbacks` unless its effects were rolled back."""
     handler = handlers.get(event.type)
     if handler is None:
-        _finish(event, IGNORED)
-        return []
+        return _Outcome(event, IGNORED)
     started = time.perf_counter()
     session.info[AFTER_COMMIT] = []
     try:
         with request_id.bound(event.stripe_event_id):  # audit entries and logs name the event
-            async with session.begin_nested():
+            if isolated:
+                async with session.begin_nested():
+                    await handler(session, event)
+            else:
                 await handler(session, event)
     except Exception as exc:  # any handler failure is recorded and retried
-        _record_failure(event, exc, utcnow())
-        return []  # rolled back with the savepoint
+        if not isolated:
+            raise _HandlerFailed from exc
+        return _Outcome(event, FAILED, exc)  # rolled back with the savepoint
     finally:
-        callbacks: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
+        pending: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         WEBHOOK_HANDLER_DURATION.labels(event.type).observe(time.perf_counter() - started)
-    _finish(event, PROCESSED)
-    return callbacks
+    callbacks += pending
+    return _Outcome(event, PROCESSED)
 
 
 async def process_due(
@@ -178,37 +207,60 @@ async def process_due(
     return taken
 
 
-def _finish(event: WebhookEvent, status: str) -> None:
-    now = utcnow()  # when its effects were done, not when it was claimed
-    event.status = status
-    event.attempts += 1
-    event.processed_at = now
-    event.last_error = None
-    lag = (now - event.received_at).total_seconds()
-    WEBHOOK_PROCESSED.labels(event.type, status).inc()
-    WEBHOOK_LAG.observe(lag)
-    logger.debug(
-        "webhook_event_done",
-        event_id=event.stripe_event_id,
-        type=event.type,
-        status=status,
-        lag_seconds=lag,
-    )
+def _mark(outcomes: list[_Outcome]) -> None:
+    """Write each outcome to its event's row, stamped now: when its effects are done."""
+    now = utcnow()
+    for outcome in outcomes:
+        event = outcome.event
+        event.attempts += 1
+        if outcome.error is None:
+            event.status, event.processed_at, event.last_error = outcome.status, now, None
+        else:
+            _mark_failed(event, outcome.error, now)
+            outcome.status = event.status
 
 
-def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> None:
-    event.attempts += 1
+def _mark_failed(event: WebhookEvent, exc: Exception, now: datetime) -> None:
     event.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
     if event.attempts >= MAX_ATTEMPTS:
         event.status = DEAD
     else:
         event.status = FAILED
         event.next_attempt_at = now + retry_delay(event.attempts)
-        logger.warning(
-            "webhook_event_failed",
-            event_id=event.stripe_event_id,
-            type=event.type,
-            attempts=event.attempts,
-            error=type(exc).__name__,
-        )
-    WEBHOOK_PROCESSED.labels(event.type, event.status).inc()
+
+
+def _report(outcomes: list[_Outcome]) -> None:
+    """Metrics, logs and alerts of committed outcomes only."""
+    for outcome in outcomes:
+        event, status = outcome.event, outcome.status
+        WEBHOOK_PROCESSED.labels(event.type, status).inc()
+        if status in (FAILED, DEAD):
+            SPIKES.note("webhook_failure")
+        if status == FAILED:
+            logger.warning(
+                "webhook_event_failed",
+                event_id=event.stripe_event_id,
+                type=event.type,
+                attempts=event.attempts,
+                error=type(outcome.error).__name__,
+            )
+        elif status == DEAD:
+            WEBHOOK_DEAD_EVENTS.inc()
+            alert(
+                "webhook_event_dead",
+                event_id=event.stripe_event_id,
+                type=event.type,
+                attempts=event.attempts,
+                error=event.last_error,
+            )
+        else:
+            assert event.processed_at is not None
+            lag = (event.processed_at - event.received_at).total_seconds()
+            WEBHOOK_LAG.observe(lag)
+            logger.debug(
+                "webhook_event_done",
+                event_id=event.stripe_event_id,
+                type=event.type,
+                status=status,
+                lag_seconds=lag,
+            )

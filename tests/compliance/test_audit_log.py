@@ -176,7 +176,7 @@ async def test_a_payment_and_its_refund_are_audited_beside_their_credits(
     refunded = event(NEW, "charge.refunded", charge)
     await _run_events(settings, database, paid, refunded)
 
-    purchase, payment, reversal, clawback = await entries(database, user_id=46)
+    payment, purchase, reversal, clawback = await entries(database, user_id=46)
     paid_id, refund_id = inbox.parse_event(paid).id, inbox.parse_event(refunded).id
     assert (purchase.action, purchase.request_id) == ("credit.purchase", paid_id)
     assert (payment.action, payment.target, payment.request_id) == (

@@ -30,7 +30,10 @@ def _payment(stripe_id: str, **overrides: Any) -> records.StripePayment:
 
 
 async def _succeed(session: AsyncSession, stripe_id: str, **overrides: Any) -> Payment:
-    return await records.record_success(session, _payment(stripe_id, **overrides), credits=500)
+    await records.record_success(session, _payment(stripe_id, **overrides), credits=500)
+    row = await records.get(session, stripe_id)
+    assert row is not None
+    return row
 
 
 async def _fail(

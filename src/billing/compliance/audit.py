@@ -50,7 +50,7 @@ history up to it is pinned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -125,22 +125,45 @@ def _json(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _changes(row: Base, created: bool) -> dict[str, list[object]]:
+def _created(values: Mapping[str, object]) -> dict[str, list[object]]:
+    """`{column: [None, value]}` for every column a new row was given."""
+    return {
+        key: [None, _json(value)]
+        for key, value in values.items()
+        if value is not None and key not in UNAUDITED_COLUMNS
+    }
+
+
+def _changes(row: Base) -> dict[str, list[object]]:
     """`{column: [before, after]}` of what the session changed on `row` and has not
-    flushed yet; for a row just created, every column it has."""
+    flushed yet."""
     state = inspect(row)
     changes: dict[str, list[object]] = {}
     for column in state.mapper.column_attrs:
-        if column.key in UNAUDITED_COLUMNS:
-            continue
         history = state.attrs[column.key].history
-        if created:
-            value = getattr(row, column.key)
-            if value is not None:
-                changes[column.key] = [None, _json(value)]
-        elif history.added and history.deleted:
+        if column.key not in UNAUDITED_COLUMNS and history.added and history.deleted:
             changes[column.key] = [_json(history.deleted[0]), _json(history.added[0])]
     return changes
+
+
+async def record_created(
+    session: AsyncSession,
+    values: Mapping[str, object],
+    noun: str,
+    *,
+    actor: str,
+    target: str,
+    user_id: int | None,
+) -> None:
+    """Audit a row Stripe's news created, inserted from `values`: `<noun>.created`."""
+    await record(
+        session,
+        actor=actor,
+        action=f"{noun}.created",
+        target=target,
+        user_id=user_id,
+        details={"changes": _created(values)},
+    )
 
 
 async def record_changes(
@@ -156,13 +179,15 @@ async def record_changes(
     """Audit a row Stripe's news changed: `<noun>.created` with its columns, or
     `<noun>.updated` with what changed; nothing changed, no entry. Call it after the
     changes and before anything flushes the session."""
-    changes = _changes(row, created)
-    if changes:
-        action = f"{noun}.created" if created else f"{noun}.updated"
+    if created:
+        columns = inspect(row).mapper.column_attrs
+        values = {column.key: getattr(row, column.key) for column in columns}
+        await record_created(session, values, noun, actor=actor, target=target, user_id=user_id)
+    elif changes := _changes(row):
         await record(
             session,
             actor=actor,
-            action=action,
+            action=f"{noun}.updated",
             target=target,
             user_id=user_id,
             details={"changes": changes},

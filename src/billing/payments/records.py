@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.compliance import audit
 from billing.credits.accounts import TransactionKind
 from billing.credits.service import Transfer, post_within
-from billing.db import insert_or_lock, utcnow
+from billing.db import insert_new, lock_by, utcnow
 from billing.failure_spikes import SPIKES
 from billing.observability import PAYMENTS
 from billing.payments.models import Payment
@@ -46,8 +46,11 @@ class StripePayment:
 
 
 async def get(session: AsyncSession, stripe_id: str, *, for_update: bool = False) -> Payment | None:
+    """The payment row; `for_update` locks it and re-reads it (see `for_charge`)."""
     query = select(Payment).where(Payment.stripe_id == stripe_id)
-    found: Payment | None = await session.scalar(query.with_for_update() if for_update else query)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found: Payment | None = await session.scalar(query)
     return found
 
 
@@ -63,15 +66,14 @@ def _count(session: AsyncSession, outcome: str) -> None:
     after_commit(session, partial(PAYMENTS.labels(outcome).inc))
 
 
-async def _locked_row(
-    session: AsyncSession, payment: StripePayment, status: str
-) -> tuple[Payment, bool]:
-    """The payment row, inserted with `status` if it is new (then True), locked for update."""
+async def _insert_new(session: AsyncSession, payment: StripePayment, **columns: object) -> bool:
+    """Insert the payment's row, audited, unless it exists; whether it did. Most news of a
+    payment is its first, so this is one core INSERT, no ORM row."""
     now = utcnow()
+    ids = {name: getattr(payment, name) for name in _IDS}
     values = {
         "stripe_id": payment.stripe_id,
         "kind": payment.kind,
-        "status": status,
         "amount": payment.amount,
         "currency": payment.currency,
         "credits": 0,
@@ -81,8 +83,15 @@ async def _locked_row(
         "credits_unrecovered": 0,
         "created_at": now,
         "updated_at": now,
+        **ids,
+        **columns,
     }
-    return await insert_or_lock(session, Payment, "stripe_id", values)
+    if not await insert_new(session, Payment, "stripe_id", values):
+        return False
+    await audit.record_created(
+        session, values, "payment", actor=ACTOR, target=payment.stripe_id, user_id=payment.user_id
+    )
+    return True
 
 
 def _update(row: Payment, payment: StripePayment) -> None:
@@ -96,29 +105,29 @@ def _update(row: Payment, payment: StripePayment) -> None:
     row.updated_at = utcnow()
 
 
-async def _audit(session: AsyncSession, row: Payment, inserted: bool) -> None:
-    """What this news from Stripe changed on the payment row (all of it, if new)."""
+async def _audit_update(session: AsyncSession, row: Payment) -> None:
+    """What this news from Stripe changed on a known payment row."""
     await audit.record_changes(
-        session,
-        row,
-        "payment",
-        actor=ACTOR,
-        target=row.stripe_id,
-        user_id=row.user_id,
-        created=inserted,
+        session, row, "payment", actor=ACTOR, target=row.stripe_id, user_id=row.user_id
     )
 
 
-async def record_success(session: AsyncSession, payment: StripePayment, *, credits: int) -> Payment:
-    """Record a successful payment (in the caller's transaction) and the credits it bought."""
-    row, inserted = await _locked_row(session, payment, SUCCEEDED)
-    if inserted or row.status != SUCCEEDED:
+async def record_success(session: AsyncSession, payment: StripePayment, *, credits: int) -> bool:
+    """Record a successful payment (in the caller's transaction) that bought `credits`;
+    whether the success is news. A success already recorded stays as it is (its credits
+    included) but learns the ids it did not know."""
+    if await _insert_new(session, payment, status=SUCCEEDED, credits=credits):
         _count(session, SUCCEEDED)
-    row.status, row.credits = SUCCEEDED, credits
-    row.failure_code = row.failure_message = None
+        return True
+    row = await lock_by(session, Payment, "stripe_id", payment.stripe_id)
+    news = row.status != SUCCEEDED
+    if news:
+        _count(session, SUCCEEDED)
+        row.status, row.credits = SUCCEEDED, credits
+        row.failure_code = row.failure_message = None
     _update(row, payment)
-    await _audit(session, row, inserted)
-    return row
+    await _audit_update(session, row)
+    return news
 
 
 async def record_purchase(
@@ -129,14 +138,20 @@ async def record_purchase(
     credits: int,
     key: str,
     reference: str,
-) -> Payment:
-    """Post the credits a payment bought and record its success, in the caller's
-    transaction: the credits land once (per `key`), together with the row saying so."""
+) -> None:
+    """Record a payment's success and post the credits it bought, in the caller's
+    transaction: the credits land once (per `key`, and only with the news of the
+    success), together with the row saying so."""
     assert payment.user_id is not None, "credits are posted to a known user only"
-    await post_credits(
-        session, ledger_kind, user_id=payment.user_id, credits=credits, key=key, reference=reference
-    )
-    return await record_success(session, payment, credits=credits)
+    if await record_success(session, payment, credits=credits):
+        await post_credits(
+            session,
+            ledger_kind,
+            user_id=payment.user_id,
+            credits=credits,
+            key=key,
+            reference=reference,
+        )
 
 
 async def record_failure(
@@ -147,16 +162,19 @@ async def record_failure(
     failure_message: str | None,
 ) -> Payment:
     """Record a failed attempt, unless the payment already succeeded (then: unchanged)."""
-    row, inserted = await _locked_row(session, payment, FAILED)
-    if row.status == SUCCEEDED:
-        return row
-    if inserted:
+    code = (failure_code or "")[:MAX_FAILURE_CODE] or None
+    message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
+    columns = {"status": FAILED, "failure_code": code, "failure_message": message}
+    if await _insert_new(session, payment, **columns):
         _count(session, FAILED)
         after_commit(session, partial(SPIKES.note, "payment_failure"))
-    row.failure_code = (failure_code or "")[:MAX_FAILURE_CODE] or None
-    row.failure_message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
+        return await lock_by(session, Payment, "stripe_id", payment.stripe_id)
+    row = await lock_by(session, Payment, "stripe_id", payment.stripe_id)
+    if row.status == SUCCEEDED:
+        return row
+    row.failure_code, row.failure_message = code, message
     _update(row, payment)
-    await _audit(session, row, inserted)
+    await _audit_update(session, row)
     return row
 
 
@@ -173,8 +191,10 @@ async def for_user(session: AsyncSession, user_id: int) -> list[Payment]:
 async def for_charge(
     session: AsyncSession, payment_intent_id: str | None, charge_id: str | None
 ) -> Payment | None:
-    """The payment a charge collected, locked: matched by its payment intent (top-ups,
-    checkouts and invoices all record it) or by the charge itself."""
+    """The payment a charge collected, locked and re-read: matched by its payment intent
+    (top-ups, checkouts and invoices all record it) or by the charge itself. Re-read, as
+    the session may still hold the row as read before the lock (earlier in a worker's
+    batch), without what another worker committed meanwhile."""
     conditions = []
     if payment_intent_id:
         conditions += [
@@ -186,7 +206,12 @@ async def for_charge(
     if not conditions:
         return None
     found: Payment | None = await session.scalar(
-        select(Payment).where(or_(*conditions)).order_by(Payment.id).limit(1).with_for_update()
+        select(Payment)
+        .where(or_(*conditions))
+        .order_by(Payment.id)
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return found
 

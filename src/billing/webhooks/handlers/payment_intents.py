@@ -43,7 +43,7 @@ async def topup_succeeded(
 ) -> None:
     intent = event_object(event)
     intent_id = str(intent["id"])
-    if not _is_topup(intent) or await records.already_succeeded(session, intent_id):
+    if not _is_topup(intent):  # a redelivery is recognised by its recorded success
         return
     user_id, credits = _topup_terms(intent)
     payment = records.StripePayment(
