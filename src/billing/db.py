@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, event, select
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
@@ -81,6 +81,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    __table__: ClassVar[Table]  # every model maps one table
 
 
 def utcnow() -> datetime:
@@ -125,7 +126,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def upsert(dialect_name: str, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
+def upsert(dialect_name: str, table: type[Base] | Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that can take `ON CONFLICT` clauses, in the dialect at hand."""
     if dialect_name == "postgresql":
         return postgresql.insert(table)
@@ -135,25 +136,19 @@ def upsert(dialect_name: str, table: type[Base]) -> postgresql.Insert | sqlite.I
 Model = TypeVar("Model", bound=Base)
 
 
-def _unless_present(
-    session: AsyncSession, model: type[Base], key: str, values: dict[str, Any]
-) -> postgresql.Insert | sqlite.Insert:
-    """INSERT of `values` that does nothing when a row with the same unique `key` exists."""
-    return (
-        upsert(session.get_bind().dialect.name, model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[key])
-    )
-
-
 async def insert_new(
     session: AsyncSession, model: type[Base], key: str, values: dict[str, Any]
 ) -> bool:
     """Insert a row from `values` unless one with the same unique `key` exists; whether
-    it did. A core statement: no ORM object is built, for paths that stay new mostly."""
-    statement = _unless_present(session, model, key, values)
-    inserted = await session.scalar(statement.returning(getattr(model, key)))
-    return inserted is not None
+    it did. A core statement on the table with bound parameters: no ORM object is built
+    and the compiled statement is reused, for paths where rows are mostly new."""
+    table = model.__table__
+    statement = (
+        upsert(session.get_bind().dialect.name, table)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(table.c[key])
+    )
+    return (await session.execute(statement, values)).first() is not None
 
 
 async def lock_by(session: AsyncSession, model: type[Model], key: str, value: object) -> Model:
@@ -174,7 +169,12 @@ async def insert_or_lock(
     """The row whose unique column `key` holds `values[key]`, locked for update: inserted
     from `values` when there is none (then True), else the stored one, re-read. Two
     concurrent writers of one row take turns on its lock instead of failing or losing."""
-    inserted = await session.scalar(_unless_present(session, model, key, values).returning(model))
+    inserted = await session.scalar(
+        upsert(session.get_bind().dialect.name, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(model)
+    )
     if inserted is not None:
         return inserted, True
     return await lock_by(session, model, key, values[key]), False
