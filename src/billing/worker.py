@@ -2,15 +2,16 @@
 
 A worker claims a batch of due events per database transaction (`FOR UPDATE SKIP
 LOCKED` on PostgreSQL, so many workers never take the same event; SQLite runs one
-worker and its `BEGIN IMMEDIATE` serializes). Each handler runs inside a SAVEPOINT
-in that same transaction, and its event is marked processed in it too: the effects
-and the marks commit together, or none does. A handler that
-raises is rolled back to the savepoint and the failure is recorded while the
-row is still locked, so a failure can never overwrite a concurrent success.
-Failures retry with exponential backoff; after `MAX_ATTEMPTS` the event is dead,
-and a person is alerted. What a handler tells the outside world (alerts, metrics)
-it hands to `after_commit`: said once the effects are committed, never for a
-rolled-back attempt. `billing.worker_loop` runs this engine as a process.
+worker and its `BEGIN IMMEDIATE` serializes). The handlers run in that same
+transaction and their events are marked in it too: the effects and the marks commit
+together, or none does. A batch first runs its handlers one after the other with
+nothing between them; if one raises, the whole batch rolls back and is taken again
+with each handler in its own SAVEPOINT, so the failing one is rolled back alone and
+its failure recorded while the row is still locked (a failure can never overwrite a
+concurrent success). Failures retry with exponential backoff; after `MAX_ATTEMPTS`
+the event is dead, and a person is alerted. What a handler tells the outside world
+(alerts, metrics) it hands to `after_commit`: said once the effects are committed,
+never for a rolled-back attempt. `billing.worker_loop` runs this engine as a process.
 """
 
 from __future__ import annotations
