@@ -15,8 +15,8 @@ import pytest
 from billing.config import Settings
 from billing.credits.verify import verify_ledger
 from billing.db import Database
-from tests.conftest import BACKENDS
 from tests.worker_helpers import (
+    ONLY_POSTGRES,
     count_done,
     credits_by_user,
     file_events,
@@ -29,7 +29,6 @@ from tests.worker_helpers import (
 
 EVENTS = 300
 ONLY_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-ONLY_POSTGRES = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
 
 
 def credits_for(user: int) -> int:

@@ -15,14 +15,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
-from billing.credits.models import CreditTransaction
-from billing.db import Database
+from billing.credits.models import CreditAccount, CreditTransaction
+from billing.db import Database, utcnow
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
+from billing.worker import FAILED
+from tests.conftest import BACKENDS
 from tests.stripe_reference import FIXTURES
 from tests.webhooks.helpers import stripe_event
+
+ONLY_POSTGRES = pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
 
 
 @cache
@@ -80,6 +85,32 @@ async def credits_by_user(database: Database) -> dict[int, tuple[int, int]]:
     return {int(user): (int(count), int(total)) for user, count, total in rows}
 
 
+async def wallet_balances(database: Database) -> dict[int, int]:
+    """Each user's wallet balance (credits in, minus clawbacks and spends)."""
+    query = select(CreditAccount.user_id, CreditAccount.balance).where(
+        CreditAccount.kind == "wallet"
+    )
+    async with database.autocommit() as connection:
+        rows = (await connection.execute(query)).all()
+    return {int(user or 0): int(balance or 0) for user, balance in rows}  # wallets: both set
+
+
+async def status_counts(database: Database) -> dict[str, int]:
+    query = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+    async with database.autocommit() as connection:
+        return {str(status): int(n) for status, n in (await connection.execute(query)).all()}
+
+
+async def make_failed_due(database: Database) -> None:
+    """Skip the backoff of failed events, as time passing would (their next attempt is
+    still the worker's, with its real outcome)."""
+    statement = (
+        update(WebhookEvent).where(WebhookEvent.status == FAILED).values(next_attempt_at=utcnow())
+    )
+    async with database.sessions() as session, session.begin():
+        await session.execute(statement)
+
+
 async def wait_until(probe: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not await probe():
@@ -88,18 +119,25 @@ async def wait_until(probe: Callable[[], Awaitable[bool]], seconds: float = 30) 
         await asyncio.sleep(0.005)
 
 
+WORKER_ARGS = ("worker", "--poll-interval", "0.05")
+
+
+def worker_env(database_url: str, workdir: Path) -> dict[str, str]:
+    """What a test's `billing worker` runs with, on top of the test's environment."""
+    return {
+        "DATABASE_URL": database_url,
+        "BILLING_DATA_DIR": str(workdir),
+        "BILLING_ENV": "development",
+    }
+
+
 @contextmanager
 def worker_process(
     database_url: str, workdir: Path, *args: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`billing worker` as a real process (its output in a file); killed if still running."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "BILLING_DATA_DIR": str(workdir),
-        "BILLING_ENV": "development",
-    }
-    command = [sys.executable, "-m", "billing", "worker", "--poll-interval", "0.05", *args]
+    env = {**os.environ, **worker_env(database_url, workdir)}
+    command = [sys.executable, "-m", "billing", *WORKER_ARGS, *args]
     with (workdir / f"worker-{uuid.uuid4().hex[:8]}.log").open("wb") as log:
         process = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=log)
         try:
