@@ -9,8 +9,8 @@ FRONTEND_BUILD := $(FRONTEND)/dist/index.html
 FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html \
 	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
 
-.PHONY: install lint typecheck test test-fast demo bench browser promtool alert-rules clean \
-	frontend-test types
+.PHONY: install lint typecheck test test-fast demo bench bench-tools soak browser promtool \
+	alert-rules clean frontend-test types
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,11 +66,18 @@ test: install browser lint alert-rules frontend-test
 demo: install
 	$(BIN)/billing demo $(DEMO_ARGS)
 
-bench: install
+# wrk drives HTTP load; pgbench comes with Debian's PostgreSQL server package.
+bench-tools:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
-	$(BIN)/python bench/spend.py
-	$(BIN)/python bench/webhooks.py
-	$(BIN)/python bench/dashboard.py
+	@command -v pgbench >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-contrib >/dev/null)
+
+# Every benchmark and its same-run baselines: bench/results/latest.md and latest.json.
+bench: install bench-tools
+	$(BIN)/python bench/report.py $(BENCH_ARGS)
+
+# Ten minutes of steady mixed load, watched for growth: make soak SOAK_ARGS='--minutes 30'
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache billing.db* .billing

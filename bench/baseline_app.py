@@ -1,9 +1,12 @@
-"""The baseline for bench/spend.py: a bare FastAPI + asyncpg spend endpoint.
+"""Baselines served on the same uvicorn settings as the service.
 
-No auth, no idempotency, no ledger entries beyond one row, no middleware: the
-same raw SQL pgbench runs (UPDATE wallet + INSERT entry), on the same uvicorn
-settings as the service. The service's distance from this is the price of
-everything it adds.
+`POST .../spend` (bench/spend.py): a bare FastAPI + asyncpg spend endpoint. No auth, no
+idempotency, no ledger entries beyond one row, no middleware: the same raw SQL pgbench
+runs (UPDATE wallet + INSERT entry). The service's distance from this is the price of
+everything it adds. Needs BASELINE_DSN.
+
+`GET /hello` (bench/report.py): hello world, the ceiling of the HTTP stack itself on
+this machine; no database, so it runs without BASELINE_DSN.
 """
 
 from __future__ import annotations
@@ -21,12 +24,21 @@ pools: list[asyncpg.Pool] = []
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    pools.append(await asyncpg.create_pool(os.environ["BASELINE_DSN"], min_size=20, max_size=20))
+    dsn = os.environ.get("BASELINE_DSN")
+    if dsn is None:
+        yield
+        return
+    pools.append(await asyncpg.create_pool(dsn, min_size=20, max_size=20))
     yield
     await pools.pop().close()
 
 
 app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
 
 
 class Spend(BaseModel):

@@ -4,6 +4,7 @@ wrk and pgbench runs, and their figures."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import resource
@@ -14,12 +15,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from billing.app import server_options
+from billing.auth import Role, issue_token
+from billing.config import Settings
 from tests.server import free_port, running_server
 
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -27,7 +33,26 @@ WRK_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M
 WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 WRK_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 PGBENCH_TPS = re.compile(r"tps = ([\d.]+)")
+CONTENT_LENGTH = re.compile(rb"content-length: (\d+)", re.I)
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+WARM_UP_SECONDS = 3
+# Users 1..N funded by an admin grant each, as the service would have recorded it; the bare
+# tables are what pgbench and bench/baseline_app.py spend from.
+FUNDED_WALLETS_SQL = """
+INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
+    SELECT 'wallet', u, {balance}, now(), now() FROM generate_series(1, {users}) AS u;
+INSERT INTO credit_transactions
+    (kind, user_id, amount, idempotency_key, fingerprint, actor, created_at)
+    SELECT 'admin_grant', u, {balance}, 'seed:' || u, 'admin_grant:' || u || ':{balance}',
+           'bench', now()
+    FROM generate_series(1, {users}) AS u;
+INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+    SELECT t.id, a.id, t.amount, t.amount FROM credit_transactions t
+    JOIN credit_accounts a ON a.user_id = t.user_id;
+INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+    SELECT t.id, 3, -t.amount, NULL FROM credit_transactions t;
+VACUUM ANALYZE;
+"""
 
 
 @dataclass
@@ -46,6 +71,15 @@ class Figures:
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def timed(what: str) -> Iterator[None]:
+    """Say what starts, then how long it took: a run's slow steps show."""
+    say(f"{what} ...")
+    started = time.monotonic()
+    yield
+    say(f"  {what}: {time.monotonic() - started:.1f} s")
 
 
 def psql(database: str, sql: str) -> str:
@@ -74,6 +108,24 @@ def async_url(database: str) -> str:
     return PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://") + f"/{database}"
 
 
+def billing_cli(database: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`billing ARGS` on the scratch database, its output captured."""
+    env = {**os.environ, "DATABASE_URL": async_url(database)}
+    command = [sys.executable, "-m", "billing", *args]
+    return subprocess.run(command, env=env, check=check, capture_output=True, text=True)
+
+
+def fund_wallets(database: str, users: int, balance: int) -> None:
+    """Wallets for users 1..`users`, each granted `balance` credits, ledger-consistent."""
+    psql(database, FUNDED_WALLETS_SQL.format(users=users, balance=balance))
+
+
+def tokens(users: int, role: Role = "user") -> list[str]:
+    """Bearer tokens for users 1..`users` (index 0 is user 1), valid for a day."""
+    settings = Settings(_env_file=None)
+    return [issue_token(settings, u, role, timedelta(days=1)) for u in range(1, users + 1)]
+
+
 @contextmanager
 def service(
     database: str, workers: int = 2, extra_env: dict[str, str] | None = None
@@ -83,16 +135,27 @@ def service(
         yield base_url
 
 
+def uvicorn_flags() -> list[str]:
+    """The uvicorn command-line flags for the options `billing serve` runs with, so a
+    baseline app is served exactly as the service is."""
+    options = server_options(Settings(_env_file=None))
+    flags = ["--loop", options["loop"], "--http", options["http"]]
+    flags += ["--log-level", options["log_level"]]
+    return flags + ([] if options["access_log"] else ["--no-access-log"])
+
+
 @contextmanager
-def baseline(database: str, workers: int = 2) -> Iterator[str]:
-    """bench/baseline_app.py under uvicorn with the service's settings."""
+def baseline(database: str | None, workers: int = 2) -> Iterator[str]:
+    """bench/baseline_app.py under uvicorn with the service's settings; its spend route
+    needs `database`, its hello-world route nothing."""
     port = free_port()
-    env = {**os.environ, "BASELINE_DSN": f"{PG_ADMIN}/{database}"}
+    env = {**os.environ}
+    if database is not None:
+        env["BASELINE_DSN"] = f"{PG_ADMIN}/{database}"
     command = [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port)]
-    command += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools"]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [*command, "--log-level", "warning"],
+            [*command, "--workers", str(workers), *uvicorn_flags()],
             cwd=Path(__file__).parent,
             env=env,
             stdout=log,
@@ -104,6 +167,17 @@ def baseline(database: str, workers: int = 2) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def hello_world(seconds: int, connections: int, workers: int = 2) -> Figures:
+    """The ceiling of the HTTP stack alone: a hello-world route on the service's server
+    settings and worker count, under wrk at the benchmarks' connection count."""
+    with baseline(None, workers) as base_url:
+        say(f"hello world (FastAPI, {workers} uvicorn workers) up; warming up ...")
+        url = f"{base_url}/hello"
+        wrk("warm-up", url, "", WARM_UP_SECONDS, connections, {})
+        name = f"hello world, {connections} connections"
+        return wrk(name, url, "", seconds, connections, {})
 
 
 def wait_for(url: str, timeout: float = 30) -> None:
@@ -175,8 +249,6 @@ async def paced_posts(
 
     Open loop: each request's latency counts from when it was due, so a slow server
     cannot slow the sender down and hide its own queueing (no coordinated omission).
-    Raw HTTP/1.1 on asyncio streams: a client library would cost more CPU than the
-    server it measures on a small machine.
     """
     host, port = base_url.removeprefix("http://").split(":")
     queue: asyncio.Queue[tuple[float, str, bytes] | None] = asyncio.Queue()
@@ -187,14 +259,10 @@ async def paced_posts(
         reader, writer = await asyncio.open_connection(host, int(port))
         while (item := await queue.get()) is not None:
             due, signature, body = item
-            head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            head += f"Stripe-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
-            writer.write(head.encode() + body)
-            response = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"content-length: (\d+)", response, re.I)
-            await reader.readexactly(int(length.group(1)) if length else 0)
+            headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+            status, _ = await exchange(reader, writer, request("POST", path, headers, body))
             result.latencies_ms.append((loop.time() - due) * 1000)
-            result.errors += not response.startswith(b"HTTP/1.1 200")
+            result.errors += status != 200
         writer.close()
 
     tasks = [asyncio.create_task(connection()) for _ in range(connections)]
@@ -209,6 +277,27 @@ async def paced_posts(
     await asyncio.gather(*tasks)
     result.elapsed = loop.time() - start
     return result
+
+
+def request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """One raw HTTP/1.1 request (keep-alive)."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[int, bytes]:
+    """Send one request on a keep-alive connection; (status, body) of its response.
+    Raw asyncio streams: a client library would cost more CPU than the server it measures
+    on a small machine. The service always answers with a Content-Length."""
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = CONTENT_LENGTH.search(head)
+    body = await reader.readexactly(int(length.group(1)) if length else 0)
+    return int(head[9:12]), body
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -246,3 +335,9 @@ def pgbench(
 def table(figures: list[Figures]) -> str:
     head = "| run | per second | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|"
     return "\n".join([head, *(f.row() for f in figures)])
+
+
+def write_json(path: Path, figures: dict[str, Figures], **extra: Any) -> None:
+    """A benchmark's figures by key (what bench/report.py reads), and anything else."""
+    named = {key: figure.__dict__ for key, figure in figures.items()}
+    path.write_text(json.dumps({"figures": named, **extra}, indent=2))

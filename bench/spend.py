@@ -14,30 +14,27 @@ figures, the ratios, and whether the ledger still verifies.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from common import (
     Figures,
     async_url,
     baseline,
+    billing_cli,
+    fund_wallets,
     pgbench,
     psql,
     say,
     scratch_database,
     service,
     table,
+    tokens,
+    write_json,
     wrk,
 )
 
-from billing.auth import issue_token
-from billing.config import Settings
 from billing.migrations import upgrade
 
 SEED_BALANCE = 10**12
@@ -45,19 +42,7 @@ TOKEN_USERS = 2000
 # One API key sends ~700 spends/s: limits far above that, so the figures measure the service
 # (the limiter still counts every request, as in production; it just never refuses one).
 SERVICE_ENV = {"BILLING_RATE_LIMIT": "1000000/second"}
-SEED_SQL = """
-INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
-    SELECT 'wallet', u, {balance}, now(), now() FROM generate_series(1, {users}) AS u;
-INSERT INTO credit_transactions
-    (kind, user_id, amount, idempotency_key, fingerprint, actor, created_at)
-    SELECT 'admin_grant', u, {balance}, 'seed:' || u, 'admin_grant:' || u || ':{balance}',
-           'bench', now()
-    FROM generate_series(1, {users}) AS u;
-INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
-    SELECT t.id, a.id, t.amount, t.amount FROM credit_transactions t
-    JOIN credit_accounts a ON a.user_id = t.user_id;
-INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
-    SELECT t.id, 3, -t.amount, NULL FROM credit_transactions t;
+BARE_TABLES_SQL = """
 CREATE TABLE bench_wallets (
     user_id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
 CREATE TABLE bench_entries (
@@ -101,15 +86,7 @@ COMMIT;
 
 
 def billing(database: str, *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": async_url(database)}
-    command = [sys.executable, "-m", "billing", *args]
-    return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def write_tokens(path: Path, users: int) -> None:
-    settings = Settings(_env_file=None)
-    tokens = (issue_token(settings, u, "user", timedelta(hours=2)) for u in range(1, users + 1))
-    path.write_text("\n".join(tokens) + "\n")
+    return billing_cli(database, *args).stdout
 
 
 def main() -> None:
@@ -124,11 +101,12 @@ def main() -> None:
     with scratch_database("billing_bench_spend") as database, tempfile.TemporaryDirectory() as tmp:
         say(f"seeding {args.users:,} funded wallets ...")
         upgrade(async_url(database))
-        psql(database, SEED_SQL.format(users=args.users, balance=SEED_BALANCE))
+        fund_wallets(database, args.users, SEED_BALANCE)
+        psql(database, BARE_TABLES_SQL.format(users=args.users, balance=SEED_BALANCE))
         key = billing(database, "api-key", "create", "--role", "service", "--name", "bench").strip()
-        tokens = Path(tmp) / "tokens"
-        write_tokens(tokens, token_users)
-        base = {"BENCH_TOKENS": str(tokens), "BENCH_USERS": str(token_users)}
+        token_file = Path(tmp) / "tokens"
+        token_file.write_text("\n".join(tokens(token_users)) + "\n")
+        base = {"BENCH_TOKENS": str(token_file), "BENCH_USERS": str(token_users)}
         runs = {
             "service, random users, user JWTs": base,
             "service, random users, service API key": {**base, "BENCH_KEY": key},
@@ -173,9 +151,8 @@ def main() -> None:
     print(f"service p99: {p99s} (target <= 100)")
     print(f"ledger after the run: {verified}")
     if args.json:
-        args.json.write_text(
-            json.dumps({"figures": [f.__dict__ for f in figures], "ratios": ratios}, indent=2)
-        )
+        keys = ["jwt_random", "key_random", "hot", "bare_random", "pgbench_random", "pgbench_hot"]
+        write_json(args.json, dict(zip(keys, figures, strict=True)), ratios=ratios, ledger=verified)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from common import (
     scratch_database,
     service,
     table,
+    write_json,
     wrk,
 )
 
@@ -384,9 +385,9 @@ def main() -> None:
     print(f"lag phase: {lag_note}")
     print(f"wrk used {wrk_cpu:.0%} of a core while posting events")
     if args.json:
-        args.json.write_text(
-            json.dumps({"figures": [f.__dict__ for f in figures], "ratios": ratios}, indent=2)
-        )
+        keys = ["ack", "healthz", "pgbench_insert", "steady_ack", "lag"]
+        named = dict(zip(keys, figures, strict=True))
+        write_json(args.json, named, ratios=ratios, store_once=checked, lag_phase=lag_note)
     if not checked.startswith("ok"):
         sys.exit(1)
 
