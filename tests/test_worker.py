@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.compliance.audit_models import AuditEntry
 from billing.config import Settings
 from billing.credits.accounts import PURCHASE
 from billing.credits.service import Transfer, balance, post_within
@@ -179,3 +180,23 @@ async def test_a_batch_taken_again_runs_each_after_commit_callback_once(
     assert await process_due(database, handlers, limit=10, batch=10) == 3
     granted = [e.stripe_event_id for e in await events(database) if e.type == "test.grant"]
     assert said == granted
+
+
+async def test_a_write_that_fails_at_flush_is_its_handlers_failure(database: Database) -> None:
+    """A handler's pending ORM write fails when flushed, last in its batch: it is that
+    event's failure, recorded, and its batch-mates' effects commit."""
+
+    async def add_bad_row(session: AsyncSession, event: WebhookEvent) -> None:
+        session.add(AuditEntry(created_at=utcnow(), actor=None, action="x", target="y"))
+
+    await receive(database, 2)
+    await receive(database, 1, "test.bad_write")
+    handlers: dict[str, Handler] = {"test.grant": grant, "test.bad_write": add_bad_row}
+    assert await process_due(database, handlers, limit=10, batch=10) == 3
+    statuses = [(e.type, e.status, e.attempts) for e in await events(database)]
+    assert statuses == [
+        ("test.grant", "processed", 1),
+        ("test.grant", "processed", 1),
+        ("test.bad_write", "failed", 1),
+    ]
+    assert await credits(database) == 20

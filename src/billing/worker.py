@@ -107,6 +107,10 @@ async def process_next(database: Database, handlers: Mapping[str, Handler]) -> b
 class _HandlerFailed(Exception):
     """A handler raised where no savepoint isolates it: the whole batch rolls back."""
 
+    def __init__(self, event_id: int, error: Exception) -> None:
+        super().__init__(event_id, error)
+        self.event_id, self.error = event_id, error
+
 
 @dataclass(slots=True)
 class _Outcome:
@@ -127,15 +131,17 @@ async def process_batch(
     (one fsync) for the lot. A crash before the commit leaves every one of them due
     again, so each effect still happens exactly once. Handlers run without savepoints
     first (two round trips fewer per event); should one raise, the batch rolls back and
-    is taken again with each handler in its own savepoint, so the failure is recorded
-    and the others' effects kept. Once `stop` is set, the events not yet begun are left
-    due for the next worker."""
+    is taken again with each handler in its own savepoint, the failed event's failure
+    recorded without running it twice, so the others' effects are kept. Once `stop` is
+    set, the events not yet begun are left due for the next worker."""
+    failed: dict[int, Exception] = {}
     if size > 1:
         try:
-            return await _process_claimed(database, handlers, size, stop, isolated=False)
-        except _HandlerFailed:
-            pass
-    return await _process_claimed(database, handlers, size, stop, isolated=True)
+            return await _process_claimed(database, handlers, size, stop, None)
+        except _HandlerFailed as first:
+            failed[first.event_id] = first.error
+            logger.info("webhook_batch_isolated", error=type(first.error).__name__)
+    return await _process_claimed(database, handlers, size, stop, failed)
 
 
 async def _process_claimed(
@@ -143,9 +149,10 @@ async def _process_claimed(
     handlers: Mapping[str, Handler],
     size: int,
     stop: asyncio.Event | None,
-    *,
-    isolated: bool,
+    failed: dict[int, Exception] | None,
 ) -> int:
+    """One pass over a claimed batch: each handler in a savepoint when `failed` (the
+    failures already known, by event id) is given, else none."""
     async with database.sessions() as session:
         async with session.begin():
             query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id)
@@ -156,7 +163,10 @@ async def _process_claimed(
             for event in await session.scalars(query.limit(size)):
                 if outcomes and stop is not None and stop.is_set():
                     break
-                outcomes.append(await _handle(session, event, handlers, callbacks, isolated))
+                if failed is not None and event.id in failed:
+                    outcomes.append(_Outcome(event, FAILED, failed[event.id]))
+                    continue
+                outcomes.append(await _handle(session, event, handlers, callbacks, failed))
             _mark(outcomes)  # one flush of every mark, with the commit
         _run(callbacks)
     _report(outcomes)
@@ -168,29 +178,32 @@ async def _handle(
     event: WebhookEvent,
     handlers: Mapping[str, Handler],
     callbacks: list[Callable[[], None]],
-    isolated: bool,
+    failed: dict[int, Exception] | None,
 ) -> _Outcome:
-    """Run the event's handler (in a savepoint when `isolated`); what became of it. What
-    it asked to run after commit joins `callbacks` unless its effects were rolled back."""
-    handler = handlers.get(event.type)
+    """Run the event's handler (in a savepoint when `failed` is given); what became of
+    it. Its writes are flushed before it counts as done, so a write that fails is its
+    failure. What it asked to run after commit joins `callbacks` unless rolled back."""
+    event_id, event_type = event.id, event.type  # a failed flush expires the event
+    handler = handlers.get(event_type)
     if handler is None:
         return _Outcome(event, IGNORED)
     started = time.perf_counter()
     session.info[AFTER_COMMIT] = []
     try:
         with request_id.bound(event.stripe_event_id):  # audit entries and logs name the event
-            if isolated:
+            if failed is None:
+                await handler(session, event)
+                await session.flush()
+            else:
                 async with session.begin_nested():
                     await handler(session, event)
-            else:
-                await handler(session, event)
     except Exception as exc:  # any handler failure is recorded and retried
-        if not isolated:
-            raise _HandlerFailed from exc
+        if failed is None:
+            raise _HandlerFailed(event_id, exc) from exc
         return _Outcome(event, FAILED, exc)  # rolled back with the savepoint
     finally:
         pending: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
-        WEBHOOK_HANDLER_DURATION.labels(event.type).observe(time.perf_counter() - started)
+        WEBHOOK_HANDLER_DURATION.labels(event_type).observe(time.perf_counter() - started)
     callbacks += pending
     return _Outcome(event, PROCESSED)
 

@@ -95,7 +95,7 @@ async def post_in_transaction(
 ) -> tuple[int, int] | None:
     """The same statement inside the session's open transaction (a webhook handler's), on
     its own driver connection: one round trip instead of five. A key used concurrently
-    fails the statement, which rolls the caller back to its savepoint, to be retried."""
+    fails the statement, and so the caller's transaction (or savepoint), to be retried."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None

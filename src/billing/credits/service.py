@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from billing.db import read_without_transaction, utcnow
 from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits
 from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS
 from billing.pagination import decode_cursor, encode_cursor
+from billing.worker import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ async def post(session: AsyncSession, transfer: Transfer) -> Posted:
     if posted is None:
         await read_without_transaction(session)
         return await _explain_refusal(session, transfer)
+    CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
     return _posted(transfer, posted, now)
 
 
@@ -90,12 +93,13 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
         posted = await _apply(session, transfer, key, now)
     if posted is None:
         return await _explain_refusal(session, transfer)
+    # Counted once the caller's transaction commits: a rolled-back attempt posted nothing.
+    after_commit(session, partial(CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc))
     return _posted(transfer, posted, now)
 
 
 def _posted(transfer: Transfer, posted: tuple[int, int], now: datetime) -> Posted:
     transaction_id, balance_after = posted
-    CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
     return Posted(transaction_id, transfer.user_id, transfer.amount, balance_after, now)
 
 

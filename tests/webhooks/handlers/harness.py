@@ -24,6 +24,7 @@ from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.models import WebhookEvent
 from billing.worker import DUE_STATUSES, FAILED, process_due
+from billing.worker_loop import BATCH
 
 
 def credit_price(
@@ -85,7 +86,8 @@ class Harness:
         """Run the worker until nothing is due; failed events are made due again (their
         backoff skipped) up to `rounds` times, as time passing would."""
         for _ in range(rounds):
-            await process_due(self.database, self.handlers, limit=1000)
+            batch = BATCH[self.database.dialect]  # as `billing worker` takes them
+            await process_due(self.database, self.handlers, limit=1000, batch=batch)
             if not retry_failed or not await self.failed():
                 return
             async with self.database.sessions() as session, session.begin():

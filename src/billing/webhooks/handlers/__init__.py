@@ -1,8 +1,10 @@
 """Event handlers: one module per kind of Stripe object, each listing what it handles.
 
-A handler runs inside the worker's transaction (in a savepoint) and must do all
-its writes through the session it is given, so its effects commit together with
-the event being marked processed. It raises to have the event retried.
+A handler runs inside the worker's transaction, beside the other handlers of its
+batch, and must do all its writes through the session it is given, so its effects
+commit together with the event being marked processed. It raises to have the event
+retried, and never catches a database error to carry on: on PostgreSQL that error has
+aborted the transaction (the worker then reruns the batch with a savepoint per handler).
 """
 
 from __future__ import annotations
