@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
-from billing.auth import ApiKey, Role, hash_api_key
+from billing.auth import MAX_USER_ID, ApiKey, Role, hash_api_key
 from billing.config import Settings
 from billing.db import Database, utcnow
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS, assert_problem
+from tests.test_problem_docs import documented_operations
 
 # Some attack tokens use short HMAC keys on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -367,3 +368,18 @@ async def test_an_unauthenticated_request_is_401_before_its_body_is_judged(
 ) -> None:
     response = await client.post(f"{CREDITS}/{USER}/spend", json={"amount": -1, "x": 1})
     assert_unauthenticated(response)
+
+
+def test_user_ids_are_documented_with_their_bounds() -> None:
+    """As JSON Schema's `minimum` and `maximum` (pydantic wrote `ge` and `le`, which no
+    client or fuzzer reads, when the bounds came after the parsing validator)."""
+    parameters = [
+        parameter["schema"]
+        for operation in documented_operations()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "user_id"
+    ]
+    assert len(parameters) >= 9
+    for schema in parameters:
+        integer = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer")
+        assert (integer.get("minimum"), integer.get("maximum")) == (1, MAX_USER_ID), schema

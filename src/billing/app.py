@@ -25,6 +25,7 @@ from billing.frontend import install_frontend
 from billing.health import router as health_router
 from billing.observability import MetricsMiddleware, configure_alerts, configure_logging
 from billing.payments.routes import router as payments_router
+from billing.problem_docs import PROBLEM_RESPONSES, document_problems
 from billing.rate_limits import RateLimit, RateLimiter
 from billing.reporting.dashboard_routes import router as dashboard_router
 from billing.reporting.routes import router as reporting_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Stripe payments and a prepaid credit ledger for SaaS platforms.",
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     app.state.database = database
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stripe = create_client(settings)
     app.state.catalog = CatalogCache()
     install_error_handlers(app)
+    document_problems(app)
     app.include_router(health_router)
     app.include_router(credits_router)
     app.include_router(catalog_router)

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Path
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -45,10 +45,12 @@ def parse_user_id(value: object) -> int:
     raise ValueError("a user id is a positive integer written in plain digits")
 
 
+# Bounds before the validator: after it, OpenAPI would show them as `ge`/`le`, not JSON Schema.
 UserId = Annotated[
     int,
+    Field(ge=1, le=MAX_USER_ID),
     BeforeValidator(parse_user_id),
-    Path(ge=1, le=MAX_USER_ID, description="Platform user id (digits)"),
+    Path(description="Platform user id (digits)"),
 ]
 
 

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-import asyncpg
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -32,20 +31,11 @@ from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
 from billing.config import Settings
-from billing.errors import ServiceUnavailable
+from billing.errors import DRIVER_DISCONNECTS, ServiceUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 AUTOCOMMIT = "AUTOCOMMIT"
 POOL_TIMEOUT_SECONDS = 10
-# Errors after which a driver connection cannot be trusted: it was lost, shut down by
-# the server, or left mid-protocol. SQL errors (constraints and the like) are not here.
-DRIVER_DISCONNECTS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    ConnectionError,
-)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -8,18 +8,36 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    EmulatedDBAPIException,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = structlog.get_logger(__name__)
+# Errors after which a driver connection cannot be trusted: it was lost, refused, shut down
+# by the server (or the server is starting up), or left mid-protocol. SQL errors
+# (constraints and the like) are not here.
+DRIVER_DISCONNECTS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+)
 
 
 class BillingError(Exception):
@@ -194,10 +212,12 @@ def to_problem(exc: Exception) -> BillingError:
         return http_problem(exc)
     if isinstance(exc, ClientDisconnect):
         return ClientClosedRequest()
-    if isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if (
+        isinstance(exc, (OperationalError, InterfaceError))
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        or _lost_database(exc)
     ):
-        logger.warning("database_unavailable", error=type(exc.orig).__name__)
+        logger.warning("database_unavailable", error=type(getattr(exc, "orig", exc)).__name__)
         return ServiceUnavailable("The database is unreachable; retry shortly.")
     if isinstance(exc, PoolTimeout):
         logger.warning("database_pool_exhausted")
@@ -209,11 +229,47 @@ def to_problem(exc: Exception) -> BillingError:
     return InternalError()
 
 
+def _lost_database(exc: BaseException) -> bool:
+    """The driver's connection error, however wrapped: SQLAlchemy wraps it in its DBAPI
+    adapter's error, and that (except on a raw pool checkout) in its own `DBAPIError`,
+    which marks it a disconnect only for a connection that was already open."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DRIVER_DISCONNECTS):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+ROUTED_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path. Starlette names only the first route's,
+    but `GET /api/stripe/subscriptions/{user_id}` and `DELETE .../{subscription_id}` (two
+    templates of one shape) share their paths."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in ROUTED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 async def _handle(request: Request, exc: Exception) -> Response:
-    return problem_response(to_problem(exc), instance=request.url.path)
+    problem = to_problem(exc)
+    if isinstance(problem, MethodNotAllowed):
+        problem = MethodNotAllowed(headers={"Allow": allowed_methods(request)})
+    return problem_response(problem, instance=request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     handled = (BillingError, RequestValidationError, StarletteHTTPException, ClientDisconnect)
-    for exc_class in (*handled, Exception):
+    # Answered inside the app too: a handler for `Exception` alone answers, then re-raises
+    # to the server, which logs a traceback and drops the keep-alive connection, for every
+    # 503 of a database outage.
+    dependencies = (SQLAlchemyError, EmulatedDBAPIException, OSError)
+    for exc_class in (*handled, *dependencies, Exception):
         app.add_exception_handler(exc_class, _handle)

@@ -10,13 +10,17 @@ and requests refused before they started (401, 403, 422) are not stored: the
 key is released so the client can retry.
 
 A request that dies between claim and completion leaves its key in progress;
-after `STALE_CLAIM` another request may take the claim over. Handlers with
+after `STALE_CLAIM` another request may take the claim over. A request whose
+database failed as it claimed or settled its key settles it in the background
+as soon as the database answers, so a retry need not wait that long. Handlers with
 database effects also carry the key into those effects (the credit ledger's
 own unique key), so a re-run after a takeover never applies twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import structlog
 from fastapi.routing import APIRoute
 from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +56,11 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Refused before the operation started (not allowed, invalid): like Stripe, not stored,
 # so the client can fix the request and retry with the same key.
 NOT_STARTED = frozenset({401, 403, 422})
+SETTLE_RETRY_SECONDS = 0.5
+# Claims being settled in the background after a database failure (a reference each, so
+# that no task is collected mid-way).
+_SETTLING: set[asyncio.Task[None]] = set()
+logger = structlog.get_logger(__name__)
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -101,40 +111,63 @@ class IdempotencyStore:
     async def claim(self, scope: str, key: str, fingerprint: str) -> Claim | StoredResponse:
         """The claim to complete later, or the stored response to replay."""
         for _ in range(2):  # a second pass only after deleting an expired record
-            async with self.database.sessions() as session, session.begin():
-                now = utcnow()
-                inserted = await session.scalar(
-                    upsert(self.database.dialect, IdempotencyRecord)
-                    .values(
-                        scope=scope,
-                        key=key,
-                        fingerprint=fingerprint,
-                        status="in_progress",
-                        locked_at=now,
-                        created_at=now,
-                        expires_at=now + KEY_TTL,
-                    )
-                    .on_conflict_do_nothing(index_elements=["scope", "key"])
-                    .returning(IdempotencyRecord.id)
-                )
-                if inserted is not None:
-                    return Claim(int(inserted), now)
-                record = await session.scalar(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-                    )
-                )
-                if record is None or record.expires_at <= now:
-                    await session.execute(
-                        delete(IdempotencyRecord).where(
-                            IdempotencyRecord.scope == scope,
-                            IdempotencyRecord.key == key,
-                            IdempotencyRecord.expires_at <= now,
-                        )
-                    )
-                    continue
-                return await self._existing(session, record, fingerprint, now)
+            async with self.database.sessions() as session:
+                outcome = await self._claim_once(session, scope, key, fingerprint)
+            if outcome is not None:
+                return outcome
         raise IdempotencyInProgress()
+
+    async def _claim_once(
+        self, session: AsyncSession, scope: str, key: str, fingerprint: str
+    ) -> Claim | StoredResponse | None:
+        """One transaction; None if it found only an expired record (now deleted). A claim
+        whose commit failed may still have been committed: it is released once the
+        database answers again, so that it cannot hold the key for STALE_CLAIM."""
+        outcome: Claim | StoredResponse | None = None
+        try:
+            async with session.begin():
+                outcome = await self._take(session, scope, key, fingerprint)
+        except Exception:
+            if isinstance(outcome, Claim):
+                self.settle_later(outcome, None)
+            raise
+        return outcome
+
+    async def _take(
+        self, session: AsyncSession, scope: str, key: str, fingerprint: str
+    ) -> Claim | StoredResponse | None:
+        now = utcnow()
+        inserted = await session.scalar(
+            upsert(self.database.dialect, IdempotencyRecord)
+            .values(
+                scope=scope,
+                key=key,
+                fingerprint=fingerprint,
+                status="in_progress",
+                locked_at=now,
+                created_at=now,
+                expires_at=now + KEY_TTL,
+            )
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        if inserted is not None:
+            return Claim(int(inserted), now)
+        record = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
+        if record is None or record.expires_at <= now:
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope,
+                    IdempotencyRecord.key == key,
+                    IdempotencyRecord.expires_at <= now,
+                )
+            )
+            return None
+        return await self._existing(session, record, fingerprint, now)
 
     async def _existing(
         self, session: AsyncSession, record: IdempotencyRecord, fingerprint: str, now: datetime
@@ -184,6 +217,30 @@ class IdempotencyStore:
                     IdempotencyRecord.status == "in_progress",
                 )
             )
+
+    async def settle(self, claim: Claim, response: Response | None) -> None:
+        """Store the response, or release the key when there is none worth keeping."""
+        if response is None or response.status_code >= 500 or response.status_code in NOT_STARTED:
+            await self.release(claim)
+        else:
+            await self.complete(claim, response)
+
+    def settle_later(self, claim: Claim, response: Response | None) -> None:
+        """The database failed while the claim was being settled: keep trying in the
+        background, so that a retry gets its answer (or runs) as soon as the database is
+        back, not 409 `idempotency_in_progress` until STALE_CLAIM, when a retry may take
+        the claim over anyway. Both writes check the claim's owner, so a late one is safe."""
+        task = asyncio.create_task(self._keep_settling(claim, response))
+        _SETTLING.add(task)
+        task.add_done_callback(_SETTLING.discard)
+
+    async def _keep_settling(self, claim: Claim, response: Response | None) -> None:
+        while utcnow() < claim.at + STALE_CLAIM:
+            await asyncio.sleep(SETTLE_RETRY_SECONDS)
+            with contextlib.suppress(Exception):
+                await self.settle(claim, response)
+                return
+        logger.warning("idempotency_claim_left_to_expire", seconds=STALE_CLAIM.total_seconds())
 
 
 def _parse_json_object(body: bytes) -> dict[str, Any] | None:
@@ -241,10 +298,11 @@ async def run_idempotently(request: Request, handler: Handler) -> Response:
         response = await handler(request)
     except Exception as exc:  # stored like any response the route gives
         response = problem_response(to_problem(exc), instance=request.url.path)
-    if response.status_code >= 500 or response.status_code in NOT_STARTED:
-        await store.release(claim)
-    else:
-        await store.complete(claim, response)
+    try:
+        await store.settle(claim, response)
+    except Exception:
+        store.settle_later(claim, response)
+        raise
     return response
 
 

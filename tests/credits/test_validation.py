@@ -365,6 +365,8 @@ ADD_FIELD_CASES: dict[str, dict[str, object]] = {
     "expires_at naive date": {"expires_at": "2999-01-01"},
     "expires_at not a date": {"expires_at": "next week"},
     "expires_at a number": {"expires_at": 1},
+    "expires_at a future number": {"expires_at": 4102444800},  # not read as a Unix time
+    "expires_at a future number as text": {"expires_at": "4102444800"},
     "idempotency_key empty": {"idempotency_key": ""},
     "idempotency_key of 256 chars": {"idempotency_key": "k" * 256},
 }

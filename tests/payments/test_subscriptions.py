@@ -329,9 +329,10 @@ async def test_listing_is_for_the_user_or_an_admin(
     assert_problem(await stripe_client.get(path, headers=creds.bearer(user + 1)), 403, "forbidden")
 
 
-async def test_a_stripe_refusal_is_a_502_with_stripes_code(
+async def test_an_unknown_payment_method_is_422_not_a_stripe_failure(
     stripe_client: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
 ) -> None:
+    """Stripe has no such payment method: the caller named it (it was a 502 stripe_error)."""
     user = fresh_user()
     reply = await subscribe(
         stripe_client,
@@ -340,6 +341,5 @@ async def test_a_stripe_refusal_is_a_502_with_stripes_code(
         recurring_price(sandbox).id,
         payment_method_id="pm_doesnotexist",
     )
-    problem = assert_problem(reply, 502, "stripe_error")
-    assert problem["stripe_code"] == "resource_missing"
+    assert_problem(reply, 422, "unknown_payment_method")
     assert await mirrored(stripe_client, creds, user) == []

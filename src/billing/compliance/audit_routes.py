@@ -13,6 +13,7 @@ from billing.compliance import audit
 from billing.compliance.audit_schemas import AuditEntryOut, AuditPage
 from billing.db import get_database, read_without_transaction
 from billing.errors import ValidationProblem
+from billing.iso_times import ISO_8601_ONLY
 from billing.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/admin/audit", tags=["audit"])
@@ -29,10 +30,14 @@ async def list_audit(
     target: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_USER_ID)] = None,
     since: Annotated[
-        AwareDatetime | None, Query(alias="from", description="inclusive, with a timezone")
+        AwareDatetime | None,
+        ISO_8601_ONLY,
+        Query(alias="from", description="inclusive, with a timezone"),
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(alias="to", description="exclusive, with a timezone")
+        AwareDatetime | None,
+        ISO_8601_ONLY,
+        Query(alias="to", description="exclusive, with a timezone"),
     ] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from billing.db import utcnow
+from billing.iso_times import ISO_8601_ONLY
 
 MAX_AMOUNT = 2**53 - 1
 
@@ -51,7 +52,7 @@ class AddCreditsRequest(MoneyRequest):
         AfterValidator(_no_nul),
     ]
     idempotency_key: IdempotencyKey | None = None
-    expires_at: datetime | None = None
+    expires_at: Annotated[datetime | None, ISO_8601_ONLY] = None
 
     @field_validator("expires_at")
     @classmethod

@@ -13,6 +13,10 @@ class UnknownPrice(ValidationProblem):
     code, title = "unknown_price", "No such price"
 
 
+class UnknownPaymentMethod(ValidationProblem):
+    code, title = "unknown_payment_method", "No such payment method"
+
+
 class PriceInactive(ValidationProblem):
     code, title = "price_inactive", "The price is not for sale"
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import stripe
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from starlette.requests import Request
 
 from billing.auth import (
@@ -46,8 +46,11 @@ from billing.stripe_api import derive_key, get_stripe, request_key
 
 router = APIRouter(prefix="/api/stripe", tags=["payments"], route_class=IdempotentRoute)
 StripeClient = Annotated[stripe.StripeClient, Depends(get_stripe)]
-QueryUserId = Annotated[
-    int, BeforeValidator(parse_user_id), Query(ge=1, le=MAX_USER_ID, description="Platform user id")
+QueryUserId = Annotated[  # bounds before the validator, as in `UserId`
+    int,
+    Field(ge=1, le=MAX_USER_ID),
+    BeforeValidator(parse_user_id),
+    Query(description="Platform user id"),
 ]
 
 

@@ -29,6 +29,7 @@ from billing.config import Settings
 from billing.errors import CardDeclined, StripeProblem
 from billing.payments import mirror
 from billing.payments.customers import ensure_customer
+from billing.payments.errors import UnknownPaymentMethod
 from billing.payments.models import Subscription
 from billing.payments.pricing import sellable_price
 from billing.payments.schemas import SubscriptionRequest
@@ -68,9 +69,16 @@ async def _make_default(
     """Attach the payment method to the customer and make it the invoices' default; the
     attached method's id (a test token such as `pm_card_visa` attaches as a new one)."""
     async with stripe_errors():
-        attached = await client.v1.payment_methods.attach_async(
-            method, {"customer": customer}, {"idempotency_key": derive_key(stripe_key, "attach")}
-        )
+        try:
+            attached = await client.v1.payment_methods.attach_async(
+                method,
+                {"customer": customer},
+                {"idempotency_key": derive_key(stripe_key, "attach")},
+            )
+        except stripe.InvalidRequestError as exc:  # the caller's mistake, not Stripe's failure
+            if exc.code == "resource_missing" and exc.param == "payment_method":
+                raise UnknownPaymentMethod(f"There is no payment method {method}.") from exc
+            raise
         await client.v1.customers.update_async(
             customer,
             {"invoice_settings": {"default_payment_method": attached.id}},

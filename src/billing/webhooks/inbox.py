@@ -23,8 +23,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
-from billing.db import DRIVER_DISCONNECTS, POOL_TIMEOUT_SECONDS, Database, upsert, utcnow
-from billing.errors import ServiceUnavailable, ValidationProblem
+from billing.db import POOL_TIMEOUT_SECONDS, Database, upsert, utcnow
+from billing.errors import DRIVER_DISCONNECTS, ServiceUnavailable, ValidationProblem
 from billing.webhooks.models import WebhookEvent
 
 PENDING = "pending"
