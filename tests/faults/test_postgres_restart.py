@@ -34,8 +34,10 @@ pytestmark = [
     pytest.mark.skipif(missing_tools() is not None, reason=str(missing_tools())),
 ]
 
-# Each restart mode storms its own users: the two tests share one cluster and service.
-MODES = {"immediate": [101, 102, 103, 104, 105, 106], "fast": [201, 202, 203, 204, 205, 206]}
+# Each restart mode storms its own users, sharing one cluster and service. `immediate`
+# only: the harshest (no checkpoint, every connection cut); `fast` adds test time, and
+# found nothing `immediate` did not.
+MODES = {"immediate": [101, 102, 103, 104, 105, 106]}
 FUNDING = 1_000_000  # far more than the storm spends: every spend can be applied
 LANES = 12
 CALM = 1.0  # seconds of storm before the fault, and after the recovery
