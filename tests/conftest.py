@@ -120,14 +120,18 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+def sandbox_process(factory: pytest.TempPathFactory, name: str) -> Iterator[Sandbox]:
+    """A Stripe sandbox process while the fixture lasts. Retries spread over ~15 s, like
+    Stripe's (hours) scaled down, so an outage test can end before the sandbox gives up."""
+    running = start(factory.mktemp(name), *SLOW_RETRIES)
+    yield running
+    stop(running)
+
+
 @pytest.fixture(scope="session")
 def stripe_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """One Stripe sandbox process for the whole run; tests create their own objects."""
-    # Retries spread over ~15 s, like Stripe's (hours) scaled down, so an outage test can
-    # end before the sandbox gives up.
-    running = start(tmp_path_factory.mktemp("stripe-sandbox"), *SLOW_RETRIES)
-    yield running
-    stop(running)
+    yield from sandbox_process(tmp_path_factory, "stripe-sandbox")
 
 
 @pytest.fixture

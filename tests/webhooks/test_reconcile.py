@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import stripe
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -16,9 +18,17 @@ from billing.db import Database
 from billing.stripe_pages import PAGE_SIZE
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
+from tests.conftest import sandbox_process
 from tests.sandbox_process import Sandbox
 from tests.webhooks.helpers import stripe_event
 from tests.worker_helpers import file_events
+
+
+@pytest.fixture(scope="module")
+def stripe_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox of this module's own: these tests list every event the sandbox keeps,
+    and the session's, filled by every other test, makes each listing take many seconds."""
+    yield from sandbox_process(tmp_path_factory, "reconcile-sandbox")
 
 
 def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
