@@ -15,7 +15,18 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Table, event, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    event,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
@@ -141,14 +152,19 @@ async def insert_new(
     return (await session.execute(statement, values)).first() is not None
 
 
+Query = TypeVar("Query", bound=Select[Any])
+
+
+def locked(query: Query) -> Query:
+    """`query` locking its rows for update and re-reading them: a copy the session read
+    earlier would otherwise stand, hiding what another transaction committed while this
+    one waited for the lock."""
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
 async def lock_by(session: AsyncSession, model: type[Model], key: str, value: object) -> Model:
     """The row whose unique column `key` holds `value`, locked for update and re-read."""
-    row = await session.scalar(
-        select(model)
-        .where(getattr(model, key) == value)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    row = await session.scalar(locked(select(model).where(getattr(model, key) == value)))
     assert row is not None, f"no {model.__name__} with {key}={value!r}"
     return row
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.compliance import audit
-from billing.db import insert_or_lock, utcnow
+from billing.db import insert_or_lock, locked, utcnow
 from billing.payments.customers import user_for_customer
 from billing.payments.models import Subscription
 from billing.stripe_shapes import (
@@ -115,7 +115,5 @@ async def by_stripe_id(
     """The mirrored subscription; `for_update` locks its row and re-reads it, so a state
     another worker committed meanwhile is what the caller sees (and waits for)."""
     query = select(Subscription).where(Subscription.stripe_subscription_id == subscription_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    found: Subscription | None = await session.scalar(query)
+    found: Subscription | None = await session.scalar(locked(query) if for_update else query)
     return found

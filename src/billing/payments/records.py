@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.compliance import audit
 from billing.credits.accounts import TransactionKind
 from billing.credits.service import Transfer, post_within
-from billing.db import insert_new, lock_by, utcnow
+from billing.db import insert_new, lock_by, locked, utcnow
 from billing.failure_spikes import SPIKES
 from billing.observability import PAYMENTS
 from billing.payments.models import Payment
@@ -46,11 +46,9 @@ class StripePayment:
 
 
 async def get(session: AsyncSession, stripe_id: str, *, for_update: bool = False) -> Payment | None:
-    """The payment row; `for_update` locks it and re-reads it (see `for_charge`)."""
+    """The payment row; `for_update` locks it and re-reads it (`billing.db.locked`)."""
     query = select(Payment).where(Payment.stripe_id == stripe_id)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    found: Payment | None = await session.scalar(query)
+    found: Payment | None = await session.scalar(locked(query) if for_update else query)
     return found
 
 
@@ -206,12 +204,7 @@ async def for_charge(
     if not conditions:
         return None
     found: Payment | None = await session.scalar(
-        select(Payment)
-        .where(or_(*conditions))
-        .order_by(Payment.id)
-        .limit(1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locked(select(Payment).where(or_(*conditions)).order_by(Payment.id).limit(1))
     )
     return found
 
