@@ -36,6 +36,16 @@ def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def cli_env(settings: Settings, sandbox: Sandbox) -> dict[str, str]:
+    """The environment `billing reconcile` runs with against the test's database and sandbox."""
+    return {
+        "DATABASE_URL": settings.DATABASE_URL,
+        "BILLING_DATA_DIR": str(settings.BILLING_DATA_DIR),
+        "STRIPE_SECRET_KEY": "sk_test_sandbox",
+        "STRIPE_API_BASE": sandbox.url,
+    }
+
+
 def make_events(sandbox: Sandbox) -> str:
     """A customer, then a change to it: two events at least; the customer id."""
     customer = sandbox.client.v1.customers.create(params={"metadata": {"user_id": "77"}})
@@ -150,12 +160,7 @@ def test_the_command_prints_its_progress(
 ) -> None:
     make_events(stripe_sandbox)
     count = len(stripe_event_ids(stripe_sandbox))
-    env = {
-        "DATABASE_URL": stripe_settings.DATABASE_URL,
-        "BILLING_DATA_DIR": str(stripe_settings.BILLING_DATA_DIR),
-        "STRIPE_SECRET_KEY": "sk_test_sandbox",
-        "STRIPE_API_BASE": stripe_sandbox.url,
-    }
+    env = cli_env(stripe_settings, stripe_sandbox)
     code, out, err = invoke(env, "reconcile")
     assert code == 0, err
     lines = out.splitlines()
@@ -173,12 +178,7 @@ def test_the_command_scans_the_last_days(
 ) -> None:
     make_events(stripe_sandbox)
     count = len(stripe_event_ids(stripe_sandbox))
-    env = {
-        "DATABASE_URL": stripe_settings.DATABASE_URL,
-        "BILLING_DATA_DIR": str(stripe_settings.BILLING_DATA_DIR),
-        "STRIPE_SECRET_KEY": "sk_test_sandbox",
-        "STRIPE_API_BASE": stripe_sandbox.url,
-    }
+    env = cli_env(stripe_settings, stripe_sandbox)
     code, out, err = invoke(env, "reconcile", "--days", "3")
     assert code == 0, err
     assert out.splitlines()[0] == "listing Stripe events of the last 3 days"
