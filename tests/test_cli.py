@@ -96,10 +96,8 @@ def test_api_key_create_refuses_the_user_role(env: dict[str, str]) -> None:
 def test_verify_ledger_names_a_broken_invariant(env: dict[str, str], settings: Settings) -> None:
     async def post_and_tamper() -> None:
         database = Database(settings)
-        async with database.sessions() as session:
-            await post(session, Transfer(ADMIN_GRANT, 5, 100, actor="test"))
-        async with database.sessions() as session:
-            await post(session, Transfer(SPEND, 5, 40, actor="test"))
+        await post(database, Transfer(ADMIN_GRANT, 5, 100, actor="test"))
+        await post(database, Transfer(SPEND, 5, 40, actor="test"))
         async with database.engine.begin() as connection:
             await connection.execute(
                 text("UPDATE credit_accounts SET balance = balance + 5 WHERE user_id = 5")

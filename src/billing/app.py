@@ -19,8 +19,10 @@ from billing.compliance.audit_routes import router as audit_router
 from billing.compliance.routes import router as compliance_router
 from billing.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
+from billing.credits.routes import spend_credits, spend_lane
 from billing.db import Database
 from billing.errors import install_error_handlers
+from billing.fast_lanes import FastLanes, request_only
 from billing.frontend import install_frontend
 from billing.health import router as health_router
 from billing.observability import MetricsMiddleware, configure_alerts, configure_logging
@@ -33,6 +35,7 @@ from billing.request_id import RequestId
 from billing.stripe_api import create_client
 from billing.webhooks.routes import admin_router as webhooks_admin_router
 from billing.webhooks.routes import router as webhooks_router
+from billing.webhooks.routes import stripe_webhook
 from billing.worker_loop import worker_task
 
 GC_GEN0_THRESHOLD = 20_000
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Stripe payments and a prepaid credit ledger for SaaS platforms.",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        # Metrics are Prometheus' (/metrics) and logs structlog's: FastAPI's OpenTelemetry
+        # hooks would only look up, on every request, whether a provider is configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.database = database
@@ -102,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_admin_router)
     app.include_router(audit_router)
     install_frontend(app, settings)  # after the API routers: `/` and `/assets` only
+    lanes = {spend_credits: spend_lane, stripe_webhook: request_only(stripe_webhook)}
+    app.add_middleware(FastLanes, routes=app.routes, lanes=lanes)  # innermost
     app.add_middleware(BodySizeLimit)
     limiter = RateLimiter.from_settings(settings)
     app.add_middleware(RateLimit, limiter=limiter, tokens=app.state.verified_tokens)

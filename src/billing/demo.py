@@ -207,8 +207,7 @@ async def prepare(settings: Settings, webhook_url: str) -> Prepared:
         grant = Transfer(
             ADMIN_GRANT, DEMO_USER, WELCOME_CREDITS, actor="demo", idempotency_key="demo:1"
         )
-        async with database.sessions() as session:
-            await post(session, grant)  # once, however often the demo starts
+        await post(database, grant)  # once, however often the demo starts
         async with database.sessions() as session:
             credits = (await balance(session, DEMO_USER)).balance
     finally:

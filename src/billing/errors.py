@@ -258,7 +258,8 @@ def allowed_methods(request: Request) -> str:
     )
 
 
-async def _handle(request: Request, exc: Exception) -> Response:
+async def handle_error(request: Request, exc: Exception) -> Response:
+    """The app's answer to any exception a request raised: a problem+json response."""
     problem = to_problem(exc)
     if isinstance(problem, MethodNotAllowed):
         problem = MethodNotAllowed(headers={"Allow": allowed_methods(request)})
@@ -272,4 +273,4 @@ def install_error_handlers(app: FastAPI) -> None:
     # 503 of a database outage.
     dependencies = (SQLAlchemyError, EmulatedDBAPIException, OSError)
     for exc_class in (*handled, *dependencies, Exception):
-        app.add_exception_handler(exc_class, _handle)
+        app.add_exception_handler(exc_class, handle_error)

@@ -9,6 +9,7 @@ Callers still log ids and outcomes, not payloads; redaction is the second guard.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -37,6 +38,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor
 
+from billing import request_id
 from billing.auth import API_KEY_PREFIX
 from billing.config import Settings
 from billing.db import get_database
@@ -200,6 +202,7 @@ def configure_logging(settings: Settings) -> None:
     production = settings.BILLING_ENV == "production"
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        request_id.add_to_log,
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -253,6 +256,14 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
+@functools.cache
+def _http_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The request counter's and latency histogram's series for these labels, looked up
+    once: `labels()` takes a lock and checks its arguments on every call. Bounded like the
+    labels themselves (route templates, not paths)."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
+
+
 class MetricsMiddleware:
     """Counts and times every HTTP request by method, route template and status."""
 
@@ -278,8 +289,9 @@ class MetricsMiddleware:
             route = _route_template(scope)
             method = scope["method"] if scope["method"] in HTTP_METHODS else "OTHER"
             seconds = time.perf_counter() - start
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(seconds)
+            requests, latency = _http_series(method, route, status)
+            requests.inc()
+            latency.observe(seconds)
             logger.debug("http_request", method=method, route=route, status=status, seconds=seconds)
 
 

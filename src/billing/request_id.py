@@ -9,19 +9,40 @@ binds each Stripe event's id the same way while its handler runs.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-import structlog
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "X-Request-ID"
+_HEADER_KEY = HEADER.lower().encode()
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class _Ids:
+    """Fresh ids: 16 random hex digits per process, then a counter. Unique across the
+    service's processes without a random draw (a system call) per request."""
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_ids = _Ids()
 
 
 def current() -> str | None:
@@ -33,18 +54,33 @@ def accept(incoming: str | None) -> str:
     """The caller's id if it is sane, else a new one."""
     if incoming is not None and _SANE.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return _ids.next()
 
 
 @contextmanager
 def bound(request_id: str) -> Iterator[None]:
-    """Make `request_id` current (and put it on log lines) for the block."""
+    """Make `request_id` current (and so put it on log lines) for the block."""
     token = _current.set(request_id)
     try:
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            yield
+        yield
     finally:
         _current.reset(token)
+
+
+def add_to_log(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: the current request's (or event's) id on every log line.
+    Cheaper per request than binding it with structlog's own context variables."""
+    current_id = _current.get()
+    if current_id is not None:
+        event.setdefault("request_id", current_id)
+    return event
+
+
+def _incoming(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _HEADER_KEY:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class RequestId:
@@ -57,11 +93,12 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = accept(Headers(scope=scope).get(HEADER))
+        request_id = accept(_incoming(scope))
+        header = (_HEADER_KEY, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         with bound(request_id):

@@ -54,8 +54,7 @@ async def three_postings(database: Database) -> None:
         Transfer(SPEND, 7, 30, actor="user:7"),
         Transfer(SPEND, 7, 20, actor="user:7"),
     ):
-        async with database.sessions() as session:
-            await post(session, transfer)
+        await post(database, transfer)
 
 
 async def assert_linear(database: Database) -> None:
@@ -148,8 +147,7 @@ async def test_concurrent_appends_and_sealers_keep_one_linear_chain(log: Databas
 
     async def postings(user_id: int) -> None:
         for amount in range(1, 11):
-            async with log.sessions() as session:
-                await post(session, Transfer(ADMIN_GRANT, user_id, amount, actor="test"))
+            await post(log, Transfer(ADMIN_GRANT, user_id, amount, actor="test"))
             await note(log, "test.noted", user_id)
 
     async def sealer() -> None:

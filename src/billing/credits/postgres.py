@@ -8,8 +8,8 @@ row and the loser fails on the unique key: nothing posted, and the caller's
 explanation replays the winner.
 
 This is the hottest path of the service, so it runs on the driver's (asyncpg)
-connection, checked out from SQLAlchemy's pool, with a statement asyncpg
-prepares once per connection.
+connection, checked out from SQLAlchemy's pool (`Database.driver_connection`), with
+a statement asyncpg prepares once per connection.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import request_id
 from billing.compliance import audit
 from billing.credits.repository import MAX_WALLET_BALANCE
-from billing.db import driver_connection
+from billing.db import Database
 
 if TYPE_CHECKING:
     from billing.credits.service import Transfer
@@ -78,10 +78,10 @@ CREDIT = POSTING.format(wallet=CREDIT_WALLET)
 
 
 async def post_once(
-    session: AsyncSession, transfer: Transfer, key: str, now: datetime
+    database: Database, transfer: Transfer, key: str, now: datetime
 ) -> tuple[int, int] | None:
     """(transaction id, wallet balance after), or None if nothing was posted."""
-    async with driver_connection(session) as connection:
+    async with database.driver_connection() as connection:
         try:
             return await _post(connection, transfer, key, now)
         except asyncpg.UniqueViolationError as exc:

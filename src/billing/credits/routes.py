@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billing.auth import AdminPrincipal, Principal, SelfServiceOrAdmin, UserId
+from billing.auth import (
+    AdminPrincipal,
+    Principal,
+    SelfServiceOrAdmin,
+    UserId,
+    authenticate,
+    require_self_service_or_admin,
+)
 from billing.credits import service
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.schemas import (
@@ -21,7 +30,8 @@ from billing.credits.schemas import (
 )
 from billing.db import get_database
 from billing.errors import ValidationProblem
-from billing.idempotency import REPLAY_HEADER, IdempotentRoute, idempotency_key
+from billing.fast_lanes import json_response
+from billing.idempotency import HEADER, REPLAY_HEADER, IdempotentRoute, idempotency_key
 
 router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_class=IdempotentRoute)
 
@@ -37,8 +47,7 @@ def _ledger_key(request: Request, principal: Principal, body_key: str | None) ->
 async def _post(
     request: Request, response: Response, transfer: service.Transfer
 ) -> CreditTransactionResult:
-    async with get_database(request).sessions() as session:
-        posted = await service.post(session, transfer)
+    posted = await service.post(get_database(request), transfer)
     if posted.replayed:  # answered from the ledger: the first response was never stored
         response.headers[REPLAY_HEADER] = "true"
     return CreditTransactionResult(
@@ -130,3 +139,29 @@ async def spend_credits(
         metadata=body.metadata,
     )
     return await _post(request, response, transfer)
+
+
+_USER_ID: TypeAdapter[int] = TypeAdapter(UserId)
+
+
+async def spend_lane(request: Request, params: dict[str, Any]) -> Response | None:
+    """`spend_credits` in a fast lane (billing/fast_lanes.py). Spends with an idempotency
+    key take the full route, through `run_idempotently`; so does a spend that fails
+    validation, to get FastAPI's own 422. Credentials are checked first, as there."""
+    if HEADER in request.headers:
+        return None
+    principal = await authenticate(request)
+    media_type = request.headers.get("content-type", "").partition(";")[0]
+    if media_type.strip().lower() != "application/json":
+        return None
+    try:
+        user_id = _USER_ID.validate_python(params["user_id"])
+        body = SpendCreditsRequest.model_validate(orjson.loads(await request.body()))
+    except (ValidationError, orjson.JSONDecodeError):
+        return None
+    if body.idempotency_key is not None:
+        return None
+    principal = await require_self_service_or_admin(user_id, principal)
+    response = Response()
+    result = await spend_credits(user_id, body, request, response, principal)
+    return json_response(result, response)

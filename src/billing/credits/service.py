@@ -25,7 +25,7 @@ from billing.compliance import audit
 from billing.credits import postgres, repository
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
-from billing.db import read_without_transaction, utcnow
+from billing.db import Database, read_without_transaction, utcnow
 from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits
 from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS
 from billing.pagination import decode_cursor, encode_cursor
@@ -66,18 +66,19 @@ class Posted:
     replayed: bool = False
 
 
-async def post(session: AsyncSession, transfer: Transfer) -> Posted:
+async def post(database: Database, transfer: Transfer) -> Posted:
     """Post in a transaction of its own, committed before this returns."""
     key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        posted = await postgres.post_once(session, transfer, key, now)
+    if database.dialect == "postgresql":
+        posted = await postgres.post_once(database, transfer, key, now)
     else:
-        async with session.begin():
+        async with database.sessions() as session, session.begin():
             posted = await _apply(session, transfer, key, now)
     if posted is None:
-        await read_without_transaction(session)
-        return await _explain_refusal(session, transfer)
+        async with database.sessions() as session:
+            await read_without_transaction(session)
+            return await _explain_refusal(session, transfer)
     CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
     return _posted(transfer, posted, now)
 

@@ -11,20 +11,15 @@ the body Stripe signed as the JSONB document instead of re-encoding it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db import POOL_TIMEOUT_SECONDS, Database, upsert, utcnow
-from billing.errors import DRIVER_DISCONNECTS, ServiceUnavailable, ValidationProblem
+from billing.db import Database, upsert, utcnow
+from billing.errors import ValidationProblem
 from billing.webhooks.models import WebhookEvent
 
 PENDING = "pending"
@@ -79,7 +74,7 @@ def parse_event(body: bytes) -> StripeEvent:
 async def store(database: Database, event: StripeEvent) -> bool:
     """`receive` without a session, for the webhook route."""
     if database.dialect == "postgresql":
-        return await _insert_once(database.engine, event)
+        return await _insert_once(database, event)
     async with database.sessions() as session:
         return await receive(session, event)
 
@@ -89,10 +84,6 @@ async def receive(session: AsyncSession, event: StripeEvent) -> bool:
 
     Call it outside a transaction: the event is committed by the time it returns."""
     bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        engine = session.bind
-        assert isinstance(engine, AsyncEngine)
-        return await _insert_once(engine, event)
     now = utcnow()
     statement = (
         upsert(bind.dialect.name, WebhookEvent)
@@ -116,8 +107,8 @@ async def receive(session: AsyncSession, event: StripeEvent) -> bool:
     return inserted is not None
 
 
-async def _insert_once(engine: AsyncEngine, event: StripeEvent) -> bool:
-    async with _pooled_driver_connection(engine) as connection:
+async def _insert_once(database: Database, event: StripeEvent) -> bool:
+    async with database.driver_connection() as connection:
         inserted = await connection.fetchval(
             INSERT_ONCE,
             event.id,
@@ -129,47 +120,3 @@ async def _insert_once(engine: AsyncEngine, event: StripeEvent) -> bool:
             utcnow(),
         )
     return inserted is not None
-
-
-@asynccontextmanager
-async def _pooled_driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """`db.driver_connection` without a session or a SQLAlchemy Connection around it,
-    taken in arrival order.
-
-    Measured on the webhook route, the session and the Connection cost a quarter of its
-    CPU. Safe outside a greenlet: the raw connection never starts a transaction through
-    SQLAlchemy, so returning it to the pool runs no statement (and an invalidated one is
-    closed). Arrival order matters because SQLAlchemy's async pool hands a returned
-    connection to whoever asks next, ahead of those already waiting: under load some
-    deliveries starved for seconds while others went straight through.
-    """
-    gate = _gate(engine)
-    try:
-        async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
-            await gate.acquire()
-    except TimeoutError as exc:
-        raise ServiceUnavailable("The service is at capacity; retry shortly.") from exc
-    try:
-        pooled = await engine.raw_connection()
-        try:
-            yield pooled.driver_connection
-        except DRIVER_DISCONNECTS as exc:
-            pooled.invalidate(exc)
-            raise ServiceUnavailable("The database connection was lost; retry.") from exc
-        finally:
-            pooled.close()
-    finally:
-        gate.release()
-
-
-_GATES: WeakKeyDictionary[AsyncEngine, asyncio.Semaphore] = WeakKeyDictionary()
-
-
-def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
-    """A first-come-first-served queue in front of the engine's pool, one per pool slot."""
-    gate = _GATES.get(engine)
-    if gate is None:
-        pool = engine.pool
-        slots = pool.size() if isinstance(pool, QueuePool) else 1
-        gate = _GATES[engine] = asyncio.Semaphore(slots)
-    return gate

@@ -136,8 +136,7 @@ async def test_a_clawback_beyond_the_balance_records_the_unrecovered_rest(
 ) -> None:
     topup = Topup(version, 9103)
     await harness.run(topup.paid())
-    async with harness.database.sessions() as session:
-        await post(session, Transfer(SPEND, 9103, 250, actor="test", idempotency_key="spent"))
+    await post(harness.database, Transfer(SPEND, 9103, 250, actor="test", idempotency_key="spent"))
     await harness.run(topup.refunded(1000))
 
     clawbacks = [(50, f"stripe:refund:{topup.charge_id}:1000")]
