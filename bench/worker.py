@@ -14,16 +14,17 @@ gives the ratio that the absolute figures, on a shared machine, cannot.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from pathlib import Path
 
+import uvloop
 from common import Figures, async_url, say, scratch_database, table, write_json
 
 from billing.config import Settings
 from billing.credits.verify import verify_ledger
 from billing.db import Database
 from billing.migrations import upgrade
+from billing.observability import configure_logging
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.worker import process_due
@@ -36,6 +37,7 @@ USERS = 500
 async def drain(url: str, events: int) -> tuple[Figures, float, str]:
     """(events/s, CPU milliseconds per event, the ledger's verdict) of one drain."""
     settings = Settings(_env_file=None, DATABASE_URL=url)
+    configure_logging(settings)  # as `billing worker`: no per-event debug lines
     database = Database(settings)
     try:
         say(f"  filing {events:,} top-ups in the inbox ...")
@@ -62,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_database("bench_worker") as database:
         upgrade(async_url(database))
-        figures, cpu_ms, verdict = asyncio.run(drain(async_url(database), args.events))
+        figures, cpu_ms, verdict = uvloop.run(drain(async_url(database), args.events))
     print(table([figures]))
     print(f"worker CPU per event: {cpu_ms:.2f} ms; {verdict}")
     if args.json:

@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 import stripe
 import typer
 import uvicorn
+import uvloop
 
 from billing.app import server_options
 from billing.auth import Role, create_api_key, issue_token
@@ -80,7 +81,7 @@ def worker(
     settings = _settings()
     configure_logging(settings)
     configure_alerts(settings)
-    if not asyncio.run(run_process(settings, poll_interval)):
+    if not uvloop.run(run_process(settings, poll_interval)):  # the loop `serve` runs on
         typer.secho(
             "Another process already runs this SQLite database's worker (`billing serve`"
             " runs one unless BILLING_RUN_WORKER=false).",

@@ -11,6 +11,7 @@ instead of failing when it upgrades from a read.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
 
@@ -144,13 +146,18 @@ async def insert_new(
     """Insert a row from `values` unless one with the same unique `key` exists; whether
     it did. A core statement on the table with bound parameters: no ORM object is built
     and the compiled statement is reused, for paths where rows are mostly new."""
-    table = model.__table__
-    statement = (
-        upsert(session.get_bind().dialect.name, table)
+    statement = _insert_new_statement(session.get_bind().dialect.name, model.__table__, key)
+    return (await session.execute(statement, values)).first() is not None
+
+
+@functools.cache
+def _insert_new_statement(dialect_name: str, table: Table, key: str) -> ReturningInsert[Any]:
+    """Built once: building it (and its cache key) per row cost more than running it."""
+    return (
+        upsert(dialect_name, table)
         .on_conflict_do_nothing(index_elements=[key])
         .returning(table.c[key])
     )
-    return (await session.execute(statement, values)).first() is not None
 
 
 Query = TypeVar("Query", bound=Select[Any])

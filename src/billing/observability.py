@@ -9,7 +9,6 @@ Callers still log ids and outcomes, not payloads; redaction is the second guard.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import re
@@ -19,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 import structlog
@@ -33,6 +32,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -256,12 +256,18 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
-@functools.cache
-def _http_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
-    """The request counter's and latency histogram's series for these labels, looked up
-    once: `labels()` takes a lock and checks its arguments on every call. Bounded like the
-    labels themselves (route templates, not paths)."""
-    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
+Metric = TypeVar("Metric", bound=MetricWrapperBase)
+_SERIES: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def series(metric: Metric, *labels: str) -> Metric:
+    """`metric.labels(*labels)`, looked up once: `labels()` takes a lock and checks its
+    arguments on every call, on the hottest paths. Label values from bounded sets only
+    (route templates, event types, statuses), as for any label."""
+    found = _SERIES.get((metric, labels))
+    if found is None:
+        found = _SERIES[(metric, labels)] = metric.labels(*labels)
+    return cast(Metric, found)
 
 
 class MetricsMiddleware:
@@ -289,9 +295,8 @@ class MetricsMiddleware:
             route = _route_template(scope)
             method = scope["method"] if scope["method"] in HTTP_METHODS else "OTHER"
             seconds = time.perf_counter() - start
-            requests, latency = _http_series(method, route, status)
-            requests.inc()
-            latency.observe(seconds)
+            series(HTTP_REQUESTS, method, route, str(status)).inc()
+            series(HTTP_LATENCY, method, route).observe(seconds)
             logger.debug("http_request", method=method, route=route, status=status, seconds=seconds)
 
 

@@ -35,6 +35,7 @@ from billing.observability import (
     WEBHOOK_LAG,
     WEBHOOK_PROCESSED,
     alert,
+    series,
 )
 from billing.webhooks.inbox import PENDING
 from billing.webhooks.models import WebhookEvent
@@ -203,7 +204,7 @@ async def _handle(
         return _Outcome(event, FAILED, exc)  # rolled back with the savepoint
     finally:
         pending: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
-        WEBHOOK_HANDLER_DURATION.labels(event_type).observe(time.perf_counter() - started)
+        series(WEBHOOK_HANDLER_DURATION, event_type).observe(time.perf_counter() - started)
     callbacks += pending
     return _Outcome(event, PROCESSED)
 
@@ -247,7 +248,7 @@ def _report(outcomes: list[_Outcome]) -> None:
     """Metrics, logs and alerts of committed outcomes only."""
     for outcome in outcomes:
         event, status = outcome.event, outcome.status
-        WEBHOOK_PROCESSED.labels(event.type, status).inc()
+        series(WEBHOOK_PROCESSED, event.type, status).inc()
         if status in (FAILED, DEAD):
             SPIKES.note("webhook_failure")
         if status == FAILED:

@@ -27,7 +27,7 @@ from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
 from billing.db import Database, read_without_transaction, utcnow
 from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits
-from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS
+from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS, series
 from billing.pagination import decode_cursor, encode_cursor
 from billing.worker import after_commit
 
@@ -79,7 +79,7 @@ async def post(database: Database, transfer: Transfer) -> Posted:
         async with database.sessions() as session:
             await read_without_transaction(session)
             return await _explain_refusal(session, transfer)
-    CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc()
+    series(CREDIT_OPERATIONS, transfer.kind.name).inc()
     return _posted(transfer, posted, now)
 
 
@@ -95,7 +95,7 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     if posted is None:
         return await _explain_refusal(session, transfer)
     # Counted once the caller's transaction commits: a rolled-back attempt posted nothing.
-    after_commit(session, partial(CREDIT_OPERATIONS.labels(kind=transfer.kind.name).inc))
+    after_commit(session, partial(series(CREDIT_OPERATIONS, transfer.kind.name).inc))
     return _posted(transfer, posted, now)
 
 

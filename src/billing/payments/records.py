@@ -20,7 +20,7 @@ from billing.credits.accounts import TransactionKind
 from billing.credits.service import Transfer, post_within
 from billing.db import insert_new, lock_by, locked, utcnow
 from billing.failure_spikes import SPIKES
-from billing.observability import PAYMENTS
+from billing.observability import PAYMENTS, series
 from billing.payments.models import Payment
 from billing.worker import after_commit
 
@@ -61,7 +61,7 @@ async def already_succeeded(session: AsyncSession, stripe_id: str) -> bool:
 
 def _count(session: AsyncSession, outcome: str) -> None:
     """Count the payment once its record is committed (a retried event counts once)."""
-    after_commit(session, partial(PAYMENTS.labels(outcome).inc))
+    after_commit(session, partial(series(PAYMENTS, outcome).inc))
 
 
 async def _insert_new(session: AsyncSession, payment: StripePayment, **columns: object) -> bool:

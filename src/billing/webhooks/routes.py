@@ -13,7 +13,7 @@ from billing.auth import AdminPrincipal
 from billing.config import Settings
 from billing.db import get_database
 from billing.idempotency import IdempotentRoute
-from billing.observability import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES
+from billing.observability import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
 from billing.pagination import decode_cursor, encode_cursor
 from billing.webhooks import admin, inbox
 from billing.webhooks.models import WebhookEvent
@@ -51,7 +51,7 @@ async def stripe_webhook(request: Request) -> Response:
         raise
     event = inbox.parse_event(payload)
     new = await inbox.store(get_database(request), event)
-    WEBHOOK_DELIVERIES.labels(event.type, "stored" if new else "duplicate").inc()
+    series(WEBHOOK_DELIVERIES, event.type, "stored" if new else "duplicate").inc()
     return Response(ACKS[new], media_type="application/json")
 
 
