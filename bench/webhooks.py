@@ -66,7 +66,8 @@ WARM_UP_SECONDS = 3
 WARM_UP_EVENTS = 15_000  # per wrk thread: more than the warm-up can send
 ID_DIGITS = 24  # Stripe's event ids are `evt_` and 24 characters
 USERS = 1000
-DRAIN_TIMEOUT = 60.0  # the wait for workers to empty the inbox after the steady phase
+DRAIN_TIMEOUT = 60.0
+WORKER_START_TIMEOUT = 60.0  # the wait for workers to empty the inbox after the steady phase
 NEWLINE, LINE_BREAK = "\n", "\x01"  # bodies are indented JSON: one per line, \n as \x01
 # Each thread cycles through its own file of `signature<TAB>body` lines. `new`, `dup` and
 # `sent` are globals so done() can read them from every thread.
@@ -253,20 +254,33 @@ def store_once(database: str, result: dict[str, int], tag: str) -> str:
 
 @contextmanager
 def inbox_workers(database: str, count: int) -> Iterator[None]:
+    """`count` worker processes, started and ready (each logged `worker_started`): the lag
+    measured is the steady state's, not how long a process takes to start."""
     env = {**os.environ, "DATABASE_URL": async_url(database), **SERVICE_ENV}
     command = [sys.executable, "-m", "billing", "worker"]
     say(f"  starting {count} `billing worker` processes")
-    processes = [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(count)
-    ]
-    try:
-        yield
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+    with TemporaryDirectory() as directory:
+        logs = [Path(directory) / f"worker{n}.log" for n in range(count)]
+        processes = []
+        for log in logs:
+            with log.open("w") as output:
+                processes.append(
+                    subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+                )
+        try:
+            started = time.monotonic()
+            deadline = started + WORKER_START_TIMEOUT
+            while not all("worker_started" in log.read_text() for log in logs):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    raise RuntimeError(f"workers did not start: {logs[0].read_text()[-2000:]}")
+                time.sleep(0.1)
+            say(f"  workers ready after {time.monotonic() - started:.1f} s")
+            yield
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=10)
 
 
 def processing_lag(

@@ -21,7 +21,7 @@ from billing.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
 from billing.credits.routes import spend_credits, spend_lane
 from billing.db import Database
-from billing.errors import install_error_handlers
+from billing.errors import AnswerUnhandled, install_error_handlers
 from billing.fast_lanes import FastLanes, request_only
 from billing.frontend import install_frontend
 from billing.health import router as health_router
@@ -114,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter.from_settings(settings)
     app.add_middleware(RateLimit, limiter=limiter, tokens=app.state.verified_tokens)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(AnswerUnhandled)
     app.add_middleware(RequestId)  # outermost: every response, even a 429, carries its id
     return app

@@ -14,9 +14,9 @@ from typing import Annotated, TypeVar
 
 import stripe
 import typer
-import uvicorn
 import uvloop
 
+from billing import serving
 from billing.app import server_options
 from billing.auth import Role, create_api_key, issue_token
 from billing.compliance.audit_chain import audit_summary, seal
@@ -181,14 +181,7 @@ def serve(
         typer.secho("SQLite runs one worker process; use PostgreSQL to scale out.", err=True)
         raise typer.Exit(2)
     configure_logging(settings)  # the supervising process logs like its workers
-    uvicorn.run(
-        "billing.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **server_options(settings),
-    )
+    serving.serve(host, port, workers, server_options(settings))
 
 
 @app.command()

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = structlog.get_logger(__name__)
@@ -264,6 +265,35 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     if isinstance(problem, MethodNotAllowed):
         problem = MethodNotAllowed(headers={"Allow": allowed_methods(request)})
     return problem_response(problem, instance=request.url.path)
+
+
+class AnswerUnhandled:
+    """ASGI middleware, just inside `RequestId`: an exception that no handler inside took
+    is answered here. Starlette answers it only in its outermost middleware, outside ours:
+    that 500 carried no X-Request-ID, its log line no request id, and the exception went
+    on to the server, which dropped the keep-alive connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_start)
+        except Exception as exc:
+            if started:  # too late for another answer
+                raise
+            response = await handle_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -66,8 +66,9 @@ class FastLanes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            path = _route_path(scope)
             for route, lane in self.lanes:
-                match = route.path_regex.match(scope["path"])
+                match = route.path_regex.match(path)
                 if match is not None and scope["method"] in (route.methods or ()):
                     await self._serve(route, lane, match.groupdict(), scope, receive, send)
                     return
@@ -84,24 +85,37 @@ class FastLanes:
     ) -> None:
         params = {name: route.param_convertors[name].convert(v) for name, v in raw_params.items()}
         scope["route"], scope["path_params"] = route, params  # as routing sets them (metrics)
-        request = Request(scope, receive)
+        received = _Recording(receive)
+        request = Request(scope, received)
         try:
-            body = await request.body()  # kept on `request` for the endpoint
             response = await lane(request, params)
         except Exception as exc:
             response = await handle_error(request, exc)
         if response is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, received.replay, send)
         else:
             await response(scope, receive, send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the full route once a lane has read the body: the body again, then
-    whatever the client sends next (a disconnect)."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
+def _route_path(scope: Scope) -> str:
+    """The path the app's routes match: without the prefix a proxy mounts the app at."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
 
-    return replay
+class _Recording:
+    """`receive` that keeps what a lane read, to hand the full route the request whole:
+    first what was read (the body, or the part of it read), then what the client sends."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.messages: list[Message] = []
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        self.messages.append(message)
+        return message
+
+    async def replay(self) -> Message:
+        return self.messages.pop(0) if self.messages else await self.receive()
