@@ -226,11 +226,14 @@ class Database:
         pool hands a returned connection to whoever asks next, ahead of those already
         waiting: under load some deliveries starved for seconds while others went through.
         """
-        try:
-            async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
-                await self._gate.acquire()
-        except TimeoutError as exc:
-            raise ServiceUnavailable("The service is at capacity; retry shortly.") from exc
+        if self._gate.locked():  # else it is taken at once: no timer to set and cancel
+            try:
+                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
+                    await self._gate.acquire()
+            except TimeoutError as exc:
+                raise ServiceUnavailable("The service is at capacity; retry shortly.") from exc
+        else:
+            await self._gate.acquire()
         try:
             pooled = await self.engine.raw_connection()
             try:

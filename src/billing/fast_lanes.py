@@ -42,8 +42,7 @@ def json_response(model: BaseModel, endpoint_response: Response) -> Response:
     """A route's JSON answer as FastAPI gives it: the response model's JSON, with any
     headers the endpoint set on its `Response` parameter."""
     response = Response(model.model_dump_json(by_alias=True), media_type="application/json")
-    response.headers.update(endpoint_response.headers)
-    response.headers["content-length"] = str(len(response.body))
+    response.raw_headers += [h for h in endpoint_response.raw_headers if h[0] != b"content-length"]
     return response
 
 
