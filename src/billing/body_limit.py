@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from billing.errors import PayloadTooLarge, problem_response
+from billing.http_middleware import HttpMiddleware
 
 DEFAULT_BODY_LIMIT = 64 * 1024
 WEBHOOK_BODY_LIMIT = 1024 * 1024
 BODY_LIMITS_BY_PATH = {"/api/stripe/webhook": WEBHOOK_BODY_LIMIT}
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """413 `payload_too_large` for a declared or streamed body over the path's limit."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = BODY_LIMITS_BY_PATH.get(scope["path"], DEFAULT_BODY_LIMIT)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):

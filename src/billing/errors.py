@@ -25,7 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from billing.http_middleware import HttpMiddleware
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = structlog.get_logger(__name__)
@@ -267,19 +269,13 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, instance=request.url.path)
 
 
-class AnswerUnhandled:
+class AnswerUnhandled(HttpMiddleware):
     """ASGI middleware, just inside `RequestId`: an exception that no handler inside took
     is answered here. Starlette answers it only in its outermost middleware, outside ours:
     that 500 carried no X-Request-ID, its log line no request id, and the exception went
     on to the server, which dropped the keep-alive connection."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def noting_start(message: Message) -> None:

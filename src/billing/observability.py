@@ -35,13 +35,14 @@ from prometheus_client import (
 from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor
 
 from billing import request_id
 from billing.auth import API_KEY_PREFIX
 from billing.config import Settings
 from billing.db import get_database
+from billing.http_middleware import HttpMiddleware
 
 HTTP_REQUESTS = Counter(
     "billing_http_requests_total", "HTTP requests", ["method", "route", "status"]
@@ -270,16 +271,10 @@ def series(metric: Metric, *labels: str) -> Metric:
     return cast(Metric, found)
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Counts and times every HTTP request by method, route template and status."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = 500
 

@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from billing.http_middleware import HttpMiddleware
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode()
@@ -83,16 +85,10 @@ def _incoming(scope: Scope) -> str | None:
     return None
 
 
-class RequestId:
+class RequestId(HttpMiddleware):
     """ASGI middleware: bind each HTTP request's id and echo it in the response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = accept(_incoming(scope))
         header = (_HEADER_KEY, request_id.encode())
 
