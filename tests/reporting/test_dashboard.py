@@ -126,8 +126,7 @@ async def insert(database: Database, rows: list[Any]) -> None:
 
 
 async def post(database: Database, user: int, kind: TransactionKind, amount: int) -> None:
-    async with database.sessions() as session:
-        await credits.post(session, credits.Transfer(kind, user, amount, actor="test"))
+    await credits.post(database, credits.Transfer(kind, user, amount, actor="test"))
 
 
 def dataset(first: date) -> list[Any]:

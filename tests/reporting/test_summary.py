@@ -70,9 +70,8 @@ async def paid(
 
 
 async def granted(database: Database, user: int, amount: int, kind: TransactionKind) -> None:
-    async with database.sessions() as session:
-        transfer = credits.Transfer(kind, user, amount, actor="stripe", reference="test")
-        await credits.post(session, transfer)
+    transfer = credits.Transfer(kind, user, amount, actor="stripe", reference="test")
+    await credits.post(database, transfer)
 
 
 async def test_a_user_without_subscriptions_has_an_empty_summary(
