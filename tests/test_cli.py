@@ -159,3 +159,5 @@ def test_sandbox_runs_the_stripe_sandbox_as_a_process(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=10)
     assert (tmp_path / "store.pickle").exists()
+    with pytest.raises(httpx.TransportError):  # SIGTERM stopped the sandbox itself too
+        httpx.get(f"http://127.0.0.1:{port}/_config/health", timeout=1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -221,7 +221,9 @@ def sandbox(
     settings = _settings()
     directory = data_dir or settings.BILLING_DATA_DIR / "sandbox"
     command = _sandbox_command(port, directory, webhook, webhook_secret)
-    raise typer.Exit(subprocess.call(command))  # noqa: S603 (our own installed script)
+    # Become the sandbox: a SIGTERM (a supervisor's stop, a test's) then reaches it, where a
+    # child process would outlive this one.
+    os.execv(command[0], command)  # noqa: S606 (our own installed script)
 
 
 @app.command()
