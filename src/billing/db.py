@@ -226,14 +226,12 @@ class Database:
         pool hands a returned connection to whoever asks next, ahead of those already
         waiting: under load some deliveries starved for seconds while others went through.
         """
-        if self._gate.locked():  # else it is taken at once: no timer to set and cancel
-            try:
-                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
-                    await self._gate.acquire()
-            except TimeoutError as exc:
-                raise ServiceUnavailable("The service is at capacity; retry shortly.") from exc
-        else:
-            await self._gate.acquire()
+        wait = POOL_TIMEOUT_SECONDS if self._gate.locked() else None  # free: no timer to set
+        try:
+            async with asyncio.timeout(wait):
+                await self._gate.acquire()
+        except TimeoutError as exc:
+            raise ServiceUnavailable("The service is at capacity; retry shortly.") from exc
         try:
             pooled = await self.engine.raw_connection()
             try:

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing.errors import handle_error
+from billing.http_middleware import HttpMiddleware
 
 # (request, path parameters) -> the answer, or None to pass the request on
 Lane = Callable[[Request, dict[str, Any]], Awaitable[Response | None]]
@@ -46,13 +47,13 @@ def json_response(model: BaseModel, endpoint_response: Response) -> Response:
     return response
 
 
-class FastLanes:
+class FastLanes(HttpMiddleware):
     """ASGI middleware, innermost of the app's own: requests a lane takes go no deeper."""
 
     def __init__(
         self, app: ASGIApp, routes: Sequence[BaseRoute], lanes: Mapping[Any, Lane]
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.lanes = [
             (route, lanes[route.endpoint])
             for context in iter_route_contexts(routes)
@@ -63,14 +64,13 @@ class FastLanes:
         if len(self.lanes) != len(lanes):
             raise ValueError("Every lane needs its endpoint's route, included unprefixed.")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = _route_path(scope)
-            for route, lane in self.lanes:
-                match = route.path_regex.match(path)
-                if match is not None and scope["method"] in (route.methods or ()):
-                    await self._serve(route, lane, match.groupdict(), scope, receive, send)
-                    return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = _route_path(scope)
+        for route, lane in self.lanes:
+            match = route.path_regex.match(path)
+            if match is not None and scope["method"] in (route.methods or ()):
+                await self._serve(route, lane, match.groupdict(), scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     async def _serve(
