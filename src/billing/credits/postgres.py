@@ -15,7 +15,7 @@ a statement asyncpg prepares once per connection.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
@@ -77,37 +77,26 @@ DEBIT = POSTING.format(wallet=DEBIT_WALLET)
 CREDIT = POSTING.format(wallet=CREDIT_WALLET)
 
 
-async def post_once(
-    database: Database, transfer: Transfer, key: str, now: datetime
-) -> tuple[int, int] | None:
-    """(transaction id, wallet balance after), or None if nothing was posted."""
-    async with database.driver_connection() as connection:
-        try:
-            return await _post(connection, transfer, key, now)
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == KEY_CONSTRAINT:
-                return None
-            raise
+# The wallet entry of each given key that is posted: a batch's answers, read after it commits.
+POSTED = """
+SELECT t.idempotency_key, t.id, e.balance_after
+FROM credit_transactions t
+JOIN credit_entries e ON e.transaction_id = t.id AND e.balance_after IS NOT NULL
+WHERE t.idempotency_key = ANY($1::varchar[])
+"""
+Arguments = tuple[Any, ...]
+Outcome = tuple[int, int] | None  # (transaction id, wallet balance after), None: not posted
+USER_ID, KEY = 0, 3  # positions in Arguments
 
 
-async def post_in_transaction(
-    session: AsyncSession, transfer: Transfer, key: str, now: datetime
-) -> tuple[int, int] | None:
-    """The same statement inside the session's open transaction (a webhook handler's), on
-    its own driver connection: one round trip instead of five. A key used concurrently
-    fails the statement, and so the caller's transaction (or savepoint), to be retried."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    return await _post(driver, transfer, key, now)
+def statement_for(transfer: Transfer) -> str:
+    return CREDIT if transfer.kind.credits_wallet else DEBIT
 
 
-async def _post(
-    connection: asyncpg.Connection, transfer: Transfer, key: str, now: datetime
-) -> tuple[int, int] | None:
+def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
+    """The statement's parameters, taken in the requesting task (its request id)."""
     metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
-    row = await connection.fetchrow(
-        CREDIT if transfer.kind.credits_wallet else DEBIT,
+    return (
         transfer.user_id,
         transfer.amount,
         now,
@@ -125,4 +114,44 @@ async def _post(
         audit.user_target(transfer.user_id),
         request_id.current(),
     )
+
+
+async def post_once(database: Database, statement: str, arguments: Arguments) -> Outcome:
+    async with database.driver_connection() as connection:
+        try:
+            return await _post(connection, statement, arguments)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == KEY_CONSTRAINT:
+                return None
+            raise
+
+
+async def post_debits(database: Database, batch: list[Arguments]) -> list[Outcome]:
+    """Debits in order, in one transaction: each is checked against the balance the ones
+    before it left, and one commit serves them all. Two round trips: asyncpg pipelines
+    `executemany` (atomic: all or none) and then the posted ones are read back by key.
+
+    Only for fresh keys (the service's own `auto:` ones): a key already used before the
+    batch would read back as posted by it."""
+    async with database.driver_connection() as connection:
+        await connection.executemany(DEBIT, batch)
+        rows = await connection.fetch(POSTED, [arguments[KEY] for arguments in batch])
+    posted = {row["idempotency_key"]: (row["id"], row["balance_after"]) for row in rows}
+    return [posted.get(arguments[KEY]) for arguments in batch]
+
+
+async def post_in_transaction(
+    session: AsyncSession, transfer: Transfer, key: str, now: datetime
+) -> Outcome:
+    """The same statement inside the session's open transaction (a webhook handler's), on
+    its own driver connection: one round trip instead of five. A key used concurrently
+    fails the statement, and so the caller's transaction (or savepoint), to be retried."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return await _post(driver, statement_for(transfer), arguments_for(transfer, key, now))
+
+
+async def _post(connection: asyncpg.Connection, statement: str, arguments: Arguments) -> Outcome:
+    row = await connection.fetchrow(statement, *arguments)
     return (row["id"], row["balance"]) if row else None

@@ -4,7 +4,8 @@ Every public function here ends its database transaction before returning,
 and reads run outside one, so no caller is left holding locks (SQLite takes its
 write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
 entries INSERT -> audit entry INSERT, committed together: one statement on PostgreSQL (see
-`postgres.py`), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
+`postgres.py`; concurrent unkeyed spends on one wallet are batched, see
+`spend_batches.py`), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
 (`balance >= amount`), so concurrent spends on one wallet serialize on its row
 and can never take it below zero. A transaction's idempotency key is unique:
 replaying it returns the original result; reusing it for a different
@@ -22,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.compliance import audit
-from billing.credits import postgres, repository
+from billing.credits import postgres, repository, spend_batches
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
 from billing.db import Database, read_without_transaction, utcnow
@@ -71,7 +72,7 @@ async def post(database: Database, transfer: Transfer) -> Posted:
     key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
     now = utcnow()
     if database.dialect == "postgresql":
-        posted = await postgres.post_once(database, transfer, key, now)
+        posted = await _post_on_postgres(database, transfer, key, now)
     else:
         async with database.sessions() as session, session.begin():
             posted = await _apply(session, transfer, key, now)
@@ -97,6 +98,15 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     # Counted once the caller's transaction commits: a rolled-back attempt posted nothing.
     after_commit(session, partial(series(CREDIT_OPERATIONS, transfer.kind.name).inc))
     return _posted(transfer, posted, now)
+
+
+async def _post_on_postgres(
+    database: Database, transfer: Transfer, key: str, now: datetime
+) -> postgres.Outcome:
+    arguments = postgres.arguments_for(transfer, key, now)
+    if transfer.idempotency_key is None and not transfer.kind.credits_wallet:
+        return await spend_batches.debit(database, arguments)
+    return await postgres.post_once(database, postgres.statement_for(transfer), arguments)
 
 
 def _posted(transfer: Transfer, posted: tuple[int, int], now: datetime) -> Posted:
