@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from tests.conftest import NO_POSTGRES, POSTGRES_URL, assert_ledger_holds, reset
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"batches are PostgreSQL's: {NO_POSTGRES}")
 USER = 42
+BLOCKER = 7  # a wallet held locked, so that spends on it stay in flight
 Batches = list[list[postgres.Arguments]]
 
 
@@ -34,8 +35,9 @@ async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
     await reset_postgres(url)
     database = Database(Settings(_env_file=None, DATABASE_URL=url))
     yield database
+    postings = spend_batches._postings.get(database)
+    assert postings is None or (postings.in_flight, postings.queue) == (0, []), "left in flight"
     await database.dispose()
-    assert not spend_batches._busy, "a wallet was left marked busy"
     await assert_ledger_holds(url)
 
 
@@ -62,27 +64,36 @@ def spend(database: Database, user: int, amount: int, key: str | None = None) ->
     return asyncio.ensure_future(service.post(database, transfer))
 
 
-@asynccontextmanager
-async def wallet_held(
-    database: Database, user: int
-) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    """The wallet's row locked by another connection until the block ends; yields a
-    function that waits until a spend is blocked on that lock."""
-    holder = Database(Settings(_env_file=None, DATABASE_URL=str(database.engine.url)))
-    async with holder.driver_connection() as connection, connection.transaction():
-        await connection.execute(
+class Holder:
+    """Another connection's open transaction, holding wallet row locks."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def lock(self, user: int) -> None:
+        await self.connection.execute(
             "SELECT 1 FROM credit_accounts WHERE user_id = $1 FOR UPDATE", user
         )
 
-        async def a_spend_is_blocked() -> None:
-            for _ in range(500):
-                if await connection.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError("no spend ever waited on the wallet")
+    async def a_spend_waits(self) -> None:
+        """Until some other transaction waits for a lock (this one's, in these tests)."""
+        for _ in range(500):
+            if await self.connection.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no spend ever waited on a wallet")
 
-        yield a_spend_is_blocked
-    await holder.dispose()
+
+@asynccontextmanager
+async def holding(database: Database, user: int) -> AsyncIterator[Holder]:
+    """The wallet's row locked by another connection until the block ends."""
+    url = database.engine.url.render_as_string(hide_password=False)
+    other = Database(Settings(_env_file=None, DATABASE_URL=url))
+    async with other.driver_connection() as connection, connection.transaction():
+        holder = Holder(connection)
+        await holder.lock(user)
+        yield holder
+    await other.dispose()
 
 
 async def transactions(database: Database, user: int) -> int:
@@ -93,28 +104,39 @@ async def transactions(database: Database, user: int) -> int:
     return count
 
 
-async def test_spends_queued_behind_one_in_flight_are_posted_as_one_batch(
+@asynccontextmanager
+async def postings_busy(database: Database) -> AsyncIterator[None]:
+    """Every place for a posting in flight taken by a spend waiting on a held wallet
+    (BLOCKER's): spends made in the block queue, and are posted once it ends."""
+    await grant(database, BLOCKER, 100)
+    async with holding(database, BLOCKER) as holder:
+        first = [spend(database, BLOCKER, 1) for _ in range(spend_batches.IN_FLIGHT)]
+        await holder.a_spend_waits()
+        yield
+        await holder.a_spend_waits()  # a round trip: the block's spends have queued
+    await asyncio.gather(*first)
+
+
+async def test_spends_queued_behind_the_postings_in_flight_are_posted_as_one_batch(
     pg: Database, batches: Batches
 ) -> None:
     await grant(pg, USER, 1000)
-    async with wallet_held(pg, USER) as a_spend_is_blocked:
-        spends = [spend(pg, USER, 10) for _ in range(21)]
-        await a_spend_is_blocked()
+    async with postings_busy(pg):
+        spends = [spend(pg, USER, 10) for _ in range(20)]
     posted = await asyncio.gather(*spends)
     assert [len(batch) for batch in batches] == [20]
-    assert sorted(p.balance for p in posted) == list(range(790, 1000, 10))
-    assert len({p.transaction_id for p in posted}) == 21
-    assert await transactions(pg, USER) == 21
+    assert [p.balance for p in posted] == list(range(990, 790, -10))  # in arrival order
+    assert len({p.transaction_id for p in posted}) == 20
+    assert await transactions(pg, USER) == 20
 
 
 async def test_a_batch_refuses_what_the_spends_before_it_left_too_little_for(
     pg: Database, batches: Batches
 ) -> None:
     await grant(pg, USER, 100)
-    amounts = [30, 50, 40, 20, 10, 5]  # in order: 30 ok, 50 ok, 40 no, 20 ok, 10 no, 5 no
-    async with wallet_held(pg, USER) as a_spend_is_blocked:
+    amounts = [30, 50, 40, 20, 10, 5]
+    async with postings_busy(pg):
         spends = [spend(pg, USER, amount) for amount in amounts]
-        await a_spend_is_blocked()
     outcomes = await asyncio.gather(*spends, return_exceptions=True)
     assert len(batches) == 1
     assert [getattr(o, "balance", None) for o in outcomes] == [70, 20, None, 0, None, None]
@@ -127,19 +149,34 @@ async def test_a_batch_refuses_what_the_spends_before_it_left_too_little_for(
     assert await transactions(pg, USER) == 3
 
 
+async def test_one_batch_carries_many_wallets_each_in_its_own_order(
+    pg: Database, batches: Batches
+) -> None:
+    wallets = [USER + n for n in range(5)]
+    for user in wallets:
+        await grant(pg, user, 100)
+    async with postings_busy(pg):
+        queued = [(user, spend(pg, user, 10 + n)) for n in range(3) for user in reversed(wallets)]
+    assert [len(batch) for batch in batches] == [15]
+    assert [arguments[postgres.USER_ID] for arguments in batches[0]] == sorted(wallets * 3)
+    for user in wallets:
+        balances = [(await posted).balance for owner, posted in queued if owner == user]
+        assert balances == [90, 79, 67]
+
+
 async def test_a_spend_whose_request_goes_away_while_queued_is_never_posted(
     pg: Database, batches: Batches
 ) -> None:
     await grant(pg, USER, 100)
-    async with wallet_held(pg, USER) as a_spend_is_blocked:
-        first, gone, last = (spend(pg, USER, 10) for _ in range(3))
-        await a_spend_is_blocked()
+    async with postings_busy(pg):
+        gone, last = spend(pg, USER, 10), spend(pg, USER, 10)
+        await asyncio.sleep(0)
         gone.cancel()  # type: ignore[attr-defined]
-    assert [(await first).balance, (await last).balance] == [90, 80]
+    assert (await last).balance == 90
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert [len(batch) for batch in batches] == [1]
-    assert await transactions(pg, USER) == 2
+    assert await transactions(pg, USER) == 1
 
 
 async def test_a_failed_batch_fails_each_of_its_spends_and_posts_none(
@@ -151,26 +188,38 @@ async def test_a_failed_batch_fails_each_of_its_spends_and_posts_none(
         raise ServiceUnavailable("The database connection was lost; retry.")
 
     monkeypatch.setattr(postgres, "post_debits", unreachable)
-    async with wallet_held(pg, USER) as a_spend_is_blocked:
-        spends = [spend(pg, USER, 10) for _ in range(4)]
-        await a_spend_is_blocked()
+    async with postings_busy(pg):
+        spends = [spend(pg, USER, 10) for _ in range(3)]
     outcomes = await asyncio.gather(*spends, return_exceptions=True)
-    assert getattr(outcomes[0], "balance", None) == 90
-    assert all(isinstance(o, ServiceUnavailable) for o in outcomes[1:])
-    assert await transactions(pg, USER) == 1
-    assert (await spend(pg, USER, 10)).balance == 80  # the wallet is not left busy
+    assert all(isinstance(o, ServiceUnavailable) for o in outcomes)
+    assert await transactions(pg, USER) == 0
+    assert (await spend(pg, USER, 10)).balance == 90  # nothing is left in flight
 
 
-async def test_keyed_spends_and_other_wallets_are_never_batched(
+async def test_a_batch_a_deadlock_aborts_posts_its_spends_one_by_one(
     pg: Database, batches: Batches
 ) -> None:
-    for user in (USER, USER + 1):
+    """The batch locks wallet `one`, then waits for `two`, held by a transaction that
+    then asks for `one`: PostgreSQL aborts the batch, the first of the two to wait."""
+    one, two = USER, USER + 1
+    for user in (one, two):
         await grant(pg, user, 100)
-    async with wallet_held(pg, USER) as a_spend_is_blocked:
+    async with holding(pg, two) as other:
+        await other.connection.execute("SET LOCAL deadlock_timeout = '10s'")
+        async with postings_busy(pg):
+            queued = [spend(pg, one, 10), spend(pg, two, 10)]
+        await other.a_spend_waits()  # the batch, on wallet `two`
+        await other.lock(one)  # granted once the batch is aborted
+    assert [(await posted).balance for posted in queued] == [90, 90]
+    assert [len(batch) for batch in batches] == [2]
+    assert await transactions(pg, one) == await transactions(pg, two) == 1
+
+
+async def test_keyed_spends_are_never_batched(pg: Database, batches: Batches) -> None:
+    await grant(pg, USER, 100)
+    async with holding(pg, USER) as holder:
         keyed = [spend(pg, USER, 10, key=f"key-{n}") for n in range(5)]
-        await a_spend_is_blocked()
-        elsewhere = await spend(pg, USER + 1, 10)
-    assert elsewhere.balance == 90
+        await holder.a_spend_waits()
     assert sorted(p.balance for p in await asyncio.gather(*keyed)) == [50, 60, 70, 80, 90]
     assert batches == []
 
