@@ -19,11 +19,13 @@ from sqlalchemy import text
 from billing.app import create_app
 from billing.auth import Role, create_api_key, issue_token
 from billing.config import Settings
+from billing.credits.postgres import SPENDS
 from billing.credits.verify import verify_ledger
 from billing.db import Database
 from billing.failure_spikes import SPIKES
 from billing.migrations import upgrade
 from billing.stripe_api import create_client, require_client
+from billing.webhooks.inbox import DELIVERIES
 from tests.sandbox_process import Sandbox, start, stop
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -97,6 +99,21 @@ async def assert_ledger_holds(url: str) -> None:
     finally:
         await database.dispose()
     assert report.ok, f"ledger invariants broken after the test: {report.failures}"
+
+
+@pytest.fixture
+async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
+    """The emptied PostgreSQL, for tests of what only PostgreSQL does (group commit)."""
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    url = migrated["postgres"]
+    await reset_postgres(url)
+    database = Database(Settings(_env_file=None, DATABASE_URL=url))
+    yield database
+    for writes in (SPENDS, DELIVERIES):
+        assert writes.idle(database), "a write was left in flight or queued"
+    await database.dispose()
+    await assert_ledger_holds(url)
 
 
 @pytest.fixture

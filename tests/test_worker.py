@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.compliance.audit_models import AuditEntry
@@ -18,7 +18,14 @@ from billing.credits.verify import verify_ledger
 from billing.db import Database, utcnow
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
-from billing.worker import MAX_ATTEMPTS, Handler, after_commit, process_due, retry_delay
+from billing.worker import (
+    CONFLICT_RETRY,
+    MAX_ATTEMPTS,
+    Handler,
+    after_commit,
+    process_due,
+    retry_delay,
+)
 from tests.webhooks.helpers import stripe_event
 
 USER = 5
@@ -87,6 +94,45 @@ async def test_a_failing_handler_leaves_no_effect_and_is_retried(database: Datab
     [event] = await events(database)
     assert (event.status, event.attempts, event.last_error) == ("processed", 2, None)
     assert await credits(database) == 10
+
+
+# A real deadlock_detected error, raised by PostgreSQL as a lost deadlock would be.
+DEADLOCK = "DO $$ BEGIN RAISE EXCEPTION 'staged' USING ERRCODE = 'deadlock_detected'; END $$"
+
+
+async def lose_a_deadlock_through_sqlalchemy(session: AsyncSession) -> None:
+    await session.execute(text(DEADLOCK))
+
+
+async def lose_a_deadlock_through_the_driver(session: AsyncSession) -> None:
+    """As the credit postings would: they run on the driver's connection."""
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    await driver.execute(DEADLOCK)
+
+
+@pytest.mark.parametrize(
+    "lose", [lose_a_deadlock_through_sqlalchemy, lose_a_deadlock_through_the_driver]
+)
+async def test_an_event_that_lost_a_deadlock_is_due_again_at_once(
+    pg: Database, lose: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    async def grant_then_lose(session: AsyncSession, event: WebhookEvent) -> None:
+        await grant(session, event)
+        await lose(session)
+
+    await receive(pg, 1)
+    assert await process_due(pg, {"test.grant": grant_then_lose}, limit=10) == 1
+    [event] = await events(pg)
+    assert (event.status, event.attempts) == ("failed", 0)  # not one of its attempts
+    assert "deadlock" in (event.last_error or "").lower()
+    assert event.next_attempt_at <= utcnow() + CONFLICT_RETRY < utcnow() + retry_delay(1)
+    assert await credits(pg) == 0
+    await make_due(pg)
+    assert await process_due(pg, {"test.grant": grant}, limit=10) == 1
+    [event] = await events(pg)
+    assert (event.status, event.attempts, event.last_error) == ("processed", 1, None)
+    assert await credits(pg) == 10
 
 
 async def test_an_event_that_always_fails_ends_dead(database: Database) -> None:

@@ -50,6 +50,7 @@ from billing.errors import DRIVER_DISCONNECTS, ServiceUnavailable
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 AUTOCOMMIT = "AUTOCOMMIT"
 POOL_TIMEOUT_SECONDS = 10
+CONFLICT_SQLSTATES = ("40001", "40P01")  # serialization_failure, deadlock_detected
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,6 +91,20 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def lost_a_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: PostgreSQL rolled the transaction back to
+    break a conflict with another one, so running it again may well succeed. Seen
+    through SQLAlchemy's wrapping (`orig`) or raised by the driver itself."""
+    error: BaseException | None = exc
+    for _ in range(4):
+        if error is None:
+            return False
+        if getattr(error, "sqlstate", None) in CONFLICT_SQLSTATES:
+            return True
+        error = getattr(error, "orig", None) or error.__cause__
+    return False
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -9,7 +9,8 @@ nothing between them; if one raises, the whole batch rolls back and is taken aga
 with each handler in its own SAVEPOINT, so the failing one is rolled back alone and
 its failure recorded while the row is still locked (a failure can never overwrite a
 concurrent success). Failures retry with exponential backoff; after `MAX_ATTEMPTS`
-the event is dead, and a person is alerted. What a handler tells the outside world
+the event is dead, and a person is alerted. A handler that lost a deadlock is not at
+fault: that is no attempt, and the event is due again in a second. What a handler tells the outside world
 (alerts, metrics) it hands to `after_commit`: said once the effects are committed,
 never for a rolled-back attempt. `billing.worker_loop` runs this engine as a process.
 """
@@ -27,7 +28,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import request_id
-from billing.db import Database, utcnow
+from billing.db import Database, lost_a_conflict, utcnow
 from billing.failure_spikes import SPIKES
 from billing.observability import (
     WEBHOOK_DEAD_EVENTS,
@@ -47,6 +48,7 @@ DUE_STATUSES = (PENDING, FAILED)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
+CONFLICT_RETRY = timedelta(seconds=1)
 MAX_ERROR_LENGTH = 500
 AFTER_COMMIT = "billing.after_commit"  # session.info key: callbacks of the handler run
 
@@ -227,6 +229,10 @@ def _mark(outcomes: list[_Outcome]) -> None:
     now = utcnow()
     for outcome in outcomes:
         event = outcome.event
+        if outcome.error is not None and lost_a_conflict(outcome.error):
+            _mark_conflict(event, outcome.error, now)
+            outcome.status = event.status
+            continue
         event.attempts += 1
         if outcome.error is None:
             event.status, event.processed_at, event.last_error = outcome.status, now, None
@@ -236,12 +242,22 @@ def _mark(outcomes: list[_Outcome]) -> None:
 
 
 def _mark_failed(event: WebhookEvent, exc: Exception, now: datetime) -> None:
-    event.last_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    event.status, event.last_error = FAILED, _describe(exc)
     if event.attempts >= MAX_ATTEMPTS:
         event.status = DEAD
     else:
-        event.status = FAILED
         event.next_attempt_at = now + retry_delay(event.attempts)
+
+
+def _mark_conflict(event: WebhookEvent, exc: Exception, now: datetime) -> None:
+    """The handler lost a deadlock (say, to a batch of spends locking two wallets in the
+    other order): no fault of the event, so not one of its attempts, and due again soon."""
+    event.status, event.last_error = FAILED, _describe(exc)
+    event.next_attempt_at = now + CONFLICT_RETRY
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
 
 
 def _report(outcomes: list[_Outcome]) -> None:

@@ -9,7 +9,9 @@ explanation replays the winner.
 
 This is the hottest path of the service, so it runs on the driver's (asyncpg)
 connection, checked out from SQLAlchemy's pool (`Database.driver_connection`), with
-a statement asyncpg prepares once per connection.
+a statement asyncpg prepares once per connection. Concurrent spends without a client
+key are committed in groups (`SPENDS`, `post_debits`): the commit costs more than the
+statement.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from billing import request_id
 from billing.compliance import audit
 from billing.credits.repository import MAX_WALLET_BALANCE
 from billing.db import Database
+from billing.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from billing.credits.service import Transfer
@@ -138,6 +141,18 @@ async def post_debits(database: Database, batch: list[Arguments]) -> list[Outcom
         rows = await connection.fetch(POSTED, [arguments[KEY] for arguments in batch])
     posted = {row["idempotency_key"]: (row["id"], row["balance_after"]) for row in rows}
     return [posted.get(arguments[KEY]) for arguments in batch]
+
+
+async def _debit_alone(database: Database, arguments: Arguments) -> Outcome:
+    return await post_once(database, DEBIT, arguments)
+
+
+def _wallet(arguments: Arguments) -> int:
+    return int(arguments[USER_ID])
+
+
+# Unkeyed spends, committed in groups (see group_commit.py): wallets locked in user id order.
+SPENDS = GroupCommit(_debit_alone, post_debits, order=_wallet)
 
 
 async def post_in_transaction(

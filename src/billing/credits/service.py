@@ -2,12 +2,12 @@
 
 Every public function here ends its database transaction before returning,
 and reads run outside one, so no caller is left holding locks (SQLite takes its
-write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE -> transaction INSERT ->
-entries INSERT -> audit entry INSERT, committed together: one statement on PostgreSQL (see
-`postgres.py`; concurrent unkeyed spends on one wallet are batched, see
-`spend_batches.py`), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
-(`balance >= amount`), so concurrent spends on one wallet serialize on its row
-and can never take it below zero. A transaction's idempotency key is unique:
+write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE ->
+transaction INSERT -> entries INSERT -> audit entry INSERT, committed together: one
+statement on PostgreSQL (see `postgres.py`; concurrent unkeyed spends are committed
+in groups), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
+(`balance >= amount`), so concurrent spends on one wallet serialize on its row and can
+never take it below zero. A transaction's idempotency key is unique:
 replaying it returns the original result; reusing it for a different
 operation is an idempotency conflict.
 """
@@ -23,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.compliance import audit
-from billing.credits import postgres, repository, spend_batches
+from billing.credits import postgres, repository
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
 from billing.db import Database, read_without_transaction, utcnow
@@ -105,7 +105,7 @@ async def _post_on_postgres(
 ) -> postgres.Outcome:
     arguments = postgres.arguments_for(transfer, key, now)
     if transfer.idempotency_key is None and not transfer.kind.credits_wallet:
-        return await spend_batches.debit(database, arguments)
+        return await postgres.SPENDS.write(database, arguments)
     return await postgres.post_once(database, postgres.statement_for(transfer), arguments)
 
 

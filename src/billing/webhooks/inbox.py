@@ -6,7 +6,8 @@ that an acknowledged event is on disk and that a redelivery changes nothing.
 On PostgreSQL this is the service's busiest write, so it is one statement on the
 driver's connection: an INSERT ... ON CONFLICT DO NOTHING in its own implicit
 transaction (committed, with `synchronous_commit=on`, before it returns), storing
-the body Stripe signed as the JSONB document instead of re-encoding it.
+the body Stripe signed as the JSONB document instead of re-encoding it. Deliveries that
+arrive while others are being written are committed together (`DELIVERIES`).
 """
 
 from __future__ import annotations
@@ -20,17 +21,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.db import Database, upsert, utcnow
 from billing.errors import ValidationProblem
+from billing.group_commit import GroupCommit
 from billing.webhooks.models import WebhookEvent
 
 PENDING = "pending"
-# $1 event id, $2 type, $3 api version, $4 livemode, $5 created, $6 payload, $7 now
-INSERT_ONCE = """
+INSERT = """
 INSERT INTO webhook_events (stripe_event_id, type, api_version, livemode, created, payload,
                             status, attempts, next_attempt_at, received_at)
+"""
+# $1 event id, $2 type, $3 api version, $4 livemode, $5 created, $6 payload, $7 now
+INSERT_ONCE = f"""{INSERT}
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'pending', 0, $7, $7)
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id
 """
+# The same, for arrays of each: one statement and one commit for a batch of deliveries.
+INSERT_MANY = f"""{INSERT}
+SELECT id, type, api_version, livemode, created, payload::jsonb, 'pending', 0, $7, $7
+FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::boolean[], $5::timestamptz[],
+            $6::text[]) AS event(id, type, api_version, livemode, created, payload)
+ON CONFLICT (stripe_event_id) DO NOTHING
+RETURNING stripe_event_id
+"""  # noqa: S608 (constants only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +86,7 @@ def parse_event(body: bytes) -> StripeEvent:
 async def store(database: Database, event: StripeEvent) -> bool:
     """`receive` without a session, for the webhook route."""
     if database.dialect == "postgresql":
-        return await _insert_once(database, event)
+        return await DELIVERIES.write(database, event)
     async with database.sessions() as session:
         return await receive(session, event)
 
@@ -109,14 +121,37 @@ async def receive(session: AsyncSession, event: StripeEvent) -> bool:
 
 async def _insert_once(database: Database, event: StripeEvent) -> bool:
     async with database.driver_connection() as connection:
-        inserted = await connection.fetchval(
-            INSERT_ONCE,
-            event.id,
-            event.type,
-            event.api_version,
-            event.livemode,
-            event.created,
-            event.body.decode(),
-            utcnow(),
-        )
+        inserted = await connection.fetchval(INSERT_ONCE, *_row(event), utcnow())
     return inserted is not None
+
+
+async def _insert_many(database: Database, events: list[StripeEvent]) -> list[bool]:
+    """Which of `events` are new; of one event delivered twice in the batch, the first."""
+    columns = map(list, zip(*map(_row, events), strict=True))
+    async with database.driver_connection() as connection:
+        rows = await connection.fetch(INSERT_MANY, *columns, utcnow())
+    inserted = {row["stripe_event_id"] for row in rows}
+    answers = []
+    for event in events:
+        answers.append(event.id in inserted)
+        inserted.discard(event.id)
+    return answers
+
+
+def _row(event: StripeEvent) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.type,
+        event.api_version,
+        event.livemode,
+        event.created,
+        event.body.decode(),
+    )
+
+
+def _event_id(event: StripeEvent) -> str:
+    return event.id
+
+
+# Deliveries, committed in groups (see group_commit.py).
+DELIVERIES = GroupCommit(_insert_once, _insert_many, order=_event_id)

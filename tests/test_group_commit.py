@@ -1,7 +1,7 @@
-"""Spends on a busy wallet are queued and posted together, on the real PostgreSQL.
+"""Group commit, through its busiest user (unkeyed spends) on the real PostgreSQL.
 
-A second connection holding the wallet's row lock keeps the first spend in flight, so
-the ones after it deterministically queue behind it."""
+A second connection holding a wallet's row lock keeps spends on it in flight, so the
+ones after them deterministically queue."""
 
 from __future__ import annotations
 
@@ -16,29 +16,18 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from billing import group_commit
 from billing.config import Settings
-from billing.credits import postgres, service, spend_batches
+from billing.credits import postgres, service
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.db import Database
 from billing.errors import InsufficientCredits, ServiceUnavailable
-from tests.conftest import NO_POSTGRES, POSTGRES_URL, assert_ledger_holds, reset_postgres
+from tests.conftest import NO_POSTGRES, POSTGRES_URL, assert_ledger_holds
+from tests.transactions import Holder, another_transaction
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=f"batches are PostgreSQL's: {NO_POSTGRES}")
 USER = 42
 BLOCKER = 7  # a wallet held locked, so that spends on it stay in flight
 Batches = list[list[postgres.Arguments]]
-
-
-@pytest.fixture
-async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
-    url = migrated["postgres"]
-    await reset_postgres(url)
-    database = Database(Settings(_env_file=None, DATABASE_URL=url))
-    yield database
-    postings = spend_batches._postings.get(database)
-    assert postings is None or (postings.in_flight, postings.queue) == (0, []), "left in flight"
-    await database.dispose()
-    await assert_ledger_holds(url)
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> Batches:
         seen.append(batch)
         return await real(database, batch)
 
-    monkeypatch.setattr(postgres, "post_debits", recording)
+    monkeypatch.setattr(postgres.SPENDS, "_together", recording)
     return seen
 
 
@@ -64,36 +53,12 @@ def spend(database: Database, user: int, amount: int, key: str | None = None) ->
     return asyncio.ensure_future(service.post(database, transfer))
 
 
-class Holder:
-    """Another connection's open transaction, holding wallet row locks."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-
-    async def lock(self, user: int) -> None:
-        await self.connection.execute(
-            "SELECT 1 FROM credit_accounts WHERE user_id = $1 FOR UPDATE", user
-        )
-
-    async def a_spend_waits(self) -> None:
-        """Until some other transaction waits for a lock (this one's, in these tests)."""
-        for _ in range(500):
-            if await self.connection.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("no spend ever waited on a wallet")
-
-
 @asynccontextmanager
 async def holding(database: Database, user: int) -> AsyncIterator[Holder]:
     """The wallet's row locked by another connection until the block ends."""
-    url = database.engine.url.render_as_string(hide_password=False)
-    other = Database(Settings(_env_file=None, DATABASE_URL=url))
-    async with other.driver_connection() as connection, connection.transaction():
-        holder = Holder(connection)
-        await holder.lock(user)
+    async with another_transaction(database) as holder:
+        await holder.lock_wallet(user)
         yield holder
-    await other.dispose()
 
 
 async def transactions(database: Database, user: int) -> int:
@@ -110,10 +75,10 @@ async def postings_busy(database: Database) -> AsyncIterator[None]:
     (BLOCKER's): spends made in the block queue, and are posted once it ends."""
     await grant(database, BLOCKER, 100)
     async with holding(database, BLOCKER) as holder:
-        first = [spend(database, BLOCKER, 1) for _ in range(spend_batches.IN_FLIGHT)]
-        await holder.a_spend_waits()
+        first = [spend(database, BLOCKER, 1) for _ in range(group_commit.IN_FLIGHT)]
+        await holder.a_writer_waits()
         yield
-        await holder.a_spend_waits()  # a round trip: the block's spends have queued
+        await holder.a_writer_waits()  # a round trip: the block's spends have queued
     await asyncio.gather(*first)
 
 
@@ -187,7 +152,7 @@ async def test_a_failed_batch_fails_each_of_its_spends_and_posts_none(
     async def unreachable(database: Database, batch: list[postgres.Arguments]) -> Any:
         raise ServiceUnavailable("The database connection was lost; retry.")
 
-    monkeypatch.setattr(postgres, "post_debits", unreachable)
+    monkeypatch.setattr(postgres.SPENDS, "_together", unreachable)
     async with postings_busy(pg):
         spends = [spend(pg, USER, 10) for _ in range(3)]
     outcomes = await asyncio.gather(*spends, return_exceptions=True)
@@ -208,8 +173,8 @@ async def test_a_batch_a_deadlock_aborts_posts_its_spends_one_by_one(
         await other.connection.execute("SET LOCAL deadlock_timeout = '10s'")
         async with postings_busy(pg):
             queued = [spend(pg, one, 10), spend(pg, two, 10)]
-        await other.a_spend_waits()  # the batch, on wallet `two`
-        await other.lock(one)  # granted once the batch is aborted
+        await other.a_writer_waits()  # the batch, on wallet `two`
+        await other.lock_wallet(one)  # granted once the batch is aborted
     assert [(await posted).balance for posted in queued] == [90, 90]
     assert [len(batch) for batch in batches] == [2]
     assert await transactions(pg, one) == await transactions(pg, two) == 1
@@ -219,7 +184,7 @@ async def test_keyed_spends_are_never_batched(pg: Database, batches: Batches) ->
     await grant(pg, USER, 100)
     async with holding(pg, USER) as holder:
         keyed = [spend(pg, USER, 10, key=f"key-{n}") for n in range(5)]
-        await holder.a_spend_waits()
+        await holder.a_writer_waits()
     assert sorted(p.balance for p in await asyncio.gather(*keyed)) == [50, 60, 70, 80, 90]
     assert batches == []
 
@@ -227,6 +192,7 @@ async def test_keyed_spends_are_never_batched(pg: Database, batches: Batches) ->
 users = itertools.count(1000)
 
 
+@pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)
 @given(
     funded=st.integers(min_value=0, max_value=200),
     amounts=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=25),
