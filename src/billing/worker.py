@@ -10,9 +10,10 @@ with each handler in its own SAVEPOINT, so the failing one is rolled back alone 
 its failure recorded while the row is still locked (a failure can never overwrite a
 concurrent success). Failures retry with exponential backoff; after `MAX_ATTEMPTS`
 the event is dead, and a person is alerted. A handler that lost a deadlock is not at
-fault: that is no attempt, and the event is due again in a second. What a handler tells the outside world
-(alerts, metrics) it hands to `after_commit`: said once the effects are committed,
-never for a rolled-back attempt. `billing.worker_loop` runs this engine as a process.
+fault: that is no attempt, and the event is due again in a second. What a handler
+tells the outside world (alerts, metrics) it hands to `after_commit`: said once the
+effects are committed, never for a rolled-back attempt. `billing.worker_loop` runs
+this engine as a process.
 """
 
 from __future__ import annotations
