@@ -72,7 +72,9 @@ class GroupCommit(Generic[Item, Answer]):
         return queue is None or (queue.in_flight, queue.waiting) == (0, [])
 
     async def write(self, database: Database, item: Item) -> Answer:
-        queue = self._queues.setdefault(database, _Queue())
+        queue = self._queues.get(database)
+        if queue is None:  # once per database: no new _Queue built on every write
+            queue = self._queues[database] = _Queue()
         if queue.in_flight >= IN_FLIGHT:
             waiting: _Waiting[Item, Answer] = _Waiting(item)
             queue.waiting.append(waiting)

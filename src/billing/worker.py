@@ -229,16 +229,13 @@ def _mark(outcomes: list[_Outcome]) -> None:
     """Write each outcome to its event's row, stamped now: when its effects are done."""
     now = utcnow()
     for outcome in outcomes:
-        event = outcome.event
-        if outcome.error is not None and lost_a_conflict(outcome.error):
-            _mark_conflict(event, outcome.error, now)
-            outcome.status = event.status
-            continue
-        event.attempts += 1
-        if outcome.error is None:
+        event, error = outcome.event, outcome.error
+        conflict = error is not None and lost_a_conflict(error)
+        event.attempts += 0 if conflict else 1
+        if error is None:
             event.status, event.processed_at, event.last_error = outcome.status, now, None
         else:
-            _mark_failed(event, outcome.error, now)
+            (_mark_conflict if conflict else _mark_failed)(event, error, now)
             outcome.status = event.status
 
 
