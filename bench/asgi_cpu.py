@@ -25,8 +25,8 @@ import uvloop
 from common import Figures, async_url, fund_wallets, say, scratch_database, table, tokens
 from webhooks import SECRET, event_template, signed_events
 
-from billing.app import create_app
-from billing.config import Settings
+from billing.core.config import Settings
+from billing.http.app import create_app
 from billing.migrations import upgrade
 
 USERS = 500

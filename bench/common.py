@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from billing.app import server_options
-from billing.auth import Role, issue_token
-from billing.config import Settings
+from billing.auth.principals import Role
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
+from billing.http.app import server_options
 from tests.server import free_port, running_server
 
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")

@@ -38,8 +38,8 @@ import httpx
 import typer
 from common import PG_ADMIN, async_url, percentile, say, scratch_database, service
 
-from billing.auth import issue_token
-from billing.config import Settings
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
 from billing.credits.accounts import (
     ADMIN_GRANT,
     EXPIRY,

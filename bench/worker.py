@@ -20,15 +20,15 @@ from pathlib import Path
 import uvloop
 from common import Figures, async_url, say, scratch_database, table, write_json
 
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
-from billing.db import Database
+from billing.db.engine import Database
 from billing.migrations import upgrade
-from billing.observability import configure_logging
+from billing.obs.logs import configure_logging
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
-from billing.worker import process_due
-from billing.worker_loop import BATCH
+from billing.webhooks.processing import process_due
+from billing.webhooks.worker import BATCH
 from tests.worker_helpers import file_events, topup_event
 
 USERS = 500

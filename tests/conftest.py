@@ -16,15 +16,17 @@ import stripe
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from billing.app import create_app
-from billing.auth import Role, create_api_key, issue_token
-from billing.config import Settings
-from billing.credits.postgres import SPENDS
+from billing.auth.api_keys import create_api_key
+from billing.auth.principals import Role
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
+from billing.credits.single_statement import SPENDS
 from billing.credits.verify import verify_ledger
-from billing.db import Database
-from billing.failure_spikes import SPIKES
+from billing.db.engine import Database
+from billing.http.app import create_app
 from billing.migrations import upgrade
-from billing.stripe_api import create_client, require_client
+from billing.obs.failure_spikes import SPIKES
+from billing.stripe.client import create_client, require_client
 from billing.webhooks.inbox import DELIVERIES
 from tests.sandbox_process import Sandbox, start, stop
 
@@ -56,7 +58,7 @@ def fresh_failure_counts() -> None:
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Migrate once per run: a SQLite template file and, if configured, PostgreSQL."""
-    template = tmp_path_factory.mktemp("template") / "billing.db"
+    template = tmp_path_factory.mktemp("template") / "billing.db.engine"
     upgrade(f"sqlite+aiosqlite:///{template}")
     databases = {"sqlite": str(template)}
     if POSTGRES_URL:
@@ -80,7 +82,7 @@ async def database_url(
     """A migrated, empty database: a copy of the SQLite template, or the emptied PostgreSQL.
     Whatever the test did, every ledger invariant must still hold afterwards."""
     if request.param == "sqlite":
-        path = tmp_path / "billing.db"
+        path = tmp_path / "billing.db.engine"
         shutil.copy(migrated["sqlite"], path)
         url = f"sqlite+aiosqlite:///{path}"
     else:

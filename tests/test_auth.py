@@ -21,9 +21,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
-from billing.auth import MAX_USER_ID, ApiKey, Role, hash_api_key
-from billing.config import Settings
-from billing.db import Database, utcnow
+from billing.auth.api_keys import hash_api_key
+from billing.auth.models import ApiKey
+from billing.auth.principals import Role
+from billing.core.config import Settings
+from billing.core.ids import MAX_USER_ID
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS, assert_problem
 from tests.test_problem_docs import documented_operations

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from billing.app import create_app
-from billing.cli import app
-from billing.config import DEV_JWT_SECRET, Settings
+from billing.core.config import DEV_JWT_SECRET, Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.service import Transfer, post
-from billing.db import Database
+from billing.db.engine import Database
+from billing.http.app import create_app
+from billing.runtime.cli import app
 from tests.server import free_port
 
 runner = CliRunner()

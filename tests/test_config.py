@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet, MultiFernet
 
-from billing.config import (
+from billing.core.config import (
     DEV_JWT_SECRET,
     PRODUCTION_SECRETS,
     TWO_DECIMAL_CURRENCIES,

@@ -13,11 +13,11 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from billing.app import create_app
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
-from billing.db import Database
-from billing.errors import to_problem
+from billing.db.engine import Database
+from billing.http.app import create_app
+from billing.http.problems import to_problem
 from tests.conftest import Credentials
 from tests.credits.helpers import add, balance, spend
 

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from billing.config import Settings
-from billing.demo import WEBHOOK_STATE_FILE, register_webhook, sandbox_settings
-from billing.stripe_api import create_client, require_client
+from billing.core.config import Settings
+from billing.runtime.demo import WEBHOOK_STATE_FILE, register_webhook, sandbox_settings
+from billing.stripe.client import create_client, require_client
 from tests.sandbox.helpers import wait_for
 from tests.sandbox_process import Sandbox, client_for
 from tests.server import free_port

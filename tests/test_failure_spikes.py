@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from billing.failure_spikes import FailureSpikes
+from billing.obs.failure_spikes import FailureSpikes
 
 
 def alerts(logs: list[dict[str, object]]) -> list[object]:

@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from structlog.testing import capture_logs
 
-from billing import request_id
-from billing.config import Settings
+from billing.core import correlation
+from billing.core.config import Settings
+from billing.core.correlation import HEADER as REQUEST_ID
 from billing.credits import service
-from billing.db import Database
-from billing.fast_lanes import FastLanes, Lane
-from billing.idempotency import REPLAY_HEADER
-from billing.request_id import HEADER as REQUEST_ID
+from billing.db.engine import Database
+from billing.http.fast_lanes import FastLanes, Lane
+from billing.idempotency.route import REPLAY_HEADER
 from billing.webhooks.models import WebhookEvent
 from tests.conftest import WEBHOOK_SECRET, Credentials, asgi_client
 from tests.credits.helpers import CREDITS, add, assert_problem, spend
@@ -43,7 +43,7 @@ USER, FUNDS, AMOUNT = 7, 1000, 5
 SPEND = f"{CREDITS}/{USER}/spend"
 SPEND_ROUTE = "/api/financial/credits/{user_id}/spend"
 BODY_LIMIT, KEY = 64 * 1024, "Idempotency-Key"
-DEAD_SQLITE = "sqlite+aiosqlite:////nonexistent/billing.db"
+DEAD_SQLITE = "sqlite+aiosqlite:////nonexistent/billing.db.engine"
 DEAD_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/billing"  # nothing listens
 
 
@@ -324,7 +324,7 @@ async def test_a_log_line_carries_its_requests_id(
     )
     clients = asgi_client(dead) if lanes else full_route_client(dead)
     async with clients as http:
-        with capture_logs(processors=[request_id.add_to_log]) as logs:
+        with capture_logs(processors=[correlation.add_to_log]) as logs:
             headers = {**creds.bearer(USER), REQUEST_ID: "trace-42"}
             response = await http.post(SPEND, json={"amount": AMOUNT}, headers=headers)
     assert_problem(response, 503, "service_unavailable")

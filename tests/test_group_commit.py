@@ -16,31 +16,30 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from billing import group_commit
-from billing.config import Settings
-from billing.credits import postgres, service
+from billing.core.config import Settings
+from billing.core.errors import InsufficientCredits, ServiceUnavailable
+from billing.credits import service, single_statement
 from billing.credits.accounts import ADMIN_GRANT, SPEND
-from billing.db import Database
-from billing.errors import InsufficientCredits, ServiceUnavailable
+from billing.db.engine import Database, group_commit
 from tests.conftest import NO_POSTGRES, POSTGRES_URL, assert_ledger_holds
 from tests.transactions import Holder, another_transaction
 
 USER = 42
 BLOCKER = 7  # a wallet held locked, so that spends on it stay in flight
-Batches = list[list[postgres.Arguments]]
+Batches = list[list[single_statement.Arguments]]
 
 
 @pytest.fixture
 def batches(monkeypatch: pytest.MonkeyPatch) -> Batches:
     """Every batch posted, in order (the real `post_debits` still posts them)."""
     seen: Batches = []
-    real = postgres.post_debits
+    real = single_statement.post_debits
 
-    async def recording(database: Database, batch: list[postgres.Arguments]) -> Any:
+    async def recording(database: Database, batch: list[single_statement.Arguments]) -> Any:
         seen.append(batch)
         return await real(database, batch)
 
-    monkeypatch.setattr(postgres.SPENDS, "_together", recording)
+    monkeypatch.setattr(single_statement.SPENDS, "_together", recording)
     return seen
 
 
@@ -123,7 +122,7 @@ async def test_one_batch_carries_many_wallets_each_in_its_own_order(
     async with postings_busy(pg):
         queued = [(user, spend(pg, user, 10 + n)) for n in range(3) for user in reversed(wallets)]
     assert [len(batch) for batch in batches] == [15]
-    assert [arguments[postgres.USER_ID] for arguments in batches[0]] == sorted(wallets * 3)
+    assert [arguments[single_statement.USER_ID] for arguments in batches[0]] == sorted(wallets * 3)
     for user in wallets:
         balances = [(await posted).balance for owner, posted in queued if owner == user]
         assert balances == [90, 79, 67]
@@ -149,10 +148,10 @@ async def test_a_failed_batch_fails_each_of_its_spends_and_posts_none(
 ) -> None:
     await grant(pg, USER, 100)
 
-    async def unreachable(database: Database, batch: list[postgres.Arguments]) -> Any:
+    async def unreachable(database: Database, batch: list[single_statement.Arguments]) -> Any:
         raise ServiceUnavailable("The database connection was lost; retry.")
 
-    monkeypatch.setattr(postgres.SPENDS, "_together", unreachable)
+    monkeypatch.setattr(single_statement.SPENDS, "_together", unreachable)
     async with postings_busy(pg):
         spends = [spend(pg, USER, 10) for _ in range(3)]
     outcomes = await asyncio.gather(*spends, return_exceptions=True)

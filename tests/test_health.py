@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
-from billing.app import create_app
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.http.app import create_app
 from billing.migrations import head_revision
 from tests.conftest import Credentials
 from tests.credits.helpers import add, spend

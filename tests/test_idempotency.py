@@ -11,17 +11,13 @@ from fastapi import APIRouter
 from sqlalchemy import func, select, update
 from starlette.responses import Response
 
+from billing.core.errors import IdempotencyInProgress
+from billing.core.times import utcnow
 from billing.credits.models import CreditTransaction
-from billing.db import Database, utcnow
-from billing.errors import IdempotencyInProgress
-from billing.idempotency import (
-    STALE_CLAIM,
-    Claim,
-    IdempotencyRecord,
-    IdempotencyStore,
-    IdempotentRoute,
-    StoredResponse,
-)
+from billing.db.engine import Database
+from billing.idempotency.models import IdempotencyRecord
+from billing.idempotency.route import IdempotentRoute
+from billing.idempotency.store import STALE_CLAIM, Claim, IdempotencyStore, StoredResponse
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS, add, assert_problem, balance, spend
 

@@ -13,8 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from billing import idempotency
-from billing.idempotency import Claim, IdempotencyStore
+from billing.idempotency.store import Claim, IdempotencyStore
 from tests.conftest import Credentials
 from tests.credits.helpers import add, assert_problem, balance, spend
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing.iso_times import refuse_numbers
+from billing.core.times import refuse_numbers
 
 
 @pytest.mark.parametrize("value", [0, 1893456000, 0.5, True, "0.5", "1893456000", " 1e9 ", "-1"])

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.observability import REDACTED, redact, redact_secrets
+from billing.obs.redaction import REDACTED, redact, redact_secrets
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInJvbGUiOiJ1c2VyIn0"
@@ -142,8 +142,8 @@ def test_the_processor_scrubs_nested_values_and_credential_keys() -> None:
 LOGGING_PROCESS = """
 import logging, warnings
 import structlog
-from billing.config import load_settings
-from billing.observability import configure_logging
+from billing.core.config import load_settings
+from billing.obs.logs import configure_logging
 
 configure_logging(load_settings())
 log = structlog.get_logger("billing.test")

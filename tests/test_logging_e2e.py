@@ -17,10 +17,11 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from billing.auth import create_api_key, issue_token
-from billing.config import Settings
-from billing.db import Database
-from billing.observability import REDACTED, redact
+from billing.auth.api_keys import create_api_key
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.obs.redaction import REDACTED, redact
 from tests.conftest import SANDBOX_SECRET_KEY
 from tests.e2e.conftest import Live
 from tests.e2e.helpers import CARD, checkout, price

@@ -12,11 +12,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
-from billing.db import create_engine
+from billing.db.engine import create_engine
 from billing.migrations import downgrade, upgrade
-from billing.models import metadata
+from billing.migrations.schema import metadata
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
-from billing.config import Settings
-from billing.db import Database, utcnow
-from billing.observability import alert, configure_alerts, drain_alerts
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.obs.alerts import alert, configure_alerts, drain_alerts
 from billing.webhooks.models import WebhookEvent
-from billing.worker import MAX_ATTEMPTS, process_due
+from billing.webhooks.processing import MAX_ATTEMPTS, process_due
 from tests.sandbox.helpers import Receiver, receiver, wait_for
 from tests.server import free_port
 from tests.webhooks.helpers import stripe_event

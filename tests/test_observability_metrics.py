@@ -21,10 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.config import Settings
-from billing.db import Database, utcnow
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from billing.webhooks.models import WebhookEvent
-from billing.worker import process_due
+from billing.webhooks.processing import process_due
 from tests.conftest import POSTGRES_URL, Credentials
 from tests.server import running_server
 from tests.webhooks.helpers import stripe_event
@@ -157,7 +158,7 @@ async def test_payment_outcomes_are_exported_before_the_first_payment(
 
 
 COUNT_IN_A_PROCESS = """
-from billing.observability import CREDIT_OPERATIONS, WEBHOOK_LAG
+from billing.obs.metrics import CREDIT_OPERATIONS, WEBHOOK_LAG
 for _ in range({n}):
     CREDIT_OPERATIONS.labels("spend").inc()
     WEBHOOK_LAG.observe(0.3)
@@ -165,8 +166,8 @@ for _ in range({n}):
 SCRAPE = """
 import asyncio, sys
 import httpx
-from billing.app import create_app
-from billing.config import Settings
+from billing.http.app import create_app
+from billing.core.config import Settings
 
 async def main():
     app = create_app(Settings(_env_file=None, DATABASE_URL=sys.argv[1]))

@@ -27,11 +27,11 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from billing.app import create_app
-from billing.auth import MAX_USER_ID
-from billing.config import Settings
-from billing.db import Database
-from billing.errors import PROBLEM_MEDIA_TYPE
+from billing.core.config import Settings
+from billing.core.ids import MAX_USER_ID
+from billing.db.engine import Database
+from billing.http.app import create_app
+from billing.http.problems import PROBLEM_MEDIA_TYPE
 from tests.conftest import Credentials
 from tests.payments.helpers import one_time_price, recurring_price
 from tests.sandbox_process import Sandbox

@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from billing.app import create_app
-from billing.config import Settings
-from billing.problem_docs import Problem
+from billing.core.config import Settings
+from billing.http.app import create_app
+from billing.http.problem_docs import Problem
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS
 

@@ -19,9 +19,9 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from billing.app import create_app
-from billing.auth import issue_token
-from billing.config import ConfigurationError, Settings, load_settings
+from billing.auth.tokens import issue_token
+from billing.core.config import ConfigurationError, Settings, load_settings
+from billing.http.app import create_app
 from billing.webhooks.models import WebhookEvent
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS, assert_problem
@@ -118,7 +118,7 @@ async def test_the_limit_comes_before_the_database(make_app: MakeApp, tmp_path: 
     """With no database at all, calls within the limit fail on it; the one over it is a
     429, so it never reached the database (nor an API key lookup)."""
     app = make_app(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/missing/billing.db",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/missing/billing.db.engine",
         BILLING_RATE_LIMIT="2/minute",
     )
     token = issue_token(app.state.settings, 42, "user", timedelta(minutes=5))

@@ -10,15 +10,16 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance.audit_models import AuditEntry
-from billing.config import Settings
+from billing.audit.models import AuditEntry
+from billing.core.config import Settings
+from billing.core.times import utcnow
 from billing.credits.accounts import PURCHASE
 from billing.credits.service import Transfer, balance, post_within
 from billing.credits.verify import verify_ledger
-from billing.db import Database, utcnow
+from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
-from billing.worker import (
+from billing.webhooks.processing import (
     CONFLICT_RETRY,
     MAX_ATTEMPTS,
     Handler,

@@ -13,13 +13,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
-from billing.app import create_app
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.accounts import PURCHASE
 from billing.credits.service import Transfer, post_within
-from billing.db import Database
+from billing.db.engine import Database
+from billing.http.app import create_app
 from billing.webhooks.models import WebhookEvent
-from billing.worker_loop import run
+from billing.webhooks.worker import run
 from tests.conftest import WEBHOOK_SECRET
 from tests.server import running_server
 from tests.webhooks.helpers import sign, stripe_event

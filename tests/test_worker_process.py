@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
-from billing.db import Database
+from billing.db.engine import Database
 from tests.worker_helpers import (
     ONLY_POSTGRES,
     count_done,

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from billing.core.times import utcnow
 from billing.credits.models import CreditAccount, CreditTransaction
-from billing.db import Database, utcnow
+from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
-from billing.worker import FAILED
+from billing.webhooks.processing import FAILED
 from tests.conftest import BACKENDS
 from tests.stripe_reference import FIXTURES
 from tests.webhooks.helpers import stripe_event

@@ -1,3 +1,3 @@
-from billing.cli import app
+from billing.runtime.cli import app
 
 app()

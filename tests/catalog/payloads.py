@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from billing.catalog.models import Price, Product
 from billing.catalog.repository import current_version
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.models import WebhookEvent
-from billing.worker import process_next
+from billing.webhooks.processing import process_next
 from tests.stripe_reference import FIXTURES
 from tests.webhooks.helpers import stripe_event
 

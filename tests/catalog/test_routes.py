@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.catalog import service
 from billing.catalog.models import Price
-from billing.config import Settings
-from billing.db import Database, utcnow
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from tests.catalog.payloads import deliver, event_body, price_2026, product_2026
 from tests.conftest import asgi_client
 

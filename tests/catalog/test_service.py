@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from billing.catalog import service
 from billing.catalog.models import Price, Product
-from billing.config import Settings
-from billing.db import Database
-from billing.errors import StripeProblem
+from billing.core.config import Settings
+from billing.core.errors import StripeProblem
+from billing.db.engine import Database
 from tests.catalog.payloads import price_2026, product_2026, stored, version
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from billing.catalog import service
 from billing.catalog.models import Price, Product
 from billing.catalog.sync import sync_catalog
-from billing.db import Database, utcnow
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from tests.catalog.payloads import version
 
 

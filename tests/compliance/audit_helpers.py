@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from billing.compliance.audit_chain import seal
-from billing.compliance.audit_models import AuditEntry
-from billing.db import Database
+from billing.audit.chain import seal
+from billing.audit.models import AuditEntry
+from billing.db.engine import Database
 
 AUDIT = "/api/admin/audit"
 

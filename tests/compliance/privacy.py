@@ -12,8 +12,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from billing.compliance.personal_data import remember_contact
-from billing.config import Settings
-from billing.db import Database, utcnow
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from billing.payments import customers
 from billing.payments.models import StripeCustomer
 from billing.webhooks.models import WebhookEvent

@@ -12,15 +12,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from billing.cli import app
-from billing.compliance import audit
-from billing.compliance.audit_chain import GENESIS, entry_hash, seal, verify_chain
-from billing.config import Settings
+from billing.audit import service as audit
+from billing.audit.chain import GENESIS, entry_hash, seal, verify_chain
+from billing.core.config import Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.service import Transfer, post
 from billing.credits.verify import AUDIT_CHAIN, verify_ledger
-from billing.db import Database
-from billing.worker_loop import worker_task
+from billing.db.engine import Database
+from billing.runtime.cli import app
+from billing.webhooks.worker import worker_task
 from tests.compliance.audit_helpers import (
     empty_audit_log,
     entries,

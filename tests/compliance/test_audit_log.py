@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from billing.compliance import audit
-from billing.config import Settings
-from billing.db import Database
-from billing.payments import records
-from billing.request_id import HEADER
+from billing.audit import service as audit
+from billing.core.config import Settings
+from billing.core.correlation import HEADER
+from billing.db.engine import Database
+from billing.payments import recorded_payments
 from billing.webhooks import inbox
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
-from billing.worker import process_due
+from billing.webhooks.processing import process_due
 from tests.compliance.audit_helpers import entries
 from tests.conftest import Credentials
 from tests.credits.helpers import add, spend
@@ -203,17 +203,19 @@ async def test_a_payment_and_its_refund_are_audited_beside_their_credits(
 
 
 async def test_a_failure_then_a_success_record_each_change_once(database: Database) -> None:
-    payment = records.StripePayment(
+    payment = recorded_payments.StripePayment(
         stripe_id=new_id("in"), kind="invoice", user_id=47, amount=900, currency="usd"
     )
     for _ in range(2):  # a redelivered failure changes nothing: no second entry
         async with database.sessions() as session, session.begin():
-            await records.record_failure(
+            await recorded_payments.record_failure(
                 session, payment, failure_code="card_declined", failure_message="Declined."
             )
     async with database.sessions() as session, session.begin():
-        await records.record_success(session, payment, credits=0)
-        await records.record_failure(session, payment, failure_code="late", failure_message="x")
+        await recorded_payments.record_success(session, payment, credits=0)
+        await recorded_payments.record_failure(
+            session, payment, failure_code="late", failure_message="x"
+        )
 
     failed, succeeded = await entries(database, target=payment.stripe_id)
     assert failed.action == "payment.created"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from billing.compliance.audit_models import AuditEntry
-from billing.db import Database
+from billing.audit.models import AuditEntry
+from billing.db.engine import Database
 from tests.compliance.audit_helpers import AUDIT, empty_audit_log, seal_everything
 from tests.conftest import Credentials
 from tests.credits.helpers import assert_problem

@@ -10,16 +10,16 @@ import pytest
 import stripe
 from sqlalchemy import func, select
 
-from billing.compliance.audit_models import AuditEntry
+from billing.audit.models import AuditEntry
 from billing.compliance.erasure import ERASED
 from billing.compliance.personal_data import remember_contact
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.models import CreditTransaction
 from billing.credits.verify import verify_ledger
-from billing.db import Database
-from billing.payments import records
+from billing.db.engine import Database
+from billing.payments import recorded_payments
 from billing.payments.customers import ensure_customer
-from billing.stripe_api import create_client, require_client
+from billing.stripe.client import create_client, require_client
 from billing.webhooks.models import WebhookEvent
 from tests.compliance.privacy import EXPORT, stored_row, webhook_event, without_payload
 from tests.conftest import Credentials
@@ -98,8 +98,10 @@ async def test_erasure_deletes_the_customer_keeps_the_money_and_is_audited(
 ) -> None:
     customer_id = await customer_at_stripe(db, stripe_settings, user)
     async with db.sessions() as session, session.begin():
-        payment = records.StripePayment("pi_erase", "topup", user, 2500, "usd", "pi_erase")
-        await records.record_success(session, payment, credits=0)
+        payment = recorded_payments.StripePayment(
+            "pi_erase", "topup", user, 2500, "usd", "pi_erase"
+        )
+        await recorded_payments.record_success(session, payment, credits=0)
     assert (await add(api, admin.admin(), user, 900)).status_code == 200
     about_customer = {"object": "customer", "id": customer_id, "email": "ada@example.com"}
     charge = {"object": "charge", "customer": customer_id, "billing_details": {"name": "Ada L"}}

@@ -11,12 +11,13 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from billing.cli import app
 from billing.compliance.export import open_export
-from billing.config import Settings
-from billing.db import Database, utcnow
-from billing.payments import records
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.payments import recorded_payments
 from billing.payments.models import Subscription
+from billing.runtime.cli import app
 from tests.compliance.privacy import EXPORT, customer_with_contact
 from tests.conftest import Credentials
 from tests.credits.helpers import add, spend
@@ -53,10 +54,14 @@ async def seed(database: Database, settings: Settings) -> None:
     await customer_with_contact(database, settings, OTHER, "bob@example.com", "Bob")
     async with database.sessions() as session, session.begin():
         for stripe_id, user_id in (("pi_a", USER), ("pi_other", OTHER)):
-            payment = records.StripePayment(stripe_id, "topup", user_id, 1000, "usd", stripe_id)
-            await records.record_success(session, payment, credits=0)
-        failed = records.StripePayment("in_b", "invoice", USER, 5000, "usd", invoice_id="in_b")
-        await records.record_failure(
+            payment = recorded_payments.StripePayment(
+                stripe_id, "topup", user_id, 1000, "usd", stripe_id
+            )
+            await recorded_payments.record_success(session, payment, credits=0)
+        failed = recorded_payments.StripePayment(
+            "in_b", "invoice", USER, 5000, "usd", invoice_id="in_b"
+        )
+        await recorded_payments.record_failure(
             session, failed, failure_code="card_declined", failure_message="declined"
         )
         session.add_all([subscription(USER, "sub_mine"), subscription(OTHER, "sub_other")])

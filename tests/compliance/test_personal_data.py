@@ -14,8 +14,9 @@ from billing.compliance.personal_data import (
     remember_checkout_contact,
     remember_contact,
 )
-from billing.config import Settings
-from billing.db import Database, utcnow
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from billing.payments.models import StripeCustomer
 from tests.compliance.privacy import (
     EXPORT,

@@ -12,13 +12,15 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from billing.cli import app
 from billing.compliance.retention import run_retention
-from billing.config import Settings
-from billing.db import Database, utcnow
-from billing.idempotency import KEY_TTL, IdempotencyRecord
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.idempotency.models import IdempotencyRecord
+from billing.idempotency.store import KEY_TTL
+from billing.runtime.cli import app
 from billing.webhooks.models import WebhookEvent
-from billing.worker_loop import run_periodically, worker_task
+from billing.webhooks.worker import run_periodically, worker_task
 from tests.compliance.privacy import webhook_event, without_payload
 
 NOW = datetime.fromisoformat("2027-03-01T12:00:00+00:00")

@@ -11,13 +11,13 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from billing.cli import app
-from billing.compliance.audit_models import AuditEntry
+from billing.audit.models import AuditEntry
 from billing.compliance.export import customer_record
 from billing.compliance.rotation import ROTATED, rotate_keys
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from billing.payments.models import StripeCustomer
+from billing.runtime.cli import app
 from tests.compliance.privacy import customer_with_contact, new_key, with_keys
 
 USERS = range(101, 108)  # 7 customers: batches of 3, 3 and 1

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from billing.config import Settings
+from billing.core.config import Settings
 from tests.conftest import Credentials
 from tests.credits.helpers import CREDITS
 from tests.server import running_server

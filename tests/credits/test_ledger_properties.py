@@ -30,10 +30,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from billing.app import create_app
-from billing.auth import Role, issue_token
-from billing.config import Settings
+from billing.auth.principals import Role
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
+from billing.http.app import create_app
 from tests.credits.helpers import CREDITS
 
 T = TypeVar("T")

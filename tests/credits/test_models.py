@@ -8,7 +8,7 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DBAPIError
 
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
-from billing.db import Database
+from billing.db.engine import Database
 from tests.conftest import Credentials
 from tests.credits.helpers import add, spend
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import stripe
 
-from billing.auth import issue_token
-from billing.config import Settings
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
 from tests.conftest import SANDBOX_SECRET_KEY
 from tests.sandbox.helpers import wait_for
 from tests.sandbox_process import Sandbox

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import stripe
 
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from billing.payments import customers
 from tests.e2e.conftest import Live
 

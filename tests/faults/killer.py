@@ -20,7 +20,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TypeVar
 
-from billing.cli import app
+from billing.runtime.cli import app
 from tests.worker_helpers import WORKER_ARGS, wait_until, worker_env
 
 PAUSE = (0.2, 1.5)  # seconds between kills, drawn at random
@@ -62,7 +62,7 @@ class Workers:
     """`size` workers on `database_url`; `kill_until` keeps killing one and replacing it."""
 
     def __init__(self, database_url: str, workdir: Path, rng: random.Random, size: int = 2):
-        FORKSERVER.set_forkserver_preload(["billing.cli", __name__])  # before it starts
+        FORKSERVER.set_forkserver_preload(["billing.runtime.cli", __name__])  # before it starts
         self.env = {**worker_env(database_url, workdir), **NO_STRIPE}
         self.workdir, self.rng = workdir, rng
         self.started = 0

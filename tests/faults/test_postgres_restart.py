@@ -17,10 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from billing.auth import Role, issue_token
-from billing.config import Settings
+from billing.auth.principals import Role
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
 from billing.credits.models import CreditTransaction
-from billing.db import Database
+from billing.db.engine import Database
 from billing.migrations import upgrade
 from billing.webhooks.models import WebhookEvent
 from tests.conftest import WEBHOOK_SECRET, assert_ledger_holds

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from billing.config import Settings
-from billing.db import Database
-from billing.payments import records
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.payments import recorded_payments
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.models import WebhookEvent
-from billing.worker import process_due
+from billing.webhooks.processing import process_due
 from tests.webhooks.handlers.shapes import NEW, charge, event, new_id, payment_intent
 from tests.worker_helpers import ONLY_POSTGRES, file_events, wallet_balances
 
@@ -57,7 +57,7 @@ async def test_a_refund_settles_from_the_row_as_committed_not_as_read_earlier(
 
     async with database.sessions() as batch, batch.begin():
         # Earlier in this worker's batch the row was read unlocked, and is still referenced.
-        earlier = await records.get(batch, intent["id"])
+        earlier = await recorded_payments.get(batch, intent["id"])
         assert earlier is not None
         # Meanwhile another worker settles the first refund, 250 of 1000: 75 credits.
         await file_events(database, [refund(intent, 250)])
@@ -70,6 +70,6 @@ async def test_a_refund_settles_from_the_row_as_committed_not_as_read_earlier(
 
     assert await wallet_balances(database) == {USER: CREDITS - CREDITS * 600 // AMOUNT}
     async with database.sessions() as session:
-        payment = await records.get(session, intent["id"])
+        payment = await recorded_payments.get(session, intent["id"])
     assert payment is not None
     assert (payment.amount_refunded, payment.credits_clawed_back) == (600, 180)

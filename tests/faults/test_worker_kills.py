@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from billing.catalog.service import apply_price, snapshot_time
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
-from billing.db import Database
+from billing.db.engine import Database
 from billing.payments.models import Payment, Subscription
 from tests.conftest import WEBHOOK_SECRET, asgi_client
 from tests.faults.event_mix import build, event_ids, out_of_order

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from billing.frontend import FRONTEND_DIST
+from billing.http.frontend import FRONTEND_DIST
 from tests.sandbox.helpers import wait_for
 from tests.test_demo import Demo, running_demo
 from tests.test_demo import _pay as pay

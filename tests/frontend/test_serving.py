@@ -8,9 +8,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from billing import frontend
-from billing.app import create_app
-from billing.config import Settings
+from billing.core.config import Settings
+from billing.http import frontend
+from billing.http.app import create_app
 from tests.conftest import asgi_client
 
 INDEX = "<!doctype html><title>Billing</title><div id=root></div>"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from billing.config import Settings
+from billing.core.config import Settings
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
 from tests.payments.helpers import (

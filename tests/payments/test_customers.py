@@ -6,11 +6,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from billing.payments.customers import ensure_customer, user_for_customer
 from billing.payments.models import StripeCustomer
-from billing.stripe_api import create_client, require_client
+from billing.stripe.client import create_client, require_client
 
 
 async def test_racing_first_requests_create_one_customer(stripe_settings: Settings) -> None:

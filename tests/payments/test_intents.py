@@ -9,7 +9,7 @@ import httpx
 import pytest
 import stripe
 
-from billing.config import Settings
+from billing.core.config import Settings
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
 from tests.payments.helpers import assert_customer_of, fresh_user, intents_of, new_key, post

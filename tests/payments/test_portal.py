@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from billing.payments.models import StripeCustomer
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem

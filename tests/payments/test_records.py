@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.config import Settings
-from billing.db import Database
-from billing.payments import records
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.payments import recorded_payments
 from billing.payments.models import Payment
 
 
@@ -22,16 +22,16 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-def _payment(stripe_id: str, **overrides: Any) -> records.StripePayment:
-    payment = records.StripePayment(
+def _payment(stripe_id: str, **overrides: Any) -> recorded_payments.StripePayment:
+    payment = recorded_payments.StripePayment(
         stripe_id, "invoice", 12, 1000, "usd", invoice_id=stripe_id, subscription_id="sub_1"
     )
     return replace(payment, **overrides)
 
 
 async def _succeed(session: AsyncSession, stripe_id: str, **overrides: Any) -> Payment:
-    await records.record_success(session, _payment(stripe_id, **overrides), credits=500)
-    row = await records.get(session, stripe_id)
+    await recorded_payments.record_success(session, _payment(stripe_id, **overrides), credits=500)
+    row = await recorded_payments.get(session, stripe_id)
     assert row is not None
     return row
 
@@ -43,7 +43,7 @@ async def _fail(
     failure_message: str = "declined",
 ) -> Payment:
     payment = _payment(stripe_id, payment_intent_id="pi_1")
-    return await records.record_failure(
+    return await recorded_payments.record_failure(
         session, payment, failure_code=failure_code, failure_message=failure_message
     )
 
@@ -69,10 +69,10 @@ async def test_a_failure_then_a_success_is_one_succeeded_row(database: Database)
     await _in_tx(database, lambda s: _fail(s, "in_1"))  # late
 
     async with database.sessions() as session:
-        [row] = await records.for_user(session, 12)
+        [row] = await recorded_payments.for_user(session, 12)
         assert (row.status, row.credits, row.failure_code) == ("succeeded", 500, None)
-        assert await records.already_succeeded(session, "in_1")
-        assert not await records.already_succeeded(session, "in_unknown")
+        assert await recorded_payments.already_succeeded(session, "in_1")
+        assert not await recorded_payments.already_succeeded(session, "in_unknown")
 
 
 async def test_a_long_failure_is_truncated(database: Database) -> None:
@@ -87,7 +87,10 @@ async def test_for_user_lists_newest_first_and_only_theirs(database: Database) -
             lambda s, i=stripe_id, u=user_id: _succeed(s, i, user_id=u),
         )
     async with database.sessions() as session:
-        assert [p.stripe_id for p in await records.for_user(session, 12)] == ["in_c", "in_a"]
+        assert [p.stripe_id for p in await recorded_payments.for_user(session, 12)] == [
+            "in_c",
+            "in_a",
+        ]
 
 
 async def test_a_charge_finds_its_payment_by_intent_or_by_charge(database: Database) -> None:
@@ -102,7 +105,7 @@ async def test_a_charge_finds_its_payment_by_intent_or_by_charge(database: Datab
 
     async def find(pi: str | None, ch: str | None) -> str | None:
         async def lookup(session: AsyncSession) -> str | None:
-            found = await records.for_charge(session, pi, ch)
+            found = await recorded_payments.for_charge(session, pi, ch)
             return found.stripe_id if found else None
 
         result: str | None = await _in_tx(database, lookup)

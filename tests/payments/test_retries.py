@@ -16,8 +16,10 @@ import pytest
 import stripe
 from sqlalchemy import update
 
-from billing.db import Database, utcnow
-from billing.idempotency import STALE_CLAIM, IdempotencyRecord
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.idempotency.models import IdempotencyRecord
+from billing.idempotency.store import STALE_CLAIM
 from tests.conftest import Credentials
 from tests.payments.helpers import (
     fresh_user,

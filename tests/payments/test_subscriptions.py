@@ -9,8 +9,8 @@ import pytest
 import stripe
 from sqlalchemy import update
 
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from billing.payments.models import Subscription
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem

@@ -8,12 +8,13 @@ import stripe
 from typer.testing import CliRunner
 
 from billing.catalog.models import Price
-from billing.cli import app
-from billing.config import Settings
-from billing.db import Database, utcnow
-from billing.payments import customers, mirror
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.payments import customers, subscription_mirror
 from billing.payments.models import Subscription
 from billing.payments.sync import sync_all, sync_subscriptions
+from billing.runtime.cli import app
 from tests.sandbox.helpers import customer_with_card, recurring_price
 from tests.sandbox_process import Sandbox
 
@@ -36,7 +37,7 @@ async def link(database: Database, user_id: int, customer_id: str) -> None:
 
 async def mirrored(database: Database, subscription_id: str) -> Subscription | None:
     async with database.sessions() as session:
-        return await mirror.by_stripe_id(session, subscription_id)
+        return await subscription_mirror.by_stripe_id(session, subscription_id)
 
 
 async def test_sync_mirrors_linked_customers_subscriptions_and_the_catalog(
@@ -78,7 +79,9 @@ async def test_a_newer_state_already_mirrored_is_kept(
     subscription = subscribe(stripe_sandbox)
     future = utcnow() + timedelta(minutes=5)
     async with stripe_database.sessions() as session, session.begin():
-        await mirror.apply(session, {**subscription.to_dict(), "status": "past_due"}, future)
+        await subscription_mirror.apply(
+            session, {**subscription.to_dict(), "status": "past_due"}, future
+        )
     assert await sync_subscriptions(stripe_database, stripe_api, str(subscription.customer)) == 1
     row = await mirrored(stripe_database, subscription.id)
     assert row is not None

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from billing.core.times import utcnow
 from billing.credits import service as credits
 from billing.credits.accounts import (
     ADMIN_GRANT,
@@ -25,7 +26,7 @@ from billing.credits.accounts import (
     SUBSCRIPTION_GRANT,
     TransactionKind,
 )
-from billing.db import Database, utcnow
+from billing.db.engine import Database
 from billing.payments.models import Payment, Subscription
 from billing.webhooks.models import WebhookEvent
 from tests.conftest import Credentials

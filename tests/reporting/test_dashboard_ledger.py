@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from billing.core.times import utcnow
 from billing.credits.accounts import PURCHASE, SPEND
-from billing.db import Database, read_without_transaction, utcnow
-from billing.reporting.dashboard_ledger import LedgerDays
-from billing.reporting.dashboard_queries import Window
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
+from billing.reporting.dashboard.ledger import LedgerDays
+from billing.reporting.dashboard.repository import Window
 from tests.reporting.test_dashboard import post, post_ledger
 
 # post_ledger's totals, all posted today.

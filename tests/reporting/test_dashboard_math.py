@@ -8,8 +8,8 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.reporting.dashboard import monthly, recurring, round_half_up
-from billing.reporting.dashboard_queries import PlanGroup
+from billing.reporting.dashboard.repository import PlanGroup
+from billing.reporting.dashboard.service import monthly, recurring, round_half_up
 
 # Charges per year of one interval of each kind.
 PER_YEAR = {"day": 365, "week": 52, "month": 12, "year": 1}

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from billing.db import utcnow
+from billing.core.times import utcnow
 from tests.conftest import Credentials
 from tests.credits.helpers import assert_problem
 from tests.reporting.test_dashboard import DASHBOARD, get_dashboard

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.auth import issue_token
-from billing.config import Settings
-from billing.db import Database, utcnow
+from billing.auth.tokens import issue_token
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
 from billing.payments.models import Payment
-from billing.reporting.dashboard_snapshot import read_together
+from billing.reporting.dashboard.snapshot import read_together
 from tests.conftest import asgi_client
 from tests.reporting.test_dashboard import DASHBOARD, insert, payment
 

@@ -14,11 +14,12 @@ import httpx
 import pytest
 import stripe
 
-from billing.config import Settings
+from billing.core.config import Settings
+from billing.core.times import utcnow
 from billing.credits import service as credits
 from billing.credits.accounts import PURCHASE, SUBSCRIPTION_GRANT, TransactionKind
-from billing.db import Database, utcnow
-from billing.payments import mirror, records
+from billing.db.engine import Database
+from billing.payments import recorded_payments, subscription_mirror
 from tests.conftest import Credentials, asgi_client
 from tests.credits.helpers import assert_problem
 from tests.payments.helpers import STRIPE, fresh_user, post, recurring_price
@@ -57,7 +58,7 @@ async def paid(
     """A payment as the handlers record it."""
     stripe_id = f"in_{uuid.uuid4().hex}" if subscription else f"pi_{uuid.uuid4().hex}"
     async with database.sessions() as session, session.begin():
-        payment = records.StripePayment(
+        payment = recorded_payments.StripePayment(
             stripe_id=stripe_id,
             kind="invoice" if subscription else "topup",
             user_id=user,
@@ -66,7 +67,7 @@ async def paid(
             invoice_id=stripe_id if subscription else None,
             subscription_id=subscription,
         )
-        await records.record_success(session, payment, credits=0)
+        await recorded_payments.record_success(session, payment, credits=0)
 
 
 async def granted(database: Database, user: int, amount: int, kind: TransactionKind) -> None:
@@ -107,7 +108,7 @@ async def test_the_summary_shows_the_plan_its_renewal_and_what_it_paid_and_grant
     await paid(database, user + 1, 1500, "usd", sub_id)
     await granted(database, user + 1, 1000, SUBSCRIPTION_GRANT)
     async with database.sessions() as session, session.begin():
-        failed = records.StripePayment(
+        failed = recorded_payments.StripePayment(
             stripe_id=f"in_{uuid.uuid4().hex}",
             kind="invoice",
             user_id=user,
@@ -115,7 +116,7 @@ async def test_the_summary_shows_the_plan_its_renewal_and_what_it_paid_and_grant
             currency="usd",
             subscription_id=sub_id,
         )
-        await records.record_failure(
+        await recorded_payments.record_failure(
             session, failed, failure_code="card_declined", failure_message="declined"
         )
 
@@ -164,7 +165,7 @@ async def test_a_plan_price_the_catalog_lacks_is_fetched_with_no_transaction_ope
         }
     )
     async with stripe_database.sessions() as session, session.begin():
-        await mirror.apply(session, subscription.to_dict(), utcnow())
+        await subscription_mirror.apply(session, subscription.to_dict(), utcnow())
     with stripe_proxy(stripe_sandbox.url, database_url=stripe_settings.DATABASE_URL) as proxy:
         settings = stripe_settings.model_copy(update={"STRIPE_API_BASE": proxy.url})
         async with asgi_client(settings) as http:

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.accounts import PURCHASE
 from billing.credits.service import Transfer, balance, post_within
-from billing.db import Database
+from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
-from billing.worker import process_due
+from billing.webhooks.processing import process_due
 from tests.conftest import Credentials
 from tests.credits.helpers import assert_problem
 from tests.webhooks.helpers import stripe_event

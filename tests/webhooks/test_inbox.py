@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from billing import group_commit
-from billing.db import Database, utcnow
+from billing.core.times import utcnow
+from billing.db.engine import Database, group_commit
 from billing.webhooks import inbox
 from tests.transactions import another_transaction
 from tests.webhooks.helpers import stripe_event

@@ -12,10 +12,10 @@ import stripe
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from billing.cli import app
-from billing.config import Settings
-from billing.db import Database
-from billing.stripe_pages import PAGE_SIZE
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.runtime.cli import app
+from billing.stripe.paging import PAGE_SIZE
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
 from tests.conftest import sandbox_process

@@ -12,9 +12,9 @@ import stripe
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from billing.app import create_app
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.http.app import create_app
 from billing.webhooks.models import WebhookEvent
 from tests.credits.helpers import assert_problem
 from tests.webhooks.helpers import sign, stripe_event

@@ -13,7 +13,8 @@ from billing.catalog import repository
 from billing.catalog.models import Price, Product
 from billing.catalog.schemas import CatalogPrice, CatalogProduct, ProductList
 from billing.catalog.service import credits_per_unit
-from billing.db import Database, read_without_transaction
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
 
 
 class CatalogCache:

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from billing.stripe_shapes import StripeObject, object_id
+from billing.stripe.readers import StripeObject, object_id
 
 CREDITS_KEY = "credits"
 MAX_CREDITS = 2**53 - 1  # exact in every JSON client, like every ledger amount

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.db import Base, JSONDocument, UTCDateTime
+from billing.db.types import Base, JSONDocument, UTCDateTime
 
 
 class Product(Base):

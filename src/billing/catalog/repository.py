@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.catalog.models import CatalogVersion, Price, Product
-from billing.db import insert_or_lock, utcnow
+from billing.core.times import utcnow
+from billing.db.statements import insert_or_lock
 
 VERSION_ROW = 1  # seeded by migration 0003
 # Stripe never changes a deleted object again: a deletion also outranks events from its

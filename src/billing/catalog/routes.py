@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from billing.catalog.cache import CatalogCache
 from billing.catalog.schemas import ProductList
-from billing.db import get_database
+from billing.db.engine import get_database
 
 router = APIRouter(prefix="/api/stripe", tags=["catalog"])
 

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.catalog import repository
 from billing.catalog.fields import expanded_product, is_deleted, price_fields, product_fields
 from billing.catalog.models import Price, Product
-from billing.db import utcnow
-from billing.stripe_api import retrieve_or_none
-from billing.stripe_shapes import StripeObject
+from billing.core.times import utcnow
+from billing.stripe.client import retrieve_or_none
+from billing.stripe.readers import StripeObject
 
 
 def _effective(obj: StripeObject, state_at: datetime) -> datetime:

@@ -19,9 +19,9 @@ from billing.catalog import repository
 from billing.catalog.models import Price, Product
 from billing.catalog.repository import CatalogRow
 from billing.catalog.service import snapshot_time, store_price, store_product
-from billing.db import Database
-from billing.stripe_api import stripe_errors
-from billing.stripe_shapes import StripeObject
+from billing.db.engine import Database
+from billing.stripe.client import stripe_errors
+from billing.stripe.readers import StripeObject
 
 PAGE_SIZE = 100  # Stripe's largest page
 Item = TypeVar("Item", bound=stripe.StripeObject)

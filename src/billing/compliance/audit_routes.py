@@ -8,13 +8,15 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 from starlette.requests import Request
 
-from billing.auth import MAX_USER_ID, AdminPrincipal
-from billing.compliance import audit
-from billing.compliance.audit_schemas import AuditEntryOut, AuditPage
-from billing.db import get_database, read_without_transaction
-from billing.errors import ValidationProblem
-from billing.iso_times import ISO_8601_ONLY
-from billing.pagination import decode_cursor, encode_cursor
+from billing.audit import repository as audit_log
+from billing.auth.dependencies import AdminPrincipal
+from billing.compliance.schemas import AuditEntryOut, AuditPage
+from billing.core.errors import ValidationProblem
+from billing.core.ids import MAX_USER_ID
+from billing.core.pagination import decode_cursor, encode_cursor
+from billing.core.times import ISO_8601_ONLY
+from billing.db.engine import get_database
+from billing.db.statements import read_without_transaction
 
 router = APIRouter(prefix="/api/admin/audit", tags=["audit"])
 
@@ -44,11 +46,11 @@ async def list_audit(
 ) -> AuditPage:
     if since is not None and until is not None and since > until:
         raise ValidationProblem("`from` is after `to`.")
-    matching = audit.AuditFilter(actor, action, target, user_id, since, until)
+    matching = audit_log.AuditFilter(actor, action, target, user_id, since, until)
     before = decode_cursor(cursor)
     async with get_database(request).sessions() as session:
         await read_without_transaction(session)
-        rows = await audit.entries(session, matching, before, limit + 1)
+        rows = await audit_log.entries(session, matching, before, limit + 1)
     more = len(rows) > limit
     return AuditPage(
         data=[AuditEntryOut.model_validate(row, from_attributes=True) for row in rows[:limit]],

@@ -22,13 +22,15 @@ import stripe
 from sqlalchemy import ColumnElement, and_, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance import audit
+from billing.audit import service as audit
 from billing.compliance.retention import DONE_STATUSES
+from billing.core.errors import StripeProblem
+from billing.core.times import utcnow
 from billing.credits.models import CreditTransaction
-from billing.db import Database, read_without_transaction, utcnow
-from billing.errors import StripeProblem
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
 from billing.payments.models import Payment, StripeCustomer, Subscription
-from billing.stripe_api import stripe_errors
+from billing.stripe.client import stripe_errors
 from billing.webhooks.models import WebhookEvent
 
 BATCH_SIZE = 500

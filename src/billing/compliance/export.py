@@ -21,11 +21,14 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from billing.compliance.audit_models import AuditEntry
+from billing.audit.models import AuditEntry
 from billing.compliance.personal_data import decrypt_optional
-from billing.config import Settings
+from billing.core.config import Settings
+from billing.core.times import utcnow
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
-from billing.db import Base, Database, read_without_transaction, utcnow
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
+from billing.db.types import Base
 from billing.payments.models import Payment, StripeCustomer, Subscription
 
 PAGE_SIZE = 500

@@ -15,8 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.config import Settings
-from billing.errors import BillingError
+from billing.core.config import Settings
+from billing.core.errors import BillingError
 from billing.payments.models import StripeCustomer
 
 

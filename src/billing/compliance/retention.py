@@ -21,11 +21,12 @@ import structlog
 from sqlalchemy import ColumnElement, delete, null, select, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from billing.config import Settings
-from billing.db import Database, read_without_transaction
-from billing.idempotency import IdempotencyRecord
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
+from billing.idempotency.models import IdempotencyRecord
 from billing.webhooks.models import WebhookEvent
-from billing.worker import DEAD, IGNORED, PROCESSED
+from billing.webhooks.processing import DEAD, IGNORED, PROCESSED
 
 BATCH_SIZE = 1000
 DONE_STATUSES = (PROCESSED, IGNORED, DEAD)

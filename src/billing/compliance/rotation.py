@@ -15,10 +15,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance import audit
+from billing.audit import service as audit
 from billing.compliance.personal_data import cipher, primary
-from billing.config import Settings
-from billing.db import Database, read_without_transaction
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
 from billing.payments.models import StripeCustomer
 
 BATCH_SIZE = 500

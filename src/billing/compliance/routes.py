@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from billing.auth import AdminPrincipal, SelfOrAdmin, UserId
+from billing.auth.dependencies import AdminPrincipal, SelfOrAdmin, UserId
 from billing.compliance.erasure import Erasure, erase_personal_data
 from billing.compliance.export import open_export
-from billing.config import Settings
-from billing.db import get_database
-from billing.idempotency import IdempotentRoute
-from billing.stripe_api import get_stripe
+from billing.core.config import Settings
+from billing.db.engine import get_database
+from billing.idempotency.route import IdempotentRoute
+from billing.stripe.client import get_stripe
 
 router = APIRouter(tags=["compliance"], route_class=IdempotentRoute)
 EXPORT_DOCUMENT: dict[int | str, dict[str, Any]] = {

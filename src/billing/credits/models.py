@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.db import Base, BigIntId, JSONDocument, UTCDateTime
+from billing.db.types import Base, BigIntId, JSONDocument, UTCDateTime
 
 FIRST_WALLET_ACCOUNT_ID = 1000
 

@@ -11,7 +11,7 @@ from sqlalchemy import Row, and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
-from billing.db import upsert
+from billing.db.statements import upsert
 
 MAX_WALLET_BALANCE = 2**53 - 1
 

@@ -10,14 +10,15 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billing.auth import (
+from billing.auth.dependencies import (
     AdminPrincipal,
-    Principal,
     SelfServiceOrAdmin,
     UserId,
     authenticate,
     require_self_service_or_admin,
 )
+from billing.auth.principals import Principal
+from billing.core.errors import ValidationProblem
 from billing.credits import service
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.schemas import (
@@ -28,10 +29,9 @@ from billing.credits.schemas import (
     CreditTransactionResult,
     SpendCreditsRequest,
 )
-from billing.db import get_database
-from billing.errors import ValidationProblem
-from billing.fast_lanes import json_response
-from billing.idempotency import HEADER, REPLAY_HEADER, IdempotentRoute, idempotency_key
+from billing.db.engine import get_database
+from billing.http.fast_lanes import json_response
+from billing.idempotency.route import HEADER, REPLAY_HEADER, IdempotentRoute, idempotency_key
 
 router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_class=IdempotentRoute)
 

@@ -18,8 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from billing.db import utcnow
-from billing.iso_times import ISO_8601_ONLY
+from billing.core.times import ISO_8601_ONLY, utcnow
 
 MAX_AMOUNT = 2**53 - 1
 

@@ -4,7 +4,7 @@ Every public function here ends its database transaction before returning,
 and reads run outside one, so no caller is left holding locks (SQLite takes its
 write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE ->
 transaction INSERT -> entries INSERT -> audit entry INSERT, committed together: one
-statement on PostgreSQL (see `postgres.py`; concurrent unkeyed spends are committed
+statement on PostgreSQL (see `single_statement.py`; concurrent unkeyed spends are committed
 in groups), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
 (`balance >= amount`), so concurrent spends on one wallet serialize on its row and can
 never take it below zero. A transaction's idempotency key is unique:
@@ -22,15 +22,17 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance import audit
-from billing.credits import postgres, repository
+from billing.audit import service as audit
+from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredits
+from billing.core.pagination import decode_cursor, encode_cursor
+from billing.core.times import utcnow
+from billing.credits import repository, single_statement
 from billing.credits.accounts import TransactionKind
 from billing.credits.models import CreditTransaction
-from billing.db import Database, read_without_transaction, utcnow
-from billing.errors import Conflict, IdempotencyConflict, InsufficientCredits
-from billing.observability import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS, series
-from billing.pagination import decode_cursor, encode_cursor
-from billing.worker import after_commit
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
+from billing.obs.metrics import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS, series
+from billing.webhooks.processing import after_commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,7 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        posted = await postgres.post_in_transaction(session, transfer, key, now)
+        posted = await single_statement.post_in_transaction(session, transfer, key, now)
     else:
         posted = await _apply(session, transfer, key, now)
     if posted is None:
@@ -102,11 +104,13 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
 
 async def _post_on_postgres(
     database: Database, transfer: Transfer, key: str, now: datetime
-) -> postgres.Outcome:
-    arguments = postgres.arguments_for(transfer, key, now)
+) -> single_statement.Outcome:
+    arguments = single_statement.arguments_for(transfer, key, now)
     if transfer.idempotency_key is None and not transfer.kind.credits_wallet:
-        return await postgres.SPENDS.write(database, arguments)
-    return await postgres.post_once(database, postgres.statement_for(transfer), arguments)
+        return await single_statement.SPENDS.write(database, arguments)
+    return await single_statement.post_once(
+        database, single_statement.statement_for(transfer), arguments
+    )
 
 
 def _posted(transfer: Transfer, posted: tuple[int, int], now: datetime) -> Posted:

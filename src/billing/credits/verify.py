@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance.audit_chain import ChainReport, verify_chain
+from billing.audit.chain import ChainReport, verify_chain
 
 CHECKS: dict[str, str] = {
     "every transaction has two or more entries summing to zero": """

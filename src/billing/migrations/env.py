@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from billing.config import Settings
-from billing.db import create_engine
-from billing.models import metadata
+from billing.core.config import Settings
+from billing.db.engine import create_engine
+from billing.migrations.schema import metadata
 
 config = context.config
 

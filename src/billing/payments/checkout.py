@@ -17,7 +17,7 @@ from stripe.params.checkout import SessionCreateParams
 from billing.payments.customers import ensure_customer
 from billing.payments.pricing import PriceType, sellable_price
 from billing.payments.schemas import CheckoutSessionRequest
-from billing.stripe_api import stripe_errors
+from billing.stripe.client import stripe_errors
 
 PRICE_TYPE: dict[str, PriceType] = {"payment": "one_time", "subscription": "recurring"}
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.credits.accounts import REFUND_CLAWBACK
 from billing.credits.models import CreditAccount
 from billing.payments.models import Payment
-from billing.payments.records import post_credits
+from billing.payments.recorded_payments import post_credits
 
 
 @dataclass(frozen=True, slots=True)

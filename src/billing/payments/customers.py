@@ -12,9 +12,10 @@ import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db import upsert, utcnow
+from billing.core.times import utcnow
+from billing.db.statements import upsert
 from billing.payments.models import StripeCustomer
-from billing.stripe_api import derive_key, stripe_errors
+from billing.stripe.client import derive_key, stripe_errors
 
 
 async def customer_id_for(session: AsyncSession, user_id: int) -> str | None:

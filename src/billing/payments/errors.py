@@ -6,7 +6,7 @@ idempotency layer does not store them and a corrected retry may reuse its key.
 
 from __future__ import annotations
 
-from billing.errors import ValidationProblem
+from billing.core.errors import ValidationProblem
 
 
 class UnknownPrice(ValidationProblem):

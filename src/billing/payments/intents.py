@@ -17,11 +17,11 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 from stripe.params import PaymentIntentCreateParams
 
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.payments.customers import ensure_customer
 from billing.payments.errors import AmountOutOfRange, UnsupportedCurrency
 from billing.payments.schemas import PaymentIntentRequest
-from billing.stripe_api import stripe_errors
+from billing.stripe.client import stripe_errors
 
 
 @dataclass(frozen=True, slots=True)

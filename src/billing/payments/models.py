@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.db import Base, BigIntId, UTCDateTime
+from billing.db.types import Base, BigIntId, UTCDateTime
 
 
 class StripeCustomer(Base):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.config import Settings
+from billing.core.config import Settings
 from billing.payments.customers import ensure_customer
 from billing.payments.schemas import StripeConfig
-from billing.stripe_api import require_client, stripe_errors
+from billing.stripe.client import require_client, stripe_errors
 
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog import service as catalog
 from billing.catalog.models import Price, Product
-from billing.db import read_without_transaction
+from billing.db.statements import read_without_transaction
 from billing.payments.errors import PriceInactive, PriceModeMismatch, UnknownPrice
-from billing.stripe_api import retrieve_or_none
+from billing.stripe.client import retrieve_or_none
 
 PriceType = Literal["one_time", "recurring"]
 

@@ -14,20 +14,16 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BeforeValidator, Field
 from starlette.requests import Request
 
-from billing.auth import (
-    MAX_USER_ID,
-    CurrentPrincipal,
-    Principal,
-    SelfOrAdmin,
-    UserId,
-    parse_user_id,
-)
-from billing.config import Settings
-from billing.db import get_database, read_without_transaction
-from billing.errors import Forbidden, NotFound
-from billing.idempotency import HEADER as IDEMPOTENCY_HEADER
-from billing.idempotency import IdempotentRoute, idempotency_key
-from billing.payments import checkout, intents, mirror, portal, subscriptions
+from billing.auth.dependencies import CurrentPrincipal, SelfOrAdmin, UserId
+from billing.auth.principals import Principal
+from billing.core.config import Settings
+from billing.core.errors import Forbidden, NotFound
+from billing.core.ids import MAX_USER_ID, parse_user_id
+from billing.db.engine import get_database
+from billing.db.statements import read_without_transaction
+from billing.idempotency.route import HEADER as IDEMPOTENCY_HEADER
+from billing.idempotency.route import IdempotentRoute, idempotency_key
+from billing.payments import checkout, intents, portal, subscription_mirror, subscriptions
 from billing.payments.redirects import check_redirect
 from billing.payments.schemas import (
     STRIPE_ID_PATTERN,
@@ -42,7 +38,7 @@ from billing.payments.schemas import (
     SubscriptionRequest,
     SubscriptionView,
 )
-from billing.stripe_api import derive_key, get_stripe, request_key
+from billing.stripe.client import derive_key, get_stripe, request_key
 
 router = APIRouter(prefix="/api/stripe", tags=["payments"], route_class=IdempotentRoute)
 StripeClient = Annotated[stripe.StripeClient, Depends(get_stripe)]
@@ -134,7 +130,7 @@ async def cancel_subscription(
     """Cancel at the end of the paid period (the default) or now; owner or admin."""
     async with get_database(request).sessions() as session:
         async with session.begin():
-            row = await mirror.by_stripe_id(session, subscription_id)
+            row = await subscription_mirror.by_stripe_id(session, subscription_id)
         if row is None:
             raise NotFound("No such subscription.")
         if row.user_id is None and principal.role != "admin":
@@ -152,7 +148,7 @@ async def list_subscriptions(
     """The user's subscriptions as the local mirror knows them, newest first."""
     async with get_database(request).sessions() as session:
         await read_without_transaction(session)
-        rows = await mirror.for_user(session, user_id)
+        rows = await subscription_mirror.for_user(session, user_id)
     return [SubscriptionView.of(row) for row in rows]
 
 

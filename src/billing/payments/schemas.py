@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from billing.auth import MAX_USER_ID
+from billing.core.ids import MAX_USER_ID
 from billing.credits.schemas import Description
 from billing.payments.models import Subscription
 

@@ -25,16 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stripe.params import SubscriptionCreateParams
 
 from billing.catalog.service import snapshot_time
-from billing.config import Settings
-from billing.errors import CardDeclined, StripeProblem
-from billing.payments import mirror
+from billing.core.config import Settings
+from billing.core.errors import CardDeclined, StripeProblem
+from billing.payments import subscription_mirror
 from billing.payments.customers import ensure_customer
 from billing.payments.errors import UnknownPaymentMethod
 from billing.payments.models import Subscription
 from billing.payments.pricing import sellable_price
 from billing.payments.schemas import SubscriptionRequest
-from billing.stripe_api import derive_key, stripe_errors
-from billing.stripe_shapes import StripeObject, invoice_confirmation, invoice_intent_expansion
+from billing.stripe.client import derive_key, stripe_errors
+from billing.stripe.readers import StripeObject, invoice_confirmation, invoice_intent_expansion
 
 logger = structlog.get_logger(__name__)
 PENDING = "incomplete"  # the first payment still needs the customer
@@ -60,7 +60,7 @@ async def _mirror(
     session: AsyncSession, subscription: StripeObject, state_at: datetime
 ) -> Subscription:
     async with session.begin():
-        return await mirror.apply(session, subscription, state_at)
+        return await subscription_mirror.apply(session, subscription, state_at)
 
 
 async def _make_default(
@@ -98,7 +98,7 @@ async def _cancel_now(
         return await _read(client.v1.subscriptions.cancel_async(subscription_id, None, options))
     except StripeProblem:
         found, state_at = await _read(client.v1.subscriptions.retrieve_async(subscription_id))
-        if found.get("status") not in mirror.ENDED:
+        if found.get("status") not in subscription_mirror.ENDED:
             raise
         return found, state_at
 
@@ -187,7 +187,7 @@ async def cancel(
 ) -> Subscription:
     """Cancel now, or at the end of the paid period (it stays active until then); a
     subscription that already ended is returned as it is."""
-    if row.status in mirror.ENDED:
+    if row.status in subscription_mirror.ENDED:
         return row
     stripe_id = row.stripe_subscription_id
     if not at_period_end:

@@ -14,10 +14,11 @@ import stripe
 from sqlalchemy import select
 
 from billing.catalog.sync import sync_catalog
-from billing.db import Database, utcnow
-from billing.payments import mirror
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.payments import subscription_mirror
 from billing.payments.models import StripeCustomer
-from billing.stripe_pages import raw_pages
+from billing.stripe.paging import raw_pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,6 @@ async def sync_subscriptions(
     async for page in raw_pages(client.v1.subscriptions.list_async, params):
         async with database.sessions() as session, session.begin():
             for subscription in sorted(page, key=lambda s: str(s["id"])):  # one lock order
-                await mirror.apply(session, subscription, state_at)
+                await subscription_mirror.apply(session, subscription, state_at)
         count += len(page)
     return count

@@ -8,11 +8,11 @@ import stripe
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
 
-from billing.auth import SelfOrAdmin, UserId
-from billing.db import get_database
+from billing.auth.dependencies import SelfOrAdmin, UserId
+from billing.db.engine import get_database
 from billing.reporting.schemas import SubscriptionSummary
-from billing.reporting.summary import subscription_summary
-from billing.stripe_api import get_stripe
+from billing.reporting.service import subscription_summary
+from billing.stripe.client import get_stripe
 
 router = APIRouter(prefix="/api/financial/subscriptions", tags=["reporting"])
 

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance import audit
-from billing.db import read_without_transaction, utcnow
-from billing.errors import NotFound
+from billing.audit import service as audit
+from billing.core.errors import NotFound
+from billing.core.times import utcnow
+from billing.db.statements import read_without_transaction
 from billing.webhooks.inbox import PENDING
 from billing.webhooks.models import WebhookEvent
 

@@ -19,9 +19,11 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db import Database, upsert, utcnow
-from billing.errors import ValidationProblem
-from billing.group_commit import GroupCommit
+from billing.core.errors import ValidationProblem
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.db.group_commit import GroupCommit
+from billing.db.statements import upsert
 from billing.webhooks.models import WebhookEvent
 
 PENDING = "pending"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.db import Base, BigIntId, JSONDocument, UTCDateTime
+from billing.db.types import Base, BigIntId, JSONDocument, UTCDateTime
 
 
 class WebhookEvent(Base):

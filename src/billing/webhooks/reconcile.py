@@ -24,9 +24,10 @@ import orjson
 import stripe
 from sqlalchemy import func, select
 
-from billing.db import Database, utcnow
-from billing.stripe_pages import raw_pages
-from billing.stripe_shapes import StripeObject
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.stripe.paging import raw_pages
+from billing.stripe.readers import StripeObject
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billing.auth import AdminPrincipal
-from billing.config import Settings
-from billing.db import get_database
-from billing.idempotency import IdempotentRoute
-from billing.observability import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
-from billing.pagination import decode_cursor, encode_cursor
+from billing.auth.dependencies import AdminPrincipal
+from billing.core.config import Settings
+from billing.core.pagination import decode_cursor, encode_cursor
+from billing.db.engine import get_database
+from billing.idempotency.route import IdempotentRoute
+from billing.obs.metrics import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
 from billing.webhooks import admin, inbox
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.schemas import EventStatus, InboxEvent, InboxPage, WebhookAck

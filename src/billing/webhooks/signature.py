@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import time
 
-from billing.errors import BillingError
+from billing.core.errors import BillingError
 
 SCHEME = "v1"
 

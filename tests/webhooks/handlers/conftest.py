@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from tests.sandbox_process import Sandbox
 from tests.webhooks.handlers.harness import Harness
 

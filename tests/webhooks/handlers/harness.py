@@ -11,20 +11,21 @@ from typing import Any
 import stripe
 from sqlalchemy import select, update
 
-from billing.config import Settings
+from billing.core.config import Settings
+from billing.core.times import utcnow
 from billing.credits.models import CreditTransaction
 from billing.credits.service import balance
 from billing.credits.verify import verify_ledger
-from billing.db import Database, utcnow
+from billing.db.engine import Database
 from billing.payments.customers import link
 from billing.payments.models import Payment, Subscription
-from billing.stripe_api import create_client
+from billing.stripe.client import create_client
 from billing.webhooks import inbox
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.models import WebhookEvent
-from billing.worker import DUE_STATUSES, FAILED, process_due
-from billing.worker_loop import BATCH
+from billing.webhooks.processing import DUE_STATUSES, FAILED, process_due
+from billing.webhooks.worker import BATCH
 
 
 def credit_price(

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from billing.catalog.models import Price, Product
-from billing.config import Settings
-from billing.db import Database
+from billing.core.config import Settings
+from billing.db.engine import Database
 from tests.catalog.payloads import (
     NEW_VERSION,
     OLD_VERSION,

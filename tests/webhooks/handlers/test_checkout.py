@@ -11,7 +11,7 @@ import pytest
 from billing.credits.accounts import ADMIN_GRANT
 from billing.credits.service import Transfer, post
 from billing.payments.customers import user_for_customer
-from billing.stripe_api import create_client
+from billing.stripe.client import create_client
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from tests.payments.stripe_proxy import StripeProxy, stripe_proxy

@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db import Database
-from billing.payments import mirror
+from billing.db.engine import Database
+from billing.payments import subscription_mirror
 from billing.webhooks.handlers.invoices import prorated_credits
 from billing.webhooks.models import WebhookEvent
 from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
@@ -404,7 +404,7 @@ async def test_a_deletion_committed_meanwhile_is_not_overwritten_by_past_due(
     deleted = _subscription_state(version, sub_id, customer, plan, "canceled")
     async with harness.database.sessions() as other:
         await other.begin()
-        await mirror.apply(other, deleted, datetime.fromtimestamp(T0 + 20, UTC))
+        await subscription_mirror.apply(other, deleted, datetime.fromtimestamp(T0 + 20, UTC))
         await other.flush()  # the row is now locked by this uncommitted deletion
         worker = asyncio.create_task(harness.process(retry_failed=False))
         await _until_waiting_for_a_lock(harness.database)

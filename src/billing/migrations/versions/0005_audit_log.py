@@ -1,4 +1,4 @@
-"""The audit log: append-only, hash-chained by a sealer (see `billing.compliance.audit`).
+"""The audit log: append-only, hash-chained by a sealer (see `billing.audit.service`).
 
 Revision ID: 0005
 Revises: 0004

@@ -21,7 +21,7 @@ from billing.webhooks.handlers import (
     subscriptions,
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext
-from billing.worker import Handler
+from billing.webhooks.processing import Handler
 
 MODULES = (catalog, checkout, payment_intents, invoices, subscriptions, disputes)
 

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog.service import credits_for
 from billing.compliance import personal_data
+from billing.core.errors import ValidationProblem
 from billing.credits.accounts import PURCHASE
-from billing.errors import ValidationProblem
-from billing.payments import customers, mirror, records
-from billing.stripe_api import stripe_errors
-from billing.stripe_shapes import (
+from billing.payments import customers, recorded_payments, subscription_mirror
+from billing.stripe.client import stripe_errors
+from billing.stripe.readers import (
     StripeObject,
     checkout_user_id,
     data_list,
@@ -82,9 +82,9 @@ async def _purchase(
     session_id = str(checkout["id"])
     payment_intent_id = object_id(checkout.get("payment_intent"))
     stripe_id = payment_intent_id or session_id
-    if await records.already_succeeded(session, stripe_id):
+    if await recorded_payments.already_succeeded(session, stripe_id):
         return
-    payment = records.StripePayment(
+    payment = recorded_payments.StripePayment(
         stripe_id=stripe_id,
         kind="checkout",
         user_id=user_id,
@@ -94,7 +94,7 @@ async def _purchase(
     )
     credits = await _credits(context, session, checkout)
     key = f"stripe:checkout:{session_id}"
-    await records.record_purchase(
+    await recorded_payments.record_purchase(
         session, PURCHASE, payment, credits=credits, key=key, reference=session_id
     )
 
@@ -110,17 +110,17 @@ async def _mirror_subscription(
     mirrored (its own events keep it current), else as Stripe has it now."""
     found = checkout.get("subscription")
     if isinstance(found, dict):
-        await mirror.apply(session, found, state_at)
+        await subscription_mirror.apply(session, found, state_at)
         return
     if not isinstance(found, str):
         return
-    row = await mirror.by_stripe_id(session, found)
+    row = await subscription_mirror.by_stripe_id(session, found)
     if row is not None:
         row.user_id = row.user_id or user_id
         return
     async with stripe_errors():
         subscription = await context.stripe.v1.subscriptions.retrieve_async(found)
-    await mirror.apply(session, subscription.to_dict(for_json=True), state_at)
+    await subscription_mirror.apply(session, subscription.to_dict(for_json=True), state_at)
 
 
 async def checkout_completed(

@@ -17,8 +17,8 @@ from typing import Any
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.config import Settings
-from billing.stripe_api import create_client, require_client
+from billing.core.config import Settings
+from billing.stripe.client import create_client, require_client
 from billing.webhooks.models import WebhookEvent
 
 SQLITE_STRIPE_TIMEOUT = 5.0  # seconds per Stripe call: half SQLite's busy timeout

@@ -16,14 +16,14 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.compliance import audit
-from billing.errors import Conflict
-from billing.payments import records
+from billing.audit import service as audit
+from billing.core.errors import Conflict
+from billing.payments import recorded_payments
 from billing.payments.clawback import claw_back
 from billing.payments.customers import user_for_customer
 from billing.payments.models import Payment
-from billing.stripe_api import stripe_errors
-from billing.stripe_shapes import StripeObject, metadata_user_id, object_id
+from billing.stripe.client import stripe_errors
+from billing.stripe.readers import StripeObject, metadata_user_id, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -41,7 +41,11 @@ async def _invoice_payment(
         )
     for invoice_payment in listing.data:
         invoice_id = object_id(invoice_payment.to_dict().get("invoice"))
-        found = await records.get(session, invoice_id, for_update=True) if invoice_id else None
+        found = (
+            await recorded_payments.get(session, invoice_id, for_update=True)
+            if invoice_id
+            else None
+        )
         if found is not None:
             found.payment_intent_id = found.payment_intent_id or payment_intent_id
             return found
@@ -54,7 +58,7 @@ async def _payment_for(
     """The payment a charge collected; None when it is not this service's."""
     charge_id = str(charge["id"])
     payment_intent_id = object_id(charge.get("payment_intent"))
-    found = await records.for_charge(session, payment_intent_id, charge_id)
+    found = await recorded_payments.for_charge(session, payment_intent_id, charge_id)
     if found is not None:
         return found
     customer_id = object_id(charge.get("customer"))
@@ -84,7 +88,7 @@ async def _settle(
     its success is on its way, and the clawback must not be lost meanwhile."""
     if payment is None:
         return
-    if payment.status != records.SUCCEEDED:
+    if payment.status != recorded_payments.SUCCEEDED:
         raise Conflict(f"Payment {payment.stripe_id} has not succeeded yet; {reference} waits.")
     payment.charge_id = payment.charge_id or charge_id
     payment.amount_refunded = max(payment.amount_refunded, refunded)
@@ -121,7 +125,9 @@ async def _disputed_payment(
     """The payment a dispute is about. A dispute names only its charge, so when no payment
     matches, the charge is fetched to tell "not ours" from "not recorded yet"."""
     charge_id = object_id(dispute.get("charge"))
-    found = await records.for_charge(session, object_id(dispute.get("payment_intent")), charge_id)
+    found = await recorded_payments.for_charge(
+        session, object_id(dispute.get("payment_intent")), charge_id
+    )
     if found is not None or charge_id is None:
         return found
     async with stripe_errors():

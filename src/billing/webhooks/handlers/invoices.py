@@ -22,14 +22,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog.service import credits_for, get_price
+from billing.core.errors import Conflict
+from billing.core.times import utcnow
 from billing.credits.accounts import SUBSCRIPTION_GRANT
-from billing.db import utcnow
-from billing.errors import Conflict
-from billing.observability import alert
-from billing.payments import mirror, records
+from billing.obs.alerts import alert
+from billing.payments import recorded_payments, subscription_mirror
 from billing.payments.customers import user_for_customer
-from billing.stripe_api import stripe_errors
-from billing.stripe_shapes import (
+from billing.stripe.client import stripe_errors
+from billing.stripe.readers import (
     StripeObject,
     data_list,
     invoice_charge_id,
@@ -43,7 +43,7 @@ from billing.stripe_shapes import (
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
-from billing.worker import after_commit
+from billing.webhooks.processing import after_commit
 
 PLAN_REASONS = ("subscription_create", "subscription_cycle")
 PRORATED_REASON = "subscription_update"
@@ -85,7 +85,7 @@ async def _user_for(
     """The subscription's `user_id` as the invoice carries it, else the mirrors."""
     user_id = metadata_user_id({"metadata": invoice_subscription_metadata(invoice)})
     if user_id is None and subscription_id:
-        row = await mirror.by_stripe_id(session, subscription_id)
+        row = await subscription_mirror.by_stripe_id(session, subscription_id)
         user_id = row.user_id if row else None
     customer_id = object_id(invoice.get("customer"))
     if user_id is None and customer_id:
@@ -156,12 +156,12 @@ async def _credits(context: HandlerContext, session: AsyncSession, invoice: Stri
 
 def _payment(
     invoice: StripeObject, user_id: int, subscription_id: str | None, *, paid: bool
-) -> records.StripePayment:
+) -> recorded_payments.StripePayment:
     """The invoice's payment: what it paid, or what was due when an attempt failed. A failed
     attempt's charge is not recorded: a row keeps the first charge it learns, and that
     must be the one that paid."""
     invoice_id = str(invoice["id"])
-    return records.StripePayment(
+    return recorded_payments.StripePayment(
         stripe_id=invoice_id,
         kind="invoice",
         user_id=user_id,
@@ -177,7 +177,7 @@ def _payment(
 async def invoice_paid(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
     invoice = event_object(event)
     invoice_id = str(invoice["id"])
-    if await records.already_succeeded(session, invoice_id):
+    if await recorded_payments.already_succeeded(session, invoice_id):
         return
     user_id, subscription_id = await _owner(session, invoice)
     if user_id is None:
@@ -185,7 +185,7 @@ async def invoice_paid(context: HandlerContext, session: AsyncSession, event: We
     payment = _payment(invoice, user_id, subscription_id, paid=True)
     credits = await _credits(context, session, invoice)
     key = f"stripe:invoice:{invoice_id}"
-    await records.record_purchase(
+    await recorded_payments.record_purchase(
         session, SUBSCRIPTION_GRANT, payment, credits=credits, key=key, reference=invoice_id
     )
 
@@ -194,7 +194,7 @@ async def _mark_past_due(session: AsyncSession, subscription_id: str, event: Web
     """A failed renewal leaves the subscription past due, unless the mirror already
     holds a newer state (or an ended one, which is final). The row is locked and re-read:
     another worker's deletion committed meanwhile is seen, never overwritten."""
-    row = await mirror.by_stripe_id(session, subscription_id, for_update=True)
+    row = await subscription_mirror.by_stripe_id(session, subscription_id, for_update=True)
     if row is None or row.status not in PAST_DUE_FROM or event.created < row.state_at:
         return
     row.status, row.state_at, row.updated_at = "past_due", event.created, utcnow()
@@ -209,13 +209,13 @@ async def invoice_payment_failed(
     if user_id is None:
         return
     payment = _payment(invoice, user_id, subscription_id, paid=False)
-    row = await records.record_failure(
+    row = await recorded_payments.record_failure(
         session,
         payment,
         failure_code=None,
         failure_message=f"Payment attempt {invoice.get('attempt_count') or 1} failed.",
     )
-    if row.status == records.SUCCEEDED:
+    if row.status == recorded_payments.SUCCEEDED:
         return  # a failed attempt reported after the invoice was paid: nothing is due
     if subscription_id:
         await _mark_past_due(session, subscription_id, event)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.core.errors import ValidationProblem
 from billing.credits.accounts import PURCHASE
-from billing.errors import ValidationProblem
-from billing.payments import records
-from billing.stripe_shapes import StripeObject, metadata_credits, metadata_user_id, object_id
+from billing.payments import recorded_payments
+from billing.stripe.readers import StripeObject, metadata_credits, metadata_user_id, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -46,7 +46,7 @@ async def topup_succeeded(
     if not _is_topup(intent):  # a redelivery is recognised by its recorded success
         return
     user_id, credits = _topup_terms(intent)
-    payment = records.StripePayment(
+    payment = recorded_payments.StripePayment(
         stripe_id=intent_id,
         kind=TOPUP,
         user_id=user_id,
@@ -56,7 +56,7 @@ async def topup_succeeded(
         charge_id=object_id(intent.get("latest_charge")),
     )
     key = f"stripe:payment_intent:{intent_id}"
-    await records.record_purchase(
+    await recorded_payments.record_purchase(
         session, PURCHASE, payment, credits=credits, key=key, reference=intent_id
     )
 
@@ -67,7 +67,7 @@ async def topup_failed(context: HandlerContext, session: AsyncSession, event: We
         return
     error = intent.get("last_payment_error")
     error = error if isinstance(error, dict) else {}
-    payment = records.StripePayment(
+    payment = recorded_payments.StripePayment(
         stripe_id=str(intent["id"]),
         kind=TOPUP,
         user_id=metadata_user_id(intent),
@@ -75,7 +75,7 @@ async def topup_failed(context: HandlerContext, session: AsyncSession, event: We
         currency=str(intent.get("currency") or ""),
         payment_intent_id=str(intent["id"]),
     )
-    await records.record_failure(
+    await recorded_payments.record_failure(
         session,
         payment,
         failure_code=error.get("decline_code") or error.get("code"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.payments import mirror
+from billing.payments import subscription_mirror
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -13,7 +13,7 @@ from billing.webhooks.models import WebhookEvent
 async def mirror_subscription(
     context: HandlerContext, session: AsyncSession, event: WebhookEvent
 ) -> None:
-    await mirror.apply(session, event_object(event), event.created)
+    await subscription_mirror.apply(session, event_object(event), event.created)
 
 
 HANDLERS: dict[str, EventHandler] = {

@@ -1,0 +1,216 @@
+"""Settings: every environment variable the service reads, with safe defaults.
+
+Development runs with no configuration at all. Production refuses to start
+while any secret is missing, rather than falling back to a development value.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from limits import RateLimitItem, parse_many
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105
+PRODUCTION_SECRETS = (
+    "BILLING_JWT_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "BILLING_ENCRYPTION_KEYS",
+)
+MIN_PRODUCTION_JWT_SECRET_BYTES = 32
+# Per caller: a burst allowance and a sustained one (an average of 100 requests a second).
+DEFAULT_RATE_LIMIT = "200/second;6000/minute"
+# Per source address of the webhook route: Stripe delivers from a few addresses, in bursts.
+DEFAULT_WEBHOOK_RATE_LIMIT = "1000/second;30000/minute"
+# Currencies whose minor unit is a hundredth of the main one, as Stripe counts them: only
+# there does a per-minor-unit credit price mean the same value. Zero-decimal (jpy, krw,
+# ...), three-decimal (bhd, jod, kwd, omr, tnd) and Stripe's special cases (huf, isk,
+# twd, ugx) are left out.
+TWO_DECIMAL_CURRENCIES = frozenset(
+    {
+        *("aed", "aud", "bgn", "brl", "cad", "chf", "czk", "dkk", "eur", "gbp", "hkd", "ils"),
+        *("inr", "mxn", "myr", "nok", "nzd", "php", "pln", "ron", "sek", "sgd", "thb", "usd"),
+        "zar",
+    }
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used as given; the message says why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./billing.db.engine"
+    DATABASE_POOL_SIZE: int = Field(default=20, ge=1, le=500)
+
+    STRIPE_SECRET_KEY: SecretStr | None = None
+    STRIPE_PUBLISHABLE_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: SecretStr | None = None
+    STRIPE_API_VERSION: str | None = None
+    STRIPE_API_BASE: str | None = None
+    STRIPE_WEBHOOK_TOLERANCE: int = Field(default=300, ge=1)
+    STRIPE_CUSTOMER_PORTAL_URL: str | None = None
+    STRIPE_DEBUG: bool = False
+
+    BILLING_ENV: Literal["development", "production"] = "development"
+    BILLING_JWT_SECRET: SecretStr | None = None
+    BILLING_ENCRYPTION_KEYS: SecretStr | None = None
+    BILLING_DATA_DIR: Path = Path(".billing")
+    BILLING_CREDITS_PER_UNIT: int = Field(default=1, ge=1)
+    # One credit price in minor units cannot suit currencies of different worth, so top-ups
+    # take only the currencies the operator priced credits for.
+    BILLING_TOPUP_CURRENCIES: str = "usd"
+    BILLING_RUN_WORKER: bool | None = None
+    REDIS_URL: str | None = None
+    BILLING_ALLOWED_REDIRECT_HOSTS: str = ""
+    BILLING_TOPUP_MIN: int = Field(default=100, ge=1)
+    BILLING_TOPUP_MAX: int = Field(default=1_000_000, ge=1)
+    BILLING_WEBHOOK_RETENTION_DAYS: int = Field(default=365, ge=1)
+    BILLING_ALERT_WEBHOOK_URL: str | None = None
+    BILLING_RATE_LIMIT: str = DEFAULT_RATE_LIMIT
+    BILLING_WEBHOOK_RATE_LIMIT: str = DEFAULT_WEBHOOK_RATE_LIMIT
+    BILLING_RATE_LIMIT_KEY_PREFIX: str = Field(default="billing:ratelimit", min_length=1)
+
+    @field_validator("BILLING_RATE_LIMIT", "BILLING_WEBHOOK_RATE_LIMIT")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value
+
+    @field_validator("BILLING_TOPUP_CURRENCIES")
+    @classmethod
+    def _valid_topup_currencies(cls, value: str) -> str:
+        codes = _split(value)
+        unknown = sorted(set(codes) - TWO_DECIMAL_CURRENCIES)
+        if not codes or unknown:
+            raise ValueError(
+                f"BILLING_TOPUP_CURRENCIES={value!r}: give one or more lowercase ISO 4217 codes,"
+                " comma-separated, from: " + ", ".join(sorted(TWO_DECIMAL_CURRENCIES))
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.BILLING_ENV != "production":
+            return self
+        missing = [name for name in PRODUCTION_SECRETS if not _present(getattr(self, name))]
+        if not self.allowed_redirect_hosts:
+            missing.append(
+                "BILLING_ALLOWED_REDIRECT_HOSTS (the hosts Stripe may send customers back to;"
+                " a request's own Host header is not to be trusted)"
+            )
+        if missing:
+            raise ValueError(
+                "BILLING_ENV=production refuses to start without: " + ", ".join(missing)
+            )
+        assert self.BILLING_JWT_SECRET is not None
+        secret = self.BILLING_JWT_SECRET.get_secret_value()
+        if len(secret.encode()) < MIN_PRODUCTION_JWT_SECRET_BYTES or secret == DEV_JWT_SECRET:
+            raise ValueError(
+                f"BILLING_JWT_SECRET must be a secret of at least {MIN_PRODUCTION_JWT_SECRET_BYTES}"
+                " bytes, not the development value"
+            )
+        for key in self.encryption_keys():
+            try:
+                Fernet(key)
+            except ValueError as exc:
+                raise ValueError(
+                    "BILLING_ENCRYPTION_KEYS holds a key that is not a Fernet key"
+                ) from exc
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def run_worker(self) -> bool:
+        """The in-process worker suits embedded SQLite; PostgreSQL runs `billing worker`."""
+        if self.BILLING_RUN_WORKER is None:
+            return self.is_sqlite
+        return self.BILLING_RUN_WORKER
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Every accepted signing secret: several while one is being rotated out."""
+        if self.STRIPE_WEBHOOK_SECRET is None:
+            return []
+        secrets = self.STRIPE_WEBHOOK_SECRET.get_secret_value().split(",")
+        return [s.strip() for s in secrets if s.strip()]
+
+    @property
+    def jwt_secret(self) -> str:
+        if self.BILLING_JWT_SECRET is not None:
+            return self.BILLING_JWT_SECRET.get_secret_value()
+        return DEV_JWT_SECRET
+
+    @property
+    def allowed_redirect_hosts(self) -> frozenset[str]:
+        return frozenset(host.lower() for host in _split(self.BILLING_ALLOWED_REDIRECT_HOSTS))
+
+    @property
+    def topup_currencies(self) -> frozenset[str]:
+        return frozenset(_split(self.BILLING_TOPUP_CURRENCIES))
+
+    def encryption_keys(self) -> list[str]:
+        """Fernet keys, newest first; development generates one into the data dir."""
+        if self.BILLING_ENCRYPTION_KEYS is not None:
+            keys = self.BILLING_ENCRYPTION_KEYS.get_secret_value().split(",")
+            return [k.strip() for k in keys if k.strip()]
+        key_file = self.BILLING_DATA_DIR / "encryption.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_bytes(Fernet.generate_key())
+            key_file.chmod(0o600)
+        return [key_file.read_text().strip()]
+
+
+def parse_rate_limits(spec: str) -> list[RateLimitItem]:
+    """`limits` notation, one or more windows: "100/second;3000/minute". Checked when the
+    settings load, so a typo stops the service at startup, naming the variable."""
+    try:
+        items = parse_many(spec)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(
+            f"{spec!r} is not a rate limit such as '100/second;3000/minute'"
+            " (each window allows 1 or more requests)"
+        )
+    return items
+
+
+def _split(value: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _present(value: SecretStr | str | None) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value().strip())
+    return bool(value and value.strip())
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment, turning validation failures into one clear error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # The messages only: pydantic's own text echoes the input values, secrets included.
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigurationError("; ".join(problems)) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

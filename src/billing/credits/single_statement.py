@@ -1,0 +1,172 @@
+"""Posting on PostgreSQL in one statement: one round trip, no explicit transaction.
+
+Data-modifying CTEs make the wallet update, the transaction, its entries and its
+audit entry one atomic statement. The wallet CTE returns no row when the key was
+already used, the balance is too low (debit) or would overflow (credit); the caller
+then explains the refusal. Two racing postings with one key serialize on the wallet
+row and the loser fails on the unique key: nothing posted, and the caller's
+explanation replays the winner.
+
+This is the hottest path of the service, so it runs on the driver's (asyncpg)
+connection, checked out from SQLAlchemy's pool (`Database.driver_connection`), with
+a statement asyncpg prepares once per connection. Concurrent spends without a client
+key are committed in groups (`SPENDS`, `post_debits`): the commit costs more than the
+statement.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.audit import service as audit
+from billing.core import correlation
+from billing.credits.repository import MAX_WALLET_BALANCE
+from billing.db.engine import Database
+from billing.db.group_commit import GroupCommit
+
+if TYPE_CHECKING:
+    from billing.credits.service import Transfer
+
+KEY_CONSTRAINT = "uq_credit_transactions_idempotency_key"
+# $1 user_id, $2 amount, $3 now, $4 idempotency key
+KEY_UNUSED = "NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = $4)"
+DEBIT_WALLET = f"""
+    UPDATE credit_accounts SET balance = balance - $2, updated_at = $3
+    WHERE user_id = $1 AND kind = 'wallet' AND balance >= $2 AND {KEY_UNUSED}
+    RETURNING id, balance
+"""  # noqa: S608 (constants only)
+CREDIT_WALLET = f"""
+    INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
+    SELECT 'wallet', $1, $2, $3, $3 WHERE {KEY_UNUSED}
+    ON CONFLICT (user_id) DO UPDATE
+        SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at
+        WHERE credit_accounts.balance + excluded.balance <= {MAX_WALLET_BALANCE}
+    RETURNING id, balance
+"""  # noqa: S608 (constants only)
+# $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
+# $11 expires_at, $12 signed change to the wallet, $13 system account id,
+# $14 audit action, $15 audit target, $16 request id
+POSTING = """
+WITH wallet AS ({wallet}),
+txn AS (
+    INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint, actor,
+                                     reference, description, metadata, expires_at, created_at)
+    SELECT $5::varchar, $1::bigint, $2::bigint, $4::varchar, $6::varchar, $7::varchar,
+           $8::varchar, $9::varchar, $10::jsonb, $11::timestamptz, $3::timestamptz
+    FROM wallet
+    RETURNING id
+),
+entries AS (
+    INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+    SELECT txn.id, wallet.id, $12::bigint, wallet.balance FROM txn, wallet
+    UNION ALL
+    SELECT txn.id, $13::bigint, -$12::bigint, NULL FROM txn
+),
+audit AS (
+    INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details)
+    SELECT $3::timestamptz, $7::varchar, $14::varchar, $15::varchar, $1::bigint, $16::varchar,
+           jsonb_build_object('transaction_id', txn.id, 'amount', $2::bigint,
+                              'balance_after', wallet.balance, 'reference', $8::varchar)
+    FROM txn, wallet
+)
+SELECT txn.id, wallet.balance FROM txn, wallet
+"""
+DEBIT = POSTING.format(wallet=DEBIT_WALLET)
+CREDIT = POSTING.format(wallet=CREDIT_WALLET)
+
+
+# The wallet entry of each given key that is posted: a batch's answers, read after it commits.
+POSTED = """
+SELECT t.idempotency_key, t.id, e.balance_after
+FROM credit_transactions t
+JOIN credit_entries e ON e.transaction_id = t.id AND e.balance_after IS NOT NULL
+WHERE t.idempotency_key = ANY($1::varchar[])
+"""
+Arguments = tuple[Any, ...]
+Outcome = tuple[int, int] | None  # (transaction id, wallet balance after), None: not posted
+USER_ID, KEY = 0, 3  # positions in Arguments
+
+
+def statement_for(transfer: Transfer) -> str:
+    return CREDIT if transfer.kind.credits_wallet else DEBIT
+
+
+def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
+    """The statement's parameters, taken in the requesting task (its request id)."""
+    metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
+    return (
+        transfer.user_id,
+        transfer.amount,
+        now,
+        key,
+        transfer.kind.name,
+        transfer.fingerprint,
+        transfer.actor,
+        transfer.reference,
+        transfer.description,
+        metadata,
+        transfer.expires_at,
+        transfer.wallet_delta,
+        transfer.kind.system_account_id,
+        audit.credit_action(transfer.kind.name),
+        audit.user_target(transfer.user_id),
+        correlation.current(),
+    )
+
+
+async def post_once(database: Database, statement: str, arguments: Arguments) -> Outcome:
+    async with database.driver_connection() as connection:
+        try:
+            return await _post(connection, statement, arguments)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == KEY_CONSTRAINT:
+                return None
+            raise
+
+
+async def post_debits(database: Database, batch: list[Arguments]) -> list[Outcome]:
+    """Debits in order, in one transaction: each is checked against the balance the ones
+    before it left, and one commit serves them all. Two round trips: asyncpg pipelines
+    `executemany` (atomic: all or none) and then the posted ones are read back by key.
+
+    Only for fresh keys (the service's own `auto:` ones): a key already used before the
+    batch would read back as posted by it."""
+    async with database.driver_connection() as connection:
+        await connection.executemany(DEBIT, batch)
+        rows = await connection.fetch(POSTED, [arguments[KEY] for arguments in batch])
+    posted = {row["idempotency_key"]: (row["id"], row["balance_after"]) for row in rows}
+    return [posted.get(arguments[KEY]) for arguments in batch]
+
+
+async def _debit_alone(database: Database, arguments: Arguments) -> Outcome:
+    return await post_once(database, DEBIT, arguments)
+
+
+def _wallet(arguments: Arguments) -> int:
+    return int(arguments[USER_ID])
+
+
+# Unkeyed spends, committed in groups (see group_commit.py): wallets locked in user id order.
+SPENDS = GroupCommit(_debit_alone, post_debits, order=_wallet)
+
+
+async def post_in_transaction(
+    session: AsyncSession, transfer: Transfer, key: str, now: datetime
+) -> Outcome:
+    """The same statement inside the session's open transaction (a webhook handler's), on
+    its own driver connection: one round trip instead of five. A key used concurrently
+    fails the statement, and so the caller's transaction (or savepoint), to be retried."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return await _post(driver, statement_for(transfer), arguments_for(transfer, key, now))
+
+
+async def _post(connection: asyncpg.Connection, statement: str, arguments: Arguments) -> Outcome:
+    row = await connection.fetchrow(statement, *arguments)
+    return (row["id"], row["balance"]) if row else None

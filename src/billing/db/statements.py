@@ -1,0 +1,91 @@
+"""Statements every domain composes: dialect-aware upserts, insert-once, lock-and-reread."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Select,
+    Table,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import (
+    AsyncSession,
+)
+from sqlalchemy.sql.dml import ReturningInsert
+
+from billing.db.engine import AUTOCOMMIT
+from billing.db.types import Base
+
+
+def upsert(dialect_name: str, table: type[Base] | Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can take `ON CONFLICT` clauses, in the dialect at hand."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+Model = TypeVar("Model", bound=Base)
+
+
+async def insert_new(
+    session: AsyncSession, model: type[Base], key: str, values: dict[str, Any]
+) -> bool:
+    """Insert a row from `values` unless one with the same unique `key` exists; whether
+    it did. A core statement on the table with bound parameters: no ORM object is built
+    and the compiled statement is reused, for paths where rows are mostly new."""
+    statement = _insert_new_statement(session.get_bind().dialect.name, model.__table__, key)
+    return (await session.execute(statement, values)).first() is not None
+
+
+@functools.cache
+def _insert_new_statement(dialect_name: str, table: Table, key: str) -> ReturningInsert[Any]:
+    """Built once: building it (and its cache key) per row cost more than running it."""
+    return (
+        upsert(dialect_name, table)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(table.c[key])
+    )
+
+
+Query = TypeVar("Query", bound=Select[Any])
+
+
+def locked(query: Query) -> Query:
+    """`query` locking its rows for update and re-reading them: a copy the session read
+    earlier would otherwise stand, hiding what another transaction committed while this
+    one waited for the lock."""
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
+async def lock_by(session: AsyncSession, model: type[Model], key: str, value: object) -> Model:
+    """The row whose unique column `key` holds `value`, locked for update and re-read."""
+    row = await session.scalar(locked(select(model).where(getattr(model, key) == value)))
+    assert row is not None, f"no {model.__name__} with {key}={value!r}"
+    return row
+
+
+async def insert_or_lock(
+    session: AsyncSession, model: type[Model], key: str, values: dict[str, Any]
+) -> tuple[Model, bool]:
+    """The row whose unique column `key` holds `values[key]`, locked for update: inserted
+    from `values` when there is none (then True), else the stored one, re-read. Two
+    concurrent writers of one row take turns on its lock instead of failing or losing."""
+    inserted = await session.scalar(
+        upsert(session.get_bind().dialect.name, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(model)
+    )
+    if inserted is not None:
+        return inserted, True
+    return await lock_by(session, model, key, values[key]), False
+
+
+async def read_without_transaction(session: AsyncSession) -> None:
+    """Run the session's next statements outside a transaction: reads that take no
+    lock on SQLite (whose BEGIN here is IMMEDIATE) and cost no BEGIN/COMMIT round trips
+    on PostgreSQL. Call it before the session's first statement."""
+    await session.connection(execution_options={"isolation_level": AUTOCOMMIT})

@@ -1,0 +1,29 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from billing.audit.models import AuditEntry
+from billing.auth.models import ApiKey
+from billing.catalog.models import CatalogVersion, Price, Product
+from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.db.types import Base
+from billing.idempotency.models import IdempotencyRecord
+from billing.payments.models import Payment, StripeCustomer, Subscription
+from billing.webhooks.models import WebhookEvent
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "CatalogVersion",
+    "CreditAccount",
+    "CreditEntry",
+    "CreditTransaction",
+    "IdempotencyRecord",
+    "Payment",
+    "Price",
+    "Product",
+    "StripeCustomer",
+    "Subscription",
+    "WebhookEvent",
+    "metadata",
+]

@@ -1,0 +1,228 @@
+"""The dashboard's SQL: aggregate statements over a time window, on either database.
+
+Each returns a handful of grouped rows, never the rows it aggregates. Times are UTC;
+a window holds `start <= t < end`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+
+from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.payments.models import Payment, Subscription
+from billing.payments.recorded_payments import FAILED, SUCCEEDED
+from billing.webhooks.models import WebhookEvent
+
+NEVER_STARTED = ("incomplete", "incomplete_expired")  # its first payment never succeeded
+NOT_PAYING = ("trialing", "paused", "unpaid")  # live, but not being paid for
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+
+    def holds(self, column: QueryableAttribute[Any]) -> ColumnElement[bool]:
+        return (column >= self.start) & (column < self.end)
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
+    """The UTC calendar day of a timestamp (SQLite stores them as naive UTC text)."""
+    if _is_postgres(session):
+        return cast(func.timezone(literal_column("'UTC'"), column), Date)
+    return func.date(column, type_=Date)
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentGroup:
+    day: date
+    currency: str
+    status: str
+    count: int
+    amount: int
+    reversed: int  # refunded or disputed, at most the amount
+
+
+async def payment_groups(session: AsyncSession, window: Window) -> list[PaymentGroup]:
+    """Payments recorded in the window, per UTC day, currency and outcome."""
+    day = _utc_day(session, Payment.created_at)
+    taken_back = Payment.amount_refunded + Payment.amount_disputed
+    reversed_ = case((taken_back < Payment.amount, taken_back), else_=Payment.amount)
+    query = (
+        select(
+            day,
+            Payment.currency,
+            Payment.status,
+            func.count(),
+            func.sum(Payment.amount),
+            func.sum(reversed_),
+        )
+        .where(window.holds(Payment.created_at), Payment.status.in_((SUCCEEDED, FAILED)))
+        .group_by(day, Payment.currency, Payment.status)
+    )
+    rows = await session.execute(query)
+    return [
+        PaymentGroup(day, currency, status, count, int(amount), int(reversed_sum))
+        for day, currency, status, count, amount, reversed_sum in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanGroup:
+    currency: str | None
+    interval: str | None
+    interval_count: int | None
+    live_at_start: int
+    new: int
+    ended: int
+    live_at_end: int
+    paying_at_end: int
+    recurring_at_end: int  # sum of unit_amount x quantity of those paying, per interval
+
+
+def _live_at(moment: datetime) -> ColumnElement[bool]:
+    return (Subscription.created_at < moment) & (
+        Subscription.ended_at.is_(None) | (Subscription.ended_at >= moment)
+    )
+
+
+async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
+    """Subscriptions that started, per currency and billing interval: live when the window
+    opens and closes, started and ended within it, and what those paying at its close cost."""
+    paying = (
+        _live_at(window.end)
+        & Subscription.status.not_in(NOT_PAYING)
+        & Subscription.unit_amount.is_not(None)
+    )
+    per_interval = Subscription.unit_amount * Subscription.quantity
+    query = (
+        select(
+            Subscription.currency,
+            Subscription.interval,
+            Subscription.interval_count,
+            _count(_live_at(window.start)),
+            _count(window.holds(Subscription.created_at)),
+            _count(window.holds(Subscription.ended_at)),
+            _count(_live_at(window.end)),
+            _count(paying),
+            func.coalesce(func.sum(case((paying, per_interval), else_=0)), 0),
+        )
+        .where(
+            Subscription.status.not_in(NEVER_STARTED),
+            Subscription.created_at < window.end,
+            Subscription.ended_at.is_(None) | (Subscription.ended_at >= window.start),
+        )
+        .group_by(Subscription.currency, Subscription.interval, Subscription.interval_count)
+    )
+    return [
+        PlanGroup(currency, interval, count, at_start, new, ended, at_end, paying, int(amount))
+        for currency, interval, count, at_start, new, ended, at_end, paying, amount in (
+            await session.execute(query)
+        )
+    ]
+
+
+async def ledger_by_day(session: AsyncSession, window: Window) -> list[tuple[date, str, int]]:
+    """Credits moved in the window, per UTC day and transaction kind."""
+    day = _utc_day(session, CreditTransaction.created_at)
+    query = (
+        select(day, CreditTransaction.kind, func.sum(CreditTransaction.amount))
+        .where(window.holds(CreditTransaction.created_at))
+        .group_by(day, CreditTransaction.kind)
+    )
+    return [(day, kind, int(total)) for day, kind, total in await session.execute(query)]
+
+
+async def top_spenders(
+    session: AsyncSession, window: Window, kind: str, limit: int
+) -> list[tuple[int, int]]:
+    """(user id, credits) of the users who moved the most credits of `kind`; ties by id."""
+    total = func.sum(CreditTransaction.amount).label("total")
+    query = (
+        select(CreditTransaction.user_id, total)
+        .where(window.holds(CreditTransaction.created_at), CreditTransaction.kind == kind)
+        .group_by(CreditTransaction.user_id)
+        .order_by(total.desc(), CreditTransaction.user_id)
+        .limit(limit)
+    )
+    return [(user_id, int(spent)) for user_id, spent in await session.execute(query)]
+
+
+async def held_at(session: AsyncSession, moment: datetime) -> int:
+    """Credits in wallets at `moment`: the wallets' balances now, less every wallet entry
+    of a transaction created since (wallet entries are those that record a balance)."""
+    held = select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
+        CreditAccount.kind == "wallet"
+    )
+    since = (
+        select(func.coalesce(func.sum(CreditEntry.amount), 0))
+        .join(CreditTransaction, CreditTransaction.id == CreditEntry.transaction_id)
+        .where(CreditTransaction.created_at >= moment, CreditEntry.balance_after.is_not(None))
+    )
+    total = await session.scalar(select(held.scalar_subquery() - since.scalar_subquery()))
+    return int(total or 0)
+
+
+async def inbox_counts(session: AsyncSession, window: Window) -> dict[str, int]:
+    """Events received in the window, per status as they stand."""
+    query = (
+        select(WebhookEvent.status, func.count())
+        .where(window.holds(WebhookEvent.received_at))
+        .group_by(WebhookEvent.status)
+    )
+    return {status: count for status, count in await session.execute(query)}
+
+
+def _lag_seconds(session: AsyncSession) -> ColumnElement[float]:
+    processed, received = WebhookEvent.processed_at, WebhookEvent.received_at
+    if _is_postgres(session):  # date_part gives a double; extract() a slower numeric
+        return func.date_part("epoch", processed - received, type_=Float)
+    return cast((func.julianday(processed) - func.julianday(received)) * 86400.0, Float)
+
+
+async def lag_percentiles(
+    session: AsyncSession, window: Window, fractions: tuple[float, ...]
+) -> list[float | None]:
+    """Continuous percentiles (linear interpolation, as PostgreSQL's `percentile_cont`) of
+    received-to-processed seconds of the window's events that were processed; None if none."""
+    lag = _lag_seconds(session)
+    processed = (window.holds(WebhookEvent.received_at), WebhookEvent.processed_at.is_not(None))
+    if _is_postgres(session):
+        aggregates = [func.percentile_cont(f).within_group(lag) for f in fractions]
+        row = (await session.execute(select(*aggregates).where(*processed))).one()
+        return [None if value is None else float(value) for value in row]
+    count = await session.scalar(select(func.count()).where(*processed)) or 0
+    if count == 0:
+        return [None for _ in fractions]
+    values: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (count - 1)
+        below = int(position)
+        query = select(lag).where(*processed).order_by(lag).offset(below).limit(2)
+        pair = list(await session.scalars(query))
+        above = pair[1] if len(pair) > 1 else pair[0]
+        values.append(pair[0] + (position - below) * (above - pair[0]))
+    return values

@@ -1,0 +1,224 @@
+"""The admin dashboard: money, subscriptions, credits and webhook health over a range of
+UTC days. Every figure's definition is in the README ("Dashboard definitions").
+
+The SQL aggregates (`dashboard_queries`); this module only folds their few rows. On
+PostgreSQL the queries run in parallel over one snapshot (`dashboard_snapshot`), so the
+figures agree with each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.core.errors import ValidationProblem
+from billing.core.times import utcnow
+from billing.credits.accounts import (
+    ADMIN_GRANT,
+    EXPIRY,
+    PURCHASE,
+    REFUND_CLAWBACK,
+    SPEND,
+    SUBSCRIPTION_GRANT,
+)
+from billing.db.engine import Database
+from billing.payments.recorded_payments import FAILED, SUCCEEDED
+from billing.reporting.dashboard import repository as queries
+from billing.reporting.dashboard.ledger import ledger_days
+from billing.reporting.dashboard.repository import PaymentGroup, PlanGroup, Window
+from billing.reporting.dashboard.schemas import (
+    Credits,
+    CurrencyRevenue,
+    DailyRevenue,
+    Dashboard,
+    DateRange,
+    Payments,
+    Recurring,
+    Revenue,
+    Subscriptions,
+    TopUser,
+    Webhooks,
+)
+from billing.reporting.dashboard.snapshot import read_together
+from billing.webhooks.inbox import PENDING
+from billing.webhooks.processing import DEAD, IGNORED, PROCESSED
+from billing.webhooks.processing import FAILED as EVENT_FAILED
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 365 + 1  # three years, one of them a leap year
+EARLIEST, LATEST = date(1970, 1, 1), date(9999, 12, 30)
+TOP_USERS = 10
+RATE_DIGITS, LAG_DIGITS = 4, 3
+LAG_PERCENTILES = (0.5, 0.95)
+ISSUED = frozenset({PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name})
+# Months in one billing interval of each kind (a year is 12 months, 52 weeks, 365 days).
+MONTHS_PER_INTERVAL = {
+    "day": Fraction(12, 365),
+    "week": Fraction(12, 52),
+    "month": Fraction(1),
+    "year": Fraction(12),
+}
+
+
+def date_range(first: date | None, last: date | None, today: date) -> DateRange:
+    """Both days inclusive; `to` defaults to today, `from` to 29 days before `to`."""
+    last = _within_bounds(last or today)
+    first = _within_bounds(first or last - timedelta(days=DEFAULT_DAYS - 1))
+    if first > last:
+        raise ValidationProblem("`from` is after `to`.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ValidationProblem(f"The range is longer than {MAX_DAYS} days (three years).")
+    return DateRange(from_=first, to=last)
+
+
+def _within_bounds(day: date) -> date:
+    """Checked before any arithmetic on it, which would overflow near `date.min`/`max`."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationProblem(f"Dates must be between {EARLIEST} and {LATEST}.")
+    return day
+
+
+def window(days: DateRange) -> Window:
+    """From the first day's midnight UTC up to (not including) the midnight after the last."""
+    start = datetime.combine(days.from_, time(), UTC)
+    return Window(start, datetime.combine(days.to + timedelta(days=1), time(), UTC))
+
+
+def rate(part: int, whole: int) -> float:
+    return round(part / whole, RATE_DIGITS) if whole else 0.0
+
+
+def round_half_up(value: Fraction) -> int:
+    return math.floor(value + Fraction(1, 2))
+
+
+def monthly(per_interval: int, interval: str | None, count: int | None) -> Fraction | None:
+    """What `per_interval` (charged every `count` intervals) is worth per month; None when
+    the plan's interval is unknown."""
+    months = MONTHS_PER_INTERVAL.get(interval or "")
+    if months is None or not count or count < 1:
+        return None
+    return Fraction(per_interval) / (months * count)
+
+
+def revenue(groups: Iterable[PaymentGroup]) -> Revenue:
+    daily = sorted(
+        (
+            DailyRevenue(
+                date=g.day,
+                currency=g.currency,
+                gross=g.amount,
+                refunded=g.reversed,
+                net=g.amount - g.reversed,
+            )
+            for g in groups
+            if g.status == SUCCEEDED
+        ),
+        key=lambda day: (day.date, day.currency),
+    )
+    totals: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for day in daily:
+        totals[day.currency][0] += day.gross
+        totals[day.currency][1] += day.refunded
+    by_currency = [
+        CurrencyRevenue(currency=currency, gross=gross, refunded=refunded, net=gross - refunded)
+        for currency, (gross, refunded) in sorted(totals.items())
+    ]
+    return Revenue(by_currency=by_currency, daily=daily)
+
+
+def payments(groups: Iterable[PaymentGroup]) -> Payments:
+    counts = {SUCCEEDED: 0, FAILED: 0}
+    for group in groups:
+        counts[group.status] += group.count
+    failed, succeeded = counts[FAILED], counts[SUCCEEDED]
+    return Payments(
+        succeeded=succeeded, failed=failed, failure_rate=rate(failed, failed + succeeded)
+    )
+
+
+def recurring(groups: Iterable[PlanGroup]) -> list[Recurring]:
+    """MRR exactly, then rounded once per currency; ARR is 12 times the exact MRR."""
+    exact: defaultdict[str, Fraction] = defaultdict(Fraction)
+    for group in groups:
+        per_month = monthly(group.recurring_at_end, group.interval, group.interval_count)
+        if group.currency and group.paying_at_end and per_month is not None:
+            exact[group.currency] += per_month
+    return [
+        Recurring(currency=currency, mrr=round_half_up(mrr), arr=round_half_up(12 * mrr))
+        for currency, mrr in sorted(exact.items())
+    ]
+
+
+def subscriptions(groups: Iterable[PlanGroup]) -> Subscriptions:
+    groups = list(groups)
+    at_start = sum(g.live_at_start for g in groups)
+    new = sum(g.new for g in groups)
+    ended = sum(g.ended for g in groups)
+    return Subscriptions(
+        active=sum(g.live_at_end for g in groups),
+        new=new,
+        canceled=ended,
+        churn_rate=rate(ended, at_start + new),
+    )
+
+
+def credits(totals: dict[str, int], outstanding: int) -> Credits:
+    return Credits(
+        issued=sum(amount for kind, amount in totals.items() if kind in ISSUED),
+        spent=totals.get(SPEND.name, 0),
+        expired=totals.get(EXPIRY.name, 0),
+        clawed_back=totals.get(REFUND_CLAWBACK.name, 0),
+        outstanding=outstanding,
+    )
+
+
+def webhooks(counts: dict[str, int], lags: list[float | None]) -> Webhooks:
+    p50, p95 = (None if lag is None else round(lag, LAG_DIGITS) for lag in lags)
+    return Webhooks(
+        received=sum(counts.values()),
+        processed=counts.get(PROCESSED, 0),
+        failed=counts.get(EVENT_FAILED, 0),
+        dead=counts.get(DEAD, 0),
+        ignored=counts.get(IGNORED, 0),
+        pending=counts.get(PENDING, 0),
+        lag_p50_seconds=p50,
+        lag_p95_seconds=p95,
+    )
+
+
+async def dashboard(database: Database, days: DateRange) -> Dashboard:
+    span = window(days)
+
+    async def ledger(session: AsyncSession) -> tuple[dict[str, int], int]:
+        totals = await ledger_days(database).totals(session, span, utcnow())
+        return totals, await queries.held_at(session, span.end)
+
+    async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
+        return await queries.top_spenders(session, span, SPEND.name, TOP_USERS)
+
+    async def billing(session: AsyncSession) -> tuple[list[PaymentGroup], list[PlanGroup]]:
+        return await queries.payment_groups(session, span), await queries.plan_groups(session, span)
+
+    async def inbox(session: AsyncSession) -> tuple[dict[str, int], list[float | None]]:
+        counts = await queries.inbox_counts(session, span)
+        return counts, await queries.lag_percentiles(session, span, LAG_PERCENTILES)
+
+    # Four lanes, in parallel on PostgreSQL; over a year, top spenders is the longest.
+    read = await read_together(database, [spenders, ledger, billing, inbox])
+    top, (totals, outstanding), (payment_rows, plan_rows), (counts, lags) = read
+    return Dashboard(
+        range=days,
+        revenue=revenue(payment_rows),
+        recurring=recurring(plan_rows),
+        subscriptions=subscriptions(plan_rows),
+        payments=payments(payment_rows),
+        credits=credits(totals, outstanding),
+        top_users=[TopUser(user_id=user, spent=spent) for user, spent in top],
+        webhooks=webhooks(counts, lags),
+    )

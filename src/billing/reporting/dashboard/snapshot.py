@@ -1,0 +1,73 @@
+"""Several read-only queries at once, all seeing the same committed data.
+
+On PostgreSQL each reader gets a connection of its own in a read-only REPEATABLE READ
+transaction, and all of them import one exported snapshot (`pg_export_snapshot`): they
+run in parallel yet agree with each other as if they were one statement. The first
+reader's connection holds the snapshot while the others take theirs from the pool, so one
+such read runs at a time per process (two waiting on each other's connections could
+exhaust the pool), and with a pool of one connection the readers run in turn on it.
+SQLite runs them in turn outside a transaction, as its transactions take the write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.db.engine import Database
+from billing.db.statements import read_without_transaction
+
+Reader = Callable[[AsyncSession], Awaitable[Any]]
+
+# Aggregates over a year of rows hash and sort in memory rather than spill to disk.
+REPORT_WORK_MEM = "64MB"
+SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
+READ_ONLY = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+_one_at_a_time: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
+
+
+async def read_together(database: Database, readers: Sequence[Reader]) -> list[Any]:
+    """Each reader's result, in order."""
+    if database.dialect != "postgresql":
+        async with database.sessions() as session:
+            await read_without_transaction(session)
+            return [await reader(session) for reader in readers]
+    async with _one_at_a_time.setdefault(database, asyncio.Lock()):
+        return await _in_parallel(database, readers)
+
+
+async def _in_parallel(database: Database, readers: Sequence[Reader]) -> list[Any]:
+    first, *others = readers
+    async with database.sessions() as leader:
+        await _begin(leader, snapshot=None)
+        if database.engine.pool.size() < 2:  # type: ignore[attr-defined]
+            return [await reader(leader) for reader in readers]
+        snapshot = str(await leader.scalar(text("SELECT pg_export_snapshot()")))
+        # The leader's transaction stays open until every other reader has imported it.
+        return list(
+            await asyncio.gather(
+                first(leader), *(_follow(database, snapshot, reader) for reader in others)
+            )
+        )
+
+
+async def _follow(database: Database, snapshot: str, reader: Reader) -> Any:
+    async with database.sessions() as session:
+        await _begin(session, snapshot)
+        return await reader(session)
+
+
+async def _begin(session: AsyncSession, snapshot: str | None) -> None:
+    await session.connection(execution_options=READ_ONLY)
+    if snapshot is not None:
+        if not SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        # SET takes no bind parameters; the id is PostgreSQL's own, checked above.
+        await session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+    await session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))

@@ -1,0 +1,96 @@
+"""A user's subscription at a glance: the current plan, its renewal, what it costs
+and has granted.
+
+Money comes from the payment records (what Stripe reported paid), credits from the
+ledger (what was actually granted), the plan from the subscription mirror and its
+credits from the catalog; all read in one transaction, so they agree with each other.
+A price the catalog mirror lacks is fetched from Stripe after that transaction, never
+inside it (on SQLite it would hold the write lock while Stripe answers).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import stripe
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.catalog.models import Product
+from billing.credits.accounts import SUBSCRIPTION_GRANT
+from billing.credits.models import CreditTransaction
+from billing.payments import pricing, recorded_payments, subscription_mirror
+from billing.payments.models import Payment, Subscription
+from billing.reporting.schemas import CurrencyTotal, Plan, SubscriptionSummary, SubscriptionTotals
+
+RENEWING = frozenset({"active", "trialing", "past_due"})
+
+
+def _plan(subscription: Subscription, product: Product | None) -> Plan:
+    return Plan(
+        subscription_id=subscription.stripe_subscription_id,
+        price_id=subscription.price_id,
+        product_id=subscription.product_id,
+        product_name=product.name if product else None,
+        quantity=subscription.quantity,
+        currency=subscription.currency,
+        unit_amount=subscription.unit_amount,
+        interval=subscription.interval,
+        interval_count=subscription.interval_count,
+    )
+
+
+async def _credits_granted(session: AsyncSession, user_id: int) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(CreditTransaction.amount), 0)).where(
+            CreditTransaction.user_id == user_id,
+            CreditTransaction.kind == SUBSCRIPTION_GRANT.name,
+        )
+    )
+    return int(total or 0)
+
+
+def _paid(payments: list[Payment]) -> list[CurrencyTotal]:
+    """Succeeded subscription payments, summed per currency."""
+    paid: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for payment in payments:
+        if payment.status == recorded_payments.SUCCEEDED and payment.subscription_id is not None:
+            paid[payment.currency][0] += payment.amount
+            paid[payment.currency][1] += payment.amount_refunded
+    return [
+        CurrencyTotal(currency=currency, amount_paid=amounts[0], amount_refunded=amounts[1])
+        for currency, amounts in sorted(paid.items())
+    ]
+
+
+async def subscription_summary(
+    session: AsyncSession, client: stripe.StripeClient, user_id: int
+) -> SubscriptionSummary:
+    """The newest subscription that has not ended is the user's plan."""
+    async with session.begin():
+        subscriptions = await subscription_mirror.for_user(session, user_id)
+        current = next(
+            (s for s in subscriptions if s.status not in subscription_mirror.ENDED), None
+        )
+        price_id = current.price_id if current else None
+        found = await pricing.mirrored(session, price_id) if price_id else None
+        totals = SubscriptionTotals(
+            credits_granted=await _credits_granted(session, user_id),
+            payments=_paid(await recorded_payments.for_user(session, user_id)),
+        )
+    if price_id:
+        found = await pricing.complete(session, client, price_id, found)
+    plan = _plan(current, found.product if found else None) if current else None
+    per_cycle = found.credits(current.quantity) if found and current else None
+    period_end = current.current_period_end if current else None
+    ending = current is not None and current.cancel_at_period_end
+    renewing = current is not None and current.status in RENEWING and not ending
+    return SubscriptionSummary(
+        user_id=user_id,
+        plan=plan,
+        status=current.status if current else None,
+        renews_at=period_end if renewing else None,
+        ends_at=period_end if ending else None,
+        credits_per_cycle=per_cycle,
+        totals=totals,
+    )

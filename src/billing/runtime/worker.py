@@ -1,0 +1,36 @@
+"""`billing worker`: the inbox worker and its periodic jobs as a process of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from billing.core.config import Settings
+from billing.db.engine import Database
+from billing.stripe.client import create_client
+from billing.webhooks.worker import BATCH, POLL_INTERVAL, worker_task
+
+logger = structlog.get_logger(__name__)
+
+
+async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) -> bool:
+    """`billing worker`: run until SIGTERM or SIGINT, finishing the event in hand;
+    False if another process already runs this SQLite database's worker."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    database = Database(settings)
+    try:
+        async with worker_task(
+            settings, database, create_client(settings), stop, poll_interval
+        ) as task:
+            if task is None:
+                return False
+            logger.info("worker_started", batch=BATCH.get(database.dialect, 1))
+            await task
+        return True
+    finally:
+        await database.dispose()
