@@ -30,7 +30,7 @@ from billing.core.correlation import HEADER as REQUEST_ID
 from billing.credits import service
 from billing.db.engine import Database
 from billing.http.fast_lanes import FastLanes, Lane
-from billing.idempotency.route import REPLAY_HEADER
+from billing.idempotency.store import REPLAY_HEADER
 from billing.webhooks.models import WebhookEvent
 from tests.conftest import WEBHOOK_SECRET, Credentials, asgi_client
 from tests.credits.helpers import CREDITS, add, assert_problem, spend

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from billing.idempotency import store
 from billing.idempotency.store import Claim, IdempotencyStore
 from tests.conftest import Credentials
 from tests.credits.helpers import add, assert_problem, balance, spend
@@ -20,7 +21,7 @@ from tests.credits.helpers import add, assert_problem, balance, spend
 
 @pytest.fixture(autouse=True)
 def quick_settling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(idempotency, "SETTLE_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(store, "SETTLE_RETRY_SECONDS", 0.05)
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ from billing.credits.schemas import (
 )
 from billing.db.engine import get_database
 from billing.http.fast_lanes import json_response
-from billing.idempotency.route import HEADER, REPLAY_HEADER, IdempotentRoute, idempotency_key
+from billing.idempotency.route import HEADER, IdempotentRoute, idempotency_key
+from billing.idempotency.store import REPLAY_HEADER
 
 router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_class=IdempotentRoute)
 

@@ -22,7 +22,7 @@ from billing.auth.tokens import issue_token
 from billing.core.config import Settings
 from billing.core.ids import MAX_USER_ID
 
-FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+FRONTEND_DIST = Path(__file__).resolve().parents[3] / "frontend" / "dist"
 SIGN_IN_TTL = timedelta(hours=12)
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Billing: frontend not built</title></head>

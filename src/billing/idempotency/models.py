@@ -8,7 +8,8 @@ from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, UTCDateTime
-from billing.idempotency.route import MAX_KEY_LENGTH
+
+MAX_KEY_LENGTH = 255
 
 
 class IdempotencyRecord(Base):

@@ -31,19 +31,13 @@ from starlette.responses import Response
 from billing.auth.dependencies import authenticate
 from billing.core.errors import ValidationProblem
 from billing.db.engine import get_database
-from billing.http.problems import problem_response, to_problem
+from billing.idempotency.models import MAX_KEY_LENGTH
 from billing.idempotency.store import IdempotencyStore, StoredResponse
 
 HEADER = "idempotency-key"
 
 
 BODY_FIELD = "idempotency_key"
-
-
-REPLAY_HEADER = "Idempotent-Replayed"
-
-
-MAX_KEY_LENGTH = 255
 
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -106,13 +100,23 @@ async def run_idempotently(request: Request, handler: Handler) -> Response:
     try:
         response = await handler(request)
     except Exception as exc:  # stored like any response the route gives
-        response = problem_response(to_problem(exc), instance=request.url.path)
+        response = await _answer_error(request, exc)
     try:
         await store.settle(claim, response)
     except Exception:
         store.settle_later(claim, response)
         raise
     return response
+
+
+async def _answer_error(request: Request, exc: Exception) -> Response:
+    """The app's own answer to `exc`, from the exception handlers it installed."""
+    for exc_class in type(exc).__mro__:
+        handler = request.app.exception_handlers.get(exc_class)
+        if handler is not None:
+            response: Response = await handler(request, exc)
+            return response
+    raise exc
 
 
 class IdempotentRoute(APIRoute):

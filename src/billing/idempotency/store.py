@@ -17,8 +17,8 @@ from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.db.statements import upsert
 from billing.idempotency.models import IdempotencyRecord
-from billing.idempotency.route import REPLAY_HEADER
 
+REPLAY_HEADER = "Idempotent-Replayed"
 KEY_TTL = timedelta(hours=24)
 
 
