@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from billing.core.config import DEV_JWT_SECRET, Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
-from billing.credits.service import Transfer, post
+from billing.credits.service import post
+from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.http.app import create_app
 from billing.runtime.cli import app

@@ -20,7 +20,9 @@ from billing.core.config import Settings
 from billing.core.errors import InsufficientCredits, ServiceUnavailable
 from billing.credits import service, single_statement
 from billing.credits.accounts import ADMIN_GRANT, SPEND
-from billing.db.engine import Database, group_commit
+from billing.credits.transfers import Transfer
+from billing.db import group_commit
+from billing.db.engine import Database
 from tests.conftest import NO_POSTGRES, POSTGRES_URL, assert_ledger_holds
 from tests.transactions import Holder, another_transaction
 
@@ -44,11 +46,11 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> Batches:
 
 
 async def grant(database: Database, user: int, amount: int) -> None:
-    await service.post(database, service.Transfer(ADMIN_GRANT, user, amount, actor="test"))
+    await service.post(database, Transfer(ADMIN_GRANT, user, amount, actor="test"))
 
 
 def spend(database: Database, user: int, amount: int, key: str | None = None) -> Awaitable[Any]:
-    transfer = service.Transfer(SPEND, user, amount, actor="test", idempotency_key=key)
+    transfer = Transfer(SPEND, user, amount, actor="test", idempotency_key=key)
     return asyncio.ensure_future(service.post(database, transfer))
 
 

@@ -14,8 +14,10 @@ from billing.audit.models import AuditEntry
 from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits.accounts import PURCHASE
-from billing.credits.service import Transfer, balance, post_within
+from billing.credits.service import balance, post_within
+from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
+from billing.db.after_commit import after_commit
 from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
@@ -23,7 +25,6 @@ from billing.webhooks.processing import (
     CONFLICT_RETRY,
     MAX_ATTEMPTS,
     Handler,
-    after_commit,
     process_due,
     retry_delay,
 )

@@ -15,7 +15,8 @@ from structlog.testing import capture_logs
 
 from billing.core.config import Settings
 from billing.credits.accounts import PURCHASE
-from billing.credits.service import Transfer, post_within
+from billing.credits.service import post_within
+from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.http.app import create_app
 from billing.webhooks.models import WebhookEvent

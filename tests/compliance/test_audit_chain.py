@@ -16,7 +16,8 @@ from billing.audit import service as audit
 from billing.audit.chain import GENESIS, entry_hash, seal, verify_chain
 from billing.core.config import Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
-from billing.credits.service import Transfer, post
+from billing.credits.service import post
+from billing.credits.transfers import Transfer
 from billing.credits.verify import AUDIT_CHAIN, verify_ledger
 from billing.db.engine import Database
 from billing.runtime.cli import app

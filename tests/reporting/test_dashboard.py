@@ -26,6 +26,7 @@ from billing.credits.accounts import (
     SUBSCRIPTION_GRANT,
     TransactionKind,
 )
+from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.payments.models import Payment, Subscription
 from billing.webhooks.models import WebhookEvent
@@ -127,7 +128,7 @@ async def insert(database: Database, rows: list[Any]) -> None:
 
 
 async def post(database: Database, user: int, kind: TransactionKind, amount: int) -> None:
-    await credits.post(database, credits.Transfer(kind, user, amount, actor="test"))
+    await credits.post(database, Transfer(kind, user, amount, actor="test"))
 
 
 def dataset(first: date) -> list[Any]:

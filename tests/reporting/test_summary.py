@@ -18,6 +18,7 @@ from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits import service as credits
 from billing.credits.accounts import PURCHASE, SUBSCRIPTION_GRANT, TransactionKind
+from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.payments import recorded_payments, subscription_mirror
 from tests.conftest import Credentials, asgi_client
@@ -71,7 +72,7 @@ async def paid(
 
 
 async def granted(database: Database, user: int, amount: int, kind: TransactionKind) -> None:
-    transfer = credits.Transfer(kind, user, amount, actor="stripe", reference="test")
+    transfer = Transfer(kind, user, amount, actor="stripe", reference="test")
     await credits.post(database, transfer)
 
 

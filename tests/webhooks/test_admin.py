@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.accounts import PURCHASE
-from billing.credits.service import Transfer, balance, post_within
+from billing.credits.service import balance, post_within
+from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent

@@ -7,7 +7,8 @@ import asyncio
 from datetime import datetime
 
 from billing.core.times import utcnow
-from billing.db.engine import Database, group_commit
+from billing.db import group_commit
+from billing.db.engine import Database
 from billing.webhooks import inbox
 from tests.transactions import another_transaction
 from tests.webhooks.helpers import stripe_event

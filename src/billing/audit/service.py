@@ -51,8 +51,9 @@ history up to it is pinned.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,10 +62,6 @@ from billing.audit.models import AuditEntry
 from billing.core import correlation
 from billing.core.times import utcnow
 from billing.db.types import Base
-
-if TYPE_CHECKING:
-    from billing.credits.service import Transfer
-
 
 # Bookkeeping columns whose changes say nothing about the object itself.
 UNAUDITED_COLUMNS = frozenset({"id", "created_at", "updated_at", "state_at"})
@@ -78,8 +75,31 @@ def user_target(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def credit_action(kind: str) -> str:
-    return f"credit.{kind}"
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An audit entry as its writer describes it; the time and request id are added
+    when it is recorded. `details` must be JSON: ids, amounts, states; never personal
+    data."""
+
+    actor: str
+    action: str
+    target: str
+    user_id: int | None = None
+    details: dict[str, Any] | None = None
+
+
+async def record_entry(session: AsyncSession, entry: Entry) -> None:
+    """Append `entry` in the session's transaction, with the current request id."""
+    row = {
+        "created_at": utcnow(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "user_id": entry.user_id,
+        "request_id": correlation.current(),
+        "details": entry.details,
+    }
+    await session.execute(_INSERT_ENTRY, row)
 
 
 async def record(
@@ -91,38 +111,8 @@ async def record(
     user_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append an entry in the session's transaction, with the current request id.
-    `details` must be JSON: ids, amounts, states; never personal data."""
-    entry = {
-        "created_at": utcnow(),
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "user_id": user_id,
-        "request_id": correlation.current(),
-        "details": details,
-    }
-    await session.execute(_INSERT_ENTRY, entry)
-
-
-async def record_credit(
-    session: AsyncSession, transfer: Transfer, transaction_id: int, balance_after: int
-) -> None:
-    """The entry of a posted credit transaction. PostgreSQL's one-statement posting
-    writes the same row in SQL (`billing.credits.single_statement`)."""
-    await record(
-        session,
-        actor=transfer.actor,
-        action=credit_action(transfer.kind.name),
-        target=user_target(transfer.user_id),
-        user_id=transfer.user_id,
-        details={
-            "transaction_id": transaction_id,
-            "amount": transfer.amount,
-            "balance_after": balance_after,
-            "reference": transfer.reference,
-        },
-    )
+    """Append an entry in the session's transaction, with the current request id."""
+    await record_entry(session, Entry(actor, action, target, user_id, details))
 
 
 def _json(value: object) -> object:

@@ -29,6 +29,7 @@ from billing.credits.schemas import (
     CreditTransactionResult,
     SpendCreditsRequest,
 )
+from billing.credits.transfers import Transfer
 from billing.db.engine import get_database
 from billing.http.fast_lanes import json_response
 from billing.idempotency.route import HEADER, IdempotentRoute, idempotency_key
@@ -46,7 +47,7 @@ def _ledger_key(request: Request, principal: Principal, body_key: str | None) ->
 
 
 async def _post(
-    request: Request, response: Response, transfer: service.Transfer
+    request: Request, response: Response, transfer: Transfer
 ) -> CreditTransactionResult:
     posted = await service.post(get_database(request), transfer)
     if posted.replayed:  # answered from the ledger: the first response was never stored
@@ -110,7 +111,7 @@ async def add_credits(
     response: Response,
     principal: AdminPrincipal,
 ) -> CreditTransactionResult:
-    transfer = service.Transfer(
+    transfer = Transfer(
         kind=ADMIN_GRANT,
         user_id=user_id,
         amount=body.amount,
@@ -130,7 +131,7 @@ async def spend_credits(
     response: Response,
     principal: SelfServiceOrAdmin,
 ) -> CreditTransactionResult:
-    transfer = service.Transfer(
+    transfer = Transfer(
         kind=SPEND,
         user_id=user_id,
         amount=body.amount,

@@ -15,10 +15,10 @@ operation is an idempotency conflict.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,46 +27,12 @@ from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredi
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import utcnow
 from billing.credits import repository, single_statement
-from billing.credits.accounts import TransactionKind
+from billing.credits.hooks import HOOKS
 from billing.credits.models import CreditTransaction
+from billing.credits.transfers import POSTED_FACTS, Posted, Transfer
+from billing.db.after_commit import after_commit
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
-from billing.obs.metrics import CREDIT_OPERATIONS, INSUFFICIENT_CREDITS, series
-from billing.webhooks.processing import after_commit
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """A request to move `amount` credits between a user's wallet and a system account."""
-
-    kind: TransactionKind
-    user_id: int
-    amount: int
-    actor: str
-    idempotency_key: str | None = None
-    reference: str | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    expires_at: datetime | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        """What must match for a replayed key to be the same operation."""
-        return f"{self.kind.name}:{self.user_id}:{self.amount}"
-
-    @property
-    def wallet_delta(self) -> int:
-        return self.amount if self.kind.credits_wallet else -self.amount
-
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    transaction_id: int
-    user_id: int
-    amount: int
-    balance: int
-    created_at: datetime
-    replayed: bool = False
 
 
 async def post(database: Database, transfer: Transfer) -> Posted:
@@ -82,7 +48,7 @@ async def post(database: Database, transfer: Transfer) -> Posted:
         async with database.sessions() as session:
             await read_without_transaction(session)
             return await _explain_refusal(session, transfer)
-    series(CREDIT_OPERATIONS, transfer.kind.name).inc()
+    HOOKS.announce_posted(transfer)
     return _posted(transfer, posted, now)
 
 
@@ -97,8 +63,8 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
         posted = await _apply(session, transfer, key, now)
     if posted is None:
         return await _explain_refusal(session, transfer)
-    # Counted once the caller's transaction commits: a rolled-back attempt posted nothing.
-    after_commit(session, partial(series(CREDIT_OPERATIONS, transfer.kind.name).inc))
+    # Announced once the caller's transaction commits: a rolled-back attempt posted nothing.
+    after_commit(session, partial(HOOKS.announce_posted, transfer))
     return _posted(transfer, posted, now)
 
 
@@ -164,7 +130,9 @@ async def _apply(
             },
         ],
     )
-    await audit.record_credit(session, transfer, transaction_id, state.balance)
+    entry = transfer.audit_entry()
+    facts = dict(zip(POSTED_FACTS, (transaction_id, state.balance), strict=True))
+    await audit.record_entry(session, replace(entry, details={**(entry.details or {}), **facts}))
     return transaction_id, state.balance
 
 
@@ -176,7 +144,7 @@ async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:
             return replay
     if transfer.kind.credits_wallet:
         raise Conflict("This would take the balance above the largest allowed value.")
-    INSUFFICIENT_CREDITS.inc()
+    HOOKS.announce_refused(transfer)
     current = await _balance(session, transfer.user_id)
     raise InsufficientCredits(balance=current.balance, required=transfer.amount)
 

@@ -17,20 +17,17 @@ statement.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.audit import service as audit
 from billing.core import correlation
 from billing.credits.repository import MAX_WALLET_BALANCE
+from billing.credits.transfers import POSTED_FACTS, Transfer
 from billing.db.engine import Database
 from billing.db.group_commit import GroupCommit
-
-if TYPE_CHECKING:
-    from billing.credits.service import Transfer
 
 KEY_CONSTRAINT = "uq_credit_transactions_idempotency_key"
 # $1 user_id, $2 amount, $3 now, $4 idempotency key
@@ -50,7 +47,8 @@ CREDIT_WALLET = f"""
 """  # noqa: S608 (constants only)
 # $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
 # $11 expires_at, $12 signed change to the wallet, $13 system account id,
-# $14 audit action, $15 audit target, $16 request id
+# $14-$19 the audit entry (`Transfer.audit_entry`): actor, action, target, user id,
+# request id, details
 POSTING = """
 WITH wallet AS ({wallet}),
 txn AS (
@@ -69,15 +67,17 @@ entries AS (
 ),
 audit AS (
     INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details)
-    SELECT $3::timestamptz, $7::varchar, $14::varchar, $15::varchar, $1::bigint, $16::varchar,
-           jsonb_build_object('transaction_id', txn.id, 'amount', $2::bigint,
-                              'balance_after', wallet.balance, 'reference', $8::varchar)
+    SELECT $3::timestamptz, $14::varchar, $15::varchar, $16::varchar, $17::bigint, $18::varchar,
+           $19::jsonb || jsonb_build_object('{transaction_id}', txn.id, '{balance_after}',
+                                            wallet.balance)
     FROM txn, wallet
 )
 SELECT txn.id, wallet.balance FROM txn, wallet
 """
-DEBIT = POSTING.format(wallet=DEBIT_WALLET)
-CREDIT = POSTING.format(wallet=CREDIT_WALLET)
+_FACTS = dict(zip(("transaction_id", "balance_after"), POSTED_FACTS, strict=True))
+DEBIT, CREDIT = (
+    POSTING.format(wallet=wallet, **_FACTS) for wallet in (DEBIT_WALLET, CREDIT_WALLET)
+)
 
 
 # The wallet entry of each given key that is posted: a batch's answers, read after it commits.
@@ -99,6 +99,7 @@ def statement_for(transfer: Transfer) -> str:
 def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
     """The statement's parameters, taken in the requesting task (its request id)."""
     metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
+    entry = transfer.audit_entry()
     return (
         transfer.user_id,
         transfer.amount,
@@ -113,9 +114,12 @@ def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
         transfer.expires_at,
         transfer.wallet_delta,
         transfer.kind.system_account_id,
-        audit.credit_action(transfer.kind.name),
-        audit.user_target(transfer.user_id),
+        entry.actor,
+        entry.action,
+        entry.target,
+        entry.user_id,
         correlation.current(),
+        orjson.dumps(entry.details).decode(),
     )
 
 

@@ -24,6 +24,7 @@ from billing.http.body_limit import BodySizeLimit
 from billing.http.fast_lanes import FastLanes, request_only
 from billing.http.frontend import install_frontend
 from billing.http.health import router as health_router
+from billing.http.ledger_metrics import count_ledger_operations
 from billing.http.metrics import MetricsMiddleware
 from billing.http.problem_docs import PROBLEM_RESPONSES, document_problems
 from billing.http.problems import AnswerUnhandled, install_error_handlers
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     configure_alerts(settings)
+    count_ledger_operations()
     database = Database(settings)
 
     @asynccontextmanager

@@ -21,6 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from billing.db.engine import get_database
 from billing.http.middleware import HttpMiddleware
 from billing.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOK_OVERDUE, series
+from billing.webhooks.processing import overdue_seconds
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -75,7 +76,6 @@ async def metrics_endpoint(request: Request) -> Response:
 async def _measure_overdue(request: Request) -> None:
     """Set `billing_webhook_overdue_seconds` from the inbox; a database that does not
     answer leaves it as it was (the readiness probe reports the outage)."""
-    from billing.webhooks.processing import overdue_seconds  # the worker imports this module
 
     try:
         seconds = await asyncio.wait_for(

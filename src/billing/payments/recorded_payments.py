@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.core.times import utcnow
 from billing.credits.accounts import TransactionKind
-from billing.credits.service import Transfer, post_within
+from billing.credits.service import post_within
+from billing.credits.transfers import Transfer
+from billing.db.after_commit import after_commit
 from billing.db.statements import insert_new, lock_by, locked
 from billing.obs.failure_spikes import SPIKES
 from billing.obs.metrics import PAYMENTS, series
 from billing.payments.models import Payment
-from billing.webhooks.processing import after_commit
 
 SUCCEEDED, FAILED = "succeeded", "failed"
 ACTOR = "stripe"

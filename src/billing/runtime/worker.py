@@ -9,6 +9,7 @@ import structlog
 
 from billing.core.config import Settings
 from billing.db.engine import Database
+from billing.http.ledger_metrics import count_ledger_operations
 from billing.stripe.client import create_client
 from billing.webhooks.worker import BATCH, POLL_INTERVAL, worker_task
 
@@ -18,6 +19,7 @@ logger = structlog.get_logger(__name__)
 async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) -> bool:
     """`billing worker`: run until SIGTERM or SIGINT, finishing the event in hand;
     False if another process already runs this SQLite database's worker."""
+    count_ledger_operations()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core import correlation
 from billing.core.times import utcnow
+from billing.db import after_commit
 from billing.db.conflicts import lost_a_conflict
 from billing.db.engine import Database
 from billing.obs.alerts import alert
@@ -53,28 +54,8 @@ FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 CONFLICT_RETRY = timedelta(seconds=1)
 MAX_ERROR_LENGTH = 500
-AFTER_COMMIT = "billing.after_commit"  # session.info key: callbacks of the handler run
 
 logger = structlog.get_logger(__name__)
-
-
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run `callback` once the worker's transaction commits: an alert or a metric for an
-    attempt that rolls back (and is retried) would be false, or counted twice. Outside
-    the worker, where nobody collects them, it runs at once."""
-    pending: list[Callable[[], None]] | None = session.info.get(AFTER_COMMIT)
-    if pending is None:
-        callback()
-    else:
-        pending.append(callback)
-
-
-def _run(callbacks: list[Callable[[], None]]) -> None:
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception:  # the event is committed: a broken notifier must not undo that
-            logger.exception("after_commit_callback_failed")
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -174,7 +155,7 @@ async def _process_claimed(
                     continue
                 outcomes.append(await _handle(session, event, handlers, callbacks, failed))
             _mark(outcomes)  # one flush of every mark, with the commit
-        _run(callbacks)
+        after_commit.run(callbacks)
     _report(outcomes)
     return len(outcomes)
 
@@ -194,9 +175,9 @@ async def _handle(
     if handler is None:
         return _Outcome(event, IGNORED)
     started = time.perf_counter()
-    session.info[AFTER_COMMIT] = []
     try:
-        with correlation.bound(event.stripe_event_id):  # audit entries and logs name the event
+        with after_commit.collecting(session) as pending, correlation.bound(event.stripe_event_id):
+            # audit entries and logs name the event
             if failed is None:
                 await handler(session, event)
                 await session.flush()
@@ -208,7 +189,6 @@ async def _handle(
             raise _HandlerFailed(event_id, exc) from exc
         return _Outcome(event, FAILED, exc)  # rolled back with the savepoint
     finally:
-        pending: list[Callable[[], None]] = session.info.pop(AFTER_COMMIT, [])
         series(WEBHOOK_HANDLER_DURATION, event_type).observe(time.perf_counter() - started)
     callbacks += pending
     return _Outcome(event, PROCESSED)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from billing.credits.accounts import ADMIN_GRANT
-from billing.credits.service import Transfer, post
+from billing.credits.service import post
+from billing.credits.transfers import Transfer
 from billing.payments.customers import user_for_customer
 from billing.stripe.client import create_client
 from billing.webhooks.handlers import registry

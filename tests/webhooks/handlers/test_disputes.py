@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from billing.credits.accounts import SPEND
-from billing.credits.service import Transfer, post
+from billing.credits.service import post
+from billing.credits.transfers import Transfer
 from tests.sandbox.helpers import customer_with_card
 from tests.webhooks.handlers.harness import Harness, card_payment, credit_price, redelivered
 from tests.webhooks.handlers.shapes import (

@@ -25,6 +25,7 @@ from billing.catalog.service import credits_for, get_price
 from billing.core.errors import Conflict
 from billing.core.times import utcnow
 from billing.credits.accounts import SUBSCRIPTION_GRANT
+from billing.db.after_commit import after_commit
 from billing.obs.alerts import alert
 from billing.payments import recorded_payments, subscription_mirror
 from billing.payments.customers import user_for_customer
@@ -43,7 +44,6 @@ from billing.stripe.readers import (
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
-from billing.webhooks.processing import after_commit
 
 PLAN_REASONS = ("subscription_create", "subscription_cycle")
 PRORATED_REASON = "subscription_update"
