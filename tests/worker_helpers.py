@@ -22,8 +22,7 @@ from billing.core.times import utcnow
 from billing.credits.models import CreditAccount, CreditTransaction
 from billing.db.engine import Database
 from billing.webhooks import inbox
-from billing.webhooks.models import WebhookEvent
-from billing.webhooks.processing import FAILED
+from billing.webhooks.models import FAILED, WebhookEvent
 from tests.conftest import BACKENDS
 from tests.stripe_reference import FIXTURES
 from tests.webhooks.helpers import stripe_event

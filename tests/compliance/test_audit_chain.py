@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from billing.audit import service as audit
 from billing.audit.chain import GENESIS, entry_hash, seal, verify_chain
+from billing.compliance.jobs import periodic_jobs
 from billing.core.config import Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.service import post
@@ -168,7 +169,9 @@ async def test_concurrent_appends_and_sealers_keep_one_linear_chain(log: Databas
 async def test_the_worker_seals_what_commits_while_it_runs(
     log: Database, settings: Settings
 ) -> None:
-    async with worker_task(settings, log, None, asyncio.Event()) as task:
+    async with worker_task(
+        settings, log, None, asyncio.Event(), periodic_jobs(settings, log)
+    ) as task:
         assert task is not None
         await note(log, "test.noted")
         for _ in range(100):

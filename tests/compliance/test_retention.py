@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from billing.compliance.jobs import periodic_jobs
 from billing.compliance.retention import run_retention
 from billing.core.config import Settings
 from billing.core.times import utcnow
@@ -176,7 +177,9 @@ async def test_the_worker_applies_retention_when_it_starts(
     ids = await add_events(
         database, {"old": webhook_event("processed", utcnow() - timedelta(days=366))}
     )
-    async with worker_task(settings, database, None, asyncio.Event()) as task:
+    async with worker_task(
+        settings, database, None, asyncio.Event(), periodic_jobs(settings, database)
+    ) as task:
         assert task is not None
         for _ in range(100):
             if await pruned(database, ids):

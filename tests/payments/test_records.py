@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.config import Settings
 from billing.db.engine import Database
-from billing.payments import recorded_payments
+from billing.payments import recorded_payments, repository
 from billing.payments.models import Payment
 
 
@@ -69,7 +69,7 @@ async def test_a_failure_then_a_success_is_one_succeeded_row(database: Database)
     await _in_tx(database, lambda s: _fail(s, "in_1"))  # late
 
     async with database.sessions() as session:
-        [row] = await recorded_payments.for_user(session, 12)
+        [row] = await repository.payments_for_user(session, 12)
         assert (row.status, row.credits, row.failure_code) == ("succeeded", 500, None)
         assert await recorded_payments.already_succeeded(session, "in_1")
         assert not await recorded_payments.already_succeeded(session, "in_unknown")
@@ -87,7 +87,7 @@ async def test_for_user_lists_newest_first_and_only_theirs(database: Database) -
             lambda s, i=stripe_id, u=user_id: _succeed(s, i, user_id=u),
         )
     async with database.sessions() as session:
-        assert [p.stripe_id for p in await recorded_payments.for_user(session, 12)] == [
+        assert [p.stripe_id for p in await repository.payments_for_user(session, 12)] == [
             "in_c",
             "in_a",
         ]

@@ -23,7 +23,6 @@ from sqlalchemy import ColumnElement, and_, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
-from billing.compliance.retention import DONE_STATUSES
 from billing.core.errors import StripeProblem
 from billing.core.times import utcnow
 from billing.credits.models import CreditTransaction
@@ -31,7 +30,7 @@ from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.payments.models import Payment, StripeCustomer, Subscription
 from billing.stripe.client import stripe_errors
-from billing.webhooks.models import WebhookEvent
+from billing.webhooks.models import DONE_STATUSES, WebhookEvent
 
 BATCH_SIZE = 500
 ERASED = "personal_data.erased"

@@ -25,11 +25,9 @@ from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.idempotency.models import IdempotencyRecord
-from billing.webhooks.models import WebhookEvent
-from billing.webhooks.processing import DEAD, IGNORED, PROCESSED
+from billing.webhooks.models import DONE_STATUSES, WebhookEvent
 
 BATCH_SIZE = 1000
-DONE_STATUSES = (PROCESSED, IGNORED, DEAD)
 logger = structlog.get_logger(__name__)
 
 

@@ -15,6 +15,7 @@ from billing.auth.tokens import VerifiedTokens
 from billing.catalog.cache import CatalogCache
 from billing.catalog.routes import router as catalog_router
 from billing.compliance.audit_routes import router as audit_router
+from billing.compliance.jobs import periodic_jobs
 from billing.compliance.routes import router as compliance_router
 from billing.core.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             app.state.worker = None
             if settings.run_worker:
-                worker = worker_task(settings, database, app.state.stripe, asyncio.Event())
+                jobs = periodic_jobs(settings, database)
+                worker = worker_task(settings, database, app.state.stripe, asyncio.Event(), jobs)
                 app.state.worker = await stack.enter_async_context(worker)
             yield
         await database.dispose()

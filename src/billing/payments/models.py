@@ -8,11 +8,19 @@ unique, so a redelivered or reordered event updates the same row.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final, Literal
 
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, UTCDateTime
+
+# A recorded payment's status: one definition, with a constant for each.
+PaymentStatus = Literal["succeeded", "failed"]
+SUCCEEDED: Final[PaymentStatus] = "succeeded"
+FAILED: Final[PaymentStatus] = "failed"
+# Subscription statuses that are final: nothing revives them.
+SUBSCRIPTION_ENDED: Final = ("canceled", "incomplete_expired")
 
 
 class StripeCustomer(Base):

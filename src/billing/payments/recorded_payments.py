@@ -24,9 +24,8 @@ from billing.db.after_commit import after_commit
 from billing.db.statements import insert_new, lock_by, locked
 from billing.obs.failure_spikes import SPIKES
 from billing.obs.metrics import PAYMENTS, series
-from billing.payments.models import Payment
+from billing.payments.models import FAILED, SUCCEEDED, Payment
 
-SUCCEEDED, FAILED = "succeeded", "failed"
 ACTOR = "stripe"
 MAX_FAILURE_CODE, MAX_FAILURE_MESSAGE = 64, 500
 _IDS = ("user_id", "payment_intent_id", "charge_id", "invoice_id", "subscription_id")
@@ -176,16 +175,6 @@ async def record_failure(
     _update(row, payment)
     await _audit_update(session, row)
     return row
-
-
-async def for_user(session: AsyncSession, user_id: int) -> list[Payment]:
-    """A user's payments, newest first."""
-    query = (
-        select(Payment)
-        .where(Payment.user_id == user_id)
-        .order_by(Payment.created_at.desc(), Payment.id.desc())
-    )
-    return list(await session.scalars(query))
 
 
 async def for_charge(

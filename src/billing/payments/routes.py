@@ -23,7 +23,14 @@ from billing.db.engine import get_database
 from billing.db.statements import read_without_transaction
 from billing.idempotency.route import HEADER as IDEMPOTENCY_HEADER
 from billing.idempotency.route import IdempotentRoute, idempotency_key
-from billing.payments import checkout, intents, portal, subscription_mirror, subscriptions
+from billing.payments import (
+    checkout,
+    intents,
+    portal,
+    repository,
+    subscription_mirror,
+    subscriptions,
+)
 from billing.payments.redirects import check_redirect
 from billing.payments.schemas import (
     STRIPE_ID_PATTERN,
@@ -148,7 +155,7 @@ async def list_subscriptions(
     """The user's subscriptions as the local mirror knows them, newest first."""
     async with get_database(request).sessions() as session:
         await read_without_transaction(session)
-        rows = await subscription_mirror.for_user(session, user_id)
+        rows = await repository.subscriptions_for_user(session, user_id)
     return [SubscriptionView.of(row) for row in rows]
 
 

@@ -17,7 +17,7 @@ from billing.audit import service as audit
 from billing.core.times import utcnow
 from billing.db.statements import insert_or_lock, locked
 from billing.payments.customers import user_for_customer
-from billing.payments.models import Subscription
+from billing.payments.models import SUBSCRIPTION_ENDED, Subscription
 from billing.stripe.readers import (
     StripeObject,
     metadata_user_id,
@@ -27,8 +27,6 @@ from billing.stripe.readers import (
     subscription_price,
     timestamp,
 )
-
-ENDED = ("canceled", "incomplete_expired")  # final: nothing revives them
 
 
 def _fields(subscription: StripeObject) -> dict[str, Any]:
@@ -83,7 +81,7 @@ async def apply(
     row, created = await insert_or_lock(session, Subscription, "stripe_subscription_id", values)
     if row.user_id is None and user_id is not None:
         row.user_id = user_id
-    if not created and (row.status in ENDED or state_at < row.state_at):
+    if not created and (row.status in SUBSCRIPTION_ENDED or state_at < row.state_at):
         return row
     for name, value in fields.items():
         setattr(row, name, value)
@@ -98,16 +96,6 @@ async def apply(
         created=created,
     )
     return row
-
-
-async def for_user(session: AsyncSession, user_id: int) -> list[Subscription]:
-    """A user's subscriptions, newest first."""
-    query = (
-        select(Subscription)
-        .where(Subscription.user_id == user_id)
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-    )
-    return list(await session.scalars(query))
 
 
 async def by_stripe_id(

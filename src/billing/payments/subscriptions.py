@@ -30,7 +30,7 @@ from billing.core.errors import CardDeclined, StripeProblem
 from billing.payments import subscription_mirror
 from billing.payments.customers import ensure_customer
 from billing.payments.errors import UnknownPaymentMethod
-from billing.payments.models import Subscription
+from billing.payments.models import SUBSCRIPTION_ENDED, Subscription
 from billing.payments.pricing import sellable_price
 from billing.payments.schemas import SubscriptionRequest
 from billing.stripe.client import derive_key, stripe_errors
@@ -98,7 +98,7 @@ async def _cancel_now(
         return await _read(client.v1.subscriptions.cancel_async(subscription_id, None, options))
     except StripeProblem:
         found, state_at = await _read(client.v1.subscriptions.retrieve_async(subscription_id))
-        if found.get("status") not in subscription_mirror.ENDED:
+        if found.get("status") not in SUBSCRIPTION_ENDED:
             raise
         return found, state_at
 
@@ -187,7 +187,7 @@ async def cancel(
 ) -> Subscription:
     """Cancel now, or at the end of the paid period (it stays active until then); a
     subscription that already ended is returned as it is."""
-    if row.status in subscription_mirror.ENDED:
+    if row.status in SUBSCRIPTION_ENDED:
         return row
     stripe_id = row.stripe_subscription_id
     if not at_period_end:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.catalog.models import Product
 from billing.credits.accounts import SUBSCRIPTION_GRANT
 from billing.credits.models import CreditTransaction
-from billing.payments import pricing, recorded_payments, subscription_mirror
-from billing.payments.models import Payment, Subscription
+from billing.payments import pricing, repository
+from billing.payments.models import SUBSCRIPTION_ENDED, SUCCEEDED, Payment, Subscription
 from billing.reporting.schemas import CurrencyTotal, Plan, SubscriptionSummary, SubscriptionTotals
 
 RENEWING = frozenset({"active", "trialing", "past_due"})
@@ -54,7 +54,7 @@ def _paid(payments: list[Payment]) -> list[CurrencyTotal]:
     """Succeeded subscription payments, summed per currency."""
     paid: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for payment in payments:
-        if payment.status == recorded_payments.SUCCEEDED and payment.subscription_id is not None:
+        if payment.status == SUCCEEDED and payment.subscription_id is not None:
             paid[payment.currency][0] += payment.amount
             paid[payment.currency][1] += payment.amount_refunded
     return [
@@ -68,15 +68,13 @@ async def subscription_summary(
 ) -> SubscriptionSummary:
     """The newest subscription that has not ended is the user's plan."""
     async with session.begin():
-        subscriptions = await subscription_mirror.for_user(session, user_id)
-        current = next(
-            (s for s in subscriptions if s.status not in subscription_mirror.ENDED), None
-        )
+        subscriptions = await repository.subscriptions_for_user(session, user_id)
+        current = next((s for s in subscriptions if s.status not in SUBSCRIPTION_ENDED), None)
         price_id = current.price_id if current else None
         found = await pricing.mirrored(session, price_id) if price_id else None
         totals = SubscriptionTotals(
             credits_granted=await _credits_granted(session, user_id),
-            payments=_paid(await recorded_payments.for_user(session, user_id)),
+            payments=_paid(await repository.payments_for_user(session, user_id)),
         )
     if price_id:
         found = await pricing.complete(session, client, price_id, found)

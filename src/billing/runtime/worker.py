@@ -7,6 +7,7 @@ import signal
 
 import structlog
 
+from billing.compliance.jobs import periodic_jobs
 from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.http.ledger_metrics import count_ledger_operations
@@ -26,9 +27,9 @@ async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) 
         loop.add_signal_handler(signum, stop.set)
     database = Database(settings)
     try:
-        async with worker_task(
-            settings, database, create_client(settings), stop, poll_interval
-        ) as task:
+        jobs = periodic_jobs(settings, database)
+        client = create_client(settings)
+        async with worker_task(settings, database, client, stop, jobs, poll_interval) as task:
             if task is None:
                 return False
             logger.info("worker_started", batch=BATCH.get(database.dialect, 1))

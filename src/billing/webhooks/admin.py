@@ -11,8 +11,7 @@ from billing.audit import service as audit
 from billing.core.errors import NotFound
 from billing.core.times import utcnow
 from billing.db.statements import read_without_transaction
-from billing.webhooks.inbox import PENDING
-from billing.webhooks.models import WebhookEvent
+from billing.webhooks.models import PENDING, WebhookEvent
 
 
 async def list_events(

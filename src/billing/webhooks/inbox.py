@@ -24,9 +24,8 @@ from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.db.group_commit import GroupCommit
 from billing.db.statements import upsert
-from billing.webhooks.models import WebhookEvent
+from billing.webhooks.models import PENDING, WebhookEvent
 
-PENDING = "pending"
 INSERT = """
 INSERT INTO webhook_events (stripe_event_id, type, api_version, livemode, created, payload,
                             status, attempts, next_attempt_at, received_at)

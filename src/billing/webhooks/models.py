@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, JSONDocument, UTCDateTime
+
+# An inbox event's status: one definition, with a constant for each.
+EventStatus = Literal["pending", "processed", "ignored", "failed", "dead"]
+PENDING: Final[EventStatus] = "pending"  # received, not yet handled
+PROCESSED: Final[EventStatus] = "processed"  # its handler's effects committed
+IGNORED: Final[EventStatus] = "ignored"  # no handler for its type
+FAILED: Final[EventStatus] = "failed"  # its handler failed; retried with backoff
+DEAD: Final[EventStatus] = "dead"  # failed every attempt; an admin may replay it
+DUE_STATUSES: Final = (PENDING, FAILED)  # what workers take, once due
+DONE_STATUSES: Final = (PROCESSED, IGNORED, DEAD)  # final: retention may prune them
 
 
 class WebhookEvent(Base):

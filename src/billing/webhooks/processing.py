@@ -42,13 +42,10 @@ from billing.obs.metrics import (
     WEBHOOK_PROCESSED,
     series,
 )
-from billing.webhooks.inbox import PENDING
-from billing.webhooks.models import WebhookEvent
+from billing.webhooks.models import DEAD, DUE_STATUSES, FAILED, IGNORED, PROCESSED, WebhookEvent
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 
-PROCESSED, IGNORED, FAILED, DEAD = "processed", "ignored", "failed", "dead"
-DUE_STATUSES = (PENDING, FAILED)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)

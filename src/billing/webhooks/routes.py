@@ -16,8 +16,8 @@ from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute
 from billing.obs.metrics import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
 from billing.webhooks import admin, inbox
-from billing.webhooks.models import WebhookEvent
-from billing.webhooks.schemas import EventStatus, InboxEvent, InboxPage, WebhookAck
+from billing.webhooks.models import EventStatus, WebhookEvent
+from billing.webhooks.schemas import InboxEvent, InboxPage, WebhookAck
 from billing.webhooks.signature import InvalidSignature, verify
 
 router = APIRouter(prefix="/api/stripe", tags=["webhooks"])

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel
-
-EventStatus = Literal["pending", "processed", "ignored", "failed", "dead"]
 
 
 class WebhookAck(BaseModel):

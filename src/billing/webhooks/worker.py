@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import stripe
 import structlog
 from sqlalchemy import make_url
 
-from billing.audit.chain import SEAL_INTERVAL, seal
-from billing.compliance.retention import run_retention
 from billing.core.config import Settings
-from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.obs.alerts import drain_alerts
 from billing.webhooks.handlers import registry
@@ -49,9 +47,6 @@ BATCH = {"postgresql": 25, "sqlite": 1}
 # (py-spy of `billing worker` under bench/webhooks.py): a second one fills those waits.
 # SKIP LOCKED keeps them apart, as it keeps worker processes apart. SQLite has one writer.
 CONCURRENT_BATCHES = {"postgresql": 2, "sqlite": 1}
-
-
-RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at start
 
 
 logger = structlog.get_logger(__name__)
@@ -89,6 +84,15 @@ async def _run_concurrently(
     poll_interval: float,
 ) -> None:
     await asyncio.gather(*(run(database, handlers, stop, poll_interval) for _ in range(loops)))
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """Work a worker does beside the inbox, every `interval` seconds (first at start)."""
+
+    name: str
+    interval: float
+    run: Callable[[], Awaitable[object]]
 
 
 async def run_periodically(
@@ -143,12 +147,14 @@ async def worker_task(
     database: Database,
     client: stripe.StripeClient | None,
     stop: asyncio.Event,
+    jobs: Sequence[PeriodicJob] = (),
     poll_interval: float = POLL_INTERVAL,
 ) -> AsyncIterator[asyncio.Task[None] | None]:
     """The worker loop as a background task for the block's duration, with the real
-    handlers, beside the hourly retention job and the audit log's sealer (each second);
-    None if another process already runs this SQLite database's worker. Leaving the
-    block sets `stop` and waits for the event in hand (and the retention batch in hand)."""
+    handlers, beside the periodic `jobs` (`billing.compliance.jobs`: retention, the audit
+    log's sealer); None if another process already runs this SQLite database's worker.
+    Leaving the block sets `stop` and waits for the events in hand (and each job's run
+    in hand)."""
     with sole_worker(settings) as sole:
         if not sole:
             logger.info("worker_runs_elsewhere", reason="another process holds the SQLite lock")
@@ -159,23 +165,16 @@ async def worker_task(
         task = asyncio.create_task(
             _run_concurrently(loops, database, handlers, stop, poll_interval)
         )
-        retention = asyncio.create_task(
-            run_periodically(
-                stop,
-                RETENTION_INTERVAL,
-                lambda: run_retention(database, settings, utcnow()),
-                "retention",
-            )
-        )
-        sealer = asyncio.create_task(  # chains the audit log's committed entries
-            run_periodically(stop, SEAL_INTERVAL, lambda: seal(database), "audit_seal")
-        )
+        periodic = [
+            asyncio.create_task(run_periodically(stop, job.interval, job.run, job.name))
+            for job in jobs
+        ]
         try:
             yield task
         finally:
             stop.set()
             try:
-                await asyncio.wait_for(asyncio.gather(task, retention, sealer), STOP_TIMEOUT)
+                await asyncio.wait_for(asyncio.gather(task, *periodic), STOP_TIMEOUT)
             except TimeoutError:  # cancelled: its transaction rolls back, the event stays due
                 logger.warning("worker_stop_timed_out", seconds=STOP_TIMEOUT)
             await drain_alerts()

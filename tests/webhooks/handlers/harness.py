@@ -23,8 +23,8 @@ from billing.stripe.client import create_client
 from billing.webhooks import inbox
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
-from billing.webhooks.models import WebhookEvent
-from billing.webhooks.processing import DUE_STATUSES, FAILED, process_due
+from billing.webhooks.models import DUE_STATUSES, FAILED, WebhookEvent
+from billing.webhooks.processing import process_due
 from billing.webhooks.worker import BATCH
 
 

@@ -24,8 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
-from billing.payments.models import Payment, Subscription
-from billing.payments.recorded_payments import FAILED, SUCCEEDED
+from billing.payments.models import FAILED, SUCCEEDED, Payment, Subscription
 from billing.webhooks.models import WebhookEvent
 
 NEVER_STARTED = ("incomplete", "incomplete_expired")  # its first payment never succeeded

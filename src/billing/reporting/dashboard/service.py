@@ -27,7 +27,7 @@ from billing.credits.accounts import (
     SUBSCRIPTION_GRANT,
 )
 from billing.db.engine import Database
-from billing.payments.recorded_payments import FAILED, SUCCEEDED
+from billing.payments.models import FAILED, SUCCEEDED
 from billing.reporting.dashboard import repository as queries
 from billing.reporting.dashboard.ledger import ledger_days
 from billing.reporting.dashboard.repository import PaymentGroup, PlanGroup, Window
@@ -45,9 +45,8 @@ from billing.reporting.dashboard.schemas import (
     Webhooks,
 )
 from billing.reporting.dashboard.snapshot import read_together
-from billing.webhooks.inbox import PENDING
-from billing.webhooks.processing import DEAD, IGNORED, PROCESSED
-from billing.webhooks.processing import FAILED as EVENT_FAILED
+from billing.webhooks.models import DEAD, IGNORED, PENDING, PROCESSED
+from billing.webhooks.models import FAILED as EVENT_FAILED
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 365 + 1  # three years, one of them a leap year
@@ -133,7 +132,7 @@ def revenue(groups: Iterable[PaymentGroup]) -> Revenue:
 
 
 def payments(groups: Iterable[PaymentGroup]) -> Payments:
-    counts = {SUCCEEDED: 0, FAILED: 0}
+    counts: dict[str, int] = {SUCCEEDED: 0, FAILED: 0}
     for group in groups:
         counts[group.status] += group.count
     failed, succeeded = counts[FAILED], counts[SUCCEEDED]

@@ -21,7 +21,7 @@ from billing.core.errors import Conflict
 from billing.payments import recorded_payments
 from billing.payments.clawback import claw_back
 from billing.payments.customers import user_for_customer
-from billing.payments.models import Payment
+from billing.payments.models import SUCCEEDED, Payment
 from billing.stripe.client import stripe_errors
 from billing.stripe.readers import StripeObject, metadata_user_id, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
@@ -88,7 +88,7 @@ async def _settle(
     its success is on its way, and the clawback must not be lost meanwhile."""
     if payment is None:
         return
-    if payment.status != recorded_payments.SUCCEEDED:
+    if payment.status != SUCCEEDED:
         raise Conflict(f"Payment {payment.stripe_id} has not succeeded yet; {reference} waits.")
     payment.charge_id = payment.charge_id or charge_id
     payment.amount_refunded = max(payment.amount_refunded, refunded)

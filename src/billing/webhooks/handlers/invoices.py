@@ -29,6 +29,7 @@ from billing.db.after_commit import after_commit
 from billing.obs.alerts import alert
 from billing.payments import recorded_payments, subscription_mirror
 from billing.payments.customers import user_for_customer
+from billing.payments.models import SUCCEEDED
 from billing.stripe.client import stripe_errors
 from billing.stripe.readers import (
     StripeObject,
@@ -215,7 +216,7 @@ async def invoice_payment_failed(
         failure_code=None,
         failure_message=f"Payment attempt {invoice.get('attempt_count') or 1} failed.",
     )
-    if row.status == recorded_payments.SUCCEEDED:
+    if row.status == SUCCEEDED:
         return  # a failed attempt reported after the invoice was paid: nothing is due
     if subscription_id:
         await _mark_past_due(session, subscription_id, event)

@@ -1,0 +1,22 @@
+"""What every worker does beside the inbox: retention, and sealing the audit log."""
+
+from __future__ import annotations
+
+from billing.audit.chain import SEAL_INTERVAL, seal
+from billing.compliance.retention import run_retention
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.webhooks.worker import PeriodicJob
+
+RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at start
+
+
+def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
+    """The hourly retention job, and the sealer that chains committed audit entries."""
+    return [
+        PeriodicJob(
+            "retention", RETENTION_INTERVAL, lambda: run_retention(database, settings, utcnow())
+        ),
+        PeriodicJob("audit_seal", SEAL_INTERVAL, lambda: seal(database)),
+    ]
