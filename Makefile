@@ -43,6 +43,7 @@ lint: install
 	$(BIN)/ruff check src tests bench sandbox
 	$(BIN)/ruff format --check src tests bench sandbox
 	$(BIN)/mypy src
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy src

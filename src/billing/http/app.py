@@ -14,8 +14,8 @@ from billing import __version__
 from billing.auth.tokens import VerifiedTokens
 from billing.catalog.cache import CatalogCache
 from billing.catalog.routes import router as catalog_router
-from billing.compliance.audit_routes import router as audit_router
 from billing.compliance.jobs import periodic_jobs
+from billing.compliance.routes import audit_router
 from billing.compliance.routes import router as compliance_router
 from billing.core.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
