@@ -36,8 +36,8 @@ which names the first entry that breaks one:
 
 Why a sealer rather than hashing on insert: hashing on insert needs the previous
 hash, i.e. a lock on the chain's head held by every posting until it commits. That
-one lock would serialize every spend of every wallet, fsync included (measured: see
-the README, "Audit log"). Appends here take no shared lock; the sealer (in every
+one lock would serialize every spend of every wallet, fsync included (measured:
+docs/performance.md). Appends here take no shared lock; the sealer (in every
 `billing worker` and the embedded worker, each second, and in `billing verify-ledger`
 before it checks) chains what has committed, in batches, holding only its own lock.
 The cost: an entry is unsealed, protected by the triggers but not yet by the chain,
@@ -65,7 +65,6 @@ from billing.db.types import Base
 
 # Bookkeeping columns whose changes say nothing about the object itself.
 UNAUDITED_COLUMNS = frozenset({"id", "created_at", "updated_at", "state_at"})
-
 
 # On the table, parameters bound at execution: compiled once, no ORM bulk machinery.
 _INSERT_ENTRY = insert(AuditEntry.__table__)

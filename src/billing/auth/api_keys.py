@@ -22,7 +22,6 @@ from billing.db.engine import get_database
 
 API_KEY_ROLES: frozenset[str] = frozenset({"service", "admin"})
 
-
 ACTIVE_KEY = select(ApiKey.id, ApiKey.role).where(
     ApiKey.key_hash == bindparam("key_hash"),
     ApiKey.revoked_at.is_(None),

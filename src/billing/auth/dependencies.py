@@ -64,8 +64,6 @@ async def require_self_or_admin(user_id: UserId, principal: CurrentPrincipal) ->
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
-
 SelfServiceOrAdmin = Annotated[Principal, Depends(require_self_service_or_admin)]
-
 
 SelfOrAdmin = Annotated[Principal, Depends(require_self_or_admin)]

@@ -15,7 +15,6 @@ from billing.core.times import utcnow
 
 TOKEN_ROLES: frozenset[str] = frozenset({"user", "admin"})
 
-
 JWT_ALGORITHM = "HS256"
 
 

@@ -1,0 +1,1 @@
+"""Products and prices mirrored from Stripe, with the credits each grants."""

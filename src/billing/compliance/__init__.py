@@ -1,1 +1,1 @@
-"""Compliance: audit log, personal data (encrypted), export, erasure and retention."""
+"""Compliance: personal data (encrypted), export, erasure, retention, and the audit route."""

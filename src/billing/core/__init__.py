@@ -1,0 +1,1 @@
+"""What every layer shares, importing nothing of billing: config, errors, ids, times."""

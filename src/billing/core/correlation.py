@@ -20,9 +20,7 @@ from typing import Any
 
 HEADER = "X-Request-ID"
 
-
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
 
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 

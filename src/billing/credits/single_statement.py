@@ -79,7 +79,6 @@ DEBIT, CREDIT = (
     POSTING.format(wallet=wallet, **_FACTS) for wallet in (DEBIT_WALLET, CREDIT_WALLET)
 )
 
-
 # The wallet entry of each given key that is posted: a batch's answers, read after it commits.
 POSTED = """
 SELECT t.idempotency_key, t.id, e.balance_after

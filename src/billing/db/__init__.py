@@ -1,0 +1,1 @@
+"""The database layer: engine and pool, column types, statements, conflicts, commit hooks."""

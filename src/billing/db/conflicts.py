@@ -15,7 +15,6 @@ DRIVER_DISCONNECTS: tuple[type[BaseException], ...] = (
     ConnectionError,
 )
 
-
 CONFLICT_SQLSTATES = ("40001", "40P01")  # serialization_failure, deadlock_detected
 
 

@@ -34,9 +34,7 @@ from billing.db.conflicts import DRIVER_DISCONNECTS
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
-
 AUTOCOMMIT = "AUTOCOMMIT"
-
 
 POOL_TIMEOUT_SECONDS = 10
 
@@ -104,12 +102,13 @@ class Database:
         """The driver's own pooled connection (asyncpg's), outside any transaction, taken in
         arrival order: for the single-statement hot paths (a spend, a webhook delivery).
 
-        Measured on the webhook route, a session and a SQLAlchemy Connection around the
-        statement cost a quarter of its CPU. Safe outside a greenlet: the raw connection never
-        starts a transaction through SQLAlchemy, so returning it to the pool runs no statement
-        (and an invalidated one is closed). Arrival order matters because SQLAlchemy's async
-        pool hands a returned connection to whoever asks next, ahead of those already
-        waiting: under load some deliveries starved for seconds while others went through.
+        On the webhook route, a session and a SQLAlchemy Connection around the statement
+        cost a large share of its CPU (docs/performance.md). Safe outside a greenlet: the raw
+        connection never starts a transaction through SQLAlchemy, so returning it to the pool
+        runs no statement (and an invalidated one is closed). Arrival order matters because
+        SQLAlchemy's async pool hands a returned connection to whoever asks next, ahead of
+        those already waiting: under load some deliveries starved for seconds while others
+        went through.
         """
         wait = POOL_TIMEOUT_SECONDS if self._gate.locked() else None  # free: no timer to set
         try:

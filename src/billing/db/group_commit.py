@@ -2,10 +2,9 @@
 then go together, in one transaction with one commit.
 
 On PostgreSQL a short write's commit costs more than the write, and a hot row makes
-every writer queue for its lock. Measured with `bench/spend.py` (64 connections, 2
-processes), a commit per spend left the service at 2,706 random-user spends/s with
-PostgreSQL using half the machine, and one hot wallet at 585/s with a p99 of 426 ms;
-with spends committed in groups, about 5,000/s for both.
+every writer queue for its lock: a commit per spend left PostgreSQL busy with commits and
+a hot wallet's spends waiting in line (`bench/spend.py`; the figures, before and after,
+are in docs/performance.md).
 
 Invariants:
 - an item is written at most once: it sits in exactly one batch, and a batch is atomic;

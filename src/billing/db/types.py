@@ -26,7 +26,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so 64-bit ids use INTEGER there.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -48,8 +48,8 @@ GC_GEN0_THRESHOLD = 20_000
 def _calm_the_garbage_collector() -> None:
     """Everything loaded at startup lives as long as the process: move it out of the
     collector's sight, and collect the young generation less often. Full collections
-    over the whole heap paused each server process for 130-210 ms about once a second
-    under webhook load (bench/webhooks.py); this keeps p99 latency close to p50."""
+    over the whole heap paused each server process about once a second under webhook
+    load (bench/webhooks.py, docs/performance.md); this keeps p99 latency close to p50."""
     gc.freeze()
     gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
 

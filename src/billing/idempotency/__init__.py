@@ -1,0 +1,1 @@
+"""Idempotency-Key for every mutating route: the key store and the route wrapper."""

@@ -36,12 +36,9 @@ from billing.idempotency.store import IdempotencyStore, StoredResponse
 
 HEADER = "idempotency-key"
 
-
 BODY_FIELD = "idempotency_key"
 
-
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 

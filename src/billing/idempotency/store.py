@@ -21,17 +21,13 @@ from billing.idempotency.models import IdempotencyRecord
 REPLAY_HEADER = "Idempotent-Replayed"
 KEY_TTL = timedelta(hours=24)
 
-
 STALE_CLAIM = timedelta(seconds=60)
-
 
 # Refused before the operation started (not allowed, invalid): like Stripe, not stored,
 # so the client can fix the request and retry with the same key.
 NOT_STARTED = frozenset({401, 403, 422})
 
-
 SETTLE_RETRY_SECONDS = 0.5
-
 
 # Claims being settled in the background after a database failure (a reference each, so
 # that no task is collected mid-way).

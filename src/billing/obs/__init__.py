@@ -1,0 +1,1 @@
+"""Observability: metrics, logs with redaction, and alerts; imports only core."""

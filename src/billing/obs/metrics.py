@@ -15,7 +15,6 @@ HTTP_REQUESTS = Counter(
     "billing_http_requests_total", "HTTP requests", ["method", "route", "status"]
 )
 
-
 HTTP_LATENCY = Histogram(
     "billing_http_request_duration_seconds",
     "HTTP request latency",
@@ -23,43 +22,35 @@ HTTP_LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
-
 CREDIT_OPERATIONS = Counter(
     "billing_credit_operations_total", "Credit transactions posted", ["kind"]
 )
-
 
 WEBHOOK_DELIVERIES = Counter(
     "billing_webhook_deliveries_total", "Verified webhook deliveries", ["type", "outcome"]
 )
 
-
 WEBHOOK_VERIFICATION_FAILURES = Counter(
     "billing_webhook_verification_failures_total", "Webhook deliveries refused as unsigned"
 )
-
 
 WEBHOOK_PROCESSED = Counter(
     "billing_webhook_processed_total", "Inbox events handled", ["type", "outcome"]
 )
 
-
 WEBHOOK_DEAD_EVENTS = Counter(
     "billing_webhook_dead_events_total", "Inbox events that failed every attempt"
 )
 
-
 INSUFFICIENT_CREDITS = Counter(
     "billing_insufficient_credits_total", "Spends refused for insufficient credits"
 )
-
 
 WEBHOOK_LAG = Histogram(
     "billing_webhook_processing_lag_seconds",
     "From an event's receipt to its processing",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 3600),
 )
-
 
 WEBHOOK_HANDLER_DURATION = Histogram(
     "billing_webhook_handler_duration_seconds",
@@ -68,7 +59,6 @@ WEBHOOK_HANDLER_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
-
 # Measured when scraped, so a worker that stopped altogether still shows (see alerts.yml).
 WEBHOOK_OVERDUE = Gauge(
     "billing_webhook_overdue_seconds",
@@ -76,13 +66,10 @@ WEBHOOK_OVERDUE = Gauge(
     multiprocess_mode="mostrecent",
 )
 
-
 # Handlers count each payment once, when recorded: outcome "succeeded" or "failed".
 PAYMENTS = Counter("billing_payments_total", "Payments recorded from Stripe", ["outcome"])
 
-
 ALERTS = Counter("billing_alerts_total", "Alerts raised", ["kind"])
-
 
 # Exported at 0 from the start, so a rate over the first failure counts it.
 for _outcome in ("succeeded", "failed"):
@@ -90,7 +77,6 @@ for _outcome in ("succeeded", "failed"):
 
 
 Metric = TypeVar("Metric", bound=MetricWrapperBase)
-
 
 _SERIES: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
 

@@ -16,9 +16,7 @@ from billing.core.ids import API_KEY_PREFIX
 
 REDACTED = "[REDACTED]"
 
-
 _B64URL = r"[A-Za-z0-9_\-]"  # base64url, as in Stripe's and our secrets
-
 
 # Applied in order to every string of every log line; over-redacting a log is cheap.
 _SECRET_PATTERNS = [
@@ -41,16 +39,13 @@ _SECRET_PATTERNS = [
     (re.compile(rf"{re.escape(API_KEY_PREFIX)}{_B64URL}{{16,}}"), REDACTED),  # our API keys
 ]
 
-
 _DIGIT_RUN = re.compile(r"(?<!\d)(?<!\d\.)\d+(?:[ \-]\d+)*")  # not a number's decimals
-
 
 _SENSITIVE_KEY = re.compile(
     r"(?i)(?:proxy[-_])?authorization|x[-_]api[-_]key|api[-_]?key|stripe[-_]signature"
     r"|(?:set[-_])?cookie|(?:client|webhook)[-_]secret|secret(?:[-_]key)?|password"
     r"|(?:access[-_])?token|jwt"
 )
-
 
 _CARD_LENGTHS = range(13, 20)
 

@@ -1,0 +1,1 @@
+"""Payments on Stripe: customers, checkout, intents, subscriptions, portal, recorded payments."""

@@ -1,0 +1,1 @@
+"""The processes: the `billing` command, the server, the worker, the demo. Nothing imports it."""

@@ -1,0 +1,1 @@
+"""Talking to Stripe: the SDK client, readers for both API shapes, paging."""

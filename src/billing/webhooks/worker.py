@@ -30,20 +30,16 @@ from billing.webhooks.processing import Handler, has_due, process_batch
 
 POLL_INTERVAL = 0.2  # seconds idle between looks: keeps processing lag well under a second
 
-
 ERROR_PAUSE = 5.0  # after an unexpected failure (the database is down, say)
 
-
 STOP_TIMEOUT = 30.0  # how long shutdown waits for the event in hand
-
 
 # Events per transaction. PostgreSQL: one commit for many events keeps up with Stripe's
 # bursts (bench/webhooks.py). SQLite: one, so a handler's rare Stripe call is the longest
 # the write lock is ever held.
 BATCH = {"postgresql": 25, "sqlite": 1}
 
-
-# Batches in flight per process. A batch waits on PostgreSQL about two thirds of its time
+# Batches in flight per process. A batch waits on PostgreSQL most of its time
 # (py-spy of `billing worker` under bench/webhooks.py): a second one fills those waits.
 # SKIP LOCKED keeps them apart, as it keeps worker processes apart. SQLite has one writer.
 CONCURRENT_BATCHES = {"postgresql": 2, "sqlite": 1}

@@ -1,4 +1,4 @@
-"""The admin dashboard's body. Definitions of every figure: README, "Dashboard definitions"."""
+"""The admin dashboard's body. Definitions of every figure: docs/dashboard.md."""
 
 from __future__ import annotations
 

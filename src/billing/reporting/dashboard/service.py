@@ -1,5 +1,5 @@
 """The admin dashboard: money, subscriptions, credits and webhook health over a range of
-UTC days. Every figure's definition is in the README ("Dashboard definitions").
+UTC days. Every figure's definition is in docs/dashboard.md.
 
 The SQL aggregates (`dashboard_queries`); this module only folds their few rows. On
 PostgreSQL the queries run in parallel over one snapshot (`dashboard_snapshot`), so the
