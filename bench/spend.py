@@ -39,7 +39,7 @@ from billing.migrations import upgrade
 
 SEED_BALANCE = 10**12
 TOKEN_USERS = 2000
-# One API key sends ~700 spends/s: limits far above that, so the figures measure the service
+# One API key's spends would hit the default limit: far above it, so the figures measure the service
 # (the limiter still counts every request, as in production; it just never refuses one).
 SERVICE_ENV = {"BILLING_RATE_LIMIT": "1000000/second"}
 BARE_TABLES_SQL = """

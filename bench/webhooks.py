@@ -288,10 +288,10 @@ def processing_lag(
 ) -> tuple[Figures, Figures, str]:
     """Post at a steady rate with workers running; lag = processed_at - received_at.
 
-    Starts from a checkpoint: the flood before it wrote ~100 MB of WAL, and the
+    Starts from a checkpoint: the flood before it wrote a lot of WAL, and the
     checkpoint that volume requests landed in this phase in some runs, raising the lag
-    p99 to about 3 s (PostgreSQL's max_wal_size, 1 GB here). The steady phase's own
-    writes are measured, not the flood's."""
+    p99 (docs/performance.md). The steady phase's own writes are measured, not the
+    flood's."""
     count = rate * seconds
     events = [(s, b.encode()) for s, b in signed_events(template, "lag", count)]
     psql(database, "CHECKPOINT")

@@ -1,7 +1,7 @@
 """Authentication and authorization of the credit API, attacked from every side.
 
 Every bad credential gets 401 `unauthenticated` on every credit route and changes
-nothing; every role gets exactly the status DESIGN's table gives it on every route,
+nothing; every role gets exactly the status the API's table of routes gives it on every route,
 and a refused request changes nothing either.
 """
 

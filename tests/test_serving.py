@@ -1,4 +1,4 @@
-"""`billing serve --workers N` (billing/serving.py): the connections spread over the worker
+"""`billing serve --workers N` (billing/runtime/server.py): the connections spread over the worker
 processes, a worker process that dies is replaced, SIGTERM stops them all."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ import { fakeApi, problem } from '../test/fakeApi';
 import { StripeService } from './stripe';
 
 describe('stripeService', () => {
-  it('creates a checkout session as the README example uses it', async () => {
+  it('creates a checkout session as the docs/frontend.md example uses it', async () => {
     const api = fakeApi({
       'POST /api/stripe/create-checkout-session': {
         body: { id: 'cs_1', url: 'https://checkout.stripe.com/c/pay/cs_1' },

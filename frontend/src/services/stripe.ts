@@ -1,5 +1,5 @@
 /**
- * The typed client of the billing service's HTTP API (../shared/DESIGN.md, "HTTP contract").
+ * The typed client of the billing service's HTTP API (docs/api.md; the routes are in the OpenAPI document).
  *
  * Every call resolves to `{success: true, data}` or `{success: false, error}` where `error` is
  * the problem+json body (RFC 9457, with its stable `code`). It never throws for an HTTP error

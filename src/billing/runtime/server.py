@@ -3,9 +3,9 @@
 One process is uvicorn as it comes. With several, each worker process listens on a
 socket of its own, bound to the one address with SO_REUSEPORT, and the kernel spreads
 new connections evenly across them. uvicorn's own supervisor shares one listening
-socket, and whichever process wakes first accepts every connection waiting: wrk's 64
-connections went 55 to 9, and one process did most of the work while the other idled
-(bench/webhooks.py; a proxy's keep-alive pool opens its connections the same way). A
+socket, and whichever process wakes first accepts every connection waiting: one process
+did most of the work while the other idled (bench/webhooks.py, docs/performance.md; a
+proxy's keep-alive pool opens its connections the same way). A
 worker process that dies is replaced; SIGTERM or SIGINT stops them all, each finishing
 the requests in hand.
 """

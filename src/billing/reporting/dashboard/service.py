@@ -1,8 +1,8 @@
 """The admin dashboard: money, subscriptions, credits and webhook health over a range of
 UTC days. Every figure's definition is in docs/dashboard.md.
 
-The SQL aggregates (`dashboard_queries`); this module only folds their few rows. On
-PostgreSQL the queries run in parallel over one snapshot (`dashboard_snapshot`), so the
+The SQL aggregates (`repository`); this module only folds their few rows. On
+PostgreSQL the queries run in parallel over one snapshot (`snapshot`), so the
 figures agree with each other.
 """
 

@@ -1,5 +1,5 @@
 """Subscription events keep the local mirror in step; stale or post-deletion states are
-refused by the mirror itself (`payments.mirror.apply`)."""
+refused by the mirror itself (`payments.subscription_mirror.apply`)."""
 
 from __future__ import annotations
 
