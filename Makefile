@@ -81,5 +81,5 @@ soak: install
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache billing.db.engine* .billing
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache billing.db* .billing
 	rm -rf $(FRONTEND)/node_modules $(FRONTEND)/dist

@@ -58,7 +58,7 @@ def fresh_failure_counts() -> None:
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Migrate once per run: a SQLite template file and, if configured, PostgreSQL."""
-    template = tmp_path_factory.mktemp("template") / "billing.db.engine"
+    template = tmp_path_factory.mktemp("template") / "billing.db"
     upgrade(f"sqlite+aiosqlite:///{template}")
     databases = {"sqlite": str(template)}
     if POSTGRES_URL:
@@ -82,7 +82,7 @@ async def database_url(
     """A migrated, empty database: a copy of the SQLite template, or the emptied PostgreSQL.
     Whatever the test did, every ledger invariant must still hold afterwards."""
     if request.param == "sqlite":
-        path = tmp_path / "billing.db.engine"
+        path = tmp_path / "billing.db"
         shutil.copy(migrated["sqlite"], path)
         url = f"sqlite+aiosqlite:///{path}"
     else:

@@ -43,7 +43,7 @@ USER, FUNDS, AMOUNT = 7, 1000, 5
 SPEND = f"{CREDITS}/{USER}/spend"
 SPEND_ROUTE = "/api/financial/credits/{user_id}/spend"
 BODY_LIMIT, KEY = 64 * 1024, "Idempotency-Key"
-DEAD_SQLITE = "sqlite+aiosqlite:////nonexistent/billing.db.engine"
+DEAD_SQLITE = "sqlite+aiosqlite:////nonexistent/billing.db"
 DEAD_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/billing"  # nothing listens
 
 

@@ -118,7 +118,7 @@ async def test_the_limit_comes_before_the_database(make_app: MakeApp, tmp_path: 
     """With no database at all, calls within the limit fail on it; the one over it is a
     429, so it never reached the database (nor an API key lookup)."""
     app = make_app(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/missing/billing.db.engine",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/missing/billing.db",
         BILLING_RATE_LIMIT="2/minute",
     )
     token = issue_token(app.state.settings, 42, "user", timedelta(minutes=5))

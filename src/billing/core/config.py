@@ -47,7 +47,7 @@ class ConfigurationError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
 
-    DATABASE_URL: str = "sqlite+aiosqlite:///./billing.db.engine"
+    DATABASE_URL: str = "sqlite+aiosqlite:///./billing.db"
     DATABASE_POOL_SIZE: int = Field(default=20, ge=1, le=500)
 
     STRIPE_SECRET_KEY: SecretStr | None = None
