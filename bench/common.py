@@ -27,7 +27,7 @@ from billing.auth.principals import Role
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
 from billing.http.app import server_options
-from tests.server import free_port, running_server
+from tests.support.server import free_port, running_server
 
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 WRK_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)

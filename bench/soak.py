@@ -50,7 +50,7 @@ from soak_load import Stream, dashboard_reads, drive, spends, top_ups
 from soak_report import Sample, Verdict, judge, sample_row, samples_table
 
 from billing.migrations import upgrade
-from tests.worker_helpers import worker_process
+from tests.support.worker import worker_process
 
 FUNDING = 10**9  # credits per wallet: no spend can run out
 SECRET = "whsec_soak"  # noqa: S105 (the soak's own throwaway secret)

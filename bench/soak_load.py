@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from common import exchange, percentile, request
 
-from tests.webhooks.helpers import sign
-from tests.worker_helpers import topup_event
+from tests.support.stripe_events import sign
+from tests.support.worker import topup_event
 
 REQUEST_TIMEOUT = 30.0
 KEPT_ERRORS = 5  # the first few errors of a stream, shown in the verdict

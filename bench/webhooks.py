@@ -52,7 +52,7 @@ from common import (
 )
 
 from billing.migrations import upgrade
-from tests.stripe_reference import FIXTURES
+from tests.support.stripe_reference import FIXTURES
 
 SECRET = "whsec_bench_webhooks"  # noqa: S105 (a benchmark's own throwaway secret)
 SERVICE_ENV = {

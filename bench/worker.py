@@ -29,7 +29,7 @@ from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.processing import process_due
 from billing.webhooks.worker import BATCH
-from tests.worker_helpers import file_events, topup_event
+from tests.support.worker import file_events, topup_event
 
 USERS = 500
 

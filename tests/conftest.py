@@ -28,7 +28,7 @@ from billing.migrations import upgrade
 from billing.obs.failure_spikes import SPIKES
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.inbox import DELIVERIES
-from tests.sandbox_process import Sandbox, start, stop
+from tests.support.sandbox_process import Sandbox, start, stop
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 NO_POSTGRES = "TEST_POSTGRES_URL is not set: PostgreSQL tests need a real server (.ci/run sets it)"

@@ -15,7 +15,7 @@ from billing.catalog.fields import (
     price_fields,
     product_fields,
 )
-from tests.catalog.payloads import price_2023, price_2026, product_2023, product_2026
+from tests.support.catalog_payloads import price_2023, price_2026, product_2023, product_2026
 
 
 @given(st.integers(min_value=1, max_value=MAX_CREDITS))

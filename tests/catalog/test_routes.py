@@ -17,8 +17,8 @@ from billing.catalog.models import Price
 from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.db.engine import Database
-from tests.catalog.payloads import deliver, event_body, price_2026, product_2026
 from tests.conftest import asgi_client
+from tests.support.catalog_payloads import deliver, event_body, price_2026, product_2026
 
 
 async def seed(database: Database, *objects: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from billing.catalog.models import Price, Product
 from billing.core.config import Settings
 from billing.core.errors import StripeProblem
 from billing.db.engine import Database
-from tests.catalog.payloads import price_2026, product_2026, stored, version
+from tests.support.catalog_payloads import price_2026, product_2026, stored, version
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from billing.catalog.models import Price, Product
 from billing.catalog.sync import sync_catalog
 from billing.core.times import utcnow
 from billing.db.engine import Database
-from tests.catalog.payloads import version
+from tests.support.catalog_payloads import version
 
 
 async def rows(database: Database, model: Any) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from sqlalchemy import insert
 
 from billing.audit.models import AuditEntry
 from billing.db.engine import Database
-from tests.compliance.audit_helpers import AUDIT, empty_audit_log, seal_everything
 from tests.conftest import Credentials
-from tests.credits.helpers import assert_problem
+from tests.support.audit import AUDIT, empty_audit_log, seal_everything
+from tests.support.credits import assert_problem
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 # (actor, action, target, user_id, hours after T0)

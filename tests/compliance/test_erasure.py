@@ -23,8 +23,8 @@ from billing.stripe.client import create_client, require_client
 from billing.webhooks.models import WebhookEvent
 from tests.compliance.privacy import EXPORT, stored_row, webhook_event, without_payload
 from tests.conftest import Credentials
-from tests.credits.helpers import add, balance
-from tests.sandbox_process import Sandbox
+from tests.support.credits import add, balance
+from tests.support.sandbox_process import Sandbox
 
 
 def erase_path(user_id: int) -> str:

@@ -20,7 +20,7 @@ from billing.payments.models import Subscription
 from billing.runtime.cli import app
 from tests.compliance.privacy import EXPORT, customer_with_contact
 from tests.conftest import Credentials
-from tests.credits.helpers import add, spend
+from tests.support.credits import add, spend
 
 USER, OTHER = 301, 302
 

@@ -10,8 +10,8 @@ import pytest
 
 from billing.core.config import Settings
 from tests.conftest import Credentials
-from tests.credits.helpers import CREDITS
-from tests.server import running_server
+from tests.support.credits import CREDITS
+from tests.support.server import running_server
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from billing.auth.tokens import issue_token
 from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
 from billing.http.app import create_app
-from tests.credits.helpers import CREDITS
+from tests.support.credits import CREDITS
 
 T = TypeVar("T")
 USERS = 3

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db.engine import Database
 from tests.conftest import Credentials
-from tests.credits.helpers import add, spend
+from tests.support.credits import add, spend
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from tests.conftest import Credentials
-from tests.credits.helpers import CREDITS, add, assert_problem, balance, spend
+from tests.support.credits import CREDITS, add, assert_problem, balance, spend
 
 
 async def test_a_new_user_has_a_zero_balance(client: httpx.AsyncClient, creds: Credentials) -> None:

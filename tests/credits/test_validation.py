@@ -16,7 +16,7 @@ import pytest
 
 from billing.credits.schemas import MAX_AMOUNT
 from tests.conftest import Credentials
-from tests.credits.helpers import CREDITS, assert_problem
+from tests.support.credits import CREDITS, assert_problem
 
 USER = 7
 FUNDS = 100

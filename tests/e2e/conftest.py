@@ -16,9 +16,9 @@ import stripe
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
 from tests.conftest import SANDBOX_SECRET_KEY
-from tests.sandbox.helpers import wait_for
-from tests.sandbox_process import Sandbox
-from tests.server import free_port, running_server
+from tests.support.sandbox import wait_for
+from tests.support.sandbox_process import Sandbox
+from tests.support.server import free_port, running_server
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sqlalchemy import make_url
 
 from tests.conftest import POSTGRES_URL, SANDBOX_SECRET_KEY
 from tests.e2e.conftest import Live
-from tests.e2e.helpers import (
+from tests.support.flows import (
     checkout,
     create_checkout,
     link_customer,
@@ -27,9 +27,9 @@ from tests.e2e.helpers import (
     subscriptions,
     transactions,
 )
-from tests.sandbox.helpers import wait_for
-from tests.server import running_server
-from tests.webhooks.helpers import sign
+from tests.support.sandbox import wait_for
+from tests.support.server import running_server
+from tests.support.stripe_events import sign
 
 REPLAY_SECRET = "whsec_replayed"
 INVOICE_PAID = ("invoice.paid", "invoice.payment_succeeded")

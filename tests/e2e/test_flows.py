@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.e2e.conftest import Live
-from tests.e2e.helpers import (
+from tests.support.flows import (
     advance,
     checkout,
     clocked_customer,
@@ -13,7 +13,7 @@ from tests.e2e.helpers import (
     subscriptions,
     transactions,
 )
-from tests.sandbox.helpers import wait_for
+from tests.support.sandbox import wait_for
 
 SETTLE_SECONDS = 1.5  # long enough for a duplicate grant to have shown up if there were one
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.server import free_port
+from tests.support.server import free_port
 
 PG_CONFIG_ROOT = Path("/etc/postgresql")
 TOOLS = ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster")

@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.catalog.payloads import price_2023
-from tests.webhooks.handlers.harness import redelivered
-from tests.webhooks.handlers.shapes import (
+from tests.support.catalog_payloads import price_2023
+from tests.support.event_shapes import (
     SHAPES,
     charge,
     event,
@@ -23,6 +22,7 @@ from tests.webhooks.handlers.shapes import (
     plan_invoice,
     subscription,
 )
+from tests.support.handler_harness import redelivered
 
 PLAN_CREDITS = 500  # per unit of the plan, from the price's metadata, as the catalog says
 DAY = 86400

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from billing.runtime.cli import app
-from tests.worker_helpers import WORKER_ARGS, wait_until, worker_env
+from tests.support.worker import WORKER_ARGS, wait_until, worker_env
 
 PAUSE = (0.2, 1.5)  # seconds between kills, drawn at random
 STARTUP_GRACE = 30.0  # seconds after which a silent worker counts as up anyway

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.webhooks.helpers import sign
-from tests.worker_helpers import topup_event
+from tests.support.stripe_events import sign
+from tests.support.worker import topup_event
 
 ACKNOWLEDGED = "acknowledged"
 # Every few calls the caller gives up almost at once, as an impatient client does: the

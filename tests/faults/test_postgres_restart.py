@@ -27,8 +27,8 @@ from billing.webhooks.models import WebhookEvent
 from tests.conftest import WEBHOOK_SECRET, assert_ledger_holds
 from tests.faults.cluster import Cluster, missing_tools, throwaway_cluster
 from tests.faults.storm import ACKNOWLEDGED, Readiness, Storm
-from tests.server import running_server
-from tests.worker_helpers import credits_by_user, wait_until
+from tests.support.server import running_server
+from tests.support.worker import credits_by_user, wait_until
 
 pytestmark = [
     pytest.mark.postgres,

@@ -18,8 +18,8 @@ from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.processing import process_due
-from tests.webhooks.handlers.shapes import NEW, charge, event, new_id, payment_intent
-from tests.worker_helpers import ONLY_POSTGRES, file_events, wallet_balances
+from tests.support.event_shapes import NEW, charge, event, new_id, payment_intent
+from tests.support.worker import ONLY_POSTGRES, file_events, wallet_balances
 
 USER, AMOUNT, CREDITS = 7001, 1000, 300
 

@@ -29,8 +29,8 @@ from tests.conftest import WEBHOOK_SECRET, asgi_client
 from tests.faults.event_mix import build, event_ids, out_of_order
 from tests.faults.killer import Workers
 from tests.faults.oracle import Expected, expected_from
-from tests.webhooks.helpers import sign
-from tests.worker_helpers import (
+from tests.support.stripe_events import sign
+from tests.support.worker import (
     ONLY_POSTGRES,
     file_events,
     inbox_rows,

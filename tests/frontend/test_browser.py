@@ -20,9 +20,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from billing.http.frontend import FRONTEND_DIST
-from tests.sandbox.helpers import wait_for
-from tests.test_demo import Demo, running_demo
-from tests.test_demo import _pay as pay
+from tests.runtime.test_demo import Demo, running_demo
+from tests.runtime.test_demo import _pay as pay
+from tests.support.sandbox import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -259,7 +259,7 @@ def test_subscribing_then_canceling_at_period_end(page: Page, demo: Demo, shots:
 
 
 def buy_top_up(demo: Demo, buyer: Api) -> None:
-    """Through the API and the hosted page's own endpoint, as tests/test_demo.py does."""
+    """Through the API and the hosted page's own endpoint, as tests/runtime/test_demo.py does."""
     [price] = demo.products()["Top-up"]["prices"]
     body = {
         "user_id": buyer.user_id,

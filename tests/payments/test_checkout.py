@@ -10,8 +10,8 @@ import stripe
 
 from billing.core.config import Settings
 from tests.conftest import Credentials, asgi_client
-from tests.credits.helpers import assert_problem
-from tests.payments.helpers import (
+from tests.support.credits import assert_problem
+from tests.support.payments import (
     CARD,
     assert_customer_of,
     browse,
@@ -21,8 +21,8 @@ from tests.payments.helpers import (
     post,
     recurring_price,
 )
-from tests.payments.stripe_proxy import stripe_proxy
-from tests.sandbox_process import Sandbox
+from tests.support.sandbox_process import Sandbox
+from tests.support.stripe_proxy import stripe_proxy
 
 SUCCESS = "https://app.example.com/done?session={CHECKOUT_SESSION_ID}"
 CANCEL = "https://billing.test/cancel"

@@ -11,8 +11,8 @@ import stripe
 
 from billing.core.config import Settings
 from tests.conftest import Credentials, asgi_client
-from tests.credits.helpers import assert_problem
-from tests.payments.helpers import assert_customer_of, fresh_user, intents_of, new_key, post
+from tests.support.credits import assert_problem
+from tests.support.payments import assert_customer_of, fresh_user, intents_of, new_key, post
 
 PATH = "create-payment-intent"
 MIN, MAX, PER_UNIT = 200, 50_000, 3

@@ -10,9 +10,9 @@ from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.payments.models import StripeCustomer
 from tests.conftest import Credentials, asgi_client
-from tests.credits.helpers import assert_problem
-from tests.payments.helpers import STRIPE, browse, fresh_user, new_key, post, recurring_price
-from tests.sandbox_process import Sandbox
+from tests.support.credits import assert_problem
+from tests.support.payments import STRIPE, browse, fresh_user, new_key, post, recurring_price
+from tests.support.sandbox_process import Sandbox
 
 RETURN = "https://app.example.com/account"
 NO_CODE_PORTAL = "https://billing.stripe.com/p/login/test_abc"

@@ -21,7 +21,7 @@ from billing.db.engine import Database
 from billing.idempotency.models import IdempotencyRecord
 from billing.idempotency.store import STALE_CLAIM
 from tests.conftest import Credentials
-from tests.payments.helpers import (
+from tests.support.payments import (
     fresh_user,
     intents_of,
     new_key,
@@ -30,7 +30,7 @@ from tests.payments.helpers import (
     recurring_price,
     subscriptions_of,
 )
-from tests.sandbox_process import Sandbox
+from tests.support.sandbox_process import Sandbox
 
 
 def _checkout(sandbox: stripe.StripeClient, user: int) -> dict[str, Any]:

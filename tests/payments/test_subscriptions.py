@@ -13,8 +13,9 @@ from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.payments.models import Subscription
 from tests.conftest import Credentials, asgi_client
-from tests.credits.helpers import assert_problem
-from tests.payments.helpers import (
+from tests.payments.test_retries import crash_after_the_fact
+from tests.support.credits import assert_problem
+from tests.support.payments import (
     CARD_3DS,
     CARD_DECLINED,
     STRIPE,
@@ -27,7 +28,6 @@ from tests.payments.helpers import (
     recurring_price,
     subscriptions_of,
 )
-from tests.payments.test_retries import crash_after_the_fact
 
 PATH = "create-subscription"
 

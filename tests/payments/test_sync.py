@@ -15,8 +15,8 @@ from billing.payments import customers, subscription_mirror
 from billing.payments.models import Subscription
 from billing.payments.sync import sync_all, sync_subscriptions
 from billing.runtime.cli import app
-from tests.sandbox.helpers import customer_with_card, recurring_price
-from tests.sandbox_process import Sandbox
+from tests.support.sandbox import customer_with_card, recurring_price
+from tests.support.sandbox_process import Sandbox
 
 USER = 7
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from tests.sandbox_process import Sandbox, start, stop
+from tests.support.sandbox_process import Sandbox, start, stop
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import stripe
 
-from .helpers import assert_shape
+from tests.support.sandbox import assert_shape
 
 
 def _card(client: stripe.StripeClient, number: str) -> Any:

@@ -9,9 +9,8 @@ import httpx
 import pytest
 import stripe
 
-from tests.sandbox_process import Sandbox
-
-from .helpers import assert_shape, customer_with_card, event_types, recurring_price
+from tests.support.sandbox import assert_shape, customer_with_card, event_types, recurring_price
+from tests.support.sandbox_process import Sandbox
 
 CARD_4242 = {"number": "4242424242424242", "exp_month": "12", "exp_year": "34", "cvc": "123"}
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
-from .helpers import assert_shape, customer_with_card, event_types, recurring_price
+from tests.support.sandbox import assert_shape, customer_with_card, event_types, recurring_price
 
 HOUR = 3600
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import stripe
 
-from .helpers import customer_with_card
+from tests.support.sandbox import customer_with_card
 
 
 def test_a_test_card_default_becomes_one_real_payment_method(

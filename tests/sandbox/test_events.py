@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stripe
 
-from .helpers import assert_shape
+from tests.support.sandbox import assert_shape
 
 
 def _customers(client: stripe.StripeClient, count: int) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.sandbox_process import Sandbox
+from tests.support.sandbox_process import Sandbox
 
 
 def test_same_key_same_params_returns_the_same_object(client: stripe.StripeClient) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from .helpers import assert_shape, customer_with_card, recurring_price
+from tests.support.sandbox import assert_shape, customer_with_card, recurring_price
 
 
 @pytest.fixture

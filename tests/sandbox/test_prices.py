@@ -7,7 +7,7 @@ import uuid
 import pytest
 import stripe
 
-from .helpers import assert_shape
+from tests.support.sandbox import assert_shape
 
 
 def test_recurring_price_with_product_and_metadata(client: stripe.StripeClient) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from tests.sandbox_process import Sandbox, start, stop
+from tests.support.sandbox_process import Sandbox, start, stop
 
 
 def test_state_survives_a_restart_in_the_same_data_dir(tmp_path: Path) -> None:

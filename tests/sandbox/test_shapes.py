@@ -6,7 +6,7 @@ import time
 
 import stripe
 
-from .helpers import assert_shape, customer_with_card, recurring_price
+from tests.support.sandbox import assert_shape, customer_with_card, recurring_price
 
 
 def test_billing_objects_have_todays_fields(client: stripe.StripeClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from .helpers import assert_shape, customer_with_card, event_types, recurring_price
+from tests.support.sandbox import assert_shape, customer_with_card, event_types, recurring_price
 
 
 def test_create_pays_first_invoice_and_carries_both_shapes(

@@ -7,9 +7,8 @@ from collections.abc import Callable
 import pytest
 import stripe
 
-from tests.sandbox_process import Sandbox
-
-from .helpers import assert_shape, receiver, wait_for
+from tests.support.sandbox import assert_shape, receiver, wait_for
+from tests.support.sandbox_process import Sandbox
 
 
 def test_endpoint_create_list_update_delete(client: stripe.StripeClient) -> None:

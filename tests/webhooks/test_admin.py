@@ -14,8 +14,8 @@ from billing.webhooks import inbox
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.processing import process_due
 from tests.conftest import Credentials
-from tests.credits.helpers import assert_problem
-from tests.webhooks.helpers import stripe_event
+from tests.support.credits import assert_problem
+from tests.support.stripe_events import stripe_event
 
 URL = "/api/admin/webhooks"
 

@@ -1,5 +1,5 @@
 """Deliveries that arrive while others are being written are stored together (group
-commit, see tests/test_group_commit.py), each answered new or duplicate as if alone."""
+commit, see tests/db/test_group_commit.py), each answered new or duplicate as if alone."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from billing.core.times import utcnow
 from billing.db import group_commit
 from billing.db.engine import Database
 from billing.webhooks import inbox
-from tests.transactions import another_transaction
-from tests.webhooks.helpers import stripe_event
+from tests.support.stripe_events import stripe_event
+from tests.support.transactions import another_transaction
 
 
 def event(event_id: str) -> inbox.StripeEvent:

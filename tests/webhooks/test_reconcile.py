@@ -19,9 +19,9 @@ from billing.stripe.paging import PAGE_SIZE
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
 from tests.conftest import sandbox_process
-from tests.sandbox_process import Sandbox
-from tests.webhooks.helpers import stripe_event
-from tests.worker_helpers import file_events
+from tests.support.sandbox_process import Sandbox
+from tests.support.stripe_events import stripe_event
+from tests.support.worker import file_events
 
 
 @pytest.fixture(scope="module")

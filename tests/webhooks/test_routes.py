@@ -16,8 +16,8 @@ from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.http.app import create_app
 from billing.webhooks.models import WebhookEvent
-from tests.credits.helpers import assert_problem
-from tests.webhooks.helpers import sign, stripe_event
+from tests.support.credits import assert_problem
+from tests.support.stripe_events import sign, stripe_event
 
 URL = "/api/stripe/webhook"
 SECRET, OLD_SECRET = "whsec_current", "whsec_previous"

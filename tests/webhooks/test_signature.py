@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.webhooks.signature import InvalidSignature, verify
-from tests.webhooks.helpers import sign, stripe_event
+from tests.support.stripe_events import sign, stripe_event
 
 TOLERANCE = 300
 SECRETS = ["whsec_current", "whsec_previous", "whsec_stranger"]

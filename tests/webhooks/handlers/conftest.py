@@ -9,8 +9,8 @@ import pytest
 
 from billing.core.config import Settings
 from billing.db.engine import Database
-from tests.sandbox_process import Sandbox
-from tests.webhooks.handlers.harness import Harness
+from tests.support.handler_harness import Harness
+from tests.support.sandbox_process import Sandbox
 
 
 @pytest.fixture

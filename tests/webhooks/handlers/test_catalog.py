@@ -12,7 +12,7 @@ import pytest
 from billing.catalog.models import Price, Product
 from billing.core.config import Settings
 from billing.db.engine import Database
-from tests.catalog.payloads import (
+from tests.support.catalog_payloads import (
     NEW_VERSION,
     OLD_VERSION,
     deliver,

@@ -15,10 +15,7 @@ from billing.payments.customers import user_for_customer
 from billing.stripe.client import create_client
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
-from tests.payments.stripe_proxy import StripeProxy, stripe_proxy
-from tests.sandbox.helpers import customer_with_card
-from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
-from tests.webhooks.handlers.shapes import (
+from tests.support.event_shapes import (
     SHAPES,
     checkout_item,
     checkout_session,
@@ -26,6 +23,9 @@ from tests.webhooks.handlers.shapes import (
     new_id,
     subscription,
 )
+from tests.support.handler_harness import Harness, credit_price, redelivered
+from tests.support.sandbox import customer_with_card
+from tests.support.stripe_proxy import StripeProxy, stripe_proxy
 
 COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"

@@ -10,9 +10,7 @@ import pytest
 from billing.credits.accounts import SPEND
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
-from tests.sandbox.helpers import customer_with_card
-from tests.webhooks.handlers.harness import Harness, card_payment, credit_price, redelivered
-from tests.webhooks.handlers.shapes import (
+from tests.support.event_shapes import (
     NEW,
     OLD,
     SHAPES,
@@ -23,6 +21,8 @@ from tests.webhooks.handlers.shapes import (
     payment_intent,
     plan_invoice,
 )
+from tests.support.handler_harness import Harness, card_payment, credit_price, redelivered
+from tests.support.sandbox import customer_with_card
 
 REFUNDED, DISPUTED = "charge.refunded", "charge.dispute.created"
 

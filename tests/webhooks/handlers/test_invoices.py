@@ -19,8 +19,7 @@ from billing.db.engine import Database
 from billing.payments import subscription_mirror
 from billing.webhooks.handlers.invoices import prorated_credits
 from billing.webhooks.models import WebhookEvent
-from tests.webhooks.handlers.harness import Harness, credit_price, redelivered
-from tests.webhooks.handlers.shapes import (
+from tests.support.event_shapes import (
     OLD,
     SHAPES,
     event,
@@ -30,6 +29,7 @@ from tests.webhooks.handlers.shapes import (
     plan_invoice,
     subscription,
 )
+from tests.support.handler_harness import Harness, credit_price, redelivered
 
 PAID, SUCCEEDED, FAILED = "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed"
 T0 = int(time.time()) - 3600

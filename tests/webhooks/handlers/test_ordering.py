@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from billing.payments.models import Payment
-from tests.sandbox.helpers import customer_with_card
-from tests.webhooks.handlers.harness import Harness, card_payment, credit_price, redelivered
-from tests.webhooks.handlers.shapes import (
+from tests.support.event_shapes import (
     SHAPES,
     charge,
     checkout_item,
@@ -25,6 +23,8 @@ from tests.webhooks.handlers.shapes import (
     payment_intent,
     subscription,
 )
+from tests.support.handler_harness import Harness, card_payment, credit_price, redelivered
+from tests.support.sandbox import customer_with_card
 
 PAYMENT_FIELDS = (
     "stripe_id",

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.webhooks.handlers.harness import Harness, redelivered
-from tests.webhooks.handlers.shapes import SHAPES, event, new_id, payment_intent
+from tests.support.event_shapes import SHAPES, event, new_id, payment_intent
+from tests.support.handler_harness import Harness, redelivered
 
 SUCCEEDED = "payment_intent.succeeded"
 FAILED = "payment_intent.payment_failed"

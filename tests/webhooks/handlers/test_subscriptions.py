@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.webhooks.handlers.harness import Harness, credit_price
-from tests.webhooks.handlers.shapes import NEW, OLD, SHAPES, event, new_id, subscription
+from tests.support.event_shapes import NEW, OLD, SHAPES, event, new_id, subscription
+from tests.support.handler_harness import Harness, credit_price
 
 T0 = int(time.time()) - 3600
 PERIOD = (T0, T0 + 30 * 86400)
