@@ -1,4 +1,4 @@
-"""The fast lanes (billing/fast_lanes.py): a spend or a webhook delivery served past
+"""The fast lanes (billing/http/fast_lanes.py): a spend or a webhook delivery served past
 FastAPI's routing answers exactly as the full route does, and posts exactly once.
 
 The reference is the same app, on the same database, with FastLanes taken out of its

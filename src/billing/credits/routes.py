@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
-from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billing.auth.dependencies import (
-    AdminPrincipal,
-    SelfServiceOrAdmin,
-    UserId,
-    authenticate,
-    require_self_service_or_admin,
-)
+from billing.auth.dependencies import AdminPrincipal, SelfServiceOrAdmin, UserId
 from billing.auth.principals import Principal
 from billing.core.errors import ValidationProblem
 from billing.credits import service
@@ -31,8 +23,7 @@ from billing.credits.schemas import (
 )
 from billing.credits.transfers import Transfer
 from billing.db.engine import get_database
-from billing.http.fast_lanes import json_response
-from billing.idempotency.route import HEADER, IdempotentRoute, idempotency_key
+from billing.idempotency.route import IdempotentRoute, idempotency_key
 from billing.idempotency.store import REPLAY_HEADER
 
 router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_class=IdempotentRoute)
@@ -141,29 +132,3 @@ async def spend_credits(
         metadata=body.metadata,
     )
     return await _post(request, response, transfer)
-
-
-_USER_ID: TypeAdapter[int] = TypeAdapter(UserId)
-
-
-async def spend_lane(request: Request, params: dict[str, Any]) -> Response | None:
-    """`spend_credits` in a fast lane (billing/fast_lanes.py). Spends with an idempotency
-    key take the full route, through `run_idempotently`; so does a spend that fails
-    validation, to get FastAPI's own 422. Credentials are checked first, as there."""
-    if HEADER in request.headers:
-        return None
-    principal = await authenticate(request)
-    media_type = request.headers.get("content-type", "").partition(";")[0]
-    if media_type.strip().lower() != "application/json":
-        return None
-    try:
-        user_id = _USER_ID.validate_python(params["user_id"])
-        body = SpendCreditsRequest.model_validate(orjson.loads(await request.body()))
-    except (ValidationError, orjson.JSONDecodeError):
-        return None
-    if body.idempotency_key is not None:
-        return None
-    principal = await require_self_service_or_admin(user_id, principal)
-    response = Response()
-    result = await spend_credits(user_id, body, request, response, principal)
-    return json_response(result, response)

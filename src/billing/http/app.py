@@ -19,10 +19,10 @@ from billing.compliance.routes import audit_router
 from billing.compliance.routes import router as compliance_router
 from billing.core.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
-from billing.credits.routes import spend_credits, spend_lane
+from billing.credits.routes import spend_credits
 from billing.db.engine import Database
 from billing.http.body_limit import BodySizeLimit
-from billing.http.fast_lanes import FastLanes, request_only
+from billing.http.fast_lanes import FastLanes
 from billing.http.frontend import install_frontend
 from billing.http.health import router as health_router
 from billing.http.ledger_metrics import count_ledger_operations
@@ -31,6 +31,7 @@ from billing.http.problem_docs import PROBLEM_RESPONSES, document_problems
 from billing.http.problems import AnswerUnhandled, install_error_handlers
 from billing.http.rate_limits import RateLimit, RateLimiter
 from billing.http.request_id import RequestId
+from billing.http.route_lanes import route_lanes
 from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
 from billing.payments.routes import router as payments_router
@@ -114,8 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_admin_router)
     app.include_router(audit_router)
     install_frontend(app, settings)  # after the API routers: `/` and `/assets` only
-    lanes = {spend_credits: spend_lane, stripe_webhook: request_only(stripe_webhook)}
-    app.add_middleware(FastLanes, routes=app.routes, lanes=lanes)  # innermost
+    lanes = route_lanes(app.routes, [spend_credits, stripe_webhook])  # raises if unservable
+    app.add_middleware(FastLanes, lanes=lanes)  # innermost
     app.add_middleware(BodySizeLimit)
     limiter = RateLimiter.from_settings(settings)
     app.add_middleware(RateLimit, limiter=limiter, tokens=app.state.verified_tokens)

@@ -3,24 +3,23 @@
 A spend or a webhook delivery is a few hundred microseconds of the service's own
 work, and FastAPI's share around it (matching the routes one by one, solving the
 dependencies, its exception and exit-stack middlewares) was as large again
-(bench/asgi_cpu.py). A lane serves the requests of one route: it resolves by hand
-what the route's endpoint needs, calls that same endpoint, and answers; an error is
+(bench/asgi_cpu.py). A lane serves the requests of one route: it resolves what the
+route's endpoint needs from a plan made at startup from the route's own declaration
+(billing/http/route_lanes.py), calls that same endpoint, and answers; an error is
 answered by the app's own exception handler. A lane may pass a request on to the full
 route instead (by returning None), for what it does not resolve itself, so such
 requests are answered exactly as before. The route stays declared in FastAPI: the
-OpenAPI document and the requests passed on keep one definition of it.
+OpenAPI document, the lane and the requests passed on keep one definition of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import BaseModel
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing.http.middleware import HttpMiddleware
@@ -30,39 +29,13 @@ from billing.http.problems import handle_error
 Lane = Callable[[Request, dict[str, Any]], Awaitable[Response | None]]
 
 
-def request_only(endpoint: Callable[[Request], Awaitable[Response]]) -> Lane:
-    """The lane of a route whose endpoint takes the request and nothing else."""
-
-    async def lane(request: Request, params: dict[str, Any]) -> Response:
-        return await endpoint(request)
-
-    return lane
-
-
-def json_response(model: BaseModel, endpoint_response: Response) -> Response:
-    """A route's JSON answer as FastAPI gives it: the response model's JSON, with any
-    headers the endpoint set on its `Response` parameter."""
-    response = Response(model.model_dump_json(by_alias=True), media_type="application/json")
-    response.raw_headers += [h for h in endpoint_response.raw_headers if h[0] != b"content-length"]
-    return response
-
-
 class FastLanes(HttpMiddleware):
     """ASGI middleware, innermost of the app's own: requests a lane takes go no deeper."""
 
-    def __init__(
-        self, app: ASGIApp, routes: Sequence[BaseRoute], lanes: Mapping[Any, Lane]
-    ) -> None:
+    def __init__(self, app: ASGIApp, lanes: Sequence[tuple[APIRoute, Lane]]) -> None:
+        """`lanes`: each route's, from `route_lanes` (billing/http/route_lanes.py)."""
         super().__init__(app)
-        self.lanes = [
-            (route, lanes[route.endpoint])
-            for context in iter_route_contexts(routes)
-            if isinstance(route := context.original_route, APIRoute)
-            and route.endpoint in lanes
-            and context.path == route.path  # included without a prefix of its own
-        ]
-        if len(self.lanes) != len(lanes):
-            raise ValueError("Every lane needs its endpoint's route, included unprefixed.")
+        self.lanes = list(lanes)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope)
@@ -83,7 +56,8 @@ class FastLanes(HttpMiddleware):
         send: Send,
     ) -> None:
         params = {name: route.param_convertors[name].convert(v) for name, v in raw_params.items()}
-        scope["route"], scope["path_params"] = route, params  # as routing sets them (metrics)
+        scope["route"], scope["endpoint"] = route, route.endpoint  # as routing sets them (metrics)
+        scope["path_params"] = params
         received = _Recording(receive)
         request = Request(scope, received)
         try:
