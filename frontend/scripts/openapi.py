@@ -6,8 +6,8 @@ Settings are the defaults (no `.env`), so the document is the same on every mach
 import json
 import sys
 
-from billing.app import create_app
-from billing.config import Settings
+from billing.core.config import Settings
+from billing.http.app import create_app
 
 document = create_app(Settings(_env_file=None)).openapi()
 json.dump(document, sys.stdout, indent=2)
