@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import select
-from starlette.requests import Request
-from starlette.responses import Response
 from structlog.testing import capture_logs
 
 from billing.core import correlation
@@ -29,12 +24,12 @@ from billing.core.config import Settings
 from billing.core.correlation import HEADER as REQUEST_ID
 from billing.credits import service
 from billing.db.engine import Database
-from billing.http.fast_lanes import FastLanes, Lane
 from billing.idempotency.store import REPLAY_HEADER
 from billing.webhooks.models import WebhookEvent
 from tests.conftest import WEBHOOK_SECRET, Credentials, asgi_client
 from tests.credits.test_validation import chunks, ledger, padded_body
 from tests.support.credits import CREDITS, add, assert_problem, spend
+from tests.support.lanes import full_route_client
 from tests.support.stripe_events import sign, stripe_event
 from tests.webhooks.test_routes import URL as WEBHOOK
 from tests.webhooks.test_routes import deliver
@@ -51,46 +46,6 @@ DEAD_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/billing"  # nothing l
 def settings(settings: Settings) -> Settings:
     """conftest's settings, with a webhook secret for the deliveries below."""
     return settings.model_copy(update={"STRIPE_WEBHOOK_SECRET": SecretStr(WEBHOOK_SECRET)})
-
-
-@asynccontextmanager
-async def full_route_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """conftest's in-process client, for an app without FastLanes (taken out before its
-    middleware stack is built, on the first request)."""
-    async with asgi_client(settings) as http:
-        app = http._transport.app  # type: ignore[attr-defined]
-        assert isinstance(app, FastAPI)
-        assert app.middleware_stack is None
-        without = [m for m in app.user_middleware if cast(object, m.cls) is not FastLanes]
-        assert len(without) == len(app.user_middleware) - 1
-        app.user_middleware = without
-        yield http
-
-
-@pytest.fixture
-async def full(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """Like `client` (same database), with every request taking the full route."""
-    async with full_route_client(settings) as http:
-        yield http
-
-
-@pytest.fixture
-def lanes_did(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What a lane did with each request it matched: served, raised or passed on."""
-    did: list[str] = []
-    serve = FastLanes._serve
-
-    async def watched_serve(self: FastLanes, route: Any, lane: Lane, *rest: Any) -> None:
-        async def watched(request: Request, params: dict[str, Any]) -> Response | None:
-            did.append("raised")
-            response = await lane(request, params)
-            did[-1] = "passed on" if response is None else "served"
-            return response
-
-        await serve(self, route, watched, *rest)
-
-    monkeypatch.setattr(FastLanes, "_serve", watched_serve)
-    return did
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -21,14 +21,10 @@ import pytest
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from starlette.requests import Request
-from starlette.responses import Response
 
 from billing.core.config import Settings
-from billing.http.fast_lanes import FastLanes, Lane
 from tests.conftest import Credentials
 from tests.credits.test_validation import chunks, ledger, padded_body
-from tests.http.test_fast_lanes import full_route_client
 from tests.support.credits import CREDITS, add
 
 FUNDS = 50
@@ -164,32 +160,6 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"BILLING_RATE_LIMIT": "1000000/second"})
 
 
-@pytest.fixture
-async def full(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """Like `client` (same database), with every request taking the full route."""
-    async with full_route_client(settings) as http:
-        yield http
-
-
-@pytest.fixture
-def lane_did(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the lane did with each request it matched: served, raised or passed on."""
-    did: list[str] = []
-    serve = FastLanes._serve
-
-    async def watched_serve(self: FastLanes, route: Any, lane: Lane, *rest: Any) -> None:
-        async def watched(request: Request, params: dict[str, Any]) -> Response | None:
-            did.append("raised")
-            response = await lane(request, params)
-            did[-1] = "passed on" if response is None else "served"
-            return response
-
-        await serve(self, route, watched, *rest)
-
-    monkeypatch.setattr(FastLanes, "_serve", watched_serve)
-    return did
-
-
 async def credentials(who: str, user: int, creds: Credentials) -> dict[str, str]:
     if who in ("service API key", "admin API key"):
         return await creds.api_key("service" if who.startswith("service") else "admin")
@@ -282,18 +252,18 @@ async def test_a_spend_gets_the_same_answer_through_the_lane_and_the_full_route(
     client: httpx.AsyncClient,
     full: httpx.AsyncClient,
     creds: Credentials,
-    lane_did: list[str],
+    lanes_did: list[str],
     case: Case,
 ) -> None:
     laned_user, full_user = next(SIDE_USERS), next(SIDE_USERS)
     for user in (laned_user, full_user):
         assert (await add(full, creds.admin(), user, FUNDS)).status_code == 200
-    lane_did.clear()
+    lanes_did.clear()
     laned = await answer(client, laned_user, case, creds)
     refused_by_length = case.body is BIG and not case.streamed  # before the lanes: 413
-    assert len(lane_did) == (0 if refused_by_length else len(laned["answers"])), lane_did
+    assert len(lanes_did) == (0 if refused_by_length else len(laned["answers"])), lanes_did
     assert laned == await answer(full, full_user, case, creds)
     if laned["answers"][0]["status"] == 200 and the_lane_takes(case):
-        assert lane_did == ["served"]
+        assert lanes_did == ["served"]
     if keyed(case):
-        assert "served" not in lane_did
+        assert "served" not in lanes_did
