@@ -6,7 +6,7 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from billing.core.errors import PayloadTooLarge
-from billing.http.middleware import HttpMiddleware
+from billing.http.middleware import HttpMiddleware, route_path
 from billing.http.problems import problem_response
 
 DEFAULT_BODY_LIMIT = 64 * 1024
@@ -18,7 +18,7 @@ class BodySizeLimit(HttpMiddleware):
     """413 `payload_too_large` for a declared or streamed body over the path's limit."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = BODY_LIMITS_BY_PATH.get(scope["path"], DEFAULT_BODY_LIMIT)
+        limit = BODY_LIMITS_BY_PATH.get(route_path(scope), DEFAULT_BODY_LIMIT)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             error = PayloadTooLarge(f"The body may hold at most {limit} bytes.")

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billing.http.middleware import HttpMiddleware
+from billing.http.middleware import HttpMiddleware, route_path
 from billing.http.problems import handle_error
 
 # (request, path parameters) -> the answer, or None to pass the request on
@@ -38,7 +38,7 @@ class FastLanes(HttpMiddleware):
         self.lanes = list(lanes)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = _route_path(scope)
+        path = route_path(scope)
         for route, lane in self.lanes:
             match = route.path_regex.match(path)
             if match is not None and scope["method"] in (route.methods or ()):
@@ -68,13 +68,6 @@ class FastLanes(HttpMiddleware):
             await self.app(scope, received.replay, send)
         else:
             await response(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path the app's routes match: without the prefix a proxy mounts the app at."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
 
 
 class _Recording:

@@ -5,6 +5,15 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
+def route_path(scope: Scope) -> str:
+    """The path the app's routes match: the request's path without the prefix a proxy
+    mounts the app at (ASGI `root_path`). Every middleware that acts by path uses it, so
+    behind a prefix the webhook keeps its body limit and its rate-limit bucket."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path
+
+
 class HttpMiddleware:
     """ASGI middleware that acts on HTTP requests (`handle`); anything else, the lifespan
     messages for one, passes through untouched."""

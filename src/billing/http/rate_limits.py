@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from billing.auth.tokens import VerifiedTokens, bearer_token
 from billing.core.config import ConfigurationError, Settings, parse_rate_limits
 from billing.core.errors import RateLimited, Unauthenticated
+from billing.http.middleware import route_path
 from billing.http.problems import problem_response
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -186,7 +187,7 @@ class RateLimit:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in EXEMPT_PATHS:
+        if scope["type"] == "http" and route_path(scope) not in EXEMPT_PATHS:
             limit, caller = self._bucket(scope)
             retry_after = await self.limiter.retry_after(limit, caller)
             if retry_after is not None:
@@ -198,6 +199,6 @@ class RateLimit:
     def _bucket(self, scope: Scope) -> tuple[str, str]:
         client = scope.get("client")
         address = "ip:" + (client[0] if client else "unknown")
-        if scope["path"] == WEBHOOK_PATH:
+        if route_path(scope) == WEBHOOK_PATH:
             return "webhook", address
         return "api", caller_identity(Headers(scope=scope), self.tokens) or address
