@@ -64,7 +64,7 @@ async def test_a_refund_settles_from_the_row_as_committed_not_as_read_earlier(
         assert await process_due(database, handlers, limit=10) == 1
         # This batch's refund, 600 in all, settles what is left of 180: 105 more.
         second = WebhookEvent(
-            stripe_event_id=new_id("evt"), payload=json.loads(refund(intent, 600))
+            stripe_event_id=new_id("evt"), livemode=False, payload=json.loads(refund(intent, 600))
         )
         await handlers["charge.refunded"](batch, second)
 

@@ -23,6 +23,7 @@ PRODUCTION_SECRETS = (
     "BILLING_ENCRYPTION_KEYS",
 )
 MIN_PRODUCTION_JWT_SECRET_BYTES = 32
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 # Per caller: a burst allowance and a sustained one (an average of 100 requests a second).
 DEFAULT_RATE_LIMIT = "200/second;6000/minute"
 # Per source address of the webhook route: Stripe delivers from a few addresses, in bursts.
@@ -136,6 +137,12 @@ class Settings(BaseSettings):
         if self.BILLING_RUN_WORKER is None:
             return self.is_sqlite
         return self.BILLING_RUN_WORKER
+
+    @property
+    def stripe_livemode(self) -> bool:
+        """Whether the configured key is a live one: events of the other mode are ignored."""
+        key = self.STRIPE_SECRET_KEY.get_secret_value() if self.STRIPE_SECRET_KEY else ""
+        return key.startswith(LIVE_KEY_PREFIXES)
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -88,6 +88,11 @@ async def process_next(database: Database, handlers: Mapping[str, Handler]) -> b
     return await process_batch(database, handlers, 1) > 0
 
 
+class Ignored(Exception):
+    """Raised by a handler, before any write, for an event it must not act on (one of
+    the other Stripe mode's, say): the event is kept, marked ignored, never retried."""
+
+
 class _HandlerFailed(Exception):
     """A handler raised where no savepoint isolates it: the whole batch rolls back."""
 
@@ -181,6 +186,9 @@ async def _handle(
             else:
                 async with session.begin_nested():
                     await handler(session, event)
+    except Ignored as exc:
+        logger.warning("webhook_event_ignored", event_id=event.stripe_event_id, reason=str(exc))
+        return _Outcome(event, IGNORED)
     except Exception as exc:  # any handler failure is recorded and retried
         if failed is None:
             raise _HandlerFailed(event_id, exc) from exc

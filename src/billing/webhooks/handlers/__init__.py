@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from billing.webhooks.handlers import (
     catalog,
     checkout,
@@ -21,14 +23,28 @@ from billing.webhooks.handlers import (
     subscriptions,
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext
-from billing.webhooks.processing import Handler
+from billing.webhooks.models import WebhookEvent
+from billing.webhooks.processing import Handler, Ignored
 
 MODULES = (catalog, checkout, payment_intents, invoices, subscriptions, disputes)
 
 
 def registry(context: HandlerContext) -> Mapping[str, Handler]:
-    """Every handled event type, bound to the context handlers need."""
+    """Every handled event type, bound to the context handlers need, for events of the
+    configured key's mode only (`livemode`): a test-mode secret left in the rotation list
+    of a live service must not let a 4242 payment grant real credits."""
     handlers: dict[str, EventHandler] = {}
     for module in MODULES:
         handlers.update(module.HANDLERS)
-    return {event_type: partial(handler, context) for event_type, handler in handlers.items()}
+    return {
+        event_type: partial(_in_mode, context.settings.stripe_livemode, partial(handler, context))
+        for event_type, handler in handlers.items()
+    }
+
+
+async def _in_mode(
+    livemode: bool, handler: Handler, session: AsyncSession, event: WebhookEvent
+) -> None:
+    if event.livemode != livemode:
+        raise Ignored(f"livemode {event.livemode} event; the configured key's is {livemode}")
+    await handler(session, event)
