@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from typing import TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,8 @@ from billing.core.times import utcnow
 from billing.db.engine import get_database
 
 API_KEY_ROLES: frozenset[str] = frozenset({"service", "admin"})
+FAILED_KEY_SECONDS = 60.0  # how long a key that failed is refused from memory
+V = TypeVar("V")
 
 ACTIVE_KEY = select(ApiKey.id, ApiKey.role).where(
     ApiKey.key_hash == bindparam("key_hash"),
@@ -44,10 +48,61 @@ async def create_api_key(session: AsyncSession, role: Role, name: str) -> tuple[
     return key, record
 
 
-async def _principal_for_api_key(request: Request, key: str) -> Principal:
+class KnownKeys:
+    """What this process learnt of API keys, by a digest (never the key itself): the
+    rate-limit identity of each key that verified, and the keys that failed lately.
+
+    A key the database has not vouched for is no caller of its own: it counts against
+    its client's address (`billing.http.rate_limits`), and one that failed is refused
+    from memory for `FAILED_KEY_SECONDS`, so a flood of made-up keys can neither dodge the
+    per-client limit nor hold the pool's connections with lookups. Both maps are bounded
+    (cleared whole when full, like `VerifiedTokens`)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._identities: dict[str, str] = {}
+        self._failed_until: dict[str, float] = {}
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+    def identity(self, key: str) -> str | None:
+        """The caller a key that verified names (`key:<id>`); None for any other key."""
+        return self._identities.get(self._digest(key))
+
+    def failed_lately(self, key: str) -> bool:
+        until = self._failed_until.get(self._digest(key))
+        return until is not None and until > time.monotonic()
+
+    def verified(self, key: str, principal: Principal) -> None:
+        digest = self._digest(key)
+        self._failed_until.pop(digest, None)
+        _bounded_put(self._identities, digest, principal.scope, self.size)
+
+    def failed(self, key: str) -> None:
+        until = time.monotonic() + FAILED_KEY_SECONDS
+        _bounded_put(self._failed_until, self._digest(key), until, self.size)
+
+
+def _bounded_put(entries: dict[str, V], key: str, value: V, size: int) -> None:
+    if len(entries) >= size and key not in entries:
+        entries.clear()
+    entries[key] = value
+
+
+async def principal_for_api_key(request: Request, key: str) -> Principal:
+    """The key's principal, checked against the database on every request (a revoked key
+    stops at once); a key that failed lately is refused without a lookup."""
+    known: KnownKeys = request.app.state.known_keys
+    if known.failed_lately(key):
+        raise Unauthenticated("The API key is not valid.")
     async with get_database(request).autocommit() as connection:
         record = (await connection.execute(ACTIVE_KEY, {"key_hash": hash_api_key(key)})).first()
     if record is None:
+        known.failed(key)
         raise Unauthenticated("The API key is not valid.")
     role: Role = "admin" if record.role == "admin" else "service"
-    return Principal(role=role, api_key_id=record.id)
+    principal = Principal(role=role, api_key_id=record.id)
+    known.verified(key, principal)
+    return principal

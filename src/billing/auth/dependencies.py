@@ -8,7 +8,7 @@ from fastapi import Depends, Path
 from pydantic import BeforeValidator, Field
 from starlette.requests import Request
 
-from billing.auth.api_keys import _principal_for_api_key
+from billing.auth.api_keys import principal_for_api_key
 from billing.auth.principals import Principal
 from billing.auth.tokens import VerifiedTokens, bearer_token
 from billing.core.errors import Forbidden, Unauthenticated
@@ -31,7 +31,7 @@ async def authenticate(request: Request) -> Principal:
     api_key = request.headers.get("x-api-key")
     authorization = request.headers.get("authorization")
     if api_key:
-        principal = await _principal_for_api_key(request, api_key)
+        principal = await principal_for_api_key(request, api_key)
     elif authorization:
         tokens: VerifiedTokens = request.app.state.verified_tokens
         principal = tokens.principal(bearer_token(authorization))

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from billing import __version__
+from billing.auth.api_keys import KnownKeys
 from billing.auth.tokens import VerifiedTokens
 from billing.catalog.cache import CatalogCache
 from billing.catalog.routes import router as catalog_router
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.verified_tokens = VerifiedTokens(settings)
+    app.state.known_keys = KnownKeys()
     app.state.stripe = create_client(settings)
     app.state.catalog = CatalogCache()
     install_error_handlers(app)
@@ -119,7 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FastLanes, lanes=lanes)  # innermost
     app.add_middleware(BodySizeLimit)
     limiter = RateLimiter.from_settings(settings)
-    app.add_middleware(RateLimit, limiter=limiter, tokens=app.state.verified_tokens)
+    tokens, keys = app.state.verified_tokens, app.state.known_keys
+    app.add_middleware(RateLimit, limiter=limiter, tokens=tokens, keys=keys)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AnswerUnhandled)
     app.add_middleware(RequestId)  # outermost: every response, even a 429, carries its id

@@ -12,7 +12,6 @@ few seconds before it is tried again: the limiter must never take payments down.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
@@ -25,6 +24,7 @@ from prometheus_client import Counter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from billing.auth.api_keys import KnownKeys
 from billing.auth.tokens import VerifiedTokens, bearer_token
 from billing.core.config import ConfigurationError, Settings, parse_rate_limits
 from billing.core.errors import RateLimited, Unauthenticated
@@ -161,13 +161,13 @@ class RateLimiter:
         return None
 
 
-def caller_identity(headers: Headers, tokens: VerifiedTokens) -> str | None:
-    """Who the credentials name, worked out without the database; None if nobody
-    (no credentials, or a token that does not verify). An API key is named by a digest
-    (never by itself): one bucket per key; a made-up key gets a 401 from the route."""
+def caller_identity(headers: Headers, tokens: VerifiedTokens, keys: KnownKeys) -> str | None:
+    """Who the credentials name, worked out without the database; None if nobody (no
+    credentials, a token that does not verify, an API key not verified yet): then the
+    request counts against its address. A made-up key gets no bucket of its own."""
     api_key = headers.get("x-api-key")
     if api_key:
-        return "key:" + hashlib.blake2b(api_key.encode(), digest_size=16).hexdigest()
+        return keys.identity(api_key)
     authorization = headers.get("authorization")
     if authorization:
         try:
@@ -181,10 +181,13 @@ class RateLimit:
     """429 `rate_limited` with `Retry-After` once a caller is over its limit. Health
     and metrics routes are never limited, so operators can always see in."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, tokens: VerifiedTokens) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, tokens: VerifiedTokens, keys: KnownKeys
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.tokens = tokens
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and route_path(scope) not in EXEMPT_PATHS:
@@ -201,4 +204,4 @@ class RateLimit:
         address = "ip:" + (client[0] if client else "unknown")
         if route_path(scope) == WEBHOOK_PATH:
             return "webhook", address
-        return "api", caller_identity(Headers(scope=scope), self.tokens) or address
+        return "api", caller_identity(Headers(scope=scope), self.tokens, self.keys) or address
