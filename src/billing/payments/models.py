@@ -114,3 +114,34 @@ class Payment(Base):
     failure_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Dispute(Base):
+    """A dispute of a payment's charge that moved money, and the credits it moved.
+
+    Made on the first news that its funds went or came back; an inquiry (`warning_*`),
+    which moves no money, never has one. `withdrawn_at` is when its claw-back was settled:
+    `credits_clawed_back` taken from the wallet, `credits_unrecovered` what the wallet
+    could not cover. `reinstated_at` is when it was known won: `credits_reinstated` (all
+    that the claw-back took) given back. One known won before its withdrawal is never
+    clawed back (`withdrawn_at` stays NULL). `status` is the newest known (`state_at`:
+    the creation time of the event that told it).
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_id: Mapped[int] = mapped_column(BigInteger, index=True)  # payments.id
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(32))
+    state_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reinstated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    credits_clawed_back: Mapped[int] = mapped_column(BigInteger)
+    credits_unrecovered: Mapped[int] = mapped_column(BigInteger)
+    credits_reinstated: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
