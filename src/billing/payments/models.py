@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final, Literal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, UTCDateTime
@@ -24,12 +24,25 @@ SUBSCRIPTION_ENDED: Final = ("canceled", "incomplete_expired")
 
 
 class StripeCustomer(Base):
-    """One Stripe customer per platform user; both sides unique, so a race loses cleanly."""
+    """A platform user's Stripe customer. A user has one current customer (a partial
+    unique index), and a customer one user (unique), so a race loses cleanly. Erasure
+    deletes the customer at Stripe and sets `erased_at`: the row stays, so the old
+    customer's events still name the user for the financial records, but it is no longer
+    the user's customer, and the next payment makes a new one."""
 
     __tablename__ = "stripe_customers"
+    __table_args__ = (
+        Index(
+            "ux_stripe_customers_current_user_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("erased_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Personal data, Fernet tokens (billing.compliance.personal_data); NULL once erased.
