@@ -18,12 +18,13 @@ from billing.credits.models import CreditTransaction
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
 from billing.payments import recorded_payments
-from billing.payments.customers import ensure_customer
+from billing.payments.customers import customer_id_for, ensure_customer, user_for_customer
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.models import WebhookEvent
 from tests.compliance.privacy import EXPORT, stored_row, webhook_event, without_payload
 from tests.conftest import Credentials
 from tests.support.credits import add, balance
+from tests.support.payments import assert_customer_of, one_time_price, post
 from tests.support.sandbox_process import Sandbox
 
 
@@ -218,3 +219,62 @@ async def test_only_admins_may_erase(
     assert response.status_code == (401 if caller == "nobody" else 403)
     assert (await stored_row(db, user)).email_encrypted is not None
     assert stripe_has(stripe_sandbox.client, customer_id)
+
+
+async def test_an_erased_user_pays_again_as_a_new_stripe_customer(
+    user: int, api: httpx.AsyncClient, db: Database, admin: Credentials, stripe_sandbox: Sandbox
+) -> None:
+    """Erasure deletes the user's Stripe customer and unlinks it: the next payment makes a
+    new customer (the deleted one would fail at Stripe), while the old customer id still
+    names the user for the financial records its late events touch."""
+    sandbox = stripe_sandbox.client
+    topup = {"user_id": user, "amount": 2500, "currency": "usd"}
+    paid = await post(api, "create-payment-intent", topup, admin.bearer(user))
+    assert paid.status_code == 200, paid.text
+    old = str(sandbox.v1.payment_intents.retrieve(paid.json()["id"]).customer)
+    confirmed = sandbox.v1.payment_intents.confirm(
+        paid.json()["id"], params={"payment_method": "pm_card_visa"}
+    )
+    assert confirmed.status == "succeeded"
+
+    erased = await api.delete(erase_path(user), headers=admin.admin())
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["stripe_customer_id"] == old
+    assert not stripe_has(sandbox, old)
+
+    again = await post(api, "create-payment-intent", topup, admin.bearer(user))
+    assert again.status_code == 200, again.text
+    new = str(sandbox.v1.payment_intents.retrieve(again.json()["id"]).customer)
+    assert new != old
+    assert_customer_of(sandbox, new, user)
+    price = one_time_price(sandbox, amount=700)
+    order = {
+        "user_id": user,
+        "price_id": price.id,
+        "mode": "payment",
+        "success_url": "https://billing.test/done",
+        "cancel_url": "https://billing.test/cancel",
+    }
+    checkout = await post(api, "create-checkout-session", order, admin.bearer(user))
+    assert checkout.status_code == 200, checkout.text
+    assert sandbox.v1.checkout.sessions.retrieve(checkout.json()["id"]).customer == new
+    assert not stripe_has(sandbox, old)
+
+    async with db.sessions() as session:
+        assert await customer_id_for(session, user) == new
+        assert await user_for_customer(session, old) == user  # its late events still resolve
+        assert await user_for_customer(session, new) == user
+    export = (await api.get(f"{EXPORT}/{user}", headers=admin.bearer(user))).json()
+    assert export["customer"]["stripe_customer_id"] == new
+
+    # Erased again: the new customer goes too, and the user can still pay afterwards.
+    second = await api.delete(erase_path(user), headers=admin.admin())
+    assert (second.json()["stripe_customer_id"], second.json()["stripe_customer"]) == (
+        new,
+        "deleted",
+    )
+    assert not stripe_has(sandbox, new)
+    third = await post(api, "create-payment-intent", topup, admin.bearer(user))
+    assert third.status_code == 200, third.text
+    latest = str(sandbox.v1.payment_intents.retrieve(third.json()["id"]).customer)
+    assert latest not in (old, new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import stripe
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from billing.catalog.models import Price
@@ -12,7 +13,7 @@ from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.payments import customers, subscription_mirror
-from billing.payments.models import Subscription
+from billing.payments.models import StripeCustomer, Subscription
 from billing.payments.sync import sync_all, sync_subscriptions
 from billing.runtime.cli import app
 from tests.support.sandbox import customer_with_card, recurring_price
@@ -101,3 +102,24 @@ def test_the_command_prints_its_counts(
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("synced ")
     assert result.stdout.rstrip().endswith(" prices, 0 subscriptions of 0 customers")
+
+
+async def test_sync_skips_erased_customers(
+    stripe_database: Database, stripe_api: stripe.StripeClient, stripe_sandbox: Sandbox
+) -> None:
+    """An erased user's customer was deleted at Stripe: sync asks nothing about it, and
+    syncs the customer the user has paid with since."""
+    erased, current = subscribe(stripe_sandbox), subscribe(stripe_sandbox)
+    await link(stripe_database, USER, str(erased.customer))
+    async with stripe_database.sessions() as session, session.begin():
+        await session.execute(
+            update(StripeCustomer)
+            .where(StripeCustomer.stripe_customer_id == str(erased.customer))
+            .values(erased_at=utcnow())
+        )
+    stripe_sandbox.client.v1.customers.delete(str(erased.customer))
+    await link(stripe_database, USER, str(current.customer))
+    counts = await sync_all(stripe_database, stripe_api)
+    assert (counts.customers, counts.subscriptions) == (1, 1)
+    assert await mirrored(stripe_database, current.id) is not None
+    assert await mirrored(stripe_database, erased.id) is None

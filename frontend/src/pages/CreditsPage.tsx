@@ -20,6 +20,7 @@ const KINDS: Record<string, string> = {
   admin_grant: 'Granted',
   spend: 'Spent',
   refund_clawback: 'Refund',
+  dispute_reinstatement: 'Dispute won',
   expiry: 'Expired',
 };
 

@@ -8,6 +8,10 @@ subscriptions), and the stored payloads of finished webhook events about the use
 which carry the same details in clear. Events still due keep theirs until handled
 (a late refund must still claw back); retention prunes them later.
 
+Erased, the customer is no longer the user's (`payments.customers`): its row stays, so
+its late events still name the user, and the next payment creates a new customer, which
+a later erasure deletes in turn (the newest customer is the one erased and reported).
+
 Safe to repeat: Stripe's "no such customer" counts as deleted, `erased_at` keeps the
 first erasure's time, and a replayed checkout event cannot store the data again.
 """
@@ -59,16 +63,23 @@ async def erase_personal_data(
     retry starts over."""
     async with database.sessions() as session:
         await read_without_transaction(session)
-        customer_id = await session.scalar(
-            select(StripeCustomer.stripe_customer_id).where(StripeCustomer.user_id == user_id)
+        # Newest first: the current customer, if any, is the newest (a user gets a new one
+        # only once the one before was erased), else the one erased last.
+        customers = list(
+            await session.scalars(
+                select(StripeCustomer.stripe_customer_id)
+                .where(StripeCustomer.user_id == user_id)
+                .order_by(StripeCustomer.id.desc())
+            )
         )
-        about = _events_about(user_id, customer_id)
+        about = _events_about(user_id, customers)
         event_ids = list(await session.scalars(select(WebhookEvent.id).where(about)))
+    customer_id = customers[0] if customers else None
     outcome: StripeOutcome = "no_customer"
     if customer_id is not None:
         outcome = await _delete_at_stripe(client, customer_id)
     async with database.sessions() as session, session.begin():
-        fields, erased_at = await _anonymise(session, user_id)
+        fields, erased_at = await _anonymise(session, user_id, customers)
         pruned = await _prune_events(session, event_ids, about)
         erasure = Erasure(
             user_id=user_id,
@@ -109,27 +120,41 @@ async def _delete_at_stripe(client: stripe.StripeClient, customer_id: str) -> St
     return "deleted"
 
 
-async def _anonymise(session: AsyncSession, user_id: int) -> tuple[list[str], datetime | None]:
-    """Empty the customer row's personal data: the fields that held some, and when the
-    user was first erased (None without a customer row)."""
-    row = await session.scalar(
-        select(StripeCustomer).where(StripeCustomer.user_id == user_id).with_for_update()
-    )
-    if row is None:
+async def _anonymise(
+    session: AsyncSession, user_id: int, customers: list[str]
+) -> tuple[list[str], datetime | None]:
+    """Empty the personal data of the user's customer rows (`customers`, newest first: the
+    ones gone at Stripe; one made since stays the user's) and mark them erased: the fields
+    that held some, and when the newest was first erased (None without a customer row)."""
+    if not customers:
         return [], None
+    rows = {
+        row.stripe_customer_id: row
+        for row in await session.scalars(
+            select(StripeCustomer)
+            .where(
+                StripeCustomer.user_id == user_id,
+                StripeCustomer.stripe_customer_id.in_(customers),
+            )
+            .order_by(StripeCustomer.id)
+            .with_for_update()
+        )
+    }
     held = [
         field
-        for field, token in (("email", row.email_encrypted), ("name", row.name_encrypted))
-        if token is not None
+        for field, column in (("email", "email_encrypted"), ("name", "name_encrypted"))
+        if any(getattr(row, column) is not None for row in rows.values())
     ]
-    row.email_encrypted = row.name_encrypted = None
-    row.erased_at = row.erased_at or utcnow()
-    return held, row.erased_at
+    now = utcnow()
+    for row in rows.values():
+        row.email_encrypted = row.name_encrypted = None
+        row.erased_at = row.erased_at or now
+    return held, rows[customers[0]].erased_at
 
 
-def _events_about(user_id: int, customer_id: str | None) -> ColumnElement[bool]:
-    """Finished inbox events whose object is the user's: its customer, or an object
-    carrying the customer or the user's id (as the service writes it on Stripe objects)."""
+def _events_about(user_id: int, customers: list[str]) -> ColumnElement[bool]:
+    """Finished inbox events whose object is the user's: one of its customers, or an object
+    carrying one of them or the user's id (as the service writes it on Stripe objects)."""
 
     def field(*path: str) -> ColumnElement[str]:
         value: ColumnElement[str] = WebhookEvent.payload[("data", "object", *path)].as_string()
@@ -137,9 +162,9 @@ def _events_about(user_id: int, customer_id: str | None) -> ColumnElement[bool]:
 
     matches = [field("metadata", "user_id") == str(user_id)]
     matches.append(field("client_reference_id") == str(user_id))
-    if customer_id is not None:
-        matches.append(field("customer") == customer_id)
-        matches.append(and_(field("object") == "customer", field("id") == customer_id))
+    if customers:
+        matches.append(field("customer").in_(customers))
+        matches.append(and_(field("object") == "customer", field("id").in_(customers)))
     return and_(
         WebhookEvent.status.in_(DONE_STATUSES),
         WebhookEvent.payload.is_not(None),

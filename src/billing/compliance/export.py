@@ -110,8 +110,14 @@ SECTIONS: tuple[tuple[str, Page], ...] = (
 
 
 async def customer_record(session: AsyncSession, settings: Settings, user_id: int) -> Record | None:
-    """The user's Stripe customer with its personal data decrypted (null once erased)."""
-    row = await session.scalar(select(StripeCustomer).where(StripeCustomer.user_id == user_id))
+    """The user's Stripe customer with its personal data decrypted (null once erased): the
+    current one, else the one erased last (the newest row either way)."""
+    row = await session.scalar(
+        select(StripeCustomer)
+        .where(StripeCustomer.user_id == user_id)
+        .order_by(StripeCustomer.id.desc())
+        .limit(1)
+    )
     if row is None:
         return None
     return {

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.core.config import Settings
 from billing.core.errors import BillingError
 from billing.payments.models import StripeCustomer
+from billing.stripe.readers import object_id
 
 
 class PersonalDataUnreadable(BillingError):
@@ -59,11 +60,19 @@ def decrypt_optional(settings: Settings, token: str | None) -> str | None:
 
 
 async def remember_contact(
-    session: AsyncSession, settings: Settings, user_id: int, email: str | None, name: str | None
+    session: AsyncSession,
+    settings: Settings,
+    user_id: int,
+    email: str | None,
+    name: str | None,
+    *,
+    customer_id: str | None = None,
 ) -> bool:
     """Store the user's email and name (either may be missing: the stored one stays) on
-    its customer row, encrypted; False if there is no row or its data was erased (a
-    replayed event must not bring erased data back). Runs in the caller's transaction."""
+    its current customer row (only if it is `customer_id`, when given), encrypted; False
+    if there is none or its data was erased (a replayed event must not bring erased data
+    back, not even onto the customer the user has since paid with). Runs in the caller's
+    transaction."""
     values = {
         column: encrypt(settings, value)
         for column, value in (("email_encrypted", email), ("name_encrypted", name))
@@ -71,11 +80,11 @@ async def remember_contact(
     }
     if not values:
         return False
+    conditions = [StripeCustomer.user_id == user_id, StripeCustomer.erased_at.is_(None)]
+    if customer_id is not None:
+        conditions.append(StripeCustomer.stripe_customer_id == customer_id)
     updated = await session.scalar(
-        update(StripeCustomer)
-        .where(StripeCustomer.user_id == user_id, StripeCustomer.erased_at.is_(None))
-        .values(**values)
-        .returning(StripeCustomer.id)
+        update(StripeCustomer).where(*conditions).values(**values).returning(StripeCustomer.id)
     )
     return updated is not None
 
@@ -83,7 +92,8 @@ async def remember_contact(
 async def remember_checkout_contact(
     session: AsyncSession, settings: Settings, user_id: int, checkout: dict[str, Any]
 ) -> bool:
-    """`remember_contact` from a Checkout Session's `customer_details`."""
+    """`remember_contact` from a Checkout Session's `customer_details`, onto the
+    session's own customer only (a late session of an erased customer stores nothing)."""
     details = checkout.get("customer_details")
     if not isinstance(details, dict):
         return False
@@ -94,4 +104,5 @@ async def remember_checkout_contact(
         user_id,
         email if isinstance(email, str) else None,
         name if isinstance(name, str) else None,
+        customer_id=object_id(checkout.get("customer")),
     )

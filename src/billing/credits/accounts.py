@@ -35,4 +35,6 @@ SUBSCRIPTION_GRANT = TransactionKind("subscription_grant", "subscriptions", cred
 ADMIN_GRANT = TransactionKind("admin_grant", "grants", credits_wallet=True)
 SPEND = TransactionKind("spend", "usage", credits_wallet=False)
 REFUND_CLAWBACK = TransactionKind("refund_clawback", "refunds", credits_wallet=False)
+# A won dispute gives back what its claw-back took: the reverse of a `refund_clawback`.
+DISPUTE_REINSTATEMENT = TransactionKind("dispute_reinstatement", "refunds", credits_wallet=True)
 EXPIRY = TransactionKind("expiry", "expired", credits_wallet=False)

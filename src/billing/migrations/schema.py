@@ -6,7 +6,7 @@ from billing.catalog.models import CatalogVersion, Price, Product
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
-from billing.payments.models import Payment, StripeCustomer, Subscription
+from billing.payments.models import Dispute, Payment, StripeCustomer, Subscription
 from billing.webhooks.models import WebhookEvent
 
 metadata = Base.metadata
@@ -18,6 +18,7 @@ __all__ = [
     "CreditAccount",
     "CreditEntry",
     "CreditTransaction",
+    "Dispute",
     "IdempotencyRecord",
     "Payment",
     "Price",

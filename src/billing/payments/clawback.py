@@ -49,10 +49,13 @@ async def _locked_balance(session: AsyncSession, user_id: int) -> int:
     return balance or 0
 
 
-async def claw_back(session: AsyncSession, payment: Payment, *, key: str, reference: str) -> None:
-    """Settle `payment`'s refunds and disputes as they now stand (the row is locked)."""
+async def claw_back(
+    session: AsyncSession, payment: Payment, *, key: str, reference: str
+) -> Clawback:
+    """Settle `payment`'s refunds and disputes as they now stand (the row is locked);
+    what this settled."""
     if payment.user_id is None:
-        return
+        return Clawback(0, 0)
     due = clawback_due(
         payment.credits,
         payment.amount,
@@ -70,3 +73,4 @@ async def claw_back(session: AsyncSession, payment: Payment, *, key: str, refere
     )
     payment.credits_clawed_back += due.take
     payment.credits_unrecovered += due.unrecovered
+    return due

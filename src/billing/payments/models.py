@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final, Literal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, UTCDateTime
@@ -24,12 +24,25 @@ SUBSCRIPTION_ENDED: Final = ("canceled", "incomplete_expired")
 
 
 class StripeCustomer(Base):
-    """One Stripe customer per platform user; both sides unique, so a race loses cleanly."""
+    """A platform user's Stripe customer. A user has one current customer (a partial
+    unique index), and a customer one user (unique), so a race loses cleanly. Erasure
+    deletes the customer at Stripe and sets `erased_at`: the row stays, so the old
+    customer's events still name the user for the financial records, but it is no longer
+    the user's customer, and the next payment makes a new one."""
 
     __tablename__ = "stripe_customers"
+    __table_args__ = (
+        Index(
+            "ux_stripe_customers_current_user_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("erased_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Personal data, Fernet tokens (billing.compliance.personal_data); NULL once erased.
@@ -112,5 +125,36 @@ class Payment(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(255))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Dispute(Base):
+    """A dispute of a payment's charge that moved money, and the credits it moved.
+
+    Made on the first news that its funds went or came back; an inquiry (`warning_*`),
+    which moves no money, never has one. `withdrawn_at` is when its claw-back was settled:
+    `credits_clawed_back` taken from the wallet, `credits_unrecovered` what the wallet
+    could not cover. `reinstated_at` is when it was known won: `credits_reinstated` (all
+    that the claw-back took) given back. One known won before its withdrawal is never
+    clawed back (`withdrawn_at` stays NULL). `status` is the newest known (`state_at`:
+    the creation time of the event that told it).
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_id: Mapped[int] = mapped_column(BigInteger, index=True)  # payments.id
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(32))
+    state_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reinstated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    credits_clawed_back: Mapped[int] = mapped_column(BigInteger)
+    credits_unrecovered: Mapped[int] = mapped_column(BigInteger)
+    credits_reinstated: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

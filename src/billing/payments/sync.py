@@ -33,7 +33,11 @@ async def sync_all(database: Database, client: stripe.StripeClient) -> SyncCount
     """The catalog, then each linked customer's subscriptions; how many of each."""
     products, prices = await sync_catalog(database, client)
     async with database.autocommit() as connection:
-        query = select(StripeCustomer.stripe_customer_id).order_by(StripeCustomer.id)
+        query = (  # an erased customer was deleted at Stripe, its subscriptions canceled
+            select(StripeCustomer.stripe_customer_id)
+            .where(StripeCustomer.erased_at.is_(None))
+            .order_by(StripeCustomer.id)
+        )
         customers = list(await connection.scalars(query))
     subscriptions = 0
     for customer_id in customers:

@@ -20,6 +20,7 @@ TODAY_TOTALS = {
     "expiry": 500,
     "subscription_grant": 3000,
     "refund_clawback": 400,
+    "dispute_reinstatement": 100,
     "admin_grant": 1000,
 }
 

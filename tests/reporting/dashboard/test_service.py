@@ -19,6 +19,7 @@ from billing.core.times import utcnow
 from billing.credits import service as credits
 from billing.credits.accounts import (
     ADMIN_GRANT,
+    DISPUTE_REINSTATEMENT,
     EXPIRY,
     PURCHASE,
     REFUND_CLAWBACK,
@@ -192,7 +193,8 @@ def dataset(first: date) -> list[Any]:
 
 async def post_ledger(database: Database) -> None:
     """User 101: +5000 purchase, -1200 -300 spends, -500 expiry: holds 3000.
-    User 102: +3000 subscription grant, -2000 spend, -400 clawback: holds 600.
+    User 102: +3000 subscription grant, -2000 spend, -400 clawback, +100 given back (a won
+    dispute): holds 700.
     User 103: +1000 admin grant, -1000 spend: holds 0.
     User 104: +1500 purchase, -1500 spend: holds 0 (ties with 101 on spend)."""
     for user, kind, amount in [
@@ -203,6 +205,7 @@ async def post_ledger(database: Database) -> None:
         (102, SUBSCRIPTION_GRANT, 3000),
         (102, SPEND, 2000),
         (102, REFUND_CLAWBACK, 400),
+        (102, DISPUTE_REINSTATEMENT, 100),
         (103, ADMIN_GRANT, 1000),
         (103, SPEND, 1000),
         (104, PURCHASE, 1500),
@@ -252,13 +255,14 @@ async def test_every_figure_matches_the_hand_worked_dataset(
         {"currency": "eur", "mrr": 1000, "arr": 12_000},
         {"currency": "usd", "mrr": 5721, "arr": 68_650},
     ]
-    # Issued 5000 + 3000 + 1000 + 1500; spent 1200 + 300 + 2000 + 1000 + 1500.
+    # Issued 5000 + 3000 + 1000 + 1500 + 100 (given back); spent 1200 + 300 + 2000 + 1000
+    # + 1500.
     assert body["credits"] == {
-        "issued": 10_500,
+        "issued": 10_600,
         "spent": 6000,
         "expired": 500,
         "clawed_back": 400,
-        "outstanding": 3600,  # 3000 + 600 + 0 + 0 = 10500 - 6000 - 500 - 400
+        "outstanding": 3700,  # 3000 + 700 + 0 + 0 = 10600 - 6000 - 500 - 400
     }
     assert body["top_users"] == [
         {"user_id": 102, "spent": 2000},
@@ -319,11 +323,11 @@ async def test_outstanding_credits_are_those_held_at_the_end_of_the_range(
         "spent": 0,
         "expired": 0,
         "clawed_back": 0,
-        "outstanding": 0,  # the wallets hold 3600 now, but held nothing before today
+        "outstanding": 0,  # the wallets hold 3700 now, but held nothing before today
     }
     assert before["top_users"] == []
     now = await get_dashboard(client, creds.admin(), **{"to": today.isoformat()})
-    assert now["credits"]["outstanding"] == 3600
+    assert now["credits"]["outstanding"] == 3700
 
 
 async def test_an_empty_database_gives_zeros_and_no_lag(

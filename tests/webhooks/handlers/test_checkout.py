@@ -7,11 +7,14 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
+from billing.core.times import utcnow
 from billing.credits.accounts import ADMIN_GRANT
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
-from billing.payments.customers import user_for_customer
+from billing.payments.customers import customer_id_for, user_for_customer
+from billing.payments.models import StripeCustomer
 from billing.stripe.client import create_client
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
@@ -348,3 +351,44 @@ async def test_a_session_without_a_user_is_not_ours(harness: Harness, version: s
     await harness.run(event(version, COMPLETED, obj))
     assert await harness.statuses() == ["processed"]
     assert (await harness.ledger(), await harness.payments()) == ([], [])
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_late_session_of_an_erased_customer_credits_but_links_and_stores_nothing(
+    harness: Harness, version: str
+) -> None:
+    """The user was erased (their customer deleted at Stripe, its row marked), then pays
+    again as a new customer. A session of the old customer arriving late still credits
+    what was paid, but neither makes the old customer the user's again nor stores its
+    contact details, on the old row or on the new one."""
+    _without_stripe(harness)
+    old, new = new_id("cus"), new_id("cus")
+    await harness.link(7020, old)
+    async with harness.database.sessions() as session, session.begin():
+        await session.execute(
+            update(StripeCustomer)
+            .where(StripeCustomer.stripe_customer_id == old)
+            .values(erased_at=utcnow())
+        )
+    late = checkout_session(
+        version,
+        mode="payment",
+        payment_status="paid",
+        metadata={"user_id": "7020", "credits": "100"},
+        customer=old,
+        customer_details={"email": "ada@example.com", "name": "Ada L", "phone": None},
+        payment_intent=new_id("pi"),
+        amount_total=200,
+    )
+    body = event(version, COMPLETED, late)
+    await harness.run(body)  # the user has no customer now
+    await harness.link(7020, new)
+    await harness.run(redelivered(body))  # and now a new one
+    assert await harness.statuses() == ["processed"] * 2
+    assert await harness.ledger() == [("purchase", 100, f"stripe:checkout:{late['id']}")]
+    async with harness.database.sessions() as session:
+        assert await customer_id_for(session, 7020) == new
+        assert await user_for_customer(session, old) == 7020
+        rows = (await session.scalars(select(StripeCustomer))).all()
+    contacts = {row.stripe_customer_id: (row.email_encrypted, row.name_encrypted) for row in rows}
+    assert contacts == {old: (None, None), new: (None, None)}

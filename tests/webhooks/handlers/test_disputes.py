@@ -1,5 +1,6 @@
-"""charge.refunded and charge.dispute.created claw credits back in proportion, once per
-increase, never below zero, recording what the wallet could not cover."""
+"""charge.refunded and the disputes' events claw credits back in proportion, once per
+increase (once per dispute), never below zero, recording what the wallet could not cover;
+a won dispute gives back exactly what its claw-back took. Inquiries move nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 from billing.credits.accounts import SPEND
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
+from billing.payments import recorded_payments
+from billing.payments.clawback import claw_back
+from tests.support.audit import entries as audit_entries
 from tests.support.event_shapes import (
     NEW,
     OLD,
@@ -25,6 +29,8 @@ from tests.support.handler_harness import Harness, card_payment, credit_price, r
 from tests.support.sandbox import customer_with_card
 
 REFUNDED, DISPUTED = "charge.refunded", "charge.dispute.created"
+UPDATED, CLOSED = "charge.dispute.updated", "charge.dispute.closed"
+WITHDRAWN, REINSTATED = "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"
 
 
 class Topup:
@@ -59,15 +65,21 @@ class Topup:
         return event(self.version, REFUNDED, obj)
 
     def disputed(self, amount: int, dispute_id: str | None = None) -> bytes:
+        return self.dispute_event(DISPUTED, "needs_response", dispute_id or new_id("dp"), amount)
+
+    def dispute_event(
+        self, event_type: str, status: str, dispute_id: str, amount: int = 1000
+    ) -> bytes:
+        """An event of the dispute `dispute_id` of this top-up's charge, in `status`."""
         obj = dispute(
             self.version,
-            id=dispute_id or new_id("dp"),
+            id=dispute_id,
             amount=amount,
             charge=self.charge_id,
             payment_intent=self.intent["id"],
-            status="needs_response",
+            status=status,
         )
-        return event(self.version, DISPUTED, obj)
+        return event(self.version, event_type, obj)
 
 
 Outcome = tuple[int, list[tuple[int, str]], tuple[int, int, int, int]]
@@ -147,6 +159,179 @@ async def test_a_clawback_beyond_the_balance_records_the_unrecovered_rest(
     assert await _outcome(harness, topup) == (0, clawbacks, (1000, 1000, 50, 250))
 
 
+async def _dispute_ledger(harness: Harness, user_id: int) -> list[tuple[str, int, str]]:
+    """The user's ledger less the purchase: clawbacks and reinstatements, oldest first."""
+    return [row for row in await harness.ledger(user_id) if row[0] != "purchase"]
+
+
+def _keys(dispute_id: str) -> tuple[str, str]:
+    return f"stripe:dispute:{dispute_id}", f"stripe:dispute_reinstated:{dispute_id}"
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_an_inquiry_moves_no_credits(harness: Harness, version: str) -> None:
+    """An inquiry (`warning_*`) is a question from the bank: no money moved, so nothing
+    is clawed back, from its opening to its closing."""
+    topup = Topup(version, 9111)
+    inquiry = new_id("dp")
+    await harness.run(
+        topup.paid(),
+        topup.dispute_event(DISPUTED, "warning_needs_response", inquiry),
+        topup.dispute_event(UPDATED, "warning_under_review", inquiry),
+        topup.dispute_event(CLOSED, "warning_closed", inquiry),
+    )
+    assert await harness.statuses() == ["processed"] * 4
+    assert await _outcome(harness, topup) == (300, [], (0, 0, 0, 0))
+
+
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize("escalation", ["same_dispute", "new_dispute"])
+async def test_an_inquiry_that_becomes_a_dispute_claws_back_then(
+    harness: Harness, version: str, escalation: str
+) -> None:
+    """Either the inquiry's own status moves to `needs_response`, or it closes and the
+    bank opens a chargeback, a new dispute: the claw-back happens then."""
+    topup = Topup(version, 9112)
+    inquiry = new_id("dp")
+    await harness.run(
+        topup.paid(), topup.dispute_event(DISPUTED, "warning_needs_response", inquiry)
+    )
+    assert await harness.balance(9112) == 300
+    if escalation == "same_dispute":
+        chargeback, news = inquiry, [topup.dispute_event(UPDATED, "needs_response", inquiry)]
+    else:
+        chargeback = new_id("dp")
+        news = [
+            topup.dispute_event(CLOSED, "warning_closed", inquiry),
+            topup.dispute_event(DISPUTED, "needs_response", chargeback),
+        ]
+    await harness.run(*news)
+    clawbacks = [(300, f"stripe:dispute:{chargeback}")]
+    assert await _outcome(harness, topup) == (0, clawbacks, (0, 1000, 300, 0))
+    assert set(await harness.statuses()) == {"processed"}
+
+
+WITHDRAWAL_NEWS = (
+    (DISPUTED, "needs_response"),
+    (UPDATED, "under_review"),
+    (WITHDRAWN, "needs_response"),
+    (CLOSED, "lost"),
+)
+
+
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize("first", range(len(WITHDRAWAL_NEWS)))
+async def test_a_dispute_claws_back_once_whichever_withdrawal_news_comes_first(
+    harness: Harness, version: str, first: int
+) -> None:
+    """A dispute of 600 of 1000: `floor(300 * 600 / 1000)` = 180 credits, taken on the
+    first news that the funds went, and never again (a lost dispute takes nothing more)."""
+    topup = Topup(version, 9113)
+    dispute_id = new_id("dp")
+    news = [topup.dispute_event(kind, status, dispute_id, 600) for kind, status in WITHDRAWAL_NEWS]
+    await harness.run(topup.paid(), news[first])
+    clawbacks = [(180, f"stripe:dispute:{dispute_id}")]
+    assert await _outcome(harness, topup) == (120, clawbacks, (0, 600, 180, 0))
+    rest = news[first + 1 :] + news[:first]
+    await harness.run(*rest, *(redelivered(body) for body in news))
+    assert await _outcome(harness, topup) == (120, clawbacks, (0, 600, 180, 0))
+    assert set(await harness.statuses()) == {"processed"}
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_won_dispute_gives_back_exactly_what_its_claw_back_took(
+    harness: Harness, version: str
+) -> None:
+    """250 of the 300 credits were spent: the claw-back takes the 50 left and records 250
+    as unrecovered. Won, the dispute gives back the 50 (not the 250 it never took), once,
+    and forgives the rest; later news of the dispute changes nothing."""
+    topup = Topup(version, 9114)
+    dispute_id = new_id("dp")
+    clawed, reinstated = _keys(dispute_id)
+    await harness.run(topup.paid())
+    await post(harness.database, Transfer(SPEND, 9114, 250, actor="test", idempotency_key="spent"))
+    await harness.run(topup.dispute_event(DISPUTED, "needs_response", dispute_id))
+    assert await _outcome(harness, topup) == (0, [(50, clawed)], (0, 1000, 50, 250))
+
+    won = topup.dispute_event(CLOSED, "won", dispute_id)
+    back = topup.dispute_event(REINSTATED, "won", dispute_id)
+    await harness.run(won, back, redelivered(won), redelivered(back))
+    expected = [("spend", 250, "spent"), ("refund_clawback", 50, clawed)]
+    expected.append(("dispute_reinstatement", 50, reinstated))
+    assert await _dispute_ledger(harness, 9114) == expected
+    assert await _outcome(harness, topup) == (50, [(50, clawed)], (0, 0, 0, 0))
+
+    late = [
+        topup.dispute_event(WITHDRAWN, "needs_response", dispute_id),
+        topup.dispute_event(UPDATED, "under_review", dispute_id),
+    ]
+    await harness.run(*late)
+    assert await _dispute_ledger(harness, 9114) == expected
+    assert await _outcome(harness, topup) == (50, [(50, clawed)], (0, 0, 0, 0))
+    assert set(await harness.statuses()) == {"processed"}
+    [posted] = await audit_entries(harness.database, action="credit.dispute_reinstatement")
+    assert (posted.actor, posted.user_id, posted.details["amount"]) == ("stripe", 9114, 50)
+
+
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize("first", [CLOSED, REINSTATED])
+async def test_a_dispute_won_before_its_withdrawal_is_known_moves_no_credits(
+    harness: Harness, version: str, first: str
+) -> None:
+    """Events come in any order. The news that a dispute was won, before any that its
+    funds went, gives nothing back (there is no claw-back to undo) and is not retried:
+    it is recorded, and the withdrawal's news that follows takes nothing. Whatever the
+    order, a won dispute nets to nothing."""
+    topup = Topup(version, 9115)
+    dispute_id = new_id("dp")
+    outcome = [topup.dispute_event(CLOSED, "won", dispute_id)]
+    outcome.append(topup.dispute_event(REINSTATED, "won", dispute_id))
+    if first == REINSTATED:
+        outcome.reverse()
+    await harness.run(topup.paid(), outcome[0], retry_failed=False)
+    assert await harness.statuses() == ["processed", "processed"]
+    assert await _outcome(harness, topup) == (300, [], (0, 0, 0, 0))
+
+    withdrawal = [topup.dispute_event(kind, status, dispute_id) for kind, status in WITHDRAWAL_NEWS]
+    await harness.run(*withdrawal[:3], outcome[1], *withdrawal[:3])
+    assert await _dispute_ledger(harness, 9115) == []
+    assert await _outcome(harness, topup) == (300, [], (0, 0, 0, 0))
+    assert set(await harness.statuses()) == {"processed"}
+
+
+async def _clawed_back_as_before(harness: Harness, topup: Topup, dispute_id: str) -> None:
+    """What `charge.dispute.created` did before disputes had rows, inquiries included:
+    the payment marked disputed and its credits clawed back, no dispute row."""
+    async with harness.database.sessions() as session, session.begin():
+        payment = await recorded_payments.get(session, topup.intent["id"], for_update=True)
+        assert payment is not None
+        payment.amount_disputed = 1000
+        await claw_back(session, payment, key=f"stripe:dispute:{dispute_id}", reference=dispute_id)
+
+
+@pytest.mark.parametrize("version", SHAPES)
+@pytest.mark.parametrize("closing", ["won", "warning_closed"])
+async def test_a_claw_back_made_before_disputes_had_rows_is_given_back(
+    harness: Harness, version: str, closing: str
+) -> None:
+    """A dispute clawed back by the earlier code (no row) is taken over by its row: won,
+    or closed as the inquiry it was, its credits come back; once."""
+    topup = Topup(version, 9116)
+    dispute_id = new_id("dp")
+    clawed, reinstated = _keys(dispute_id)
+    await harness.run(topup.paid())
+    await _clawed_back_as_before(harness, topup, dispute_id)
+    assert await harness.balance(9116) == 0
+
+    status = "needs_response" if closing == "won" else "warning_needs_response"
+    closed = topup.dispute_event(CLOSED, closing, dispute_id)
+    await harness.run(topup.dispute_event(UPDATED, status, dispute_id), closed, redelivered(closed))
+    expected = [("refund_clawback", 300, clawed), ("dispute_reinstatement", 300, reinstated)]
+    assert await _dispute_ledger(harness, 9116) == expected
+    assert await _outcome(harness, topup) == (300, [(300, clawed)], (0, 0, 0, 0))
+    assert set(await harness.statuses()) == {"processed"}
+
+
 def _sandbox_charge(harness: Harness) -> str:
     """A real charge in the sandbox, of a customer the service does not know."""
     customer = customer_with_card(harness.stripe)
@@ -166,7 +351,13 @@ async def test_charges_and_disputes_that_are_not_ours_are_ignored(
         metadata={},
     )
     # A dispute names only its charge: the handler looks the charge up to judge it.
-    unknown = dispute(version, amount=500, charge=_sandbox_charge(harness), payment_intent=None)
+    unknown = dispute(
+        version,
+        amount=500,
+        charge=_sandbox_charge(harness),
+        payment_intent=None,
+        status="needs_response",
+    )
     await harness.run(event(version, REFUNDED, stranger), event(version, DISPUTED, unknown))
     assert await harness.statuses() == ["processed", "processed"]
     assert (await harness.ledger(), await harness.payments()) == ([], [])

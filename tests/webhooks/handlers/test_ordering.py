@@ -165,7 +165,12 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
         metadata=topup_metadata,
     )
     chargeback = dispute(
-        version, id=ids["dispute"], amount=750, charge=ids["topup_charge"], payment_intent=topup.id
+        version,
+        id=ids["dispute"],
+        amount=750,
+        charge=ids["topup_charge"],
+        payment_intent=topup.id,
+        status="needs_response",  # a chargeback: the funds went (not an inquiry)
     )
     timeline: list[tuple[str, dict[str, Any]]] = [
         ("customer.subscription.created", sub_state("active", period1)),

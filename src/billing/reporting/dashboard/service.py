@@ -20,6 +20,7 @@ from billing.core.errors import ValidationProblem
 from billing.core.times import utcnow
 from billing.credits.accounts import (
     ADMIN_GRANT,
+    DISPUTE_REINSTATEMENT,
     EXPIRY,
     PURCHASE,
     REFUND_CLAWBACK,
@@ -54,7 +55,11 @@ EARLIEST, LATEST = date(1970, 1, 1), date(9999, 12, 30)
 TOP_USERS = 10
 RATE_DIGITS, LAG_DIGITS = 4, 3
 LAG_PERCENTILES = (0.5, 0.95)
-ISSUED = frozenset({PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name})
+# Credits that came into wallets; a won dispute's given back ones included (what its
+# claw-back took stays in `clawed_back`), so outstanding = before + issued - the rest.
+ISSUED = frozenset(
+    {PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name, DISPUTE_REINSTATEMENT.name}
+)
 # Months in one billing interval of each kind (a year is 12 months, 52 weeks, 365 days).
 MONTHS_PER_INTERVAL = {
     "day": Fraction(12, 365),

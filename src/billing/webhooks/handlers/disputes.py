@@ -1,14 +1,23 @@
 """Refunds and disputes: the credits of money that went back are clawed back, in
-proportion, never below zero (see `payments.clawback`).
+proportion, never below zero (see `payments.clawback`); a won dispute gives back what
+its claw-back took (see `payments.disputes`).
 
 A charge's `amount_refunded` is cumulative, so each refund posts under
-`stripe:refund:{charge}:{amount_refunded}` and settles only the increase; a dispute
-posts under `stripe:dispute:{id}`. A charge the service has no payment for is not
-its business (ignored), unless the charge is evidently one of its users' (the
-metadata Stripe copies from the payment intent, or the customer): then the payment's
-own event has not been processed yet, and raising makes this one wait for it. The same
-holds for a payment recorded but not succeeded (only a failed attempt so far): money
-can go back only from a charge that succeeded, so its success is still to come.
+`stripe:refund:{charge}:{amount_refunded}` and settles only the increase. A dispute's
+events (`charge.dispute.created`, `.updated`, `.closed`, `.funds_withdrawn`,
+`.funds_reinstated`) each say whether its funds went or came back: its claw-back is
+posted once, under `stripe:dispute:{id}`, on the first news that the funds went; its
+reinstatement once, under `stripe:dispute_reinstated:{id}`, on the first that they came
+back. An inquiry (`warning_*`) moves no money and changes nothing: it is not even looked
+up. A dispute won before its withdrawal is known moves no credits, then or later (it is
+recorded, not retried: why in `payments.disputes`).
+
+A charge the service has no payment for is not its business (ignored), unless the
+charge is evidently one of its users' (the metadata Stripe copies from the payment
+intent, or the customer): then the payment's own event has not been processed yet, and
+raising makes this one wait for it. The same holds for a payment recorded but not
+succeeded (only a failed attempt so far): money can go back only from a charge that
+succeeded, so its success is still to come.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
 from billing.core.errors import Conflict
-from billing.payments import recorded_payments
+from billing.payments import disputes, recorded_payments
 from billing.payments.clawback import claw_back
 from billing.payments.customers import user_for_customer
 from billing.payments.models import SUCCEEDED, Payment
@@ -73,6 +82,11 @@ async def _payment_for(
     return found
 
 
+def _require_success(payment: Payment, reference: str) -> None:
+    if payment.status != SUCCEEDED:
+        raise Conflict(f"Payment {payment.stripe_id} has not succeeded yet; {reference} waits.")
+
+
 async def _settle(
     session: AsyncSession,
     payment: Payment | None,
@@ -88,8 +102,7 @@ async def _settle(
     its success is on its way, and the clawback must not be lost meanwhile."""
     if payment is None:
         return
-    if payment.status != SUCCEEDED:
-        raise Conflict(f"Payment {payment.stripe_id} has not succeeded yet; {reference} waits.")
+    _require_success(payment, reference)
     payment.charge_id = payment.charge_id or charge_id
     payment.amount_refunded = max(payment.amount_refunded, refunded)
     payment.amount_disputed = max(payment.amount_disputed, disputed)
@@ -135,21 +148,49 @@ async def _disputed_payment(
     return await _payment_for(context, session, charge.to_dict(for_json=True))
 
 
-async def dispute_created(
+FUNDS_WITHDRAWN = "charge.dispute.funds_withdrawn"
+FUNDS_REINSTATED = "charge.dispute.funds_reinstated"
+
+
+async def _news(session: AsyncSession, event: WebhookEvent) -> disputes.DisputeNews:
+    """What the event says of its dispute (the same fields in both API shapes)."""
+    dispute = event_object(event)
+    dispute_id, status = str(dispute["id"]), str(dispute.get("status") or "")
+    reinstated = event.type == FUNDS_REINSTATED or status == disputes.WON
+    if status == disputes.INQUIRY_CLOSED:  # undo a claw-back made before inquiries were told
+        reinstated = await disputes.legacy_clawback(session, dispute_id) is not None
+    return disputes.DisputeNews(
+        dispute_id=dispute_id,
+        charge_id=object_id(dispute.get("charge")),
+        amount=int(dispute.get("amount") or 0),
+        currency=dispute.get("currency"),
+        status=status,
+        at=event.created,
+        withdrawn=event.type == FUNDS_WITHDRAWN or status in disputes.WITHDRAWN_STATUSES,
+        reinstated=reinstated,
+    )
+
+
+async def dispute_changed(
     context: HandlerContext, session: AsyncSession, event: WebhookEvent
 ) -> None:
-    dispute = event_object(event)
-    dispute_id = str(dispute["id"])
-    await _settle(
-        session,
-        await _disputed_payment(context, session, dispute),
-        key=f"stripe:dispute:{dispute_id}",
-        reference=dispute_id,
-        disputed=int(dispute.get("amount") or 0),
-    )
+    """Any event of a dispute: settle what it says moved (see the module's docstring)."""
+    news = await _news(session, event)
+    if not news.moves_money:
+        logger.info("dispute_moves_no_money", dispute=news.dispute_id, status=news.status)
+        return
+    payment = await _disputed_payment(context, session, event_object(event))
+    if payment is None:
+        return
+    _require_success(payment, news.dispute_id)
+    await disputes.settle(session, payment, news)
 
 
 HANDLERS: dict[str, EventHandler] = {
     "charge.refunded": charge_refunded,
-    "charge.dispute.created": dispute_created,
+    "charge.dispute.created": dispute_changed,
+    "charge.dispute.updated": dispute_changed,
+    "charge.dispute.closed": dispute_changed,
+    FUNDS_WITHDRAWN: dispute_changed,
+    FUNDS_REINSTATED: dispute_changed,
 }
