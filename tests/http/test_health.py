@@ -42,7 +42,11 @@ async def test_readyz_reports_a_schema_behind_the_code(
 
 async def test_readyz_reports_an_unreachable_database() -> None:
     app = create_app(
-        Settings(_env_file=None, DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+        Settings(
+            _env_file=None,
+            BILLING_ENV="development",
+            DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        )
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

@@ -170,7 +170,7 @@ from billing.http.app import create_app
 from billing.core.config import Settings
 
 async def main():
-    app = create_app(Settings(_env_file=None, DATABASE_URL=sys.argv[1]))
+    app = create_app(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=sys.argv[1]))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         sys.stdout.write((await http.get("/metrics")).text)
@@ -221,6 +221,7 @@ def test_a_server_with_two_workers_reports_all_requests(tmp_path: Path, database
     env = {
         "DATABASE_URL": database_url,
         "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
     }
     requests = 40
