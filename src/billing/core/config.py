@@ -26,6 +26,8 @@ PRODUCTION_SECRETS = (
     "BILLING_ENCRYPTION_KEYS",
 )
 MIN_PRODUCTION_JWT_SECRET_BYTES = 32
+# /metrics is not rate-limited, so its token must be too long to guess.
+MIN_METRICS_TOKEN_LENGTH = 32
 # Prefixes of live secret and restricted keys: real money, never behind the public secret.
 LIVE_STRIPE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 LOCAL_RUN_HINT = "BILLING_ENV defaults to production; set BILLING_ENV=development for a local run"
@@ -83,6 +85,18 @@ class Settings(BaseSettings):
     BILLING_RATE_LIMIT: str = DEFAULT_RATE_LIMIT
     BILLING_WEBHOOK_RATE_LIMIT: str = DEFAULT_WEBHOOK_RATE_LIMIT
     BILLING_RATE_LIMIT_KEY_PREFIX: str = Field(default="billing:ratelimit", min_length=1)
+    # Scrapers' bearer token for /metrics; unset, /metrics is open in development only.
+    BILLING_METRICS_TOKEN: SecretStr | None = None
+
+    @field_validator("BILLING_METRICS_TOKEN")
+    @classmethod
+    def _unguessable_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters: /metrics is not"
+                " rate-limited, so a short token could be guessed (`openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("BILLING_RATE_LIMIT", "BILLING_WEBHOOK_RATE_LIMIT")
     @classmethod

@@ -26,7 +26,7 @@ from billing.http.fast_lanes import FastLanes
 from billing.http.frontend import install_frontend
 from billing.http.health import router as health_router
 from billing.http.ledger_metrics import count_ledger_operations
-from billing.http.metrics import MetricsMiddleware
+from billing.http.metrics import MetricsMiddleware, OverdueGauge
 from billing.http.problem_docs import PROBLEM_RESPONSES, document_problems
 from billing.http.problems import AnswerUnhandled, install_error_handlers
 from billing.http.rate_limits import RateLimit, RateLimiter
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verified_tokens = VerifiedTokens(settings)
     app.state.stripe = create_client(settings)
     app.state.catalog = CatalogCache()
+    app.state.overdue = OverdueGauge(database)
     install_error_handlers(app)
     document_problems(app)
     app.include_router(health_router)
