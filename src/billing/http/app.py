@@ -32,6 +32,7 @@ from billing.http.problems import AnswerUnhandled, install_error_handlers
 from billing.http.rate_limits import RateLimit, RateLimiter
 from billing.http.request_id import RequestId
 from billing.http.route_lanes import route_lanes
+from billing.http.security_headers import SecurityHeaders
 from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
 from billing.payments.routes import router as payments_router
@@ -123,5 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimit, limiter=limiter, tokens=app.state.verified_tokens)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AnswerUnhandled)
-    app.add_middleware(RequestId)  # outermost: every response, even a 429, carries its id
+    app.add_middleware(RequestId)  # every response, even a 429, carries its id
+    docs = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+    app.add_middleware(  # outermost: every response carries them
+        SecurityHeaders, settings=settings, docs_paths=[path for path in docs if path]
+    )
     return app
