@@ -77,7 +77,8 @@ def _answers(url: str) -> bool:
 
 
 def _environment(home: Path) -> dict[str, str]:
-    """The caller's environment less anything that would change the demo, plus its dirs."""
+    """The caller's environment less anything that would change the demo, plus its dirs.
+    No BILLING_ENV either: `billing demo` runs in development by itself, as `make demo`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "BILLING_"))}
     env.pop("DATABASE_URL", None)
     env["BILLING_DATA_DIR"] = str(home / "data")
