@@ -64,6 +64,7 @@ test: install browser lint alert-rules frontend-test
 	$(BIN)/pytest
 
 # Ports: make demo DEMO_ARGS='--port 8001 --sandbox-port 8421'
+# `billing demo` runs in development by itself (the service defaults to production).
 demo: install
 	$(BIN)/billing demo $(DEMO_ARGS)
 

@@ -115,6 +115,7 @@ async def drive(app: Any, requests: list[Request], concurrency: int) -> tuple[fl
 async def measure(url: str, args: argparse.Namespace) -> list[Figures]:
     settings = Settings(
         _env_file=None,
+        BILLING_ENV="development",
         DATABASE_URL=url,
         STRIPE_WEBHOOK_SECRET=SECRET,
         BILLING_RUN_WORKER=False,

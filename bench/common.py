@@ -111,7 +111,7 @@ def async_url(database: str) -> str:
 
 def billing_cli(database: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`billing ARGS` on the scratch database, its output captured."""
-    env = {**os.environ, "DATABASE_URL": async_url(database)}
+    env = {**os.environ, "DATABASE_URL": async_url(database), "BILLING_ENV": "development"}
     command = [sys.executable, "-m", "billing", *args]
     return subprocess.run(command, env=env, check=check, capture_output=True, text=True)
 
@@ -123,7 +123,7 @@ def fund_wallets(database: str, users: int, balance: int) -> None:
 
 def tokens(users: int, role: Role = "user") -> list[str]:
     """Bearer tokens for users 1..`users` (index 0 is user 1), valid for a day."""
-    settings = Settings(_env_file=None)
+    settings = Settings(_env_file=None, BILLING_ENV="development")
     return [issue_token(settings, u, role, timedelta(days=1)) for u in range(1, users + 1)]
 
 
@@ -139,7 +139,7 @@ def service(
 def uvicorn_flags() -> list[str]:
     """The uvicorn command-line flags for the options `billing serve` runs with, so a
     baseline app is served exactly as the service is."""
-    options = server_options(Settings(_env_file=None))
+    options = server_options(Settings(_env_file=None, BILLING_ENV="development"))
     flags = ["--loop", options["loop"], "--http", options["http"]]
     flags += ["--log-level", options["log_level"]]
     return flags + ([] if options["access_log"] else ["--no-access-log"])

@@ -333,7 +333,7 @@ async def seed(database: str, args: argparse.Namespace) -> None:
 def verify(database: str) -> str:
     started = time.monotonic()
     command = [sys.executable, "-m", "billing", "verify-ledger"]
-    env = {**os.environ, "DATABASE_URL": async_url(database)}
+    env = {**os.environ, "DATABASE_URL": async_url(database), "BILLING_ENV": "development"}
     result = subprocess.run(command, env=env, check=False, capture_output=True, text=True)
     verdict = (result.stdout.strip().splitlines() or [result.stderr.strip()])[-1]
     say(f"verify-ledger ({time.monotonic() - started:.1f} s): {verdict}")
@@ -345,7 +345,9 @@ def verify(database: str) -> str:
 def time_calls(base_url: str, days: int, calls: int) -> tuple[float, list[float]]:
     """The first call's latency (it sums the range's settled ledger days, remembered after)
     and, after one more warm-up call, `calls` latencies, sorted."""
-    token = issue_token(Settings(_env_file=None), 1, "admin", timedelta(hours=1))
+    token = issue_token(
+        Settings(_env_file=None, BILLING_ENV="development"), 1, "admin", timedelta(hours=1)
+    )
     today = NOW.date()
     params = {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
     headers = {"Authorization": f"Bearer {token}"}

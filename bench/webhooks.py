@@ -56,6 +56,7 @@ from tests.support.stripe_reference import FIXTURES
 
 SECRET = "whsec_bench_webhooks"  # noqa: S105 (a benchmark's own throwaway secret)
 SERVICE_ENV = {
+    "BILLING_ENV": "development",
     "STRIPE_WEBHOOK_SECRET": SECRET,
     "BILLING_RUN_WORKER": "false",
     # Every event comes from one address here; the per-address limit would refuse the load.

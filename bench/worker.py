@@ -36,7 +36,7 @@ USERS = 500
 
 async def drain(url: str, events: int) -> tuple[Figures, float, str]:
     """(events/s, CPU milliseconds per event, the ledger's verdict) of one drain."""
-    settings = Settings(_env_file=None, DATABASE_URL=url)
+    settings = Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url)
     configure_logging(settings)  # as `billing worker`: no per-event debug lines
     database = Database(settings)
     try:

@@ -69,7 +69,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 async def reset_postgres(url: str) -> None:
-    database = Database(Settings(_env_file=None, DATABASE_URL=url))
+    database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
     async with database.engine.begin() as connection:
         for statement in PG_RESET.split(";"):
             await connection.execute(text(statement))
@@ -95,7 +95,7 @@ async def database_url(
 
 
 async def assert_ledger_holds(url: str) -> None:
-    database = Database(Settings(_env_file=None, DATABASE_URL=url))
+    database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
     try:
         async with database.sessions() as session, session.begin():
             report = await verify_ledger(session)
@@ -111,7 +111,7 @@ async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
         pytest.skip(NO_POSTGRES)
     url = migrated["postgres"]
     await reset_postgres(url)
-    database = Database(Settings(_env_file=None, DATABASE_URL=url))
+    database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
     yield database
     for writes in (SPENDS, DELIVERIES):
         assert writes.idle(database), "a write was left in flight or queued"
@@ -121,7 +121,12 @@ async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, DATABASE_URL=database_url, BILLING_DATA_DIR=tmp_path)
+    return Settings(
+        _env_file=None,
+        BILLING_ENV="development",
+        DATABASE_URL=database_url,
+        BILLING_DATA_DIR=tmp_path,
+    )
 
 
 @asynccontextmanager

@@ -183,7 +183,11 @@ async def test_the_worker_seals_what_commits_while_it_runs(
 
 
 def invoke(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    env = {"DATABASE_URL": database_url, "BILLING_DATA_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": database_url,
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
+    }
     result = runner.invoke(app, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 

@@ -190,7 +190,11 @@ def test_the_export_command_writes_the_same_document(
         return expected
 
     expected = without_time(asyncio.run(prepare_and_read()))
-    env = {"DATABASE_URL": database_url, "BILLING_DATA_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": database_url,
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
+    }
     result = CliRunner().invoke(app, ["export", "--user", str(USER)], env=env)
     assert result.exit_code == 0, result.output
     assert without_time(orjson.loads(result.stdout)) == expected

@@ -147,7 +147,11 @@ def test_the_retention_command_reports_its_counts(
         await database.dispose()
 
     asyncio.run(prepare())
-    env = {"DATABASE_URL": database_url, "BILLING_DATA_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": database_url,
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
+    }
     result = CliRunner().invoke(app, ["retention"], env=env)
     assert result.exit_code == 0, result.output
     assert "1 webhook payloads older than 365 days pruned" in result.stdout

@@ -149,6 +149,7 @@ def test_the_command_shows_progress_and_fails_on_unreadable_values(
     env = {
         "DATABASE_URL": database_url,
         "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
         "BILLING_ENCRYPTION_KEYS": f"{new.decode()},{old.decode()}",
     }
     result = CliRunner().invoke(app, ["rotate-keys", "--batch-size", "2"], env=env)

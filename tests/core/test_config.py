@@ -1,4 +1,5 @@
-"""Settings: safe development defaults, and production refusing to run without secrets."""
+"""Settings: production by default, refusing to run without secrets; development only
+when asked for, and never with a live Stripe key."""
 
 from __future__ import annotations
 
@@ -32,13 +33,55 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
 
 
-def test_development_runs_with_no_configuration() -> None:
+@pytest.fixture
+def development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLING_ENV", "development")
+
+
+def test_production_is_the_default_and_names_what_it_needs() -> None:
+    """An operator who forgets BILLING_ENV gets a service that refuses to start, never one
+    signing tokens with the public development secret."""
+    assert Settings.model_fields["BILLING_ENV"].default == "production"
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    for name in [*PRODUCTION_SECRETS, "BILLING_ALLOWED_REDIRECT_HOSTS"]:
+        assert name in message
+    assert "BILLING_ENV=development" in message  # the way to a local run
+    assert "Value error" not in message  # pydantic's wording stays out of it
+
+
+@pytest.mark.usefixtures("development")
+def test_development_runs_with_no_other_configuration() -> None:
     settings = load_settings()
     assert settings.BILLING_ENV == "development"
     assert settings.is_sqlite
     assert settings.run_worker
     assert settings.jwt_secret
     assert settings.STRIPE_WEBHOOK_TOLERANCE == 300
+
+
+@pytest.mark.parametrize("key", ["sk_live_51abcdef", "rk_live_51abcdef"])
+def test_development_refuses_a_live_stripe_key(
+    monkeypatch: pytest.MonkeyPatch, development: None, key: str
+) -> None:
+    """Development signs tokens with a public secret: with a live key anyone could spend
+    real money through it."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
+    with pytest.raises(ConfigurationError, match="live Stripe key") as error:
+        load_settings()
+    assert key not in str(error.value)
+    assert "BILLING_ENV=production" in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["sk_test_51abcdef", "rk_test_51abcdef"])
+def test_development_takes_a_test_stripe_key(
+    monkeypatch: pytest.MonkeyPatch, development: None, key: str
+) -> None:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
+    secret = load_settings().STRIPE_SECRET_KEY
+    assert secret is not None
+    assert secret.get_secret_value() == key
 
 
 def test_production_names_every_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +155,9 @@ def test_production_starts_with_every_secret(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_development_generates_an_encryption_key_once(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, BILLING_DATA_DIR=tmp_path / "data")
+    settings = Settings(
+        _env_file=None, BILLING_ENV="development", BILLING_DATA_DIR=tmp_path / "data"
+    )
     keys = settings.encryption_keys()
     assert keys == settings.encryption_keys()
     key_file = tmp_path / "data" / "encryption.key"
@@ -121,7 +166,7 @@ def test_development_generates_an_encryption_key_once(tmp_path: Path) -> None:
     assert MultiFernet([Fernet(k) for k in keys]).decrypt(token) == b"jane@example.com"
 
 
-def test_the_postgres_default_runs_a_separate_worker() -> None:
+def test_the_postgres_default_runs_a_separate_worker(development: None) -> None:
     settings = Settings(_env_file=None, DATABASE_URL="postgresql+asyncpg://db/billing")
     assert not settings.run_worker
     assert Settings(
@@ -129,7 +174,7 @@ def test_the_postgres_default_runs_a_separate_worker() -> None:
     ).run_worker
 
 
-def test_allowed_redirect_hosts_are_normalised() -> None:
+def test_allowed_redirect_hosts_are_normalised(development: None) -> None:
     settings = Settings(_env_file=None, BILLING_ALLOWED_REDIRECT_HOSTS=" App.Example.com, ,x.io")
     assert settings.allowed_redirect_hosts == frozenset({"app.example.com", "x.io"})
 
@@ -153,7 +198,7 @@ def test_production_refuses_development_or_malformed_secrets(
 
 
 def test_top_ups_default_to_usd_and_take_the_configured_currencies(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, development: None
 ) -> None:
     assert load_settings().topup_currencies == {"usd"}
     monkeypatch.setenv("BILLING_TOPUP_CURRENCIES", " eur,usd , gbp")
@@ -162,7 +207,7 @@ def test_top_ups_default_to_usd_and_take_the_configured_currencies(
 
 @pytest.mark.parametrize("value", ["USD", "usd,jpy", "kwd", "huf", "xyz", "", " , ", "usd;eur"])
 def test_top_up_currencies_must_be_lowercase_two_decimal_codes(
-    monkeypatch: pytest.MonkeyPatch, value: str
+    monkeypatch: pytest.MonkeyPatch, development: None, value: str
 ) -> None:
     """A minor unit worth 100 times more (jpy) or 10 times less (kwd) than a cent would be
     priced wrong by one credits-per-unit rate: such codes stop the service at startup."""

@@ -20,6 +20,7 @@ def server(settings: Settings) -> Iterator[str]:
     env = {
         "DATABASE_URL": settings.DATABASE_URL,
         "BILLING_DATA_DIR": str(settings.BILLING_DATA_DIR),
+        "BILLING_ENV": "development",
     }
     with running_server(env, workers=workers) as base_url:
         yield base_url

@@ -183,7 +183,7 @@ def test_ledger_state_machine(settings: Settings) -> None:
 
     verified = subprocess.run(
         [sys.executable, "-m", "billing", "verify-ledger"],
-        env={**os.environ, "DATABASE_URL": settings.DATABASE_URL},
+        env={**os.environ, "DATABASE_URL": settings.DATABASE_URL, "BILLING_ENV": "development"},
         capture_output=True,
         text=True,
         check=False,

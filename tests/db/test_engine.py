@@ -91,7 +91,13 @@ def test_an_sql_error_is_still_an_internal_error() -> None:
 async def test_an_outage_is_answered_inside_the_app(error: Exception, tmp_path: Path) -> None:
     """Never re-raised to the server, which would log a traceback and drop the client's
     keep-alive connection with every 503 of an outage."""
-    app = create_app(Settings(_env_file=None, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x"))
+    app = create_app(
+        Settings(
+            _env_file=None,
+            BILLING_ENV="development",
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x",
+        )
+    )
 
     @app.get("/down")
     async def down() -> None:

@@ -206,7 +206,9 @@ def test_concurrent_spends_post_as_if_one_after_another(
     refusal asked for more than was ever left."""
 
     async def run() -> tuple[list[Any], int]:
-        database = Database(Settings(_env_file=None, DATABASE_URL=migrated["postgres"]))
+        database = Database(
+            Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=migrated["postgres"])
+        )
         try:
             user = next(users)
             if funded:

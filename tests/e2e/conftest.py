@@ -78,6 +78,7 @@ def live(
     env = {
         "DATABASE_URL": database_url,
         "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
         "BILLING_RUN_WORKER": "true",
         "STRIPE_API_BASE": stripe_sandbox.url,
         "STRIPE_SECRET_KEY": SANDBOX_SECRET_KEY,

@@ -43,6 +43,7 @@ def second_service(migrated: dict[str, str], tmp_path: Path, live: Live) -> Iter
     env = {
         "DATABASE_URL": f"sqlite+aiosqlite:///{path}",
         "BILLING_DATA_DIR": str(tmp_path / "second"),
+        "BILLING_ENV": "development",
         "BILLING_RUN_WORKER": "true",
         "STRIPE_API_BASE": live.sandbox.url,
         "STRIPE_SECRET_KEY": SANDBOX_SECRET_KEY,

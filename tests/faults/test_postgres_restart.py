@@ -60,7 +60,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def settings(cluster: Cluster, workdir: Path) -> Settings:
-    return Settings(_env_file=None, DATABASE_URL=cluster.url, BILLING_DATA_DIR=workdir)
+    return Settings(
+        _env_file=None,
+        BILLING_ENV="development",
+        DATABASE_URL=cluster.url,
+        BILLING_DATA_DIR=workdir,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +75,7 @@ def service(settings: Settings, workdir: Path) -> Iterator[str]:
     env = {
         "DATABASE_URL": settings.DATABASE_URL,
         "BILLING_DATA_DIR": str(workdir),
+        "BILLING_ENV": "development",
         "BILLING_RUN_WORKER": "true",
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "BILLING_RATE_LIMIT": UNLIMITED,

@@ -72,12 +72,22 @@ def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context: nobody signed in."""
+    """A fresh browser context: nobody signed in. The test fails if the service's
+    Content-Security-Policy refused anything the page tried (Chromium reports each
+    refusal on the console)."""
     context = browser.new_context(viewport=DESKTOP)
     opened = context.new_page()
     opened.set_default_timeout(10_000)
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield opened
     context.close()
+    assert refused == []
 
 
 class Api:

@@ -118,3 +118,32 @@ async def test_development_sign_in_exists_only_with_the_public_development_secre
     assert await answers(**production) == 404
     openapi = create_app(settings).openapi()
     assert "/api/dev/sign-in" not in openapi["paths"]  # the generated types never vary
+
+
+@pytest.mark.parametrize(
+    ("peer", "status"),
+    [
+        ("127.0.0.1", 200),
+        ("127.20.30.40", 200),
+        ("::1", 200),
+        ("203.0.113.7", 404),
+        ("10.1.2.3", 404),
+        ("::ffff:203.0.113.7", 404),
+        ("2001:db8::1", 404),
+        ("not-an-address", 404),
+    ],
+)
+async def test_development_sign_in_answers_only_this_machine(
+    settings: Settings, peer: str, status: int
+) -> None:
+    """Anyone who reaches a development service from elsewhere gets the 404 a disabled
+    sign-in gives, never an admin token."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
+        answer = await http.post("/api/dev/sign-in", json={"user_id": 1, "role": "admin"})
+    await app.state.database.dispose()
+    assert answer.status_code == status, answer.text
+    if status == 404:
+        assert answer.json()["code"] == "not_found"
+        assert "token" not in answer.text

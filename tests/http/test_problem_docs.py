@@ -17,7 +17,7 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 def openapi_document() -> dict[str, Any]:
     """The document the service serves (and the frontend's types are generated from)."""
-    return create_app(Settings(_env_file=None)).openapi()
+    return create_app(Settings(_env_file=None, BILLING_ENV="development")).openapi()
 
 
 def documented_operations() -> list[dict[str, Any]]:

@@ -230,6 +230,7 @@ async def test_two_processes_share_one_limit_through_redis(
     env = {
         "DATABASE_URL": settings.DATABASE_URL,
         "BILLING_DATA_DIR": str(settings.BILLING_DATA_DIR),
+        "BILLING_ENV": "development",
         "BILLING_RUN_WORKER": "false",
         "REDIS_URL": REDIS_URL,
         "BILLING_RATE_LIMIT_KEY_PREFIX": redis_prefix,

@@ -271,7 +271,11 @@ def test_the_app_does_not_start_with_a_spend_dependency_its_lane_would_skip(
     route = next(r for r in credits_router.routes if getattr(r, "endpoint", None) is spend_credits)
     assert isinstance(route, APIRoute)
     monkeypatch.setattr(route, "dependencies", [*route.dependencies, Depends(dependency)])
-    settings = Settings(_env_file=None, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/b.db")
+    settings = Settings(
+        _env_file=None,
+        BILLING_ENV="development",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/b.db",
+    )
     with pytest.raises(UnsupportedRoute, match=dependency.__name__):
         create_app(settings)
 

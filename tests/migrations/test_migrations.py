@@ -34,7 +34,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     assert POSTGRES_URL
     base, _, current = POSTGRES_URL.rpartition("/")
     name = f"{current}_migrations"
-    admin = Settings(_env_file=None, DATABASE_URL=f"{base}/postgres")
+    admin = Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=f"{base}/postgres")
 
     async def run(*statements: str) -> None:
         engine = create_engine(admin)
@@ -52,7 +52,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 def inspect_database(url: str, check: object) -> object:
     async def run() -> object:
-        engine = create_engine(Settings(_env_file=None, DATABASE_URL=url))
+        engine = create_engine(
+            Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url)
+        )
         async with engine.connect() as connection:
             result = await connection.run_sync(check)  # type: ignore[arg-type]
         await engine.dispose()

@@ -26,7 +26,9 @@ from tests.support.worker import file_events, inbox_rows
 
 
 def configure(url: str | None) -> None:
-    configure_alerts(Settings(_env_file=None, BILLING_ALERT_WEBHOOK_URL=url))
+    configure_alerts(
+        Settings(_env_file=None, BILLING_ENV="development", BILLING_ALERT_WEBHOOK_URL=url)
+    )
 
 
 @pytest.fixture

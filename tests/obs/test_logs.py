@@ -212,7 +212,7 @@ def test_production_logs_are_json_lines_with_nothing_secret(tmp_path: Path) -> N
 
 
 def test_development_logs_are_text_at_info_without_debug(tmp_path: Path) -> None:
-    lines = log_lines(tmp_path)
+    lines = log_lines(tmp_path, BILLING_ENV="development")
     text = "\n".join(lines)
     assert "service_info" in text
     assert "service_debug" not in text
@@ -223,7 +223,7 @@ def test_development_logs_are_text_at_info_without_debug(tmp_path: Path) -> None
 
 
 def test_stripe_debug_turns_on_the_sdk_and_service_debug_logs(tmp_path: Path) -> None:
-    text = "\n".join(log_lines(tmp_path, STRIPE_DEBUG="true"))
+    text = "\n".join(log_lines(tmp_path, BILLING_ENV="development", STRIPE_DEBUG="true"))
     for expected in ("service_debug", "Request to Stripe api", "Post details", "API response body"):
         assert expected in text
     assert [secret for secret in SECRETS_LOGGED if secret in text] == []

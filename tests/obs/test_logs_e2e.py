@@ -110,7 +110,9 @@ def port_url(port: int) -> str:
 
 def api_key(database_url: str) -> str:
     async def create() -> str:
-        database = Database(Settings(_env_file=None, DATABASE_URL=database_url))
+        database = Database(
+            Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=database_url)
+        )
         async with database.sessions() as session, session.begin():
             key, _ = await create_api_key(session, "service", "log test")
         await database.dispose()

@@ -4,6 +4,7 @@ metrics the service exports."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ import textwrap
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.db.engine import Database
+from billing.http import metrics
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.processing import process_due
 from tests.conftest import POSTGRES_URL, Credentials
@@ -125,9 +128,16 @@ async def test_the_worker_times_handlers_and_the_lag_since_receipt(database: Dat
     assert 30 <= sample(lag_sum) - before["lag_sum"] < 60
 
 
+def app_state(client: httpx.AsyncClient) -> Any:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    return transport.app.state  # type: ignore[attr-defined]
+
+
 async def test_metrics_show_how_long_the_oldest_due_event_has_waited(
     client: httpx.AsyncClient, database: Database
 ) -> None:
+    app_state(client).overdue.max_age = 0  # measured at every scrape, to follow the inbox
     gauge = ("billing_webhook_overdue_seconds", "")
     assert (await scrape(client))[gauge] == 0
     await file_events(database, [stripe_event("test.waiting"), stripe_event("test.later")])
@@ -147,6 +157,58 @@ async def test_metrics_show_how_long_the_oldest_due_event_has_waited(
     assert 120 <= (await scrape(client))[gauge] < 180
     assert await process_due(database, {"test.waiting": succeeds}, 10) == 1
     assert (await scrape(client))[gauge] == 0
+
+
+async def test_scrapes_share_one_overdue_query_per_interval(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/metrics is not rate-limited: however often it is scraped, the inbox is queried at
+    most once per interval, and concurrent scrapes wait for the one query in flight."""
+    queries, release = [], asyncio.Event()
+
+    async def overdue_seconds(database: Database) -> float:
+        queries.append(database)
+        await release.wait()
+        return 42.0 + len(queries)
+
+    monkeypatch.setattr(metrics, "overdue_seconds", overdue_seconds)
+    now = [1000.0]
+    app_state(client).overdue.clock = lambda: now[0]
+    gauge = ("billing_webhook_overdue_seconds", "")
+
+    scrapes = [asyncio.create_task(scrape(client)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    release.set()
+    assert [found[gauge] for found in await asyncio.gather(*scrapes)] == [43.0] * 5
+    assert len(queries) == 1
+    now[0] += metrics.OVERDUE_MAX_AGE - 0.1
+    assert (await scrape(client))[gauge] == 43.0
+    assert len(queries) == 1
+    now[0] += 0.1
+    assert (await scrape(client))[gauge] == 44.0
+    assert len(queries) == 2
+
+
+async def test_a_failed_overdue_query_also_waits_for_the_interval(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that does not answer is not asked again at every scrape either; the
+    gauge keeps its last value meanwhile (the readiness probe reports the outage)."""
+    queries: list[Database] = []
+
+    async def broken(database: Database) -> float:
+        queries.append(database)
+        raise OSError("the database is down")
+
+    monkeypatch.setattr(metrics, "overdue_seconds", broken)
+    now = [1000.0]
+    app_state(client).overdue.clock = lambda: now[0]
+    for _ in range(3):
+        assert (await client.get("/metrics")).status_code == 200
+    assert len(queries) == 1
+    now[0] += metrics.OVERDUE_MAX_AGE
+    assert (await client.get("/metrics")).status_code == 200
+    assert len(queries) == 2
 
 
 async def test_payment_outcomes_are_exported_before_the_first_payment(
@@ -170,7 +232,7 @@ from billing.http.app import create_app
 from billing.core.config import Settings
 
 async def main():
-    app = create_app(Settings(_env_file=None, DATABASE_URL=sys.argv[1]))
+    app = create_app(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=sys.argv[1]))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         sys.stdout.write((await http.get("/metrics")).text)
@@ -221,6 +283,7 @@ def test_a_server_with_two_workers_reports_all_requests(tmp_path: Path, database
     env = {
         "DATABASE_URL": database_url,
         "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
     }
     requests = 40

@@ -95,6 +95,7 @@ def test_the_command_prints_its_counts(
     env = {
         "DATABASE_URL": stripe_settings.DATABASE_URL,
         "BILLING_DATA_DIR": str(stripe_settings.BILLING_DATA_DIR),
+        "BILLING_ENV": "development",
         "STRIPE_SECRET_KEY": "sk_test_sandbox",
         "STRIPE_API_BASE": stripe_sandbox.url,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from billing.core.config import DEV_JWT_SECRET, Settings
+from billing.core.config import DEV_JWT_SECRET, PRODUCTION_SECRETS, Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
@@ -45,10 +46,13 @@ def run(coroutine: object) -> object:
 
 
 def test_migrate_creates_the_schema(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
-    code, out, _ = invoke({"DATABASE_URL": url}, "migrate")
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'new.db'}",
+        "BILLING_ENV": "development",
+    }
+    code, out, _ = invoke(env, "migrate")
     assert code == 0, out
-    code, out, _ = invoke({"DATABASE_URL": url}, "verify-ledger")
+    code, out, _ = invoke(env, "verify-ledger")
     assert code == 0
     assert "ledger OK" in out
 
@@ -119,6 +123,34 @@ def test_production_refuses_to_serve_without_secrets(tmp_path: Path) -> None:
     assert code == 2
     assert "BILLING_JWT_SECRET" in err
     assert "STRIPE_WEBHOOK_SECRET" in err
+
+
+def test_a_bare_serve_exits_naming_what_production_needs(tmp_path: Path) -> None:
+    """The real command with nothing configured: production (the default) refuses to
+    start, with one clean message and no traceback, instead of serving a service that
+    anyone could administer with the public development secret."""
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billing", "serve", "--port", str(port)],
+        env=clean,
+        cwd=tmp_path,  # no stray .env
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("billing serve started with nothing configured")
+    assert process.returncode != 0
+    assert "Traceback" not in out + err
+    assert err.startswith("configuration error: BILLING_ENV=production refuses to start without")
+    for name in [*PRODUCTION_SECRETS, "BILLING_ALLOWED_REDIRECT_HOSTS", "BILLING_ENV=development"]:
+        assert name in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_sandbox_runs_the_stripe_sandbox_as_a_process(tmp_path: Path) -> None:

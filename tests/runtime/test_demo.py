@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billing.core.config import Settings
+from billing.core.config import DemoSettings, Settings
 from billing.runtime.demo import WEBHOOK_STATE_FILE, register_webhook, sandbox_settings
 from billing.stripe.client import create_client, require_client
 from tests.support.sandbox import wait_for
@@ -77,7 +77,8 @@ def _answers(url: str) -> bool:
 
 
 def _environment(home: Path) -> dict[str, str]:
-    """The caller's environment less anything that would change the demo, plus its dirs."""
+    """The caller's environment less anything that would change the demo, plus its dirs.
+    No BILLING_ENV either: `billing demo` runs in development by itself, as `make demo`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "BILLING_"))}
     env.pop("DATABASE_URL", None)
     env["BILLING_DATA_DIR"] = str(home / "data")
@@ -237,12 +238,13 @@ def test_demo_settings_point_at_the_sandbox_and_keep_the_users_choices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://db.example/billing")
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_a_real_key")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_the_users_own")  # live: refused
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_real")
     monkeypatch.setenv("STRIPE_CUSTOMER_PORTAL_URL", "https://billing.stripe.com/p/login/x")
     monkeypatch.setenv("STRIPE_API_VERSION", "2023-10-16")
     monkeypatch.setenv("BILLING_ALLOWED_REDIRECT_HOSTS", "app.example.com")
-    demo = sandbox_settings(Settings(_env_file=None), "http://127.0.0.1:8420")
+    demo = sandbox_settings(DemoSettings(_env_file=None), "http://127.0.0.1:8420")
+    assert demo.BILLING_ENV == "development"  # unless BILLING_ENV says otherwise
     assert demo.STRIPE_API_BASE == "http://127.0.0.1:8420"
     assert demo.STRIPE_SECRET_KEY is not None
     assert demo.STRIPE_SECRET_KEY.get_secret_value() == "sk_test_demo"
@@ -254,14 +256,17 @@ def test_demo_settings_point_at_the_sandbox_and_keep_the_users_choices(
     assert demo.allowed_redirect_hosts == {"app.example.com", "127.0.0.1", "localhost"}
     assert demo.run_worker  # even on PostgreSQL: the demo's credits arrive in process
     monkeypatch.setenv("BILLING_RUN_WORKER", "false")
-    assert not sandbox_settings(Settings(_env_file=None), "http://127.0.0.1:8420").run_worker
+    assert not sandbox_settings(DemoSettings(_env_file=None), "http://127.0.0.1:8420").run_worker
 
 
 async def test_the_webhook_endpoint_is_reused_with_its_saved_secret(
     stripe_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     settings = Settings(
-        _env_file=None, STRIPE_API_BASE=stripe_sandbox.url, STRIPE_SECRET_KEY="sk_test_x"
+        _env_file=None,
+        BILLING_ENV="development",
+        STRIPE_API_BASE=stripe_sandbox.url,
+        STRIPE_SECRET_KEY="sk_test_x",
     )
     client, admin = require_client(create_client(settings)), stripe_sandbox.client
     url = f"http://127.0.0.1:{free_port()}/api/stripe/webhook"

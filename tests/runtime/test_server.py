@@ -76,7 +76,11 @@ def until(condition: str, check: object, timeout: float = 60) -> None:
 def served(tmp_path: Path) -> Iterator[tuple[str, int, int]]:
     """(base URL, port, supervisor pid) of a two-worker server, every worker listening."""
     port = free_port()
-    env = {"DATABASE_URL": POSTGRES_URL or "", "BILLING_DATA_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": POSTGRES_URL or "",
+        "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
+    }
     with running_server(env, workers=WORKERS, port=port) as url:
         pid = server_pid(port)
         until(

@@ -84,7 +84,9 @@ def link_customer(database_url: str, user_id: int, customer_id: str) -> None:
     """Record the user's customer in the service's database, as its first payment would."""
 
     async def link() -> None:
-        database = Database(Settings(_env_file=None, DATABASE_URL=database_url))
+        database = Database(
+            Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=database_url)
+        )
         async with database.sessions() as session, session.begin():
             await customers.link(session, user_id, customer_id)
         await database.dispose()

@@ -41,6 +41,7 @@ def cli_env(settings: Settings, sandbox: Sandbox) -> dict[str, str]:
     return {
         "DATABASE_URL": settings.DATABASE_URL,
         "BILLING_DATA_DIR": str(settings.BILLING_DATA_DIR),
+        "BILLING_ENV": "development",
         "STRIPE_SECRET_KEY": "sk_test_sandbox",
         "STRIPE_API_BASE": sandbox.url,
     }
@@ -189,7 +190,7 @@ def test_the_command_scans_the_last_days(
 
 
 def test_the_command_needs_a_stripe_key(stripe_settings: Settings) -> None:
-    env = {"DATABASE_URL": stripe_settings.DATABASE_URL}
+    env = {"DATABASE_URL": stripe_settings.DATABASE_URL, "BILLING_ENV": "development"}
     code, _, err = invoke(env, "reconcile")
     assert code == 2
     assert "STRIPE_SECRET_KEY is not set" in err

@@ -96,7 +96,13 @@ async def test_an_idle_loop_stops_at_once(database: Database) -> None:
 
 async def test_the_loop_outlives_a_database_it_cannot_use(tmp_path: Path) -> None:
     """No schema at all (as a database being restored): it logs, keeps going, still stops."""
-    broken = Database(Settings(_env_file=None, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x"))
+    broken = Database(
+        Settings(
+            _env_file=None,
+            BILLING_ENV="development",
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x",
+        )
+    )
     stop = asyncio.Event()
     with capture_logs() as logs:
         task = asyncio.create_task(run(broken, {}, stop, poll_interval=0.01))
@@ -145,11 +151,14 @@ async def test_serve_on_sqlite_processes_a_delivered_event_in_process(
     env = {
         "DATABASE_URL": sqlite_copy,
         "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENV": "development",
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "BILLING_RUN_WORKER": run_worker,
     }
     body = topup_event(user_id=31, credits=700)
-    database = Database(Settings(_env_file=None, DATABASE_URL=sqlite_copy))
+    database = Database(
+        Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=sqlite_copy)
+    )
     try:
         with running_server(env) as base_url:
             async with httpx.AsyncClient(base_url=base_url) as http:

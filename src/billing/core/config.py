@@ -1,7 +1,10 @@
 """Settings: every environment variable the service reads, with safe defaults.
 
-Development runs with no configuration at all. Production refuses to start
-while any secret is missing, rather than falling back to a development value.
+Production is the default and refuses to start while any secret is missing, rather
+than falling back to a development value: an operator who forgets BILLING_ENV gets an
+error, not a service signing tokens with the public development secret. Development
+is asked for (BILLING_ENV=development; `billing demo` asks by itself), then runs with
+no other configuration, and refuses a live Stripe key.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ PRODUCTION_SECRETS = (
     "BILLING_ENCRYPTION_KEYS",
 )
 MIN_PRODUCTION_JWT_SECRET_BYTES = 32
-LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+# /metrics is not rate-limited, so its token must be too long to guess.
+MIN_METRICS_TOKEN_LENGTH = 32
+# Prefixes of live secret and restricted keys: real money, never behind the public secret.
+LIVE_STRIPE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+LOCAL_RUN_HINT = "BILLING_ENV defaults to production; set BILLING_ENV=development for a local run"
 # Per caller: a burst allowance and a sustained one (an average of 100 requests a second).
 DEFAULT_RATE_LIMIT = "200/second;6000/minute"
 # Per source address of the webhook route: Stripe delivers from a few addresses, in bursts.
@@ -60,7 +67,7 @@ class Settings(BaseSettings):
     STRIPE_CUSTOMER_PORTAL_URL: str | None = None
     STRIPE_DEBUG: bool = False
 
-    BILLING_ENV: Literal["development", "production"] = "development"
+    BILLING_ENV: Literal["development", "production"] = "production"
     BILLING_JWT_SECRET: SecretStr | None = None
     BILLING_ENCRYPTION_KEYS: SecretStr | None = None
     BILLING_DATA_DIR: Path = Path(".billing")
@@ -78,6 +85,18 @@ class Settings(BaseSettings):
     BILLING_RATE_LIMIT: str = DEFAULT_RATE_LIMIT
     BILLING_WEBHOOK_RATE_LIMIT: str = DEFAULT_WEBHOOK_RATE_LIMIT
     BILLING_RATE_LIMIT_KEY_PREFIX: str = Field(default="billing:ratelimit", min_length=1)
+    # Scrapers' bearer token for /metrics; unset, /metrics is open in development only.
+    BILLING_METRICS_TOKEN: SecretStr | None = None
+
+    @field_validator("BILLING_METRICS_TOKEN")
+    @classmethod
+    def _unguessable_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters: /metrics is not"
+                " rate-limited, so a short token could be guessed (`openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("BILLING_RATE_LIMIT", "BILLING_WEBHOOK_RATE_LIMIT")
     @classmethod
@@ -98,6 +117,18 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _refuse_live_keys_in_development(self) -> Settings:
+        """Development's tokens are signed with a public secret: with a live key, anyone
+        could mint an admin token and move real money."""
+        if self.BILLING_ENV == "development" and self.stripe_livemode:
+            raise ValueError(
+                "BILLING_ENV=development refuses a live Stripe key (STRIPE_SECRET_KEY starts"
+                " with sk_live_ or rk_live_): use a test key (sk_test_), or run with"
+                " BILLING_ENV=production and its secrets"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.BILLING_ENV != "production":
             return self
@@ -108,8 +139,9 @@ class Settings(BaseSettings):
                 " a request's own Host header is not to be trusted)"
             )
         if missing:
+            hint = "" if "BILLING_ENV" in self.model_fields_set else f" ({LOCAL_RUN_HINT})"
             raise ValueError(
-                "BILLING_ENV=production refuses to start without: " + ", ".join(missing)
+                "BILLING_ENV=production refuses to start without: " + ", ".join(missing) + hint
             )
         assert self.BILLING_JWT_SECRET is not None
         secret = self.BILLING_JWT_SECRET.get_secret_value()
@@ -141,8 +173,8 @@ class Settings(BaseSettings):
     @property
     def stripe_livemode(self) -> bool:
         """Whether the configured key is a live one: events of the other mode are ignored."""
-        key = self.STRIPE_SECRET_KEY.get_secret_value() if self.STRIPE_SECRET_KEY else ""
-        return key.startswith(LIVE_KEY_PREFIXES)
+        key = self.STRIPE_SECRET_KEY.get_secret_value().strip() if self.STRIPE_SECRET_KEY else ""
+        return key.startswith(LIVE_STRIPE_KEY_PREFIXES)
 
     @property
     def webhook_secrets(self) -> list[str]:
@@ -179,6 +211,14 @@ class Settings(BaseSettings):
         return [key_file.read_text().strip()]
 
 
+class DemoSettings(Settings):
+    """For `billing demo` and `billing sandbox`, offline tools for one machine: development
+    unless BILLING_ENV (or `.env`) says otherwise, so `make demo` runs with nothing set.
+    The service's own commands keep the production default."""
+
+    BILLING_ENV: Literal["development", "production"] = "development"
+
+
 def parse_rate_limits(spec: str) -> list[RateLimitItem]:
     """`limits` notation, one or more windows: "100/second;3000/minute". Checked when the
     settings load, so a typo stops the service at startup, naming the variable."""
@@ -205,17 +245,24 @@ def _present(value: SecretStr | str | None) -> bool:
     return bool(value and value.strip())
 
 
-def load_settings() -> Settings:
+def load_settings(kind: type[Settings] = Settings) -> Settings:
     """Build settings from the environment, turning validation failures into one clear error."""
     try:
-        return Settings()
+        return kind()
     except ValidationError as exc:
         # The messages only: pydantic's own text echoes the input values, secrets included.
         problems = [
-            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}"
+            _problem(error["loc"], error["msg"])
             for error in exc.errors(include_input=False, include_url=False)
         ]
         raise ConfigurationError("; ".join(problems)) from exc
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One validation failure as a sentence: the variable it is about (none for a check of
+    several), then our own message without pydantic's "Value error, " in front."""
+    message = message.removeprefix("Value error, ")
+    return f"{'.'.join(str(p) for p in loc)}: {message}" if loc else message
 
 
 @lru_cache(maxsize=1)

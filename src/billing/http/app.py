@@ -27,12 +27,13 @@ from billing.http.fast_lanes import FastLanes
 from billing.http.frontend import install_frontend
 from billing.http.health import router as health_router
 from billing.http.ledger_metrics import count_ledger_operations
-from billing.http.metrics import MetricsMiddleware
+from billing.http.metrics import MetricsMiddleware, OverdueGauge
 from billing.http.problem_docs import PROBLEM_RESPONSES, document_problems
 from billing.http.problems import AnswerUnhandled, install_error_handlers
 from billing.http.rate_limits import RateLimit, RateLimiter
 from billing.http.request_id import RequestId
 from billing.http.route_lanes import route_lanes
+from billing.http.security_headers import SecurityHeaders
 from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
 from billing.payments.routes import router as payments_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.known_keys = KnownKeys()
     app.state.stripe = create_client(settings)
     app.state.catalog = CatalogCache()
+    app.state.overdue = OverdueGauge(database)
     install_error_handlers(app)
     document_problems(app)
     app.include_router(health_router)
@@ -125,5 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimit, limiter=limiter, tokens=tokens, keys=keys)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AnswerUnhandled)
-    app.add_middleware(RequestId)  # outermost: every response, even a 429, carries its id
+    app.add_middleware(RequestId)  # every response, even a 429, carries its id
+    docs = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+    app.add_middleware(  # outermost: every response carries them
+        SecurityHeaders, settings=settings, docs_paths=[path for path in docs if path]
+    )
     return app

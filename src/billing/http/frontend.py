@@ -2,17 +2,19 @@
 
 Installed after every API router, and only on `/` and `/assets/*` (the app routes with
 `#/...` fragments), so no API path, 404 or 405 ever answers with the page. Without a
-build, `/` says how to make one instead of failing.
+build, `/` says how to make one instead of failing. The sign-in answers only callers on
+this machine: a development service reachable from elsewhere mints nobody a token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from ipaddress import IPv6Address, ip_address
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -20,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
+from billing.core.errors import NotFound
 from billing.core.ids import MAX_USER_ID
 
 FRONTEND_DIST = Path(__file__).resolve().parents[3] / "frontend" / "dist"
@@ -53,7 +56,29 @@ def dev_sign_in_enabled(settings: Settings) -> bool:
     return settings.BILLING_ENV == "development" and settings.BILLING_JWT_SECRET is None
 
 
-dev_router = APIRouter(prefix="/api/dev", tags=["development"])
+def from_this_machine(request: Request) -> bool:
+    """The peer is a loopback address (127.0.0.0/8, ::1). Behind a proxy on this machine,
+    that holds only if the proxy passes the client on in X-Forwarded-For (uvicorn trusts
+    it from 127.0.0.1)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+async def only_this_machine(request: Request) -> None:
+    """Anyone else gets the 404 of a service without the sign-in."""
+    if not from_this_machine(request):
+        raise NotFound()
+
+
+dev_router = APIRouter(
+    prefix="/api/dev", tags=["development"], dependencies=[Depends(only_this_machine)]
+)
 
 
 @dev_router.post("/sign-in", include_in_schema=False)

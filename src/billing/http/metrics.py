@@ -1,10 +1,13 @@
-"""The HTTP side of metrics: each request counted and timed, and the /metrics exposition."""
+"""The HTTP side of metrics: each request counted and timed, and the /metrics exposition,
+for authorized scrapers, with the one gauge that queries the database cached."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 import time
+from collections.abc import Callable
 
 import structlog
 from prometheus_client import (
@@ -18,7 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from billing.db.engine import get_database
+from billing.core.config import Settings
+from billing.core.errors import Forbidden, Unauthenticated
+from billing.db.engine import Database
 from billing.http.middleware import HttpMiddleware
 from billing.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOK_OVERDUE, series
 from billing.webhooks.processing import overdue_seconds
@@ -59,13 +64,16 @@ class MetricsMiddleware(HttpMiddleware):
 
 
 OVERDUE_QUERY_TIMEOUT = 2.0
+OVERDUE_MAX_AGE = 5.0  # seconds one measurement of the inbox serves every scrape
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """The Prometheus exposition. With `PROMETHEUS_MULTIPROC_DIR` set (several
-    `billing serve` workers, a `billing worker` beside them) it sums every process's
-    metrics from that directory, so each scrape sees them all, whichever answers."""
-    await _measure_overdue(request)
+    """The Prometheus exposition, for authorized scrapers only (`authorize_scrape`). With
+    `PROMETHEUS_MULTIPROC_DIR` set (several `billing serve` workers, a `billing worker`
+    beside them) it sums every process's metrics from that directory, so each scrape sees
+    them all, whichever answers."""
+    authorize_scrape(request)
+    await request.app.state.overdue.refresh()
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -73,15 +81,54 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _measure_overdue(request: Request) -> None:
-    """Set `billing_webhook_overdue_seconds` from the inbox; a database that does not
-    answer leaves it as it was (the readiness probe reports the outage)."""
-
-    try:
-        seconds = await asyncio.wait_for(
-            overdue_seconds(get_database(request)), OVERDUE_QUERY_TIMEOUT
+def authorize_scrape(request: Request) -> None:
+    """With BILLING_METRICS_TOKEN set, only `Authorization: Bearer <that token>` may
+    scrape (compared in constant time); unset, /metrics is open in development only.
+    Checked before anything is measured: a refused scrape costs no query."""
+    settings: Settings = request.app.state.settings
+    token = settings.BILLING_METRICS_TOKEN
+    if token is None:
+        if settings.BILLING_ENV == "development":
+            return
+        raise Forbidden("Set BILLING_METRICS_TOKEN to scrape /metrics in production.")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().strip().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+        raise Unauthenticated(
+            "Scrape /metrics with 'Authorization: Bearer <BILLING_METRICS_TOKEN>'."
         )
-    except Exception as exc:
-        logger.warning("webhook_overdue_unmeasured", error=type(exc).__name__)
-        return
-    WEBHOOK_OVERDUE.set(seconds)
+
+
+class OverdueGauge:
+    """`billing_webhook_overdue_seconds`, measured from the inbox at most once per
+    `max_age` seconds; scrapes meanwhile read the last value, and concurrent ones share
+    the query in flight. /metrics is not rate-limited: scraping it must not be a way to
+    load the database. One per app (so per process); `clock` is replaceable in tests."""
+
+    def __init__(self, database: Database, max_age: float = OVERDUE_MAX_AGE) -> None:
+        self.database = database
+        self.max_age = max_age
+        self.clock: Callable[[], float] = time.monotonic
+        self._started: float | None = None
+        self._measuring: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        if self._measuring is None:
+            if self._started is not None and self.clock() - self._started < self.max_age:
+                return
+            self._started = self.clock()  # a failed query, too, waits for the next interval
+            self._measuring = asyncio.create_task(self._measure())
+        # Shielded: a scraper that disconnects does not cancel the others' query.
+        await asyncio.shield(self._measuring)
+
+    async def _measure(self) -> None:
+        """A database that does not answer leaves the gauge as it was (the readiness
+        probe reports the outage)."""
+        try:
+            seconds = await asyncio.wait_for(overdue_seconds(self.database), OVERDUE_QUERY_TIMEOUT)
+        except Exception as exc:
+            logger.warning("webhook_overdue_unmeasured", error=type(exc).__name__)
+        else:
+            WEBHOOK_OVERDUE.set(seconds)
+        finally:
+            self._measuring = None

@@ -27,7 +27,9 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     url = config.attributes.get("database_url") or Settings().DATABASE_URL
-    engine = create_engine(Settings(DATABASE_URL=url))
+    # Only the URL matters here: the caller (`billing migrate`, the demo, a test) has
+    # loaded and checked its settings already; production's secrets are not needed.
+    engine = create_engine(Settings.model_construct(DATABASE_URL=url))
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -24,7 +24,7 @@ from billing.compliance.export import open_export
 from billing.compliance.personal_data import PersonalDataUnreadable
 from billing.compliance.retention import RetentionCounts, run_retention
 from billing.compliance.rotation import RotationCounts, count_rows, rotate_keys
-from billing.core.config import ConfigurationError, Settings, load_settings
+from billing.core.config import ConfigurationError, DemoSettings, Settings, load_settings
 from billing.core.errors import StripeProblem
 from billing.core.times import utcnow
 from billing.credits.verify import verify_ledger
@@ -49,9 +49,9 @@ T = TypeVar("T")
 CLI_ACTOR = "cli"  # the audit actor of admin actions run from this command
 
 
-def _settings() -> Settings:
+def _settings(kind: type[Settings] = Settings) -> Settings:
     try:
-        return load_settings()
+        return load_settings(kind)
     except ConfigurationError as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
@@ -194,8 +194,9 @@ def demo(
     port: Annotated[int, typer.Option(help="Port the service listens on")] = 8000,
     sandbox_port: Annotated[int, typer.Option(help="Port the Stripe sandbox listens on")] = 8420,
 ) -> None:
-    """Run the service against the Stripe sandbox, with a seeded catalog and a funded user."""
-    settings = _settings()
+    """Run the service against the Stripe sandbox, with a seeded catalog and a funded user
+    (in development unless BILLING_ENV says otherwise; it refuses production)."""
+    settings = _settings(DemoSettings)
     command = _sandbox_command(sandbox_port, settings.BILLING_DATA_DIR / "sandbox", None, None)
     run_demo(settings, command, port, sandbox_port)
 
@@ -223,7 +224,7 @@ def sandbox(
     webhook_secret: Annotated[str | None, typer.Option(help="whsec_ secret to sign with")] = None,
 ) -> None:
     """Run the Stripe sandbox (an offline Stripe) in the foreground."""
-    settings = _settings()
+    settings = _settings(DemoSettings)
     directory = data_dir or settings.BILLING_DATA_DIR / "sandbox"
     command = _sandbox_command(port, directory, webhook, webhook_secret)
     # Become the sandbox: a SIGTERM (a supervisor's stop, a test's) then reaches it, where a
