@@ -61,12 +61,14 @@ async def test_an_event_of_the_other_mode_is_stored_and_ignored(
 
 @pytest.mark.parametrize(
     ("key", "livemode"),
-    [(None, False), ("sk_test_abc", False), ("sk_live_abc", True), ("rk_live_abc", True)],
+    [("sk_test_abc", False), ("rk_test_abc", False), ("sk_live_abc", True), ("rk_live_abc", True)],
 )
-def test_the_configured_mode_is_the_secret_keys(key: str | None, livemode: bool) -> None:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        BILLING_ENV="development",
-        STRIPE_SECRET_KEY=SecretStr(key) if key else None,
-    )
+def test_the_configured_mode_is_the_secret_keys(key: str, livemode: bool) -> None:
+    """In production (development refuses live keys), where the mode matters."""
+    settings = Settings.model_validate({**LIVE_SECRETS, "STRIPE_SECRET_KEY": SecretStr(key)})
     assert settings.stripe_livemode is livemode
+
+
+def test_development_without_a_key_is_test_mode() -> None:
+    settings = Settings(_env_file=None, BILLING_ENV="development")  # type: ignore[call-arg]
+    assert settings.stripe_livemode is False
