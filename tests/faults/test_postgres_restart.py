@@ -24,11 +24,16 @@ from billing.credits.models import CreditTransaction
 from billing.db.engine import Database
 from billing.migrations import upgrade
 from billing.webhooks.models import WebhookEvent
+from billing.webhooks.processing import retry_delay
 from tests.conftest import WEBHOOK_SECRET, assert_ledger_holds
 from tests.faults.cluster import Cluster, missing_tools, throwaway_cluster
 from tests.faults.storm import ACKNOWLEDGED, Readiness, Storm
 from tests.support.server import running_server
 from tests.support.worker import credits_by_user, wait_until
+
+# An event the outage failed (or that waits for its payment's event) is retried with backoff,
+# 10 s, 20 s, 40 s: the storm's events are all processed within its first three retries.
+PROCESSING_WAIT = sum(retry_delay(attempt).total_seconds() for attempt in (1, 2, 3)) + 15
 
 pytestmark = [
     pytest.mark.postgres,
@@ -132,6 +137,18 @@ async def all_processed(database: Database, event_ids: list[str]) -> bool:
     return len(statuses) == len(event_ids) and set(statuses) == {"processed"}
 
 
+async def unprocessed(database: Database, event_ids: list[str]) -> list[tuple[str, ...]]:
+    """The events still not processed: their status, attempts and last error."""
+    query = select(
+        WebhookEvent.stripe_event_id,
+        WebhookEvent.status,
+        WebhookEvent.attempts,
+        WebhookEvent.last_error,
+    ).where(WebhookEvent.stripe_event_id.in_(event_ids), WebhookEvent.status != "processed")
+    async with database.autocommit() as connection:
+        return [tuple(map(str, row)) for row in await connection.execute(query)]
+
+
 async def storm_through_restart(
     http: httpx.AsyncClient, settings: Settings, cluster: Cluster, mode: str
 ) -> tuple[Storm, float]:
@@ -176,7 +193,10 @@ async def assert_each_applied_once(
 ) -> None:
     """Every balance as if each call was applied exactly once, by as many transactions."""
     webhooks = [call.key for call in storm.calls if call.kind == "webhook"]
-    await wait_until(lambda: all_processed(database, webhooks), seconds=30)
+    try:
+        await wait_until(lambda: all_processed(database, webhooks), seconds=PROCESSING_WAIT)
+    except AssertionError as exc:
+        raise AssertionError(await unprocessed(database, webhooks)) from exc
     for user_id, expected in storm.expected_balances(FUNDING).items():
         reply = await http.get(
             f"/api/financial/credits/{user_id}", headers=bearer(settings, user_id)
