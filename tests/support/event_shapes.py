@@ -126,39 +126,49 @@ def event(
 
 
 def line_item(
-    version: str, *, price: dict[str, Any], quantity: int, amount: int, proration: bool = False
+    version: str,
+    *,
+    price: dict[str, Any],
+    quantity: int,
+    amount: int,
+    proration: bool = False,
+    invoice_item: bool = False,
 ) -> dict[str, Any]:
-    """An invoice line for a subscription item at `price`."""
+    """An invoice line at `price`: a subscription item's, or with `invoice_item` one made
+    from an invoice item (a one-off charge, or a proration left pending until this invoice)."""
     line = resource(
         "line_item", version, id=new_id("il"), amount=amount, quantity=quantity, metadata={}
     )
+    item_id, invoice_item_id = (None, new_id("ii")) if invoice_item else (new_id("si"), None)
+    details = {
+        "invoice_item": invoice_item_id,
+        "proration": proration,
+        "proration_details": {"credited_items": None},
+        "subscription": None,
+    }
     if version == OLD:
         line.update(
             price=price,
             proration=proration,
-            type="subscription",
-            subscription_item=new_id("si"),
-            invoice_item=None,
+            type="invoiceitem" if invoice_item else "subscription",
+            subscription_item=item_id,
+            invoice_item=invoice_item_id,
             proration_details={"credited_items": None},
         )
-    else:
-        details = {
-            "invoice_item": None,
-            "proration": proration,
-            "proration_details": {"credited_items": None},
-            "subscription": None,
-            "subscription_item": new_id("si"),
-        }
-        line["parent"] = {
-            "type": "subscription_item_details",
-            "invoice_item_details": None,
-            "subscription_item_details": details,
-        }
-        line["pricing"] = {
-            "type": "price_details",
-            "price_details": {"price": price["id"], "product": price["product"]},
-            "unit_amount_decimal": str(price["unit_amount"]),
-        }
+        return line
+    kind = "invoice_item_details" if invoice_item else "subscription_item_details"
+    line["parent"] = {
+        "type": kind,
+        "invoice_item_details": details if invoice_item else None,
+        "subscription_item_details": None
+        if invoice_item
+        else details | {"subscription_item": item_id},
+    }
+    line["pricing"] = {
+        "type": "price_details",
+        "price_details": {"price": price["id"], "product": price["product"]},
+        "unit_amount_decimal": str(price["unit_amount"]),
+    }
     return line
 
 
@@ -176,9 +186,11 @@ def invoice(
     payment_intent: str | None = None,
     charge: str | None = None,
     invoice_id: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """An invoice; the payment intent and charge appear only in the old shape (today's
-    invoices name them only through the separately listed invoice payments)."""
+    invoices name them only through the separately listed invoice payments). `extra`
+    sets more fields (tax, `starting_balance`, ...)."""
     obj = resource(
         "invoice",
         version,
@@ -192,7 +204,7 @@ def invoice(
         attempt_count=1,
         attempted=True,
         lines={"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/x/lines"},
-        total=sum(line["amount"] for line in lines),
+        **{"total": sum(line["amount"] for line in lines), **extra},
         subtotal=sum(line["amount"] for line in lines),
     )
     if version == OLD:

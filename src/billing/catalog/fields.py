@@ -17,6 +17,7 @@ import structlog
 from billing.stripe.readers import StripeObject, object_id
 
 CREDITS_KEY = "credits"
+TRIAL_CREDITS_KEY = "trial_credits"  # what a trial's zero invoice grants (default none)
 MAX_CREDITS = 2**53 - 1  # exact in every JSON client, like every ledger amount
 _PLAIN_DIGITS = re.compile(r"[0-9]{1,16}")  # 2**53 - 1 has 16 digits; no signs, spaces, "1e3"
 NAME_LENGTH = 255  # the column width; a longer Stripe name is cut, not refused
@@ -37,9 +38,10 @@ def metadata(obj: StripeObject) -> dict[str, Any]:
     return dict(found) if isinstance(found, dict) else {}
 
 
-def credits_from(obj: StripeObject) -> int | None:
-    """The credits an object's metadata grants; a malformed value is logged, never guessed."""
-    raw = metadata(obj).get(CREDITS_KEY)
+def credits_from(obj: StripeObject, key: str = CREDITS_KEY) -> int | None:
+    """The credits an object's metadata `key` grants; a malformed value is logged, never
+    guessed."""
+    raw = metadata(obj).get(key)
     if raw is None:
         return None
     credits = parse_credits(raw)
@@ -48,6 +50,7 @@ def credits_from(obj: StripeObject) -> int | None:
             "catalog_credits_invalid",
             object=obj.get("object"),
             id=obj.get("id"),
+            key=key,
             value=str(raw)[:40],
         )
     return credits

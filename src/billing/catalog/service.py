@@ -9,6 +9,7 @@ catalog version in the same transaction, which is what invalidates the caches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,14 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog import repository
-from billing.catalog.fields import expanded_product, is_deleted, price_fields, product_fields
+from billing.catalog.fields import (
+    TRIAL_CREDITS_KEY,
+    credits_from,
+    expanded_product,
+    is_deleted,
+    price_fields,
+    product_fields,
+)
 from billing.catalog.models import Price, Product
 from billing.core.times import utcnow
 from billing.stripe.client import retrieve_or_none
@@ -104,16 +112,43 @@ def credits_per_unit(price: Price, product: Product | None) -> int | None:
     return product.credits if product is not None else None
 
 
-async def credits_for(
-    session: AsyncSession, client: stripe.StripeClient, price_id: str, quantity: int
-) -> int | None:
-    """Credits that `quantity` units of the price grant, fetching what the mirror lacks
-    (the price, or a product whose event has not arrived yet); None grants nothing."""
+def trial_credits_per_unit(price: Price, product: Product | None) -> int:
+    """Price metadata `trial_credits`, else the product's; 0 when neither says."""
+    found = credits_from({"id": price.stripe_id, "metadata": price.metadata_}, TRIAL_CREDITS_KEY)
+    if found is None and product is not None:
+        found = credits_from(
+            {"id": product.stripe_id, "metadata": product.metadata_}, TRIAL_CREDITS_KEY
+        )
+    return found or 0
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTerms:
+    """What one unit of a price grants, and what it costs."""
+
+    price: Price
+    credits: int  # per unit, per period (0: none)
+    trial_credits: int  # per unit, for a trial's zero invoice
+
+
+async def plan_terms(
+    session: AsyncSession, client: stripe.StripeClient, price_id: str
+) -> PlanTerms | None:
+    """The price's terms, fetching what the mirror lacks (the price, or a product whose
+    event has not arrived yet); None if Stripe has no such price."""
     price = await get_price(session, client, price_id)
     if price is None:
         return None
     product = await get_product(session, price.product_id)
-    if product is None and price.credits is None:
+    if product is None:
         product = await _fetch_product(session, client, price.product_id)
-    per_unit = credits_per_unit(price, product)
-    return per_unit * quantity if per_unit is not None else None
+    credits = credits_per_unit(price, product) or 0
+    return PlanTerms(price, credits, trial_credits_per_unit(price, product))
+
+
+async def credits_for(
+    session: AsyncSession, client: stripe.StripeClient, price_id: str, quantity: int
+) -> int | None:
+    """Credits that `quantity` units of the price grant; None grants nothing."""
+    terms = await plan_terms(session, client, price_id)
+    return terms.credits * quantity if terms is not None and terms.credits else None

@@ -32,6 +32,10 @@ class TransactionKind:
 
 PURCHASE = TransactionKind("purchase", "purchases", credits_wallet=True)
 SUBSCRIPTION_GRANT = TransactionKind("subscription_grant", "subscriptions", credits_wallet=True)
+# A downgrade billed at once: the unused share of a plan's credits goes back.
+SUBSCRIPTION_CLAWBACK = TransactionKind(
+    "subscription_clawback", "subscriptions", credits_wallet=False
+)
 ADMIN_GRANT = TransactionKind("admin_grant", "grants", credits_wallet=True)
 SPEND = TransactionKind("spend", "usage", credits_wallet=False)
 REFUND_CLAWBACK = TransactionKind("refund_clawback", "refunds", credits_wallet=False)

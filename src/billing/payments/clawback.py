@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.accounts import REFUND_CLAWBACK
+from billing.credits.accounts import REFUND_CLAWBACK, TransactionKind
 from billing.credits.models import CreditAccount
 from billing.payments.models import Payment
 from billing.payments.recorded_payments import post_credits
@@ -34,7 +34,11 @@ def clawback_due(
     if credits <= 0 or amount <= 0:
         return Clawback(0, 0)
     target = credits * min(amount, max(reversed_amount, 0)) // amount
-    due = max(target - settled, 0)
+    return _split(max(target - settled, 0), balance)
+
+
+def _split(due: int, balance: int) -> Clawback:
+    """What of `due` a wallet holding `balance` can give back now."""
     take = min(due, max(balance, 0))
     return Clawback(take, due - take)
 
@@ -47,6 +51,35 @@ async def _locked_balance(session: AsyncSession, user_id: int) -> int:
         .with_for_update()
     )
     return balance or 0
+
+
+async def _settle(
+    session: AsyncSession,
+    payment: Payment,
+    due: Clawback,
+    *,
+    kind: TransactionKind,
+    key: str,
+    reference: str,
+) -> Clawback:
+    assert payment.user_id is not None, "credits are taken from a known user only"
+    await post_credits(
+        session, kind, user_id=payment.user_id, credits=due.take, key=key, reference=reference
+    )
+    payment.credits_clawed_back += due.take
+    payment.credits_unrecovered += due.unrecovered
+    return due
+
+
+async def take_back(
+    session: AsyncSession, payment: Payment, due: int, *, kind: TransactionKind, key: str
+) -> Clawback:
+    """Take `due` credits back from the payment's user, as far as the wallet holds them;
+    the rest is recorded on the payment as unrecovered."""
+    assert payment.user_id is not None, "credits are taken from a known user only"
+    held = await _locked_balance(session, payment.user_id)
+    split = _split(due, held)
+    return await _settle(session, payment, split, kind=kind, key=key, reference=payment.stripe_id)
 
 
 async def claw_back(
@@ -63,14 +96,4 @@ async def claw_back(
         payment.credits_clawed_back + payment.credits_unrecovered,
         await _locked_balance(session, payment.user_id),
     )
-    await post_credits(
-        session,
-        REFUND_CLAWBACK,
-        user_id=payment.user_id,
-        credits=due.take,
-        key=key,
-        reference=reference,
-    )
-    payment.credits_clawed_back += due.take
-    payment.credits_unrecovered += due.unrecovered
-    return due
+    return await _settle(session, payment, due, kind=REFUND_CLAWBACK, key=key, reference=reference)

@@ -83,9 +83,21 @@ def line_price_id(line: StripeObject) -> str | None:
 
 
 def line_is_proration(line: StripeObject) -> bool:
+    """Old shape: `line.proration`; new: on the line's parent, a subscription item or
+    an invoice item (a proration left pending until the next invoice)."""
     if line.get("proration") is True:
         return True
-    return bool(_dig(line, "parent", "subscription_item_details", "proration"))
+    return any(
+        _dig(line, "parent", details, "proration") is True
+        for details in ("subscription_item_details", "invoice_item_details")
+    )
+
+
+def line_is_subscription(line: StripeObject) -> bool:
+    """A line billing a subscription item's period (not a one-off invoice item)."""
+    if line.get("type") == "subscription":
+        return True
+    return bool(_dig(line, "parent", "type") == "subscription_item_details")
 
 
 def subscription_item(subscription: StripeObject) -> StripeObject | None:

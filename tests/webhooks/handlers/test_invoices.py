@@ -9,15 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.db.engine import Database
 from billing.payments import subscription_mirror
-from billing.webhooks.handlers.invoices import prorated_credits
 from billing.webhooks.models import WebhookEvent
 from tests.support.event_shapes import (
     OLD,
@@ -90,11 +87,12 @@ async def test_both_paid_events_of_a_first_invoice_grant_the_plan_once(
     await harness.run(paid, paid, event(version, SUCCEEDED, obj), redelivered(paid))
 
     assert await harness.statuses() == ["processed"] * 3
-    assert await harness.balance(9001) == 1000  # the plan's credits; the proration line none
-    assert await harness.ledger() == [("subscription_grant", 1000, f"stripe:invoice:{obj['id']}")]
+    # The plan's credits, and the proration line's share: 9999 * 100 / 700, rounded down.
+    assert await harness.balance(9001) == 1000 + 1428
+    assert await harness.ledger() == [("subscription_grant", 2428, f"stripe:invoice:{obj['id']}")]
     payment = await harness.payment(obj["id"])
     assert (payment.kind, payment.status, payment.user_id) == ("invoice", "succeeded", 9001)
-    assert (payment.amount, payment.credits, payment.subscription_id) == (2100, 1000, sub_id)
+    assert (payment.amount, payment.credits, payment.subscription_id) == (2100, 2428, sub_id)
     assert payment.invoice_id == obj["id"]
     # Today's invoices no longer name their payment intent or charge in the payload.
     expected = (intent, charge) if version == OLD else (None, None)
@@ -143,7 +141,9 @@ async def test_an_invoice_before_its_subscription_waits_for_it(
 
 
 @pytest.mark.parametrize("version", SHAPES)
-async def test_trials_and_manual_invoices_grant_nothing(harness: Harness, version: str) -> None:
+async def test_trials_and_one_off_invoices_grant_nothing_by_default(
+    harness: Harness, version: str
+) -> None:
     plan = credit_price(harness.stripe, amount=1000, credits=800, recurring=True)
     customer = new_id("cus")
     await harness.link(9007, customer)
@@ -155,8 +155,14 @@ async def test_trials_and_manual_invoices_grant_nothing(harness: Harness, versio
         lines=[line_item(version, price=plan, quantity=1, amount=0)],
         amount_paid=0,
     )
-    manual = plan_invoice(
-        version, plan, billing_reason="manual", customer=customer, subscription=None
+    one_off = line_item(version, price=plan, quantity=1, amount=1000, invoice_item=True)
+    manual = invoice(
+        version,
+        customer=customer,
+        subscription=None,
+        billing_reason="manual",
+        lines=[one_off],
+        amount_paid=1000,
     )
     await harness.run(event(version, PAID, trial), event(version, PAID, manual))
     assert await harness.statuses() == ["processed", "processed"]
@@ -165,38 +171,6 @@ async def test_trials_and_manual_invoices_grant_nothing(harness: Harness, versio
         (trial["id"], 0, 0),
         (manual["id"], 1000, 0),
     ]
-
-
-@pytest.mark.parametrize("version", SHAPES)
-@pytest.mark.parametrize(
-    ("amount_paid", "expected"),
-    [(1000, 1000), (1500, 1500), (4500, 3000), (0, 0)],
-)
-async def test_a_plan_change_grants_in_proportion_to_what_was_paid(
-    harness: Harness, version: str, amount_paid: int, expected: int
-) -> None:
-    old = credit_price(harness.stripe, amount=1000, credits=1000, recurring=True)
-    new = credit_price(harness.stripe, amount=3000, credits=3000, recurring=True)
-    customer = new_id("cus")
-    await harness.link(9008, customer)
-    lines = [
-        line_item(version, price=old, quantity=1, amount=-1000, proration=True),
-        line_item(version, price=new, quantity=1, amount=2000, proration=True),
-    ]
-    if amount_paid > 2000:  # the billing cycle was reset too: a whole new period billed
-        lines.append(line_item(version, price=new, quantity=1, amount=3000))
-    obj = invoice(
-        version,
-        customer=customer,
-        subscription=new_id("sub"),
-        billing_reason="subscription_update",
-        lines=lines,
-        amount_paid=amount_paid,
-    )
-    await harness.run(event(version, PAID, obj))
-    assert await harness.balance(9008) == expected  # floor(3000 * paid / 3000), at most 3000
-    assert (await harness.payment(obj["id"])).credits == expected
-    await harness.verify()
 
 
 def _currency_price(harness: Harness, currency: str, amount: int, credits: int) -> dict[str, Any]:
@@ -240,25 +214,6 @@ async def test_a_plan_change_that_cannot_be_prorated_grants_nothing_and_alerts(
     assert await harness.balance(9009) == 0
     assert (await harness.payment(obj["id"])).credits == 0
     assert _alerts("proration_not_credited") == alerts + 1
-
-
-@given(
-    plan=st.integers(0, 10**9),
-    paid=st.integers(-(10**6), 10**9),
-    more=st.integers(0, 10**9),
-    full=st.integers(1, 10**9),
-)
-def test_prorated_credits_never_exceed_a_cycle_and_grow_with_the_payment(
-    plan: int, paid: int, more: int, full: int
-) -> None:
-    credits = prorated_credits(plan, paid, full)
-    assert 0 <= credits <= plan
-    assert credits <= prorated_credits(plan, paid + more, full)
-    if paid >= full:
-        assert credits == plan
-    if paid > 0:
-        assert credits == min(plan, plan * paid // full)
-    assert prorated_credits(plan, paid, full - 10**9) == 0  # no full amount: no share
 
 
 @pytest.mark.parametrize("version", SHAPES)

@@ -59,7 +59,7 @@ class Credits(DashboardModel):
     issued: int
     spent: int
     expired: int
-    clawed_back: int = Field(description="Taken back after refunds and disputes")
+    clawed_back: int = Field(description="Taken back after refunds, disputes and downgrades")
     outstanding: int = Field(description="Held in wallets at the end of the range: the liability")
 
 

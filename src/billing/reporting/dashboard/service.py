@@ -25,6 +25,7 @@ from billing.credits.accounts import (
     PURCHASE,
     REFUND_CLAWBACK,
     SPEND,
+    SUBSCRIPTION_CLAWBACK,
     SUBSCRIPTION_GRANT,
 )
 from billing.db.engine import Database
@@ -60,6 +61,8 @@ LAG_PERCENTILES = (0.5, 0.95)
 ISSUED = frozenset(
     {PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name, DISPUTE_REINSTATEMENT.name}
 )
+# Credits taken back: after refunds and disputes, and a downgrade's unused share.
+CLAWED_BACK = frozenset({REFUND_CLAWBACK.name, SUBSCRIPTION_CLAWBACK.name})
 # Months in one billing interval of each kind (a year is 12 months, 52 weeks, 365 days).
 MONTHS_PER_INTERVAL = {
     "day": Fraction(12, 365),
@@ -177,7 +180,7 @@ def credits(totals: dict[str, int], outstanding: int) -> Credits:
         issued=sum(amount for kind, amount in totals.items() if kind in ISSUED),
         spent=totals.get(SPEND.name, 0),
         expired=totals.get(EXPIRY.name, 0),
-        clawed_back=totals.get(REFUND_CLAWBACK.name, 0),
+        clawed_back=sum(amount for kind, amount in totals.items() if kind in CLAWED_BACK),
         outstanding=outstanding,
     )
 

@@ -1,33 +1,29 @@
 """Subscription invoices: credits once per paid invoice, failed payments recorded.
 
 Stripe sends both `invoice.paid` and `invoice.payment_succeeded` for one invoice; both
-post under the key `stripe:invoice:{id}`, so the credits land once. By `billing_reason`:
-- `subscription_create`, `subscription_cycle`: the plan's credits (each non-proration
-  line's price, times its quantity);
-- `subscription_update` (a plan change billed now): in proportion to what was paid,
-  `floor(plan credits * amount paid / (unit amount * quantity))`, at most one cycle's;
-  none, and an alert for a person, when that full amount is unknown (a price without a
-  unit amount) or in another currency than the invoice's: no share can be computed;
-- anything else (manual invoices, ...): none.
-An invoice that collected nothing (a trial, a 100% discount) grants nothing: credits
-are bought, never given away by an invoice. Alerts are raised once the event commits.
+settle under the key `stripe:invoice:{id}`, so the credits land once. What an invoice is
+worth follows its subscription lines (`invoice_credits.py`), not what it collected: a
+plan's period grants the plan's credits however it was paid, prorations grant or take
+back their share, and tax never counts. An invoice worth less than nothing (a downgrade
+billed at once) takes back from the wallet what it holds, never below zero, and records
+the rest as unrecovered. Only a paid invoice counts. Alerts are raised once the event
+commits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.catalog.service import credits_for, get_price
 from billing.core.errors import Conflict
 from billing.core.times import utcnow
-from billing.credits.accounts import SUBSCRIPTION_GRANT
+from billing.credits.accounts import SUBSCRIPTION_CLAWBACK, SUBSCRIPTION_GRANT
 from billing.db.after_commit import after_commit
 from billing.obs.alerts import alert
 from billing.payments import recorded_payments, subscription_mirror
+from billing.payments.clawback import take_back
 from billing.payments.customers import user_for_customer
 from billing.payments.models import SUCCEEDED
 from billing.stripe.client import stripe_errors
@@ -38,46 +34,16 @@ from billing.stripe.readers import (
     invoice_payment_intent_id,
     invoice_subscription_id,
     invoice_subscription_metadata,
-    line_is_proration,
-    line_price_id,
     metadata_user_id,
     object_id,
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
+from billing.webhooks.handlers.invoice_credits import priced_lines, worth
 from billing.webhooks.models import WebhookEvent
 
-PLAN_REASONS = ("subscription_create", "subscription_cycle")
-PRORATED_REASON = "subscription_update"
 PAST_DUE_FROM = ("active", "trialing")  # an incomplete first payment stays incomplete
 Details = dict[str, str | int | None]  # of an alert
 logger = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What invoice lines' prices come to at their quantities."""
-
-    credits: int
-    full_amount: int | None  # None: a price's unit amount is unknown
-    currencies: frozenset[str]
-
-
-def prorated_credits(plan_credits: int, amount_paid: int, full_amount: int) -> int:
-    """Credits for a mid-cycle plan change: the share of a full cycle actually paid,
-    rounded down, never more than one cycle's credits; none when nothing was paid, or
-    when the full amount is not known (no share of it can be told)."""
-    if plan_credits <= 0 or amount_paid <= 0 or full_amount <= 0:
-        return 0
-    return min(plan_credits, plan_credits * amount_paid // full_amount)
-
-
-def _unpriced(plan: Plan, currency: str) -> str | None:
-    """Why a plan change's share cannot be computed, if it cannot."""
-    if not plan.full_amount:
-        return "the full price of the new plan is unknown"
-    if plan.currencies != {currency}:
-        return f"the plan is priced in {', '.join(sorted(plan.currencies))}, not {currency}"
-    return None
 
 
 async def _user_for(
@@ -117,42 +83,18 @@ async def _lines(context: HandlerContext, invoice: StripeObject) -> list[StripeO
         return [line.to_dict(for_json=True) async for line in listing.auto_paging_iter()]
 
 
-async def _plan(context: HandlerContext, session: AsyncSession, lines: list[StripeObject]) -> Plan:
-    credits = full_amount = 0
-    known, currencies = True, set[str]()
-    for line in lines:
-        price_id = line_price_id(line)
-        if price_id is None:
-            continue
-        quantity = int(line.get("quantity") or 1)
-        credits += await credits_for(session, context.stripe, price_id, quantity) or 0
-        price = await get_price(session, context.stripe, price_id)
-        known = known and price is not None and bool(price.unit_amount)
-        if price is not None:
-            currencies.add(price.currency)
-            full_amount += (price.unit_amount or 0) * quantity
-    return Plan(credits, full_amount if known else None, frozenset(currencies))
-
-
 async def _credits(context: HandlerContext, session: AsyncSession, invoice: StripeObject) -> int:
-    paid = int(invoice.get("amount_paid") or 0)
-    reason = invoice.get("billing_reason")
-    if paid <= 0 or reason not in (*PLAN_REASONS, PRORATED_REASON):
+    """What the paid invoice is worth; unpriceable prorations are told to a person."""
+    if invoice.get("status") != "paid":
         return 0
-    lines = await _lines(context, invoice)
-    if reason in PLAN_REASONS:
-        plan_lines = [line for line in lines if not line_is_proration(line)]
-        return (await _plan(context, session, plan_lines)).credits
-    # A plan change: the new plan's lines are the charges; the credited unused time is < 0.
-    charged = {line_price_id(line): line for line in lines if int(line.get("amount") or 0) > 0}
-    plan = await _plan(context, session, list(charged.values()))
-    problem = _unpriced(plan, str(invoice.get("currency") or ""))
-    if plan.credits > 0 and problem:
-        logger.warning("proration_not_credited", invoice=invoice.get("id"), reason=problem)
-        details: Details = {"invoice": invoice["id"], "credits": plan.credits, "reason": problem}
+    lines = await priced_lines(context, session, await _lines(context, invoice))
+    found = worth(lines, str(invoice.get("currency") or ""))
+    if found.unpriced:
+        reason = "; ".join(found.unpriced)
+        logger.warning("proration_not_credited", invoice=invoice.get("id"), reason=reason)
+        details: Details = {"invoice": invoice["id"], "reason": reason}
         after_commit(session, partial(alert, "proration_not_credited", **details))
-        return 0
-    return prorated_credits(plan.credits, paid, plan.full_amount or 0)
+    return found.credits
 
 
 def _payment(
@@ -186,9 +128,14 @@ async def invoice_paid(context: HandlerContext, session: AsyncSession, event: We
     payment = _payment(invoice, user_id, subscription_id, paid=True)
     credits = await _credits(context, session, invoice)
     key = f"stripe:invoice:{invoice_id}"
-    await recorded_payments.record_purchase(
-        session, SUBSCRIPTION_GRANT, payment, credits=credits, key=key, reference=invoice_id
-    )
+    if credits >= 0:
+        await recorded_payments.record_purchase(
+            session, SUBSCRIPTION_GRANT, payment, credits=credits, key=key, reference=invoice_id
+        )
+    elif await recorded_payments.record_success(session, payment, credits=0):
+        row = await recorded_payments.get(session, invoice_id, for_update=True)
+        assert row is not None, "recorded just now"
+        await take_back(session, row, -credits, kind=SUBSCRIPTION_CLAWBACK, key=key)
 
 
 async def _mark_past_due(session: AsyncSession, subscription_id: str, event: WebhookEvent) -> None:
