@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from tests.e2e.conftest import Live
 from tests.support.flows import (
@@ -101,3 +102,43 @@ def test_refund_claws_back_in_proportion(live: Live) -> None:
     settle(live)
     kinds = sorted(t["kind"] for t in transactions(live, user))
     assert kinds == ["purchase", "refund_clawback", "refund_clawback"]
+
+
+def _move_to_half_period(live: Live, clock: Any, subscription_id: str) -> Any:
+    """The clock at the exact middle of the period (whole days, so an even second count)."""
+    item = live.stripe.v1.subscriptions.retrieve(subscription_id)["items"].data[0]
+    middle = (item.current_period_start + item.current_period_end) // 2
+    live.stripe.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": middle})
+    return item
+
+
+def test_plan_changes_grant_and_take_back_their_share_of_the_period(
+    live: Live, database_url: str
+) -> None:
+    """Half-way through a period: an upgrade billed at once grants the new plan's half less
+    the old one's; a downgrade left pending takes its share back on the renewal, which
+    the customer's balance pays."""
+    user = 105
+    clock, _ = clocked_customer(live, user, database_url)
+    small, large = price(live.stripe, 1000, 1000, True), price(live.stripe, 3000, 3000, True)
+    cheap = price(live.stripe, 500, 200, True)
+    checkout(live, user, small.id, "subscription")
+    live.wait_balance(user, 1000)
+    subscription_id = subscriptions(live, user)[0]["id"]
+    item = _move_to_half_period(live, clock, subscription_id)
+
+    upgrade = {"items": [{"id": item.id, "price": large.id}]}
+    live.stripe.v1.subscriptions.update(
+        subscription_id, {**upgrade, "proration_behavior": "always_invoice"}
+    )
+    live.wait_balance(user, 1000 - 500 + 1500)
+    downgrade = {"items": [{"id": item.id, "price": cheap.id}]}
+    live.stripe.v1.subscriptions.update(
+        subscription_id, {**downgrade, "proration_behavior": "create_prorations"}
+    )
+    advance(live, clock, 16)  # renewal: cheap plan 200, large half -1500, cheap half +100
+    live.wait_balance(user, 2000 + 200 - 1500 + 100)
+    settle(live)
+    assert live.balance(user) == 800
+    kinds = [t["kind"] for t in transactions(live, user)]
+    assert sorted(kinds) == ["subscription_clawback", "subscription_grant", "subscription_grant"]
