@@ -12,9 +12,12 @@ import stripe
 from sqlalchemy import select, update
 
 from billing.core.config import Settings
+from billing.core.errors import InsufficientCredits
 from billing.core.times import utcnow
+from billing.credits.accounts import SPEND
 from billing.credits.models import CreditTransaction
-from billing.credits.service import balance
+from billing.credits.service import balance, post
+from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
 from billing.payments.customers import link
@@ -145,6 +148,14 @@ class Harness:
     async def link(self, user_id: int, customer_id: str) -> None:
         async with self.database.sessions() as session, session.begin():
             await link(session, user_id, customer_id)
+
+    async def spend(self, user_id: int, credits: int) -> bool:
+        """Spend as a platform would; whether the wallet held enough."""
+        try:
+            await post(self.database, Transfer(SPEND, user_id, credits, actor="test"))
+        except InsufficientCredits:
+            return False
+        return True
 
     async def verify(self) -> None:
         async with self.database.sessions() as session, session.begin():

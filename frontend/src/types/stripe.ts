@@ -615,7 +615,7 @@ export interface components {
             expired: number;
             /**
              * Clawed Back
-             * @description Taken back after refunds and disputes
+             * @description Taken back after refunds, disputes and downgrades
              */
             clawed_back: number;
             /**

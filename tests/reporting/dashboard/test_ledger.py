@@ -21,6 +21,7 @@ TODAY_TOTALS = {
     "subscription_grant": 3000,
     "refund_clawback": 400,
     "dispute_reinstatement": 100,
+    "subscription_clawback": 100,
     "admin_grant": 1000,
 }
 

@@ -24,6 +24,7 @@ from billing.credits.accounts import (
     PURCHASE,
     REFUND_CLAWBACK,
     SPEND,
+    SUBSCRIPTION_CLAWBACK,
     SUBSCRIPTION_GRANT,
     TransactionKind,
 )
@@ -194,7 +195,7 @@ def dataset(first: date) -> list[Any]:
 async def post_ledger(database: Database) -> None:
     """User 101: +5000 purchase, -1200 -300 spends, -500 expiry: holds 3000.
     User 102: +3000 subscription grant, -2000 spend, -400 clawback, +100 given back (a won
-    dispute): holds 700.
+    dispute), -100 taken back by a downgrade: holds 600.
     User 103: +1000 admin grant, -1000 spend: holds 0.
     User 104: +1500 purchase, -1500 spend: holds 0 (ties with 101 on spend)."""
     for user, kind, amount in [
@@ -206,6 +207,7 @@ async def post_ledger(database: Database) -> None:
         (102, SPEND, 2000),
         (102, REFUND_CLAWBACK, 400),
         (102, DISPUTE_REINSTATEMENT, 100),
+        (102, SUBSCRIPTION_CLAWBACK, 100),
         (103, ADMIN_GRANT, 1000),
         (103, SPEND, 1000),
         (104, PURCHASE, 1500),
@@ -261,8 +263,8 @@ async def test_every_figure_matches_the_hand_worked_dataset(
         "issued": 10_600,
         "spent": 6000,
         "expired": 500,
-        "clawed_back": 400,
-        "outstanding": 3700,  # 3000 + 700 + 0 + 0 = 10600 - 6000 - 500 - 400
+        "clawed_back": 500,
+        "outstanding": 3600,  # 3000 + 600 + 0 + 0 = 10600 - 6000 - 500 - 500
     }
     assert body["top_users"] == [
         {"user_id": 102, "spent": 2000},
@@ -323,11 +325,11 @@ async def test_outstanding_credits_are_those_held_at_the_end_of_the_range(
         "spent": 0,
         "expired": 0,
         "clawed_back": 0,
-        "outstanding": 0,  # the wallets hold 3700 now, but held nothing before today
+        "outstanding": 0,  # the wallets hold 3600 now, but held nothing before today
     }
     assert before["top_users"] == []
     now = await get_dashboard(client, creds.admin(), **{"to": today.isoformat()})
-    assert now["credits"]["outstanding"] == 3700
+    assert now["credits"]["outstanding"] == 3600
 
 
 async def test_an_empty_database_gives_zeros_and_no_lag(
