@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,7 @@ from starlette.requests import Request
 
 from billing.auth.models import ApiKey
 from billing.auth.principals import Principal, Role
+from billing.core.bounded import bounded_put
 from billing.core.errors import Unauthenticated
 from billing.core.ids import API_KEY_PREFIX
 from billing.core.times import utcnow
@@ -24,7 +24,6 @@ from billing.db.engine import get_database
 
 API_KEY_ROLES: frozenset[str] = frozenset({"service", "admin"})
 FAILED_KEY_SECONDS = 60.0  # how long a key that failed is refused from memory
-V = TypeVar("V")
 
 ACTIVE_KEY = select(ApiKey.id, ApiKey.role).where(
     ApiKey.key_hash == bindparam("key_hash"),
@@ -56,7 +55,7 @@ class KnownKeys:
     its client's address (`billing.http.rate_limits`), and one that failed is refused
     from memory for `FAILED_KEY_SECONDS`, so a flood of made-up keys can neither dodge the
     per-client limit nor hold the pool's connections with lookups. Both maps are bounded
-    (cleared whole when full, like `VerifiedTokens`)."""
+    (`core.bounded`)."""
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
@@ -78,17 +77,11 @@ class KnownKeys:
     def verified(self, key: str, principal: Principal) -> None:
         digest = self._digest(key)
         self._failed_until.pop(digest, None)
-        _bounded_put(self._identities, digest, principal.scope, self.size)
+        bounded_put(self._identities, digest, principal.scope, self.size)
 
     def failed(self, key: str) -> None:
         until = time.monotonic() + FAILED_KEY_SECONDS
-        _bounded_put(self._failed_until, self._digest(key), until, self.size)
-
-
-def _bounded_put(entries: dict[str, V], key: str, value: V, size: int) -> None:
-    if len(entries) >= size and key not in entries:
-        entries.clear()
-    entries[key] = value
+        bounded_put(self._failed_until, self._digest(key), until, self.size)
 
 
 async def principal_for_api_key(request: Request, key: str) -> Principal:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import jwt
 
 from billing.auth.principals import Principal, Role
+from billing.core.bounded import bounded_put
 from billing.core.config import Settings
 from billing.core.errors import Unauthenticated
 from billing.core.ids import parse_user_id
@@ -65,9 +66,7 @@ class VerifiedTokens:
         if entry is not None and entry[1] > time.time():
             return entry[0]
         principal, expires = decode_token(self.settings, token)
-        if len(self._entries) >= self.size:
-            self._entries.clear()
-        self._entries[token] = (principal, expires)
+        bounded_put(self._entries, token, (principal, expires), self.size)
         return principal
 
 
