@@ -123,7 +123,8 @@ async def test_a_downgrade_billed_at_once_takes_back_the_unused_share(
         amount_paid=0,
         ending_balance=-5000,
     )
-    await harness.run(event(version, PAID, downgrade), event(version, PAID, downgrade))
+    both = (event(version, PAID, downgrade), event(version, "invoice.payment_succeeded", downgrade))
+    await harness.run(*both)
     assert await harness.balance(user) == 6000 - spent - taken
     key = f"stripe:invoice:{downgrade['id']}"
     assert (await harness.ledger(user))[-1] == ("subscription_clawback", taken, key)
