@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from billing.audit import service as audit
 from billing.audit.chain import GENESIS, entry_hash, seal, verify_chain
+from billing.audit.models import AuditEntry
 from billing.compliance.jobs import periodic_jobs
+from billing.core import correlation
 from billing.core.config import Settings
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.service import post
@@ -109,6 +112,7 @@ async def test_a_rolled_back_entry_leaves_no_gap_in_the_chain(log: Database) -> 
         "UPDATE audit_log SET actor = 'mallory'",
         "UPDATE audit_log SET seq = seq + 10",
         "UPDATE audit_log SET hash = NULL",
+        "UPDATE audit_log SET seq = id + 1000, hash = 'x', caller_request_id = 'mallory'",
         "DELETE FROM audit_log",
     ],
 )
@@ -121,6 +125,59 @@ async def test_the_database_refuses_any_change_but_sealing(log: Database, statem
             async with log.engine.begin() as connection:
                 await connection.execute(text(f"{statement} WHERE {scope}"))
     await seal_everything(log)
+    await assert_linear(log)
+
+
+# Two entries as sealed before entries had a caller's request id: their hashes were
+# computed then, by the hashing of that time, and are pinned here.
+OLD_TIME = datetime(2026, 11, 30, 9, 15, 42, 123456, tzinfo=UTC)
+OLD_GRANT = {"amount": 100, "balance_after": 100, "reference": None, "transaction_id": 5}
+SEALED_BEFORE = [
+    {
+        "id": 900_000_001,
+        "created_at": OLD_TIME,
+        "actor": "admin:1",
+        "action": "credit.admin_grant",
+        "target": "user:7",
+        "user_id": 7,
+        "request_id": "forged-123",
+        "details": OLD_GRANT,
+        "seq": 1,
+        "prev_hash": GENESIS,
+        "hash": "adf52e2c4cef8769f8fd34a9c3aff3b2b35996a0c858492ef86cf9825ec9592e",
+    },
+    {
+        "id": 900_000_002,
+        "created_at": OLD_TIME,
+        "actor": "stripe",
+        "action": "payment.updated",
+        "target": "pi_123",
+        "user_id": 7,
+        "request_id": "evt_123",
+        "details": {"changes": {"status": ["processing", "succeeded"]}},
+        "seq": 2,
+        "prev_hash": "adf52e2c4cef8769f8fd34a9c3aff3b2b35996a0c858492ef86cf9825ec9592e",
+        "hash": "a42b98bdf0aadc62a203a2a36ff68d1de9d717f5304870dcf1306e9b2089e473",
+    },
+]
+
+
+async def test_entries_sealed_before_caller_ids_still_verify_and_the_chain_goes_on(
+    log: Database,
+) -> None:
+    async with log.sessions() as session, session.begin():
+        await session.execute(insert(AuditEntry), SEALED_BEFORE)
+    with correlation.bound("0123456789abcdef0123456789abcdef", "forged-123"):
+        await note(log, "test.after")
+    await seal_everything(log)
+    old_grant, old_payment, after = sorted(await entries(log), key=lambda row: row.seq or 0)
+    assert [old_grant.hash, old_payment.hash] == [row["hash"] for row in SEALED_BEFORE]
+    assert (old_grant.caller_request_id, old_payment.caller_request_id) == (None, None)
+    assert (after.seq, after.prev_hash, after.caller_request_id) == (
+        3,
+        old_payment.hash,
+        "forged-123",
+    )
     await assert_linear(log)
 
 
@@ -221,6 +278,21 @@ async def test_verify_ledger_seals_and_prints_the_chains_head(
         ("UPDATE audit_log SET created_at = created_at - interval '1 day' WHERE seq = 2", 2, ""),
         ("DELETE FROM audit_log WHERE seq = 2", 3, "seq 3 where 2 was due: entries are missing"),
         (
+            "UPDATE audit_log SET caller_request_id = 'someone-else' WHERE seq = 4",
+            4,
+            "its hash does not match its contents",
+        ),
+        (
+            "UPDATE audit_log SET caller_request_id = NULL WHERE seq = 4",
+            4,
+            "its hash does not match its contents",
+        ),
+        (
+            "UPDATE audit_log SET caller_request_id = 'added-later' WHERE seq = 2",
+            2,
+            "its hash does not match its contents",
+        ),
+        (
             "UPDATE audit_log SET hash = prev_hash WHERE seq = 1",
             1,
             "its hash does not match its contents",
@@ -236,7 +308,8 @@ async def test_verify_ledger_names_the_first_tampered_entry(
     reason: str,
 ) -> None:
     await three_postings(log)
-    await note(log, "test.noted")
+    with correlation.bound("0123456789abcdef0123456789abcdef", "trace-1"):
+        await note(log, "test.noted")  # seq 4, with a caller's id
     await seal_everything(log)
     if log.dialect == "sqlite":
         statement = statement.replace("created_at - interval '1 day'", "'2020-01-01 00:00:00'")

@@ -4,6 +4,7 @@ transaction as the change."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -12,8 +13,9 @@ import httpx
 import pytest
 
 from billing.audit import service as audit
+from billing.audit.chain import verify_chain
 from billing.core.config import Settings
-from billing.core.correlation import HEADER
+from billing.core.correlation import HEADER, SERVER_HEADER
 from billing.db.engine import Database
 from billing.payments import recorded_payments
 from billing.webhooks import inbox
@@ -21,7 +23,7 @@ from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
 from billing.webhooks.processing import process_due
 from tests.conftest import Credentials
-from tests.support.audit import entries
+from tests.support.audit import entries, seal_everything
 from tests.support.credits import add, spend
 from tests.support.event_shapes import NEW, event, new_id, resource, subscription
 
@@ -42,9 +44,10 @@ async def test_a_spend_and_a_grant_leave_an_entry_with_actor_and_request_id(
 
     grant, debit = await entries(database, user_id=42)
     assert (grant.actor, grant.action, grant.target) == ("admin:1", "credit.admin_grant", "user:42")
-    assert grant.request_id == granted.headers[HEADER]
+    assert grant.request_id == granted.headers[SERVER_HEADER]
     assert (debit.actor, debit.action, debit.target) == ("user:42", "credit.spend", "user:42")
-    assert debit.request_id == headers[HEADER]
+    assert debit.request_id == spent.headers[SERVER_HEADER]
+    assert debit.caller_request_id == headers[HEADER]
     assert debit.details == {
         "transaction_id": spent.json()["transaction_id"],
         "amount": 30,
@@ -53,6 +56,32 @@ async def test_a_spend_and_a_grant_leave_an_entry_with_actor_and_request_id(
     }
     assert debit.seq is None  # the sealer chains it later
     assert debit.hash is None
+
+
+async def test_the_server_id_is_recorded_and_a_callers_id_only_beside_it(
+    client: httpx.AsyncClient, creds: Credentials, database: Database
+) -> None:
+    """A caller's `X-Request-ID` cannot name (forge or collide with) another request's
+    entries: each request's entry has the id the server minted for it."""
+    headers = {**creds.admin(), HEADER: "forged-123"}
+    granted = [await add(client, headers, 48, 10) for _ in range(2)]
+    async with database.sessions() as session, session.begin():
+        await audit.record(session, actor="test", action="test.outside", target="x")
+
+    first, second, outside = await entries(database, user_id=48) + await entries(
+        database, action="test.outside"
+    )
+    for entry, response in zip((first, second), granted, strict=True):
+        assert response.status_code == 200, response.text
+        assert entry.request_id == response.headers[SERVER_HEADER]
+        assert re.fullmatch("[0-9a-f]{32}", entry.request_id or ""), entry.request_id
+        assert entry.caller_request_id == "forged-123"
+    assert first.request_id != second.request_id
+    assert (outside.request_id, outside.caller_request_id) == (None, None)  # no request
+    await seal_everything(database)
+    async with database.sessions() as session, session.begin():
+        chain = await verify_chain(session)
+    assert (chain.broken, chain.sealed) == (None, 3)
 
 
 async def test_replays_and_refusals_post_nothing_and_record_nothing(
@@ -138,6 +167,7 @@ async def test_stripe_changes_to_a_subscription_are_audited_with_the_event_id(
     first, second = await entries(database, target=sub_id)
     assert (first.actor, first.action, first.user_id) == ("stripe", "subscription.created", 45)
     assert first.request_id == inbox.parse_event(created).id
+    assert first.caller_request_id is None  # an event has no caller's id
     assert first.details is not None
     assert first.details["changes"]["status"] == [None, "active"]
     assert first.details["changes"]["price_id"] == [None, plan["id"]]
@@ -243,9 +273,10 @@ async def test_an_admin_replay_is_audited_as_the_admins(
     assert replayed.status_code == 200, replayed.text
 
     [entry] = await entries(database, target=event_id)
-    assert (entry.actor, entry.action, entry.request_id) == (
+    assert (entry.actor, entry.action, entry.request_id, entry.caller_request_id) == (
         "admin:1",
         "webhook.replayed",
+        replayed.headers[SERVER_HEADER],
         headers[HEADER],
     )
     assert entry.details == {"type": "customer.updated"}

@@ -41,6 +41,7 @@ async def seeded(database: Database) -> list[int]:
                 "target": target,
                 "user_id": user_id,
                 "request_id": f"req-{hours}",
+                "caller_request_id": f"caller-{hours}" if actor != "stripe" else None,
                 "details": {"n": hours},
             }
             inserted = await session.execute(
@@ -71,7 +72,10 @@ async def test_admins_see_the_log_newest_first_with_every_field(
         "target": "user:5",
         "user_id": 5,
     }
-    assert (oldest["request_id"], oldest["details"], oldest["seq"]) == ("req-0", {"n": 0}, 1)
+    assert (oldest["request_id"], oldest["caller_request_id"]) == ("req-0", "caller-0")
+    assert (oldest["details"], oldest["seq"]) == ({"n": 0}, 1)
+    by_stripe = body["data"][-3]
+    assert (by_stripe["request_id"], by_stripe["caller_request_id"]) == ("req-2", None)
     assert oldest["prev_hash"] == "0" * 64
     assert body["data"][-2]["prev_hash"] == oldest["hash"]
 

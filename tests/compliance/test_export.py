@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from billing.compliance.export import open_export
 from billing.core.config import Settings
+from billing.core.correlation import HEADER
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.payments import recorded_payments
@@ -74,7 +76,8 @@ async def seeded(
     await seed(database, settings)
     admin = creds.admin()
     assert (await add(client, admin, USER, 500, reason="welcome")).status_code == 200
-    assert (await spend(client, creds.bearer(USER), USER, 120)).status_code == 200
+    traced = {**creds.bearer(USER), HEADER: "trace-export"}
+    assert (await spend(client, traced, USER, 120)).status_code == 200
     assert (await add(client, admin, OTHER, 70)).status_code == 200
     return client
 
@@ -124,6 +127,9 @@ async def test_the_export_holds_the_users_customer_payments_subscriptions_ledger
     assert actions.index("credit.admin_grant") < actions.index("credit.spend")  # oldest first
     assert {entry["user_id"] for entry in audit} == {USER}
     assert [entry["id"] for entry in audit] == sorted(entry["id"] for entry in audit)
+    [spent_entry] = [entry for entry in audit if entry["action"] == "credit.spend"]
+    assert spent_entry["caller_request_id"] == "trace-export"
+    assert re.fullmatch("[0-9a-f]{32}", spent_entry["request_id"])  # the server's own
     assert "bob" not in response.text.lower()
     assert "pi_other" not in response.text
 

@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 from billing.core import correlation
 from billing.core.config import Settings
 from billing.core.correlation import HEADER as REQUEST_ID
+from billing.core.correlation import SERVER_HEADER as SERVER_REQUEST_ID
 from billing.credits import service
 from billing.db.engine import Database
 from billing.idempotency.store import REPLAY_HEADER
@@ -273,7 +274,8 @@ async def test_lane_requests_are_counted_under_their_route_template(
 async def test_a_log_line_carries_its_requests_id(
     settings: Settings, creds: Credentials, lanes: bool, lanes_did: list[str]
 ) -> None:
-    """The database is down: the 503's log line names the request it was for."""
+    """The database is down: the 503's log line names the request it was for, by the
+    server's id, and the caller's id beside it."""
     dead = settings.model_copy(
         update={"DATABASE_URL": DEAD_SQLITE if settings.is_sqlite else DEAD_POSTGRES}
     )
@@ -285,7 +287,8 @@ async def test_a_log_line_carries_its_requests_id(
     assert_problem(response, 503, "service_unavailable")
     assert (response.headers[REQUEST_ID], response.headers["retry-after"]) == ("trace-42", "1")
     logged = [log for log in logs if log["event"] == "database_unavailable"]
-    assert [log.get("request_id") for log in logged] == ["trace-42"], logs
+    ids = [(log.get("request_id"), log.get("caller_request_id")) for log in logged]
+    assert ids == [(response.headers[SERVER_REQUEST_ID], "trace-42")], logs
     assert lanes_did == (["raised"] if lanes else [])
 
 

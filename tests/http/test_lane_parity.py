@@ -23,11 +23,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from billing.core.config import Settings
+from billing.core.correlation import HEADER, SERVER_HEADER
 from tests.conftest import Credentials
 from tests.credits.test_validation import chunks, ledger, padded_body
 from tests.support.credits import CREDITS, add
 
 FUNDS = 50
+PER_REQUEST_HEADERS = (HEADER.lower(), SERVER_HEADER.lower(), "content-length")
 SIDE_USERS = count(7_000_000, 10)  # a side's user, +1 another user, +2 an admin
 AGREE = "(the body's key)"  # an Idempotency-Key header equal to the body's idempotency_key
 UNKNOWN_KEY = "bk_" + "x" * 43
@@ -212,7 +214,8 @@ async def answer(
 
 def shared(response: httpx.Response, user: int) -> dict[str, Any]:
     """What the answer of one side shares with the other's."""
-    assert "x-request-id" in response.headers
+    assert HEADER in response.headers
+    assert SERVER_HEADER in response.headers
     try:
         body = response.json()
     except ValueError:
@@ -228,9 +231,7 @@ def shared(response: httpx.Response, user: int) -> dict[str, Any]:
             body["instance"] = body["instance"].replace(str(user), "{user}")
     return {
         "status": response.status_code,
-        "headers": {
-            k: v for k, v in response.headers.items() if k not in ("x-request-id", "content-length")
-        },
+        "headers": {k: v for k, v in response.headers.items() if k not in PER_REQUEST_HEADERS},
         "body": body,
     }
 

@@ -449,6 +449,8 @@ export interface components {
             user_id: number | null;
             /** Request Id */
             request_id: string | null;
+            /** Caller Request Id */
+            caller_request_id: string | null;
             /** Details */
             details: {
                 [key: string]: unknown;

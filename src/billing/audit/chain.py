@@ -31,12 +31,15 @@ HASHED = (
     AuditEntry.target,
     AuditEntry.user_id,
     AuditEntry.request_id,
+    AuditEntry.caller_request_id,
     AuditEntry.details,
 )
 
 
 def entry_hash(entry: Any, seq: int, prev_hash: str) -> str:
-    """SHA-256 of the entry's canonical JSON: its fields, its place and its predecessor."""
+    """SHA-256 of the entry's canonical JSON: its fields, its place and its predecessor.
+    The caller's request id is in it only when the entry has one: entries sealed before
+    there was one (and entries without) hash as they always did."""
     document = {
         "id": entry.id,
         "created_at": entry.created_at.isoformat(timespec="microseconds"),
@@ -49,6 +52,8 @@ def entry_hash(entry: Any, seq: int, prev_hash: str) -> str:
         "seq": seq,
         "prev_hash": prev_hash,
     }
+    if entry.caller_request_id is not None:
+        document["caller_request_id"] = entry.caller_request_id
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

@@ -33,7 +33,9 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[int | None] = mapped_column(BigInteger)  # the platform user concerned
-    request_id: Mapped[str | None] = mapped_column(String(255))
+    request_id: Mapped[str | None] = mapped_column(String(255))  # the server's, or an event's
+    # The caller's own `X-Request-ID`, beside the server's: never trusted as the request's.
+    caller_request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # Set once, by the sealer: the position in the chain and the two hashes.
     seq: Mapped[int | None] = mapped_column(BigInteger)

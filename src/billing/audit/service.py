@@ -11,14 +11,17 @@ itself (both commit or neither does):
   erasure and key rotation (their modules call `record`).
 Targets are `user:<id>` or a Stripe object's id; `user_id` names the platform user
 concerned. Entries never hold personal data, so erasure never has to touch the log.
-`request_id` is the HTTP request's (`X-Request-ID`) or, for webhook-driven changes,
-the Stripe event's id.
+`request_id` is the id the server minted for the HTTP request (`X-Server-Request-ID`)
+or, for webhook-driven changes, the Stripe event's id; `caller_request_id` is the
+caller's own `X-Request-ID`, if it sent a sane one (null for events and jobs): kept,
+never trusted as the request's id, since any caller may send any id.
 
 The chain. A sealed entry has `seq` (1, 2, 3, ...), `prev_hash` (the `hash` of entry
 `seq - 1`; 64 zeros for the first) and `hash` = SHA-256 of the canonical JSON (sorted
 keys, no spaces) of its fields: id, created_at, actor, action, target, user_id,
-request_id, details, seq and prev_hash. Invariants, checked by `billing verify-ledger`,
-which names the first entry that breaks one:
+request_id, caller_request_id (only when it has one, so entries sealed before the
+column existed keep their hashes), details, seq and prev_hash. Invariants, checked by
+`billing verify-ledger`, which names the first entry that breaks one:
 1. Append-only: an entry is inserted, sealed once (seq, prev_hash, hash set from
    NULL), and never otherwise updated or deleted (database triggers refuse it).
 2. Linear: the sealed entries' seq run 1..N with no gap and no repeat. One sealer
@@ -76,7 +79,7 @@ def user_target(user_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """An audit entry as its writer describes it; the time and request id are added
+    """An audit entry as its writer describes it; the time and request ids are added
     when it is recorded. `details` must be JSON: ids, amounts, states; never personal
     data."""
 
@@ -88,7 +91,7 @@ class Entry:
 
 
 async def record_entry(session: AsyncSession, entry: Entry) -> None:
-    """Append `entry` in the session's transaction, with the current request id."""
+    """Append `entry` in the session's transaction, with the current request's ids."""
     row = {
         "created_at": utcnow(),
         "actor": entry.actor,
@@ -96,6 +99,7 @@ async def record_entry(session: AsyncSession, entry: Entry) -> None:
         "target": entry.target,
         "user_id": entry.user_id,
         "request_id": correlation.current(),
+        "caller_request_id": correlation.caller(),
         "details": entry.details,
     }
     await session.execute(_INSERT_ENTRY, row)
@@ -110,7 +114,7 @@ async def record(
     user_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append an entry in the session's transaction, with the current request id."""
+    """Append an entry in the session's transaction, with the current request's ids."""
     await record_entry(session, Entry(actor, action, target, user_id, details))
 
 

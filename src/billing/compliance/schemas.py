@@ -15,7 +15,8 @@ class AuditEntryOut(BaseModel):
     action: str
     target: str
     user_id: int | None
-    request_id: str | None
+    request_id: str | None  # the server's id of the request, or the Stripe event's
+    caller_request_id: str | None  # the caller's own X-Request-ID, if it sent one
     details: dict[str, Any] | None
     seq: int | None  # None until the sealer chains it (about a second)
     prev_hash: str | None

@@ -47,8 +47,8 @@ CREDIT_WALLET = f"""
 """  # noqa: S608 (constants only)
 # $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
 # $11 expires_at, $12 signed change to the wallet, $13 system account id,
-# $14-$19 the audit entry (`Transfer.audit_entry`): actor, action, target, user id,
-# request id, details
+# $14-$20 the audit entry (`Transfer.audit_entry`): actor, action, target, user id,
+# request id, details, the caller's request id
 POSTING = """
 WITH wallet AS ({wallet}),
 txn AS (
@@ -66,10 +66,12 @@ entries AS (
     SELECT txn.id, $13::bigint, -$12::bigint, NULL FROM txn
 ),
 audit AS (
-    INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details)
+    INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details,
+                           caller_request_id)
     SELECT $3::timestamptz, $14::varchar, $15::varchar, $16::varchar, $17::bigint, $18::varchar,
            $19::jsonb || jsonb_build_object('{transaction_id}', txn.id, '{balance_after}',
-                                            wallet.balance)
+                                            wallet.balance),
+           $20::varchar
     FROM txn, wallet
 )
 SELECT txn.id, wallet.balance FROM txn, wallet
@@ -96,7 +98,7 @@ def statement_for(transfer: Transfer) -> str:
 
 
 def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
-    """The statement's parameters, taken in the requesting task (its request id)."""
+    """The statement's parameters, taken in the requesting task (its request ids)."""
     metadata = orjson.dumps(transfer.metadata).decode() if transfer.metadata else None
     entry = transfer.audit_entry()
     return (
@@ -119,6 +121,7 @@ def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
         entry.user_id,
         correlation.current(),
         orjson.dumps(entry.details).decode(),
+        correlation.caller(),
     )
 
 

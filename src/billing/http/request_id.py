@@ -1,13 +1,14 @@
-"""ASGI middleware: each HTTP request's correlation id, bound and echoed."""
+"""ASGI middleware: each HTTP request's correlation ids, bound and sent back."""
 
 from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope, Send
 
-from billing.core.correlation import HEADER, accept, bound
+from billing.core.correlation import HEADER, SERVER_HEADER, bound, mint, sane
 from billing.http.middleware import HttpMiddleware
 
 _HEADER_KEY = HEADER.lower().encode()
+_SERVER_HEADER_KEY = SERVER_HEADER.lower().encode()
 
 
 def _incoming(scope: Scope) -> str | None:
@@ -18,16 +19,21 @@ def _incoming(scope: Scope) -> str | None:
 
 
 class RequestId(HttpMiddleware):
-    """ASGI middleware: bind each HTTP request's id and echo it in the response."""
+    """ASGI middleware: mint the request's id, keep the caller's beside it, and answer
+    with both. `X-Request-ID` echoes the caller's own (what the API has always promised
+    callers), or is the server's when the caller sent none fit to keep;
+    `X-Server-Request-ID` is always the server's: the id its logs and audit entries
+    carry."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = accept(_incoming(scope))
-        header = (_HEADER_KEY, request_id.encode())
+        request_id, caller_request_id = mint(), sane(_incoming(scope))
+        echoed = request_id if caller_request_id is None else caller_request_id
+        headers = [(_HEADER_KEY, echoed.encode()), (_SERVER_HEADER_KEY, request_id.encode())]
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
-        with bound(request_id):
-            await self.app(scope, receive, send_with_id)
+        with bound(request_id, caller_request_id):
+            await self.app(scope, receive, send_with_ids)
