@@ -152,6 +152,60 @@ async def test_a_subscription_invoice_with_a_plain_user_id(
     await harness.verify()
 
 
+async def test_a_subscription_checkout_begun_before_the_upgrade_and_paid_after(
+    harness: Harness, era: str
+) -> None:
+    """The old version's session (plain keys) completed after the upgrade: the subscription
+    and its first invoice, created then, are not read by their plain keys, but the session
+    links the customer, through which both find the user."""
+    price = credit_price(harness.stripe, amount=1000, credits=100, recurring=True)
+    sub_id, customer, later = new_id("sub"), new_id("cus"), CUTOFF + 600
+    plain = {"user_id": str(USER)}
+    state = subscription(
+        NEW,
+        subscription_id=sub_id,
+        customer=customer,
+        price=price,
+        status="active",
+        period=(later, later + 30 * 86400),
+        metadata=plain,
+    )
+    checkout = checkout_session(
+        NEW,
+        mode="subscription",
+        payment_status="paid",
+        metadata=plain,
+        customer=customer,
+        subscription=sub_id,
+        payment_intent=None,
+        created=CREATED[era],
+    )
+    first = plan_invoice(
+        NEW,
+        price,
+        billing_reason="subscription_create",
+        customer=customer,
+        subscription=sub_id,
+        subscription_metadata=plain,
+    )
+    first["created"] = later
+    await harness.run(
+        event(NEW, "customer.subscription.created", state),
+        event(NEW, "checkout.session.completed", checkout),
+        event(NEW, "invoice.paid", first),
+        retry_failed=False,
+    )
+    row = await harness.subscription(sub_id)
+    assert row is not None
+    if era == "before":
+        assert await harness.statuses() == ["processed"] * 3
+        assert (row.user_id, await harness.balance(USER)) == (USER, 100)
+    else:
+        assert await harness.statuses() == ["processed", "processed", "failed"]
+        assert (row.user_id, await harness.ledger()) == (None, [])
+    await harness.verify()
+
+
 async def test_a_refund_of_a_charge_with_a_plain_user_id(harness: Harness, era: str) -> None:
     """A charge of nobody's customer is ignored unless its metadata (copied from its
     payment intent) names a user: then its payment is on its way, and the refund waits."""
