@@ -163,7 +163,11 @@ def event_template() -> str:
         "next_action": None,
         "processing": None,
         "transfer_data": None,
-        "metadata": {"user_id": "@USER@", "purpose": "topup", "credits": "2500"},
+        "metadata": {
+            "billing_user_id": "@USER@",
+            "billing_purpose": "topup",
+            "billing_credits": "2500",
+        },
         "payment_method_options": {
             "card": {
                 "installments": None,

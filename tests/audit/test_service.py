@@ -156,7 +156,7 @@ async def test_stripe_changes_to_a_subscription_are_audited_with_the_event_id(
             price=plan,
             status=status,
             period=period,
-            metadata={"user_id": "45"},
+            metadata={"billing_user_id": "45"},
         )
 
     created = event(NEW, "customer.subscription.created", state("active"), created=start)
@@ -190,7 +190,7 @@ async def test_a_payment_and_its_refund_are_audited_beside_their_credits(
         amount_received=1000,
         currency="usd",
         latest_charge=charge_id,
-        metadata={"purpose": "topup", "user_id": "46", "credits": "500"},
+        metadata={"billing_purpose": "topup", "billing_user_id": "46", "billing_credits": "500"},
     )
     charge = resource(
         "charge",
@@ -200,7 +200,7 @@ async def test_a_payment_and_its_refund_are_audited_beside_their_credits(
         amount=1000,
         amount_refunded=400,
         refunded=False,
-        metadata={"user_id": "46"},
+        metadata={"billing_user_id": "46"},
     )
     paid = event(NEW, "payment_intent.succeeded", intent)
     refunded = event(NEW, "charge.refunded", charge)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,7 +24,7 @@ from billing.payments.customers import customer_id_for, ensure_customer, user_fo
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.models import WebhookEvent
 from tests.compliance.privacy import EXPORT, stored_row, webhook_event, without_payload
-from tests.conftest import Credentials
+from tests.conftest import Credentials, asgi_client
 from tests.support.credits import add, balance
 from tests.support.payments import assert_customer_of, one_time_price, post
 from tests.support.sandbox_process import Sandbox
@@ -197,6 +199,38 @@ async def test_a_user_stripe_never_knew_is_erased_here_only(
     )
     erasures = select(func.count()).where(AuditEntry.action == ERASED, AuditEntry.user_id == user)
     assert await count(db, erasures) == 1
+
+
+async def test_erasure_finds_the_users_objects_by_the_metadata_the_service_wrote(
+    user: int, stripe_settings: Settings
+) -> None:
+    """`billing_user_id` always names the user; a plain `user_id` only on an object made
+    before the cutoff (the service's own, from before the prefix), never on another
+    integration's, nor when the prefixed key names someone else."""
+    cutoff = int(time.time()) - 3600
+    at = datetime.fromtimestamp(cutoff, UTC)
+    settings = stripe_settings.model_copy(update={"BILLING_LEGACY_METADATA_BEFORE": at})
+
+    def intent(created: int | None, **metadata: str) -> WebhookEvent:
+        obj = {"object": "payment_intent", "created": created, "metadata": metadata}
+        return webhook_event("processed", obj=obj)
+
+    new, old = cutoff + 60, cutoff - 60
+    async with asgi_client(settings) as http:
+        db = http._transport.app.state.database  # type: ignore[attr-defined]
+        ours = await inbox(
+            db, intent(new, billing_user_id=str(user)), intent(old, user_id=str(user))
+        )
+        theirs = await inbox(
+            db,
+            intent(new, user_id=str(user)),
+            intent(None, user_id=str(user)),
+            intent(old, billing_user_id=str(user + 1), user_id=str(user)),
+        )
+        response = await http.delete(erase_path(user), headers=Credentials(settings, db).admin())
+        assert response.status_code == 200, response.text
+        assert response.json()["webhook_payloads_erased"] == 2
+        assert await without_payload(db, ours + theirs) == set(ours)
 
 
 @pytest.mark.parametrize("caller", ["self", "service", "nobody"])

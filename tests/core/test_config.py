@@ -3,6 +3,7 @@ when asked for, and never with a live Stripe key."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,29 @@ def test_top_up_currencies_must_be_lowercase_two_decimal_codes(
         load_settings()
     assert "usd" in str(error.value)  # the message lists what is accepted
     assert {"jpy", "kwd", "huf"}.isdisjoint(TWO_DECIMAL_CURRENCIES)
+
+
+def test_plain_stripe_metadata_is_never_read_unless_a_cutoff_is_set(development: None) -> None:
+    assert load_settings().BILLING_LEGACY_METADATA_BEFORE is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-05-01T12:00:00Z", "2026-05-01T14:00:00+02:00", "2026-05-01T12:00:00", "1777636800"],
+)
+def test_the_metadata_cutoff_is_a_utc_time_or_unix_seconds(
+    monkeypatch: pytest.MonkeyPatch, development: None, value: str
+) -> None:
+    """A time written without an offset is UTC, as the documentation says."""
+    monkeypatch.setenv("BILLING_LEGACY_METADATA_BEFORE", value)
+    cutoff = load_settings().BILLING_LEGACY_METADATA_BEFORE
+    assert cutoff is not None
+    assert (cutoff, cutoff.utcoffset()) == (datetime(2026, 5, 1, 12, tzinfo=UTC), timedelta(0))
+
+
+def test_a_malformed_metadata_cutoff_stops_the_service(
+    monkeypatch: pytest.MonkeyPatch, development: None
+) -> None:
+    monkeypatch.setenv("BILLING_LEGACY_METADATA_BEFORE", "last tuesday")
+    with pytest.raises(ConfigurationError, match="BILLING_LEGACY_METADATA_BEFORE"):
+        load_settings()

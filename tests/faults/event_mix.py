@@ -70,7 +70,11 @@ def _topups(rng: random.Random, version: str, user: int) -> list[bytes]:
     for _ in range(rng.randint(1, 3)):
         amount, credits = rng.randint(500, 5000), rng.randint(100, 999)
         charge_id = new_id("ch")
-        metadata = {"purpose": "topup", "user_id": str(user), "credits": str(credits)}
+        metadata = {
+            "billing_purpose": "topup",
+            "billing_user_id": str(user),
+            "billing_credits": str(credits),
+        }
         intent = payment_intent(
             version,
             amount=amount,
@@ -103,7 +107,7 @@ def _subscriber(
     """A subscription whose quantity changes each cycle: its states (the newest one must
     stand) and each cycle's paid invoice, reported by both invoice events."""
     sub_id, customer = new_id("sub"), new_id("cus")
-    owner = {"user_id": str(user)}
+    owner = {"billing_user_id": str(user)}
     bodies = []
     for cycle, quantity in enumerate(rng.sample(range(1, 6), 3)):
         start = t0 + cycle * 30 * DAY

@@ -63,15 +63,17 @@ def expected_from(acknowledged: list[bytes]) -> Expected:
 
 def _apply(expected: Expected, kind: str, obj: dict[str, Any], created: int) -> None:
     if kind == "payment_intent.succeeded":
-        credits = int(obj["metadata"]["credits"])
-        expected.paid[obj["id"]] = Paid(int(obj["metadata"]["user_id"]), obj["amount"], credits)
+        credits = int(obj["metadata"]["billing_credits"])
+        expected.paid[obj["id"]] = Paid(
+            int(obj["metadata"]["billing_user_id"]), obj["amount"], credits
+        )
     elif kind == "charge.refunded":
         intent = obj["payment_intent"]
         expected.refunded[intent] = max(expected.refunded.get(intent, 0), obj["amount_refunded"])
     elif kind in ("invoice.paid", "invoice.payment_succeeded"):
         details = obj.get("subscription_details") or obj["parent"]["subscription_details"]
         units = sum(line["quantity"] for line in obj["lines"]["data"])
-        user = int(details["metadata"]["user_id"])
+        user = int(details["metadata"]["billing_user_id"])
         expected.paid[obj["id"]] = Paid(user, obj["amount_paid"], PLAN_CREDITS * units)
     elif kind == "customer.subscription.updated":
         state = (created, obj["items"]["data"][0]["quantity"])

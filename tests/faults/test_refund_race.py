@@ -48,7 +48,11 @@ async def test_a_refund_settles_from_the_row_as_committed_not_as_read_earlier(
     database: Database, settings: Settings
 ) -> None:
     handlers = registry(HandlerContext(settings, None))
-    metadata = {"purpose": "topup", "user_id": str(USER), "credits": str(CREDITS)}
+    metadata = {
+        "billing_purpose": "topup",
+        "billing_user_id": str(USER),
+        "billing_credits": str(CREDITS),
+    }
     intent = payment_intent(
         NEW, amount=AMOUNT, status="succeeded", latest_charge=new_id("ch"), metadata=metadata
     )

@@ -65,7 +65,7 @@ async def test_payment_mode_session_names_the_user_everywhere(
     assert (made.mode, made.amount_total, made.currency) == ("payment", 2100, "usd")
     assert made.client_reference_id == str(user)
     # The credits it buys, from the catalog (500 per unit), for the webhook to grant.
-    assert made.metadata.to_dict() == {"user_id": str(user), "credits": "1500"}
+    assert made.metadata.to_dict() == {"billing_user_id": str(user), "billing_credits": "1500"}
     assert (made.success_url, made.cancel_url) == (SUCCESS, CANCEL)
     assert_customer_of(sandbox, made.customer, user)
     items = sandbox.v1.checkout.sessions.line_items.list(body["id"]).data
@@ -73,7 +73,7 @@ async def test_payment_mode_session_names_the_user_everywhere(
 
     assert "redirect" in await pay_on_page(body["url"])
     paid = sandbox.v1.checkout.sessions.retrieve(body["id"], params={"expand": ["payment_intent"]})
-    assert paid.payment_intent.metadata.to_dict() == {"user_id": str(user)}
+    assert paid.payment_intent.metadata.to_dict() == {"billing_user_id": str(user)}
     assert paid.payment_intent.amount == 2100
 
 
@@ -94,8 +94,8 @@ async def test_subscription_mode_passes_the_user_to_the_subscription(
         reply.json()["id"], params={"expand": ["subscription"]}
     )
     assert done.mode == "subscription"
-    assert done.metadata.to_dict() == {"user_id": str(user)}  # its invoices grant credits
-    assert done.subscription.metadata["user_id"] == str(user)
+    assert done.metadata.to_dict() == {"billing_user_id": str(user)}  # its invoices grant credits
+    assert done.subscription.metadata.to_dict() == {"billing_user_id": str(user)}
     assert done.subscription.customer == done.customer
     assert done.subscription["items"].data[0].price.id == price.id
     assert_customer_of(sandbox, done.customer, user)
@@ -204,7 +204,7 @@ async def test_credits_come_from_the_price_else_its_product_else_none(
         reply = await post(stripe_client, "create-checkout-session", body, creds.bearer(user))
         assert reply.status_code == 200, reply.text
         made = sandbox.v1.checkout.sessions.retrieve(reply.json()["id"])
-        assert made.metadata.to_dict() == {"user_id": str(user), "credits": credits}
+        assert made.metadata.to_dict() == {"billing_user_id": str(user), "billing_credits": credits}
 
 
 @pytest.mark.parametrize("path", ["create-checkout-session", "create-subscription"])

@@ -29,5 +29,5 @@ async def test_racing_first_requests_create_one_customer(stripe_settings: Settin
         assert rows == 1
         assert await user_for_customer(session, ids[0]) == user_id
     customer = await client.v1.customers.retrieve_async(ids[0])
-    assert customer.metadata["user_id"] == str(user_id)
+    assert customer.metadata.to_dict() == {"billing_user_id": str(user_id)}
     await database.dispose()

@@ -48,9 +48,9 @@ async def test_the_intent_carries_server_computed_credits(
     assert intent.client_secret == result["client_secret"]
     assert (intent.amount, intent.currency, intent.description) == (2500, "eur", "Credits for May")
     assert intent.metadata.to_dict() == {
-        "user_id": str(user),
-        "purpose": "topup",
-        "credits": str(2500 * PER_UNIT),
+        "billing_user_id": str(user),
+        "billing_purpose": "topup",
+        "billing_credits": str(2500 * PER_UNIT),
     }
     assert_customer_of(sandbox, intent.customer, user)
 

@@ -66,7 +66,7 @@ async def test_a_saved_card_pays_the_first_invoice_and_the_mirror_follows(
         body["subscription_id"], params={"expand": ["latest_invoice"]}
     )
     assert sub.status == "active"
-    assert sub.metadata.to_dict() == {"user_id": str(user)}
+    assert sub.metadata.to_dict() == {"billing_user_id": str(user)}
     assert sub["items"].data[0].price.id == price.id
     assert sub.latest_invoice.amount_paid == 1500
     assert_customer_of(sandbox, sub.customer, user)
@@ -207,7 +207,7 @@ async def test_only_the_user_or_an_admin_may_subscribe(
     admin = await subscribe(stripe_client, creds.admin(), user, price)
     assert admin.status_code == 200, admin.text
     sub = sandbox.v1.subscriptions.retrieve(admin.json()["subscription_id"])
-    assert sub.metadata["user_id"] == str(user)
+    assert sub.metadata.to_dict() == {"billing_user_id": str(user)}
 
 
 async def test_a_replayed_request_creates_one_subscription(

@@ -81,7 +81,10 @@ async def test_a_newer_state_already_mirrored_is_kept(
     future = utcnow() + timedelta(minutes=5)
     async with stripe_database.sessions() as session, session.begin():
         await subscription_mirror.apply(
-            session, {**subscription.to_dict(), "status": "past_due"}, future
+            session,
+            {**subscription.to_dict(), "status": "past_due"},
+            future,
+            legacy_before=None,
         )
     assert await sync_subscriptions(stripe_database, stripe_api, str(subscription.customer)) == 1
     row = await mirrored(stripe_database, subscription.id)

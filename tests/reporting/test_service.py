@@ -162,11 +162,13 @@ async def test_a_plan_price_the_catalog_lacks_is_fetched_with_no_transaction_ope
         params={
             "customer": customer_with_card(sandbox).id,
             "items": [{"price": price.id}],
-            "metadata": {"user_id": str(user)},
+            "metadata": {"billing_user_id": str(user)},
         }
     )
     async with stripe_database.sessions() as session, session.begin():
-        await subscription_mirror.apply(session, subscription.to_dict(), utcnow())
+        await subscription_mirror.apply(
+            session, subscription.to_dict(), utcnow(), legacy_before=None
+        )
     with stripe_proxy(stripe_sandbox.url, database_url=stripe_settings.DATABASE_URL) as proxy:
         settings = stripe_settings.model_copy(update={"STRIPE_API_BASE": proxy.url})
         async with asgi_client(settings) as http:

@@ -35,9 +35,11 @@ def test_4242_succeeds_with_a_charge(client: stripe.StripeClient) -> None:
     method = _card(client, "4242424242424242")
     assert method.card.last4 == "4242"
     assert method.card.brand == "visa"
-    intent = _pay(client, method.id, expand=["latest_charge"], metadata={"user_id": "7"})
+    intent = _pay(client, method.id, expand=["latest_charge"], metadata={"billing_user_id": "7"})
     assert intent.status == "succeeded"
-    assert intent.latest_charge.metadata.to_dict() == {"user_id": "7"}  # inherited, as on Stripe
+    assert intent.latest_charge.metadata.to_dict() == {
+        "billing_user_id": "7"
+    }  # inherited, as on Stripe
     assert intent.amount_received == 2000
     assert intent.latest_charge.paid
     assert intent.latest_charge.amount_captured == 2000

@@ -44,8 +44,8 @@ def test_session_fields_listing_line_items_and_expire(client: stripe.StripeClien
         client,
         client_reference_id="user-7",
         customer_email="buyer@example.com",
-        metadata={"user_id": "7"},
-        payment_intent_data={"metadata": {"purpose": "topup"}},
+        metadata={"billing_user_id": "7"},
+        payment_intent_data={"metadata": {"billing_purpose": "topup"}},
     )
     assert session.status == "open"
     assert session.payment_status == "unpaid"
@@ -55,7 +55,7 @@ def test_session_fields_listing_line_items_and_expire(client: stripe.StripeClien
     assert_shape(session)
     again = client.v1.checkout.sessions.retrieve(session.id)
     assert again.client_reference_id == "user-7"
-    assert again.metadata.to_dict() == {"user_id": "7"}
+    assert again.metadata.to_dict() == {"billing_user_id": "7"}
     items = client.v1.checkout.sessions.line_items.list(
         session.id, params={"expand": ["data.price.product"]}
     )
@@ -74,7 +74,7 @@ def test_payment_mode_completes_through_the_page(
 ) -> None:
     customer = customer_with_card(client, card=None, email="buyer@example.com")
     session = _session(
-        client, customer=customer.id, payment_intent_data={"metadata": {"purpose": "topup"}}
+        client, customer=customer.id, payment_intent_data={"metadata": {"billing_purpose": "topup"}}
     )
     assert httpx.get(session.url).status_code == 200
     outcome = _submit(sandbox, session, "4242424242424242")
@@ -83,7 +83,7 @@ def test_payment_mode_completes_through_the_page(
     assert done.status == "complete"
     assert done.payment_status == "paid"
     assert done.payment_intent.status == "succeeded"
-    assert done.payment_intent.metadata["purpose"] == "topup"
+    assert done.payment_intent.metadata["billing_purpose"] == "topup"
     assert done.customer_details.email == "buyer@example.com"
     assert event_types(client, session.id) == ["checkout.session.completed"]
     assert "payment_intent.succeeded" in event_types(client, done.payment_intent.id)
@@ -112,7 +112,7 @@ def test_subscription_mode_creates_a_subscription_with_metadata(
             "line_items": [{"price": price.id, "quantity": 1}],
             "success_url": "https://app.example/done",
             "customer_email": "sub@example.com",
-            "subscription_data": {"metadata": {"user_id": "9"}},
+            "subscription_data": {"metadata": {"billing_user_id": "9"}},
         }
     )
     assert session.customer is None
@@ -121,7 +121,7 @@ def test_subscription_mode_creates_a_subscription_with_metadata(
         session.id, params={"expand": ["subscription", "invoice"]}
     )
     assert done.subscription.status == "active"
-    assert done.subscription.metadata["user_id"] == "9"
+    assert done.subscription.metadata["billing_user_id"] == "9"
     assert done.subscription.default_payment_method is not None
     assert done.invoice.billing_reason == "subscription_create"
     assert done.invoice.status == "paid"

@@ -22,10 +22,12 @@ def test_a_test_card_default_becomes_one_real_payment_method(
 
 def test_search_by_email_and_metadata(client: stripe.StripeClient) -> None:
     email = f"{uuid.uuid4().hex}@example.com"
-    wanted = client.v1.customers.create(params={"email": email, "metadata": {"user_id": "77"}})
-    client.v1.customers.create(params={"email": email, "metadata": {"user_id": "78"}})
+    wanted = client.v1.customers.create(
+        params={"email": email, "metadata": {"billing_user_id": "77"}}
+    )
+    client.v1.customers.create(params={"email": email, "metadata": {"billing_user_id": "78"}})
     found = client.v1.customers.search(
-        params={"query": f"email:'{email}' AND metadata['user_id']:'77'"}
+        params={"query": f"email:'{email}' AND metadata['billing_user_id']:'77'"}
     )
     assert [c.id for c in found.data] == [wanted.id]
 

@@ -17,12 +17,12 @@ def test_create_pays_first_invoice_and_carries_both_shapes(
         params={
             "customer": customer.id,
             "items": [{"price": basic.id}, {"price": extra.id, "quantity": 2}],
-            "metadata": {"user_id": "42"},
+            "metadata": {"billing_user_id": "42"},
             "expand": ["latest_invoice.payment_intent"],
         }
     )
     assert sub.status == "active"
-    assert sub.metadata["user_id"] == "42"
+    assert sub.metadata["billing_user_id"] == "42"
     assert len(sub["items"].data) == 2
     item = sub["items"].data[0]
     assert item.price.id == basic.id

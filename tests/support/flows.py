@@ -74,7 +74,7 @@ def clocked_customer(live: Live, user_id: int, database_url: str) -> tuple[Any, 
     """A customer on a fresh test clock, linked to the user as the service would link it."""
     clock = live.stripe.v1.test_helpers.test_clocks.create({"frozen_time": int(time.time())})
     customer = live.stripe.v1.customers.create(
-        {"test_clock": clock.id, "metadata": {"user_id": str(user_id)}}
+        {"test_clock": clock.id, "metadata": {"billing_user_id": str(user_id)}}
     )
     link_customer(database_url, user_id, customer.id)
     return clock, customer

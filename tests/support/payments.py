@@ -56,7 +56,7 @@ def card(client: stripe.StripeClient, number: str) -> str:
 def assert_customer_of(client: stripe.StripeClient, customer_id: str, user_id: int) -> None:
     """The customer is the user's: the service wrote the user id into its metadata."""
     customer = client.v1.customers.retrieve(customer_id)
-    assert customer.metadata["user_id"] == str(user_id)
+    assert customer.metadata.to_dict() == {"billing_user_id": str(user_id)}
 
 
 def intents_of(client: stripe.StripeClient, customer_id: str) -> list[Any]:

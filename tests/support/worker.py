@@ -49,7 +49,11 @@ def topup_event(user_id: int, credits: int) -> bytes:
         "last_payment_error": None,
         "next_action": None,
         "latest_charge": f"ch_{uuid.uuid4().hex[:24]}",
-        "metadata": {"user_id": str(user_id), "purpose": "topup", "credits": str(credits)},
+        "metadata": {
+            "billing_user_id": str(user_id),
+            "billing_purpose": "topup",
+            "billing_credits": str(credits),
+        },
     }
     return stripe_event("payment_intent.succeeded", data={"object": intent})
 

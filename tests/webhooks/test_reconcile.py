@@ -49,7 +49,7 @@ def cli_env(settings: Settings, sandbox: Sandbox) -> dict[str, str]:
 
 def make_events(sandbox: Sandbox) -> str:
     """A customer, then a change to it: two events at least; the customer id."""
-    customer = sandbox.client.v1.customers.create(params={"metadata": {"user_id": "77"}})
+    customer = sandbox.client.v1.customers.create(params={"metadata": {"billing_user_id": "77"}})
     sandbox.client.v1.customers.update(customer.id, params={"name": "Reconciled"})
     return customer.id
 

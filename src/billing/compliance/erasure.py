@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 import stripe
-from sqlalchemy import ColumnElement, and_, func, null, or_, select, update
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
@@ -34,6 +34,7 @@ from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.payments.models import Payment, StripeCustomer, Subscription
 from billing.stripe.client import stripe_errors
+from billing.stripe.metadata import PREFIX, USER_ID, legacy_seconds
 from billing.webhooks.models import DONE_STATUSES, WebhookEvent
 
 BATCH_SIZE = 500
@@ -56,11 +57,17 @@ class Erasure:
 
 
 async def erase_personal_data(
-    database: Database, client: stripe.StripeClient, user_id: int, actor: str
+    database: Database,
+    client: stripe.StripeClient,
+    user_id: int,
+    actor: str,
+    *,
+    legacy_before: datetime | None,
 ) -> Erasure:
     """Erase the user's personal data at Stripe and here, leaving an audit entry; what
     was erased and kept. Stripe goes first: if it fails nothing here has changed, and a
-    retry starts over."""
+    retry starts over. `legacy_before`: the cutoff for plain metadata keys
+    (`stripe.metadata`)."""
     async with database.sessions() as session:
         await read_without_transaction(session)
         # Newest first: the current customer, if any, is the newest (a user gets a new one
@@ -72,7 +79,7 @@ async def erase_personal_data(
                 .order_by(StripeCustomer.id.desc())
             )
         )
-        about = _events_about(user_id, customers)
+        about = _events_about(user_id, customers, legacy_before)
         event_ids = list(await session.scalars(select(WebhookEvent.id).where(about)))
     customer_id = customers[0] if customers else None
     outcome: StripeOutcome = "no_customer"
@@ -152,19 +159,38 @@ async def _anonymise(
     return held, rows[customers[0]].erased_at
 
 
-def _events_about(user_id: int, customers: list[str]) -> ColumnElement[bool]:
+def _object_field(*path: str) -> ColumnElement[str]:
+    value: ColumnElement[str] = WebhookEvent.payload[("data", "object", *path)].as_string()
+    return value
+
+
+def _metadata_names(user_id: int, legacy_before: datetime | None) -> ColumnElement[bool]:
+    """The event's object names the user in the metadata the service writes: the prefixed
+    key, else (on objects created before the cutoff) the plain one."""
+    prefixed = _object_field("metadata", PREFIX + USER_ID)
+    if legacy_before is None:
+        return prefixed == str(user_id)
+    created = cast(_object_field("created"), BigInteger)  # unix seconds outlive INTEGER
+    legacy = and_(
+        prefixed.is_(None),
+        _object_field("metadata", USER_ID) == str(user_id),
+        created < legacy_seconds(legacy_before),
+    )
+    return or_(prefixed == str(user_id), legacy)
+
+
+def _events_about(
+    user_id: int, customers: list[str], legacy_before: datetime | None
+) -> ColumnElement[bool]:
     """Finished inbox events whose object is the user's: one of its customers, or an object
     carrying one of them or the user's id (as the service writes it on Stripe objects)."""
-
-    def field(*path: str) -> ColumnElement[str]:
-        value: ColumnElement[str] = WebhookEvent.payload[("data", "object", *path)].as_string()
-        return value
-
-    matches = [field("metadata", "user_id") == str(user_id)]
-    matches.append(field("client_reference_id") == str(user_id))
+    matches = [_metadata_names(user_id, legacy_before)]
+    matches.append(_object_field("client_reference_id") == str(user_id))
     if customers:
-        matches.append(field("customer").in_(customers))
-        matches.append(and_(field("object") == "customer", field("id").in_(customers)))
+        matches.append(_object_field("customer").in_(customers))
+        matches.append(
+            and_(_object_field("object") == "customer", _object_field("id").in_(customers))
+        )
     return and_(
         WebhookEvent.status.in_(DONE_STATUSES),
         WebhookEvent.payload.is_not(None),

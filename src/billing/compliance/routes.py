@@ -62,7 +62,14 @@ async def erase_user_data(
 ) -> Erasure:
     """Anonymise the user's personal data here and delete its Stripe customer; payments,
     subscriptions and the ledger are kept."""
-    return await erase_personal_data(get_database(request), client, user_id, principal.scope)
+    settings: Settings = request.app.state.settings
+    return await erase_personal_data(
+        get_database(request),
+        client,
+        user_id,
+        principal.scope,
+        legacy_before=settings.BILLING_LEGACY_METADATA_BEFORE,
+    )
 
 
 audit_router = APIRouter(prefix="/api/admin/audit", tags=["audit"])

@@ -9,6 +9,7 @@ no other configuration, and refuses a live Stripe key.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     BILLING_RATE_LIMIT_KEY_PREFIX: str = Field(default="billing:ratelimit", min_length=1)
     # Scrapers' bearer token for /metrics; unset, /metrics is open in development only.
     BILLING_METRICS_TOKEN: SecretStr | None = None
+    # Metadata the service writes on Stripe objects is `billing_`-prefixed; the plain keys an
+    # older version wrote count only on objects Stripe created before this time (set it to
+    # when this version was deployed). Unset, they never do: another integration's plain
+    # `user_id` must not link its customers to platform users.
+    BILLING_LEGACY_METADATA_BEFORE: datetime | None = None
 
     @field_validator("BILLING_METRICS_TOKEN")
     @classmethod
@@ -97,6 +103,14 @@ class Settings(BaseSettings):
                 " rate-limited, so a short token could be guessed (`openssl rand -hex 32`)"
             )
         return value
+
+    @field_validator("BILLING_LEGACY_METADATA_BEFORE")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """ISO 8601 or unix seconds; a time written without an offset is UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @field_validator("BILLING_RATE_LIMIT", "BILLING_WEBHOOK_RATE_LIMIT")
     @classmethod

@@ -1,11 +1,12 @@
 """Stripe Checkout sessions for a catalog price, one-time or subscription.
 
-The session carries the platform user in its `metadata.user_id` (which the webhook
-handler trusts; `client_reference_id` is set too, for the Dashboard, but a buyer can set
-that one on sessions made elsewhere) and passes `user_id` on to the payment intent or
+The session carries the platform user in its `metadata.billing_user_id` (which the
+webhook handler trusts; `client_reference_id` is set too, for the Dashboard, but a buyer
+can set that one on sessions made elsewhere) and passes it on to the payment intent or
 subscription it creates, so every webhook that follows can be tied back to the user. A
-one-time session also carries the `credits` it buys, computed here from the catalog, so
-the webhook credits exactly what the buyer was shown without asking Stripe again.
+one-time session also carries the `billing_credits` it buys, computed here from the
+catalog, so the webhook credits exactly what the buyer was shown without asking Stripe
+again. (`stripe.metadata`: why the prefix.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from billing.payments.customers import ensure_customer
 from billing.payments.pricing import PriceType, sellable_price
 from billing.payments.schemas import CheckoutSessionRequest
 from billing.stripe.client import stripe_errors
+from billing.stripe.metadata import written
 
 PRICE_TYPE: dict[str, PriceType] = {"payment": "one_time", "subscription": "recurring"}
 
@@ -31,10 +33,10 @@ async def create_session(
     """A Checkout session for `order` (its redirect URLs already checked)."""
     price = await sellable_price(session, client, order.price_id, PRICE_TYPE[order.mode])
     customer = await ensure_customer(session, client, order.user_id)
-    user = {"user_id": str(order.user_id)}
-    metadata = dict(user)
+    user = written(order.user_id)
+    metadata = user
     if order.mode == "payment":
-        metadata["credits"] = str(price.credits(order.quantity) or 0)
+        metadata = written(order.user_id, credits=str(price.credits(order.quantity) or 0))
     params: SessionCreateParams = {
         "mode": order.mode,
         "customer": customer,

@@ -22,6 +22,7 @@ from billing.core.times import utcnow
 from billing.db.statements import upsert
 from billing.payments.models import StripeCustomer
 from billing.stripe.client import derive_key, stripe_errors
+from billing.stripe.metadata import written
 
 
 async def customer_id_for(session: AsyncSession, user_id: int) -> str | None:
@@ -80,7 +81,7 @@ async def ensure_customer(session: AsyncSession, client: stripe.StripeClient, us
         return existing
     async with stripe_errors():
         customer = await client.v1.customers.create_async(
-            {"metadata": {"user_id": str(user_id)}},
+            {"metadata": written(user_id)},
             {"idempotency_key": _creation_key(user_id, erased)},
         )
     async with session.begin():

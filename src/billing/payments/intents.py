@@ -22,6 +22,7 @@ from billing.payments.customers import ensure_customer
 from billing.payments.errors import AmountOutOfRange, UnsupportedCurrency
 from billing.payments.schemas import PaymentIntentRequest
 from billing.stripe.client import stripe_errors
+from billing.stripe.metadata import TOPUP, written
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ async def create_topup(
         "amount": order.amount,
         "currency": order.currency,
         "customer": customer,
-        "metadata": {"user_id": str(order.user_id), "purpose": "topup", "credits": str(credits)},
+        "metadata": written(order.user_id, purpose=TOPUP, credits=str(credits)),
     }
     if order.description:
         params["description"] = order.description

@@ -18,9 +18,9 @@ from billing.core.times import utcnow
 from billing.db.statements import insert_or_lock, locked
 from billing.payments.customers import user_for_customer
 from billing.payments.models import SUBSCRIPTION_ENDED, Subscription
+from billing.stripe.metadata import metadata_user_id
 from billing.stripe.readers import (
     StripeObject,
-    metadata_user_id,
     object_id,
     subscription_item,
     subscription_period,
@@ -53,9 +53,11 @@ def _fields(subscription: StripeObject) -> dict[str, Any]:
     }
 
 
-async def _user_for(session: AsyncSession, subscription: StripeObject) -> int | None:
-    """`user_id` metadata on the subscription, else the customer mirror."""
-    user_id = metadata_user_id(subscription)
+async def _user_for(
+    session: AsyncSession, subscription: StripeObject, legacy_before: datetime | None
+) -> int | None:
+    """The user metadata on the subscription, else the customer mirror."""
+    user_id = metadata_user_id(subscription, legacy_before)
     customer = object_id(subscription.get("customer"))
     if user_id is None and customer:
         user_id = await user_for_customer(session, customer)
@@ -63,12 +65,17 @@ async def _user_for(session: AsyncSession, subscription: StripeObject) -> int | 
 
 
 async def apply(
-    session: AsyncSession, subscription: StripeObject, state_at: datetime
+    session: AsyncSession,
+    subscription: StripeObject,
+    state_at: datetime,
+    *,
+    legacy_before: datetime | None,
 ) -> Subscription:
     """Store `subscription` as Stripe described it at `state_at`, in the caller's
-    transaction, unless a newer or final state is already stored; the row that stands."""
+    transaction, unless a newer or final state is already stored; the row that stands.
+    `legacy_before`: the cutoff for plain metadata keys (`stripe.metadata`)."""
     fields = _fields(subscription)
-    user_id = await _user_for(session, subscription)
+    user_id = await _user_for(session, subscription, legacy_before)
     now = utcnow()
     values = {
         "stripe_subscription_id": str(subscription["id"]),

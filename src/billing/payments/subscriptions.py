@@ -34,6 +34,7 @@ from billing.payments.models import SUBSCRIPTION_ENDED, Subscription
 from billing.payments.pricing import sellable_price
 from billing.payments.schemas import SubscriptionRequest
 from billing.stripe.client import derive_key, stripe_errors
+from billing.stripe.metadata import written
 from billing.stripe.readers import StripeObject, invoice_confirmation, invoice_intent_expansion
 
 logger = structlog.get_logger(__name__)
@@ -59,8 +60,10 @@ async def _read(call: Awaitable[stripe.Subscription]) -> tuple[StripeObject, dat
 async def _mirror(
     session: AsyncSession, subscription: StripeObject, state_at: datetime
 ) -> Subscription:
+    """Mirror a subscription started here (with today's metadata) or one of the user's
+    being canceled (already linked): no old metadata keys need reading."""
     async with session.begin():
-        return await subscription_mirror.apply(session, subscription, state_at)
+        return await subscription_mirror.apply(session, subscription, state_at, legacy_before=None)
 
 
 async def _make_default(
@@ -157,7 +160,7 @@ async def start(
     params: SubscriptionCreateParams = {
         "customer": customer,
         "items": [{"price": order.price_id}],
-        "metadata": {"user_id": str(order.user_id)},
+        "metadata": written(order.user_id),
         "payment_behavior": "default_incomplete",
         "payment_settings": {"save_default_payment_method": "on_subscription"},
         "expand": expand,

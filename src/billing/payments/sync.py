@@ -55,6 +55,7 @@ async def sync_subscriptions(
     async for page in raw_pages(client.v1.subscriptions.list_async, params):
         async with database.sessions() as session, session.begin():
             for subscription in sorted(page, key=lambda s: str(s["id"])):  # one lock order
-                await subscription_mirror.apply(session, subscription, state_at)
+                # A linked customer's: its mirror names the user, whatever the metadata.
+                await subscription_mirror.apply(session, subscription, state_at, legacy_before=None)
         count += len(page)
     return count

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from billing.core.ids import parse_user_id
-
 StripeObject = dict[str, Any]
 
 
@@ -67,7 +65,7 @@ def invoice_payment_intent_id(invoice: StripeObject) -> str | None:
 
 
 def invoice_subscription_metadata(invoice: StripeObject) -> dict[str, str]:
-    """The subscription's metadata as the invoice carries it (new shape only)."""
+    """The subscription's metadata as the invoice carries it, in either shape."""
     found = _dig(invoice, "parent", "subscription_details", "metadata")
     old = invoice.get("subscription_details")
     if not isinstance(found, dict) and isinstance(old, dict):
@@ -124,39 +122,8 @@ def subscription_price(subscription: StripeObject) -> StripeObject | None:
     return plan if isinstance(plan, dict) else None
 
 
-def metadata_user_id(obj: StripeObject) -> int | None:
-    """The platform user the service wrote into an object's metadata, if any."""
-    metadata = obj.get("metadata")
-    value = metadata.get("user_id") if isinstance(metadata, dict) else None
-    try:
-        return parse_user_id(value)
-    except ValueError:
-        return None
-
-
 def invoice_charge_id(invoice: StripeObject) -> str | None:
     return _invoice_payment_field(invoice, "charge")
-
-
-def checkout_user_id(checkout_session: StripeObject) -> int | None:
-    """The platform user of a checkout session the service created: its `user_id`
-    metadata, which only the service writes. Never `client_reference_id`: on a session
-    made elsewhere (a Payment Link's `?client_reference_id=`) the buyer chooses it."""
-    return metadata_user_id(checkout_session)
-
-
-def metadata_credits(obj: StripeObject) -> int | None:
-    """The `credits` the service wrote into an object's metadata (a top-up's intent, a
-    checkout session); None when absent. ValueError when it is not a whole number: the
-    service never writes that, so it is a fault for a person, not a value to guess at."""
-    metadata = obj.get("metadata")
-    value = metadata.get("credits") if isinstance(metadata, dict) else None
-    if value is None:
-        return None
-    text = str(value)
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{obj.get('id')} has malformed credits metadata")
-    return int(text)
 
 
 NEW_SHAPES_SINCE = "2025-03-31"

@@ -45,7 +45,11 @@ class Topup:
             amount_received=1000,
             status="succeeded",
             latest_charge=self.charge_id,
-            metadata={"purpose": "topup", "user_id": str(user_id), "credits": "300"},
+            metadata={
+                "billing_purpose": "topup",
+                "billing_user_id": str(user_id),
+                "billing_credits": "300",
+            },
         )
 
     def paid(self) -> bytes:

@@ -50,7 +50,7 @@ def _subscription_state(
         price=price,
         status=status,
         period=(T0, T0 + 30 * 86400),
-        metadata={"user_id": "9005"},
+        metadata={"billing_user_id": "9005"},
         ended_at=T0 + 20 if status == "canceled" else None,
     )
 
@@ -74,7 +74,7 @@ async def test_both_paid_events_of_a_first_invoice_grant_the_plan_once(
         customer=new_id("cus"),
         subscription=sub_id,
         billing_reason="subscription_create",
-        subscription_metadata={"user_id": "9001"},
+        subscription_metadata={"billing_user_id": "9001"},
         lines=[
             line_item(version, price=plan, quantity=2, amount=2000),
             line_item(version, price=extra, quantity=1, amount=100, proration=True),
@@ -359,7 +359,8 @@ async def test_a_deletion_committed_meanwhile_is_not_overwritten_by_past_due(
     deleted = _subscription_state(version, sub_id, customer, plan, "canceled")
     async with harness.database.sessions() as other:
         await other.begin()
-        await subscription_mirror.apply(other, deleted, datetime.fromtimestamp(T0 + 20, UTC))
+        at = datetime.fromtimestamp(T0 + 20, UTC)
+        await subscription_mirror.apply(other, deleted, at, legacy_before=None)
         await other.flush()  # the row is now locked by this uncommitted deletion
         worker = asyncio.create_task(harness.process(retry_failed=False))
         await _until_waiting_for_a_lock(harness.database)

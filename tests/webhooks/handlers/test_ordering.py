@@ -85,7 +85,11 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
     sub = client.v1.subscriptions.create(
         params={"customer": customer.id, "items": [{"price": plan["id"]}]}
     )
-    topup_metadata = {"purpose": "topup", "user_id": str(user_id), "credits": "300"}
+    topup_metadata = {
+        "billing_purpose": "topup",
+        "billing_user_id": str(user_id),
+        "billing_credits": "300",
+    }
     topup = card_payment(client, customer.id, metadata=topup_metadata)
     story = Story(user_id, sub.id)
     ids = {
@@ -135,7 +139,7 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
         id=ids["checkout"],
         mode="payment",
         payment_status="paid",
-        metadata={"user_id": str(user_id)},
+        metadata={"billing_user_id": str(user_id)},
         customer=customer.id,
         payment_intent=ids["checkout_pi"],
         amount_total=400,
@@ -180,7 +184,7 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
                 version,
                 mode="subscription",
                 payment_status="paid",
-                metadata={"user_id": str(user_id)},
+                metadata={"billing_user_id": str(user_id)},
                 customer=customer.id,
                 subscription=sub.id,
                 payment_intent=None,
@@ -193,7 +197,10 @@ async def _story(harness: Harness, version: str, user_id: int, t0: int) -> Story
         (
             "payment_intent.succeeded",  # the checkout's own intent: credited by its session
             payment_intent(
-                version, id=ids["checkout_pi"], amount=400, metadata={"user_id": str(user_id)}
+                version,
+                id=ids["checkout_pi"],
+                amount=400,
+                metadata={"billing_user_id": str(user_id)},
             ),
         ),
         ("charge.refunded", refund),

@@ -25,7 +25,11 @@ def _topup(version: str, user_id: int, credits: str = "1200", **fields: object) 
     return payment_intent(
         version,
         amount=1200,
-        metadata={"purpose": "topup", "user_id": str(user_id), "credits": credits},
+        metadata={
+            "billing_purpose": "topup",
+            "billing_user_id": str(user_id),
+            "billing_credits": credits,
+        },
         **fields,
     )
 
@@ -49,7 +53,7 @@ async def test_a_topup_is_credited_once_from_its_metadata(harness: Harness, vers
 async def test_other_payment_intents_credit_nothing(harness: Harness, version: str) -> None:
     # A checkout's payment intent: user metadata, no top-up purpose. Its session credits it.
     checkout_intent = payment_intent(
-        version, amount=500, status="succeeded", metadata={"user_id": "8002"}
+        version, amount=500, status="succeeded", metadata={"billing_user_id": "8002"}
     )
     await harness.run(event(version, SUCCEEDED, checkout_intent))
     assert await harness.statuses() == ["processed"]

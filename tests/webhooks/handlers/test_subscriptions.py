@@ -35,7 +35,7 @@ async def test_created_updated_deleted_mirror_the_subscription(
             status=status,
             period=PERIOD,
             quantity=3,
-            metadata={"user_id": "41"},
+            metadata={"billing_user_id": "41"},
             **extra,  # type: ignore[arg-type]
         )
 

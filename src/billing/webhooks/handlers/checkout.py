@@ -1,12 +1,13 @@
 """Checkout sessions: a paid one-time checkout buys credits; a subscription checkout links
 the customer to the user and mirrors the subscription (its invoices grant the credits).
 
-A session is this service's when its metadata names a `user_id` (only the service
-writes metadata; `client_reference_id` is not trusted). A one-time session carries the
-`credits` the service computed when it made it, so it is credited without a Stripe call;
-only sessions made before the service wrote `credits` have their line items priced
-here. A subscription session's subscription is fetched only when the mirror lacks it.
-Every call to Stripe here is made inside the worker's transaction, hence so few.
+A session is this service's when its metadata names a `billing_user_id` (only the
+service writes that; `client_reference_id` is not trusted; the plain keys of older
+sessions: `stripe.metadata`). A one-time session carries the `billing_credits` the
+service computed when it made it, so it is credited without a Stripe call; only sessions
+made before the service wrote the credits have their line items priced here. A
+subscription session's subscription is fetched only when the mirror lacks it. Every
+call to Stripe here is made inside the worker's transaction, hence so few.
 
 `checkout.session.completed` and `checkout.session.async_payment_succeeded` share one
 ledger key per session, so a session is credited once whichever arrives (and however
@@ -26,13 +27,8 @@ from billing.core.errors import ValidationProblem
 from billing.credits.accounts import PURCHASE
 from billing.payments import customers, recorded_payments, subscription_mirror
 from billing.stripe.client import stripe_errors
-from billing.stripe.readers import (
-    StripeObject,
-    checkout_user_id,
-    data_list,
-    metadata_credits,
-    object_id,
-)
+from billing.stripe.metadata import checkout_user_id, metadata_credits
+from billing.stripe.readers import StripeObject, data_list, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -54,7 +50,7 @@ async def _line_items(context: HandlerContext, checkout: StripeObject) -> list[S
 async def _priced_credits(
     context: HandlerContext, session: AsyncSession, checkout: StripeObject
 ) -> int:
-    """Credits of the line items at today's catalog: for sessions without `credits`."""
+    """Credits of the line items at today's catalog: for sessions without credits metadata."""
     total = 0
     for item in await _line_items(context, checkout):
         price_id = object_id(item.get("price"))
@@ -68,7 +64,7 @@ async def _credits(context: HandlerContext, session: AsyncSession, checkout: Str
     """The credits the service wrote on the session when it made it; malformed is a fault
     for a person (raised: retried, then dead and alerted), never a guess."""
     try:
-        credits = metadata_credits(checkout)
+        credits = metadata_credits(checkout, context.legacy_metadata_before)
     except ValueError as exc:
         raise ValidationProblem(str(exc)) from exc
     if credits is None:
@@ -109,8 +105,9 @@ async def _mirror_subscription(
     """Mirror the session's subscription: as expanded in the payload, else as already
     mirrored (its own events keep it current), else as Stripe has it now."""
     found = checkout.get("subscription")
+    legacy_before = context.legacy_metadata_before
     if isinstance(found, dict):
-        await subscription_mirror.apply(session, found, state_at)
+        await subscription_mirror.apply(session, found, state_at, legacy_before=legacy_before)
         return
     if not isinstance(found, str):
         return
@@ -120,14 +117,15 @@ async def _mirror_subscription(
         return
     async with stripe_errors():
         subscription = await context.stripe.v1.subscriptions.retrieve_async(found)
-    await subscription_mirror.apply(session, subscription.to_dict(for_json=True), state_at)
+    fetched = subscription.to_dict(for_json=True)
+    await subscription_mirror.apply(session, fetched, state_at, legacy_before=legacy_before)
 
 
 async def checkout_completed(
     context: HandlerContext, session: AsyncSession, event: WebhookEvent
 ) -> None:
     checkout = event_object(event)
-    user_id = checkout_user_id(checkout)
+    user_id = checkout_user_id(checkout, context.legacy_metadata_before)
     if user_id is None:
         logger.info("checkout_without_user", checkout_session=checkout.get("id"))
         return  # not started by this service: nobody to credit or link

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -38,6 +39,12 @@ class HandlerContext:
     def stripe(self) -> stripe.StripeClient:
         """The Stripe client, for the little a payload lacks (line items, unknown prices)."""
         return require_client(self.stripe_client)
+
+    @property
+    def legacy_metadata_before(self) -> datetime | None:
+        """Objects created before this may carry the plain metadata keys of an older
+        version (`stripe.metadata`); None: none do."""
+        return self.settings.BILLING_LEGACY_METADATA_BEFORE
 
 
 EventHandler = Callable[[HandlerContext, AsyncSession, WebhookEvent], Awaitable[None]]

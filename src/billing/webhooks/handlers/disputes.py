@@ -32,7 +32,8 @@ from billing.payments.clawback import claw_back
 from billing.payments.customers import user_for_customer
 from billing.payments.models import SUCCEEDED, Payment
 from billing.stripe.client import stripe_errors
-from billing.stripe.readers import StripeObject, metadata_user_id, object_id
+from billing.stripe.metadata import metadata_user_id
+from billing.stripe.readers import StripeObject, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
@@ -71,7 +72,7 @@ async def _payment_for(
     if found is not None:
         return found
     customer_id = object_id(charge.get("customer"))
-    if metadata_user_id(charge) is None:  # not a top-up's or a checkout's charge
+    if metadata_user_id(charge, context.legacy_metadata_before) is None:  # nor a checkout's
         if customer_id is None or await user_for_customer(session, customer_id) is None:
             logger.info("charge_not_ours", charge=charge_id)
             return None

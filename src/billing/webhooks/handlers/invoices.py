@@ -12,6 +12,7 @@ commits.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 import structlog
@@ -27,14 +28,13 @@ from billing.payments.clawback import take_back
 from billing.payments.customers import user_for_customer
 from billing.payments.models import SUCCEEDED
 from billing.stripe.client import stripe_errors
+from billing.stripe.metadata import invoice_user_id
 from billing.stripe.readers import (
     StripeObject,
     data_list,
     invoice_charge_id,
     invoice_payment_intent_id,
     invoice_subscription_id,
-    invoice_subscription_metadata,
-    metadata_user_id,
     object_id,
 )
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
@@ -47,10 +47,13 @@ logger = structlog.get_logger(__name__)
 
 
 async def _user_for(
-    session: AsyncSession, invoice: StripeObject, subscription_id: str | None
+    session: AsyncSession,
+    invoice: StripeObject,
+    subscription_id: str | None,
+    legacy_before: datetime | None,
 ) -> int | None:
-    """The subscription's `user_id` as the invoice carries it, else the mirrors."""
-    user_id = metadata_user_id({"metadata": invoice_subscription_metadata(invoice)})
+    """The subscription's user metadata as the invoice carries it, else the mirrors."""
+    user_id = invoice_user_id(invoice, legacy_before)
     if user_id is None and subscription_id:
         row = await subscription_mirror.by_stripe_id(session, subscription_id)
         user_id = row.user_id if row else None
@@ -60,12 +63,14 @@ async def _user_for(
     return user_id
 
 
-async def _owner(session: AsyncSession, invoice: StripeObject) -> tuple[int | None, str | None]:
+async def _owner(
+    context: HandlerContext, session: AsyncSession, invoice: StripeObject
+) -> tuple[int | None, str | None]:
     """(user, subscription). A subscription invoice whose user is not known yet is
     retried (raised) until the subscription or checkout event links it; other
     invoices of unknown customers are not this service's: (None, ...)."""
     subscription_id = invoice_subscription_id(invoice)
-    user_id = await _user_for(session, invoice, subscription_id)
+    user_id = await _user_for(session, invoice, subscription_id, context.legacy_metadata_before)
     if user_id is None and subscription_id:
         raise Conflict(f"Subscription {subscription_id} is not linked to a user yet.")
     return user_id, subscription_id
@@ -122,7 +127,7 @@ async def invoice_paid(context: HandlerContext, session: AsyncSession, event: We
     invoice_id = str(invoice["id"])
     if await recorded_payments.already_succeeded(session, invoice_id):
         return
-    user_id, subscription_id = await _owner(session, invoice)
+    user_id, subscription_id = await _owner(context, session, invoice)
     if user_id is None:
         return
     payment = _payment(invoice, user_id, subscription_id, paid=True)
@@ -153,7 +158,7 @@ async def invoice_payment_failed(
 ) -> None:
     invoice = event_object(event)
     invoice_id = str(invoice["id"])
-    user_id, subscription_id = await _owner(session, invoice)
+    user_id, subscription_id = await _owner(context, session, invoice)
     if user_id is None:
         return
     payment = _payment(invoice, user_id, subscription_id, paid=False)

@@ -1,10 +1,13 @@
 """Payment-form top-ups: a payment intent the service created with metadata
-`purpose=topup`, `user_id` and `credits` (computed by the server when the intent was
-made, never by the client). Only those are credited here: checkout and invoice
-payment intents succeed too, and their own events credit them (no double credit).
+`billing_purpose=topup`, `billing_user_id` and `billing_credits` (computed by the server
+when the intent was made, never by the client; see `stripe.metadata` for the plain keys
+of older intents). Only those are credited here: checkout and invoice payment intents
+succeed too, and their own events credit them (no double credit).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,29 +15,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.core.errors import ValidationProblem
 from billing.credits.accounts import PURCHASE
 from billing.payments import recorded_payments
-from billing.stripe.readers import StripeObject, metadata_credits, metadata_user_id, object_id
+from billing.stripe.metadata import TOPUP, metadata_credits, metadata_purpose, metadata_user_id
+from billing.stripe.readers import StripeObject, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
 
-TOPUP = "topup"
 logger = structlog.get_logger(__name__)
 
 
-def _is_topup(intent: StripeObject) -> bool:
-    metadata = intent.get("metadata")
-    return isinstance(metadata, dict) and metadata.get("purpose") == TOPUP
+def _is_topup(intent: StripeObject, legacy_before: datetime | None) -> bool:
+    return metadata_purpose(intent, legacy_before) == TOPUP
 
 
-def _topup_terms(intent: StripeObject) -> tuple[int, int]:
+def _topup_terms(intent: StripeObject, legacy_before: datetime | None) -> tuple[int, int]:
     """(user, credits) from the intent's server-set metadata. Missing or malformed is a
     bug worth a person: raised, so the event retries and ends dead (alerted), not lost."""
-    user_id = metadata_user_id(intent)
+    user_id = metadata_user_id(intent, legacy_before)
     try:
-        credits = metadata_credits(intent)
+        credits = metadata_credits(intent, legacy_before)
     except ValueError:
         credits = None
     if user_id is None or not credits:
-        raise ValidationProblem(f"Top-up {intent.get('id')} lacks valid user_id/credits metadata.")
+        raise ValidationProblem(f"Top-up {intent.get('id')} lacks valid user/credits metadata.")
     return user_id, credits
 
 
@@ -43,9 +45,10 @@ async def topup_succeeded(
 ) -> None:
     intent = event_object(event)
     intent_id = str(intent["id"])
-    if not _is_topup(intent):  # a redelivery is recognised by its recorded success
+    legacy_before = context.legacy_metadata_before
+    if not _is_topup(intent, legacy_before):  # a redelivery is recognised by its recorded success
         return
-    user_id, credits = _topup_terms(intent)
+    user_id, credits = _topup_terms(intent, legacy_before)
     payment = recorded_payments.StripePayment(
         stripe_id=intent_id,
         kind=TOPUP,
@@ -63,14 +66,14 @@ async def topup_succeeded(
 
 async def topup_failed(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
     intent = event_object(event)
-    if not _is_topup(intent):
+    if not _is_topup(intent, context.legacy_metadata_before):
         return
     error = intent.get("last_payment_error")
     error = error if isinstance(error, dict) else {}
     payment = recorded_payments.StripePayment(
         stripe_id=str(intent["id"]),
         kind=TOPUP,
-        user_id=metadata_user_id(intent),
+        user_id=metadata_user_id(intent, context.legacy_metadata_before),
         amount=int(intent.get("amount") or 0),
         currency=str(intent.get("currency") or ""),
         payment_intent_id=str(intent["id"]),

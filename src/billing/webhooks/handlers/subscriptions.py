@@ -13,7 +13,9 @@ from billing.webhooks.models import WebhookEvent
 async def mirror_subscription(
     context: HandlerContext, session: AsyncSession, event: WebhookEvent
 ) -> None:
-    await subscription_mirror.apply(session, event_object(event), event.created)
+    await subscription_mirror.apply(
+        session, event_object(event), event.created, legacy_before=context.legacy_metadata_before
+    )
 
 
 HANDLERS: dict[str, EventHandler] = {
