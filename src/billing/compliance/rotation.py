@@ -16,8 +16,8 @@ from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
-from billing.compliance.personal_data import cipher, primary
 from billing.core.config import Settings
+from billing.core.encryption import cipher, primary
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.payments.models import StripeCustomer

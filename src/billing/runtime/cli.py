@@ -21,10 +21,10 @@ from billing.auth.api_keys import create_api_key
 from billing.auth.principals import Role
 from billing.auth.tokens import issue_token
 from billing.compliance.export import open_export
-from billing.compliance.personal_data import PersonalDataUnreadable
 from billing.compliance.retention import RetentionCounts, run_retention
 from billing.compliance.rotation import RotationCounts, count_rows, rotate_keys
 from billing.core.config import ConfigurationError, DemoSettings, Settings, load_settings
+from billing.core.encryption import PersonalDataUnreadable
 from billing.core.errors import StripeProblem
 from billing.core.times import utcnow
 from billing.credits.verify import verify_ledger
@@ -144,7 +144,7 @@ def reconcile(
 
     async def work(database: Database) -> Progress:
         margin = SAFETY_MARGIN if margin_hours is None else timedelta(hours=margin_hours)
-        return await reconcile_events(database, client, report, margin, days)
+        return await reconcile_events(database, settings, client, report, margin, days)
 
     if days is None:
         typer.echo("listing Stripe events since the newest in the inbox, less the margin")
