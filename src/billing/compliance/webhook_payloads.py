@@ -1,0 +1,97 @@
+"""Stored webhook payloads rewritten in place: erasure scrubs the personal fields of a
+user's events, key rotation re-encrypts everyone's (`webhooks.personal_fields`).
+
+Erasure: the events about the user are those whose object is one of its customers, or
+carries one of them or the user's id (as the service writes it on Stripe objects). Each
+keeps its ids, amounts and statuses, the financial record (and all a handler still due
+reads: a late refund still claws back); every personal field, encrypted or in clear,
+becomes null. Events of every status are scrubbed: no handler needs those fields once
+the customer is erased (a checkout of an erased customer stores no contact anyway).
+It runs once the customer rows are marked erased and committed. From then on the inbox
+stores the customer's new events scrubbed already (`webhooks.inbox`), so each event of
+the customer is either stored before that commit, and scrubbed here, or after it, and
+stored without personal data.
+
+Both walk the inbox in id order, a batch per short transaction, each row locked while it
+is rewritten (workers skip locked events); both are safe to stop and run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from billing.db.engine import Database
+from billing.webhooks.models import WebhookEvent
+from billing.webhooks.personal_fields import scrubbed
+
+BATCH_SIZE = 500
+Payload = dict[str, Any]
+# (the event's Stripe id, its stored payload) -> the payload to store instead, or None
+Rewrite = Callable[[str, Payload], Payload | None]
+
+
+def _nothing(rows: int) -> None:
+    return None
+
+
+async def rewrite_payloads(
+    database: Database,
+    where: ColumnElement[bool],
+    rewrite: Rewrite,
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[int], None] = _nothing,
+) -> int:
+    """Store `rewrite`'s answer for each payload of the events `where` selects;
+    `on_batch(rows)` after each batch is written. How many payloads changed."""
+    after, changed = 0, 0
+    while True:
+        async with database.sessions() as session, session.begin():
+            query = (
+                select(WebhookEvent.id, WebhookEvent.stripe_event_id, WebhookEvent.payload)
+                .where(where, WebhookEvent.payload.is_not(None), WebhookEvent.id > after)
+                .order_by(WebhookEvent.id)
+                .limit(batch_size)
+            )
+            if database.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE locks it all
+                query = query.with_for_update(of=WebhookEvent)
+            rows = (await session.execute(query)).all()
+            changes = [
+                {"id": row.id, "payload": payload}
+                for row in rows
+                if (payload := rewrite(row.stripe_event_id, row.payload)) is not None
+            ]
+            if changes:
+                await session.execute(update(WebhookEvent), changes)
+        if not rows:
+            return changed
+        on_batch(len(rows))
+        changed, after = changed + len(changes), rows[-1].id
+
+
+def events_about(user_id: int, customers: list[str]) -> ColumnElement[bool]:
+    """Inbox events whose object is the user's: one of its customers, or an object
+    carrying one of them or the user's id."""
+
+    def field(*path: str) -> ColumnElement[str]:
+        value: ColumnElement[str] = WebhookEvent.payload[("data", "object", *path)].as_string()
+        return value
+
+    matches = [field("metadata", "user_id") == str(user_id)]
+    matches.append(field("client_reference_id") == str(user_id))
+    if customers:
+        matches.append(field("customer").in_(customers))
+        matches.append(and_(field("object") == "customer", field("id").in_(customers)))
+    return or_(*matches)
+
+
+def _scrubbed(_: str, payload: Payload) -> Payload | None:
+    return scrubbed(payload)
+
+
+async def scrub_events_about(database: Database, user_id: int, customers: list[str]) -> int:
+    """Scrub the personal fields of every stored event about the user; how many payloads
+    held any."""
+    return await rewrite_payloads(database, events_about(user_id, customers), _scrubbed)
