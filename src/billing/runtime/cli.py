@@ -284,10 +284,13 @@ def verify_ledger_command() -> None:
 
 @app.command("rotate-keys")
 def rotate_keys_command(
-    batch_size: Annotated[int, typer.Option(min=1, help="Customer rows per transaction")] = 500,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows (customers, then webhook events) per transaction")
+    ] = 500,
 ) -> None:
-    """Re-encrypt all personal data under the first BILLING_ENCRYPTION_KEYS key; safe to
-    stop and run again. Afterwards the older keys can be removed."""
+    """Re-encrypt all personal data (customer rows, webhook payloads) under the first
+    BILLING_ENCRYPTION_KEYS key; safe to stop and run again. Afterwards the older keys can
+    be removed."""
     settings = _settings()
 
     async def work(database: Database) -> RotationCounts:
@@ -300,8 +303,16 @@ def rotate_keys_command(
         f"{counts.rotated} values re-encrypted, {counts.current} already under the newest key"
     )
     if not counts.ok:
+        unreadable = [
+            f"{what} {ids}"
+            for what, ids in (
+                ("customer rows", counts.unreadable),
+                ("webhook events", counts.unreadable_events),
+            )
+            if ids
+        ]
         typer.secho(
-            f"FAILED: no configured key decrypts customer rows {counts.unreadable}",
+            "FAILED: no configured key decrypts " + " and ".join(unreadable),
             err=True,
             fg=typer.colors.RED,
         )
