@@ -104,8 +104,9 @@ def parse_event(body: bytes, settings: Settings) -> StripeEvent:
         raise ValidationProblem("The event has no creation time.")
     api_version = payload.get("api_version")
     sealed = personal_fields.sealed(settings, payload)
+    if_erased = None  # nothing personal (Stripe never sends a value shaped as an encrypted one)
     if sealed is not None:
-        payload, body = sealed, orjson.dumps(sealed)
+        payload, body, if_erased = sealed, orjson.dumps(sealed), _if_erased(sealed)
     return StripeEvent(
         id=event_id,
         type=event_type,
@@ -114,7 +115,7 @@ def parse_event(body: bytes, settings: Settings) -> StripeEvent:
         created=datetime.fromtimestamp(created, UTC),
         payload=payload,
         body=body,
-        if_erased=_if_erased(payload),
+        if_erased=if_erased,
     )
 
 

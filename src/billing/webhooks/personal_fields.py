@@ -75,7 +75,7 @@ NOT_PERSONAL_OBJECTS: Final = frozenset(
     {"product", "price", "plan", "coupon", "promotion_code", "tax_rate", "shipping_rate"}
 )
 SEALED: Final = "$encrypted"  # the one key of an encrypted value's object
-CONTAINERS: Final = (dict, list)
+CONTAINERS: Final = frozenset({dict, list})
 
 JSON = Any
 Change = Callable[[JSON], JSON]  # a personal value -> what to store instead (itself: keep)
@@ -83,30 +83,32 @@ Change = Callable[[JSON], JSON]  # a personal value -> what to store instead (it
 
 def _rewrite(node: JSON, change: Change) -> JSON:
     """`node` with `change` applied to the value of each personal field within it: `node`
-    itself when nothing changed, else a copy sharing the unchanged parts. (On the webhook
-    route's path: it only descends into containers, and copies only what changed.)"""
-    if isinstance(node, list):
+    itself when nothing changed, else a copy sharing the unchanged parts. It runs on every
+    delivery, so it checks exact types (JSON gives no subclasses), descends only into
+    containers and copies only what changed."""
+    if type(node) is list:
         items: list[JSON] | None = None
         for index, item in enumerate(node):
-            new = _rewrite(item, change) if isinstance(item, CONTAINERS) else item
+            new = _rewrite(item, change) if type(item) in CONTAINERS else item
             if new is not item:
                 items = items or list(node)
                 items[index] = new
         return node if items is None else items
     kind = node.get("object")
-    if isinstance(kind, str) and kind in NOT_PERSONAL_OBJECTS:
+    if type(kind) is str and kind in NOT_PERSONAL_OBJECTS:
         return node
-    changes: dict[str, JSON] = {}
+    changes: dict[str, JSON] | None = None
     for key, value in node.items():
         if key in PERSONAL_FIELDS:
             new = change(value)
-        elif isinstance(value, CONTAINERS):
+        elif type(value) in CONTAINERS:
             new = _rewrite(value, change)
         else:
             continue
         if new is not value:
+            changes = changes or {}
             changes[key] = new
-    return {**node, **changes} if changes else node
+    return node if changes is None else {**node, **changes}
 
 
 def _holds_data(value: JSON) -> bool:
