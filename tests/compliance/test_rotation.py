@@ -20,11 +20,12 @@ from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.payments.models import StripeCustomer
 from billing.runtime.cli import app
-from billing.webhooks import personal_fields
+from billing.webhooks import inbox, personal_fields
 from tests.compliance.privacy import customer_with_contact, new_key, webhook_event, with_keys
 from tests.conftest import asgi_client
 from tests.support.contact_events import Customer, deliver, process
 from tests.support.database_text import occurrences
+from tests.support.stripe_events import stripe_event
 from tests.support.worker import inbox_rows
 
 USERS = range(101, 108)  # 7 customers: batches of 3, 3 and 1
@@ -146,10 +147,16 @@ def test_the_command_shows_progress_and_fails_on_unreadable_values(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     old, new, lost = new_key(), new_key(), new_key()
+    contact = {"object": "customer", "id": "cus_1", "email": "u@example.com"}
+    event = inbox.parse_event(
+        stripe_event("customer.updated", data={"object": contact}), with_keys(settings, old)
+    )
 
     async def prepare() -> None:
         database = Database(settings)
         await seed(database, settings, old)
+        async with database.sessions() as session:
+            await inbox.receive(session, event)
         await database.dispose()
 
     asyncio.run(prepare())
@@ -162,12 +169,13 @@ def test_the_command_shows_progress_and_fails_on_unreadable_values(
     result = CliRunner().invoke(app, ["rotate-keys", "--batch-size", "2"], env=env)
     assert result.exit_code == 0, result.output
     assert "re-encrypting personal data" in result.stdout
-    assert "14 values re-encrypted, 0 already under the newest key" in result.stdout
+    assert "15 values re-encrypted, 0 already under the newest key" in result.stdout
 
     env["BILLING_ENCRYPTION_KEYS"] = lost.decode()
     result = CliRunner().invoke(app, ["rotate-keys"], env=env)
     assert result.exit_code == 1
-    assert "no configured key decrypts customer rows" in result.stderr
+    assert "no configured key decrypts customer rows [" in result.stderr
+    assert f"and webhook events ['{event.id}']" in result.stderr
 
 
 async def test_stored_webhook_payloads_are_reencrypted_and_old_clear_ones_encrypted(
@@ -210,3 +218,21 @@ async def test_stored_webhook_payloads_are_reencrypted_and_old_clear_ones_encryp
         record = await customer_record(session, only_new, buyer.user_id)
     assert record is not None
     assert (record["email"], record["name"]) == (buyer.person.email, buyer.person.name)
+
+
+async def test_a_payload_no_key_reads_is_reported_by_its_event_and_the_rest_rotate(
+    database: Database, settings: Settings
+) -> None:
+    lost, old, new = new_key(), new_key(), new_key()
+    contact = {"object": "customer", "id": "cus_1", "email": "lost@example.com"}
+    rows = []
+    for key in (lost, old):
+        body = stripe_event("customer.updated", data={"object": contact})
+        rows.append(inbox.parse_event(body, with_keys(settings, key)))
+        async with database.sessions() as session:
+            assert await inbox.receive(session, rows[-1])
+
+    counts = await rotate_keys(database, with_keys(settings, new, old), "test")
+
+    assert counts.unreadable_events == [rows[0].id]
+    assert (counts.rotated, counts.unreadable, counts.ok) == (1, [], False)
