@@ -10,7 +10,9 @@ the customer is erased (a checkout of an erased customer stores no contact anywa
 It runs once the customer rows are marked erased and committed. From then on the inbox
 stores the customer's new events scrubbed already (`webhooks.inbox`), so each event of
 the customer is either stored before that commit, and scrubbed here, or after it, and
-stored without personal data.
+stored without personal data. (Bar one on PostgreSQL: an insert that read the customer
+before the commit and commits after this read the inbox keeps its fields encrypted, a
+window of one statement; erasing again scrubs it.)
 
 Both walk the inbox in id order, a batch per short transaction, each row locked while it
 is rewritten (workers skip locked events); both are safe to stop and run again.
