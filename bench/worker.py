@@ -41,7 +41,9 @@ async def drain(url: str, events: int) -> tuple[Figures, float, str]:
     database = Database(settings)
     try:
         say(f"  filing {events:,} top-ups in the inbox ...")
-        await file_events(database, [topup_event(n % USERS + 1, 100) for n in range(events)])
+        await file_events(
+            database, settings, [topup_event(n % USERS + 1, 100) for n in range(events)]
+        )
         handlers = registry(HandlerContext(settings, None))
         batch = BATCH[database.dialect]
         say(f"  draining, {batch} events per transaction ...")

@@ -137,7 +137,7 @@ def _plan() -> dict[str, Any]:
 async def _run_events(settings: Settings, database: Database, *bodies: bytes) -> None:
     for body in bodies:
         async with database.sessions() as session:
-            await inbox.receive(session, inbox.parse_event(body))
+            await inbox.receive(session, inbox.parse_event(body, settings))
     handlers = registry(HandlerContext(settings, None))
     assert await process_due(database, handlers, limit=10) == len(bodies)
 
@@ -166,14 +166,14 @@ async def test_stripe_changes_to_a_subscription_are_audited_with_the_event_id(
 
     first, second = await entries(database, target=sub_id)
     assert (first.actor, first.action, first.user_id) == ("stripe", "subscription.created", 45)
-    assert first.request_id == inbox.parse_event(created).id
+    assert first.request_id == inbox.parse_event(created, settings).id
     assert first.caller_request_id is None  # an event has no caller's id
     assert first.details is not None
     assert first.details["changes"]["status"] == [None, "active"]
     assert first.details["changes"]["price_id"] == [None, plan["id"]]
     assert (second.action, second.request_id) == (
         "subscription.updated",
-        inbox.parse_event(updated).id,
+        inbox.parse_event(updated, settings).id,
     )
     assert second.details == {"changes": {"status": ["active", "past_due"]}}  # stale: no entry
 
@@ -207,7 +207,10 @@ async def test_a_payment_and_its_refund_are_audited_beside_their_credits(
     await _run_events(settings, database, paid, refunded)
 
     payment, purchase, reversal, clawback = await entries(database, user_id=46)
-    paid_id, refund_id = inbox.parse_event(paid).id, inbox.parse_event(refunded).id
+    paid_id, refund_id = (
+        inbox.parse_event(paid, settings).id,
+        inbox.parse_event(refunded, settings).id,
+    )
     assert (purchase.action, purchase.request_id) == ("credit.purchase", paid_id)
     assert (payment.action, payment.target, payment.request_id) == (
         "payment.created",
@@ -262,12 +265,12 @@ async def test_a_failure_then_a_success_record_each_change_once(database: Databa
 
 
 async def test_an_admin_replay_is_audited_as_the_admins(
-    client: httpx.AsyncClient, creds: Credentials, database: Database
+    client: httpx.AsyncClient, creds: Credentials, database: Database, settings: Settings
 ) -> None:
     body = event(NEW, "customer.updated", resource("customer", NEW, id=new_id("cus")))
-    event_id = inbox.parse_event(body).id
+    event_id = inbox.parse_event(body, settings).id
     async with database.sessions() as session:
-        await inbox.receive(session, inbox.parse_event(body))
+        await inbox.receive(session, inbox.parse_event(body, settings))
     headers = {**creds.admin(), **request_id()}
     replayed = await client.post(f"/api/admin/webhooks/{event_id}/replay", headers=headers)
     assert replayed.status_code == 200, replayed.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import UTC, datetime
@@ -24,8 +25,10 @@ from billing.payments.customers import customer_id_for, ensure_customer, user_fo
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.models import WebhookEvent
 from tests.compliance.privacy import EXPORT, stored_row, webhook_event, without_payload
-from tests.conftest import Credentials, asgi_client
+from tests.conftest import WEBHOOK_SECRET, Credentials, asgi_client
+from tests.support.contact_events import AMOUNT, CREDITS, Customer, deliver, process
 from tests.support.credits import add, balance
+from tests.support.database_text import occurrences
 from tests.support.payments import assert_customer_of, one_time_price, post
 from tests.support.sandbox_process import Sandbox
 
@@ -86,6 +89,14 @@ async def inbox(db: Database, *events: WebhookEvent) -> list[int]:
         return [event.id for event in events]
 
 
+async def objects(db: Database, ids: list[int]) -> list[dict[str, Any]]:
+    """The stored `data.object` of each of these inbox rows, in that order."""
+    async with db.sessions() as session:
+        rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(ids)))
+        payloads = {row.id: row.payload for row in rows}
+    return [(payloads[row_id] or {})["data"]["object"] for row_id in ids]
+
+
 async def count(db: Database, query: Any) -> int:
     async with db.sessions() as session:
         return int(await session.scalar(query) or 0)
@@ -107,18 +118,24 @@ async def test_erasure_deletes_the_customer_keeps_the_money_and_is_audited(
         await recorded_payments.record_success(session, payment, credits=0)
     assert (await add(api, admin.admin(), user, 900)).status_code == 200
     about_customer = {"object": "customer", "id": customer_id, "email": "ada@example.com"}
-    charge = {"object": "charge", "customer": customer_id, "billing_details": {"name": "Ada L"}}
-    checkout = {"object": "checkout.session", "client_reference_id": str(user)}
-    erased_ids = await inbox(
+    charge = {
+        "object": "charge",
+        "customer": customer_id,
+        "amount": 2500,
+        "billing_details": {"name": "Ada L", "email": None},
+    }
+    checkout = {"object": "checkout.session", "client_reference_id": str(user), "amount": 5}
+    someone_else = {"object": "customer", "id": "cus_someone_else", "email": "bo@example.com"}
+    scrubbed_ids = await inbox(
         db,
         webhook_event("processed", obj=about_customer),
         webhook_event("ignored", obj=charge),
-        webhook_event("dead", obj=checkout),
+        webhook_event("pending", obj=charge),  # still due: its handler keeps the amounts
     )
     kept_ids = await inbox(
         db,
-        webhook_event("pending", obj=charge),  # still due: its handler needs it
-        webhook_event("processed", obj={"object": "customer", "id": "cus_someone_else"}),
+        webhook_event("dead", obj=checkout),  # the user's, with nothing personal in it
+        webhook_event("processed", obj=someone_else),
     )
     ledger_before = await count(db, select(func.count()).select_from(CreditTransaction))
 
@@ -133,7 +150,7 @@ async def test_erasure_deletes_the_customer_keeps_the_money_and_is_audited(
         "stripe_customer_id": customer_id,
         "stripe_customer": "deleted",
         "fields_erased": ["email", "name"],
-        "webhook_payloads_erased": 3,
+        "webhook_payloads_erased": 3,  # those that held personal data
         "erased_at": None,
         "payments_kept": 1,
         "subscriptions_kept": 0,
@@ -146,7 +163,14 @@ async def test_erasure_deletes_the_customer_keeps_the_money_and_is_audited(
     assert (row.email_encrypted, row.name_encrypted) == (None, None)
     assert row.erased_at is not None
     assert row.stripe_customer_id == customer_id
-    assert await without_payload(db, erased_ids + kept_ids) == set(erased_ids)
+    assert await without_payload(db, scrubbed_ids + kept_ids) == set()
+    assert await objects(db, scrubbed_ids + kept_ids) == [
+        {**about_customer, "email": None},
+        {**charge, "billing_details": None},
+        {**charge, "billing_details": None},
+        checkout,
+        someone_else,
+    ]
     assert await count(db, select(func.count()).select_from(CreditTransaction)) == ledger_before
     assert await balance(api, admin.admin(), user) == 900
     async with db.sessions() as session, session.begin():
@@ -212,7 +236,12 @@ async def test_erasure_finds_the_users_objects_by_the_metadata_the_service_wrote
     settings = stripe_settings.model_copy(update={"BILLING_LEGACY_METADATA_BEFORE": at})
 
     def intent(created: int | None, **metadata: str) -> WebhookEvent:
-        obj = {"object": "payment_intent", "created": created, "metadata": metadata}
+        obj = {
+            "object": "payment_intent",
+            "created": created,
+            "metadata": metadata,
+            "receipt_email": "someone@example.com",  # stored in clear, as before encryption
+        }
         return webhook_event("processed", obj=obj)
 
     new, old = cutoff + 60, cutoff - 60
@@ -230,7 +259,8 @@ async def test_erasure_finds_the_users_objects_by_the_metadata_the_service_wrote
         response = await http.delete(erase_path(user), headers=Credentials(settings, db).admin())
         assert response.status_code == 200, response.text
         assert response.json()["webhook_payloads_erased"] == 2
-        assert await without_payload(db, ours + theirs) == set(ours)
+        emails = [obj["receipt_email"] for obj in await objects(db, ours + theirs)]
+        assert emails == [None, None] + ["someone@example.com"] * 3
 
 
 @pytest.mark.parametrize("caller", ["self", "service", "nobody"])
@@ -312,3 +342,53 @@ async def test_an_erased_user_pays_again_as_a_new_stripe_customer(
     assert third.status_code == 200, third.text
     latest = str(sandbox.v1.payment_intents.retrieve(third.json()["id"]).customer)
     assert latest not in (old, new)
+
+
+async def test_nothing_of_an_erased_customer_is_left_not_even_in_its_later_events(
+    user: int,
+    api: httpx.AsyncClient,
+    db: Database,
+    stripe_settings: Settings,
+    admin: Credentials,
+) -> None:
+    """Its events' payloads keep their ids and amounts but lose every personal field, and
+    the events Stripe sends after the erasure (its `customer.deleted`, a late refund) are
+    stored without them: not encrypted, absent."""
+    buyer = Customer(user_id=user)
+    await deliver(api, WEBHOOK_SECRET, *buyer.paying())
+    await process(db, stripe_settings)
+    assert await balance(api, admin.admin(), user) == CREDITS
+
+    erased = await api.delete(erase_path(user), headers=admin.admin())
+
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["webhook_payloads_erased"] == len(buyer.paying())
+    assert await occurrences(db, *buyer.person.traces()) == []
+    paid = await stored_objects(db, "checkout.session.completed")
+    assert [(obj["customer"], obj["amount_total"], obj["customer_details"]) for obj in paid] == [
+        (buyer.customer_id, AMOUNT, None)
+    ]
+
+    later = buyer.after_erasure()
+    await deliver(api, WEBHOOK_SECRET, *later)
+    assert await occurrences(db, *buyer.person.traces()) == []
+    [deleted] = await stored_objects(db, "customer.deleted")
+    [refunded] = await stored_objects(db, "charge.refunded")
+    assert (deleted["id"], deleted["email"], deleted["name"], deleted["address"]) == (
+        buyer.customer_id,
+        None,
+        None,
+        None,
+    )
+    assert (refunded["amount_refunded"], refunded["billing_details"]) == (AMOUNT, None)
+    assert "$encrypted" not in json.dumps([deleted, refunded])
+
+    await process(db, stripe_settings)  # the late refund still claws back: amounts were kept
+    assert await balance(api, admin.admin(), user) == 0
+    assert await occurrences(db, *buyer.person.traces()) == []
+
+
+async def stored_objects(db: Database, event_type: str) -> list[dict[str, Any]]:
+    async with db.sessions() as session:
+        rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.type == event_type))
+        return [(row.payload or {})["data"]["object"] for row in rows]

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from billing.compliance.export import open_export
@@ -21,8 +22,10 @@ from billing.payments import recorded_payments
 from billing.payments.models import Subscription
 from billing.runtime.cli import app
 from tests.compliance.privacy import EXPORT, customer_with_contact
-from tests.conftest import Credentials
+from tests.conftest import Credentials, asgi_client
+from tests.support.contact_events import AMOUNT, CREDITS, Customer, deliver, process
 from tests.support.credits import add, spend
+from tests.support.database_text import occurrences
 
 USER, OTHER = 301, 302
 
@@ -212,3 +215,34 @@ def test_the_export_command_writes_the_same_document(
     )
     assert result.exit_code == 0, result.output
     assert without_time(orjson.loads(target.read_bytes())) == expected
+
+
+async def test_details_stored_only_encrypted_come_out_in_clear_in_the_export(
+    settings: Settings,
+) -> None:
+    """A customer's details reach the service in its webhook events; the database holds
+    them encrypted only, and the export gives them back decrypted."""
+    secret = "whsec_export"
+    buyer = Customer(user_id=USER)
+    app_settings = settings.model_copy(update={"STRIPE_WEBHOOK_SECRET": SecretStr(secret)})
+    async with asgi_client(app_settings) as http:
+        database: Database = http._transport.app.state.database  # type: ignore[attr-defined]
+        await deliver(http, secret, *buyer.paying())
+        await process(database, app_settings)
+        assert await occurrences(database, *buyer.person.traces()) == []
+
+        response = await http.get(
+            f"{EXPORT}/{USER}", headers=Credentials(app_settings, database).bearer(USER)
+        )
+
+    assert response.status_code == 200, response.text
+    export = response.json()
+    customer = export["customer"]
+    assert (customer["stripe_customer_id"], customer["email"], customer["name"]) == (
+        buyer.customer_id,
+        buyer.person.email,
+        buyer.person.name,
+    )
+    assert [(p["amount"], p["credits"], p["status"]) for p in export["payments"]] == [
+        (AMOUNT, CREDITS, "succeeded")
+    ]

@@ -9,12 +9,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text, update
 
 from billing.compliance.export import customer_record
-from billing.compliance.personal_data import (
-    PersonalDataUnreadable,
-    remember_checkout_contact,
-    remember_contact,
-)
+from billing.compliance.personal_data import remember_checkout_contact, remember_contact
 from billing.core.config import Settings
+from billing.core.encryption import PersonalDataUnreadable
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.payments.models import StripeCustomer

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -18,7 +20,13 @@ from billing.core.config import Settings
 from billing.db.engine import Database
 from billing.payments.models import StripeCustomer
 from billing.runtime.cli import app
-from tests.compliance.privacy import customer_with_contact, new_key, with_keys
+from billing.webhooks import inbox, personal_fields
+from tests.compliance.privacy import customer_with_contact, new_key, webhook_event, with_keys
+from tests.conftest import asgi_client
+from tests.support.contact_events import Customer, deliver, process
+from tests.support.database_text import occurrences
+from tests.support.stripe_events import stripe_event
+from tests.support.worker import inbox_rows
 
 USERS = range(101, 108)  # 7 customers: batches of 3, 3 and 1
 
@@ -139,10 +147,16 @@ def test_the_command_shows_progress_and_fails_on_unreadable_values(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     old, new, lost = new_key(), new_key(), new_key()
+    contact = {"object": "customer", "id": "cus_1", "email": "u@example.com"}
+    event = inbox.parse_event(
+        stripe_event("customer.updated", data={"object": contact}), with_keys(settings, old)
+    )
 
     async def prepare() -> None:
         database = Database(settings)
         await seed(database, settings, old)
+        async with database.sessions() as session:
+            await inbox.receive(session, event)
         await database.dispose()
 
     asyncio.run(prepare())
@@ -155,9 +169,70 @@ def test_the_command_shows_progress_and_fails_on_unreadable_values(
     result = CliRunner().invoke(app, ["rotate-keys", "--batch-size", "2"], env=env)
     assert result.exit_code == 0, result.output
     assert "re-encrypting personal data" in result.stdout
-    assert "14 values re-encrypted, 0 already under the newest key" in result.stdout
+    assert "15 values re-encrypted, 0 already under the newest key" in result.stdout
 
     env["BILLING_ENCRYPTION_KEYS"] = lost.decode()
     result = CliRunner().invoke(app, ["rotate-keys"], env=env)
     assert result.exit_code == 1
-    assert "no configured key decrypts customer rows" in result.stderr
+    assert "no configured key decrypts customer rows [" in result.stderr
+    assert f"and webhook events ['{event.id}']" in result.stderr
+
+
+async def test_stored_webhook_payloads_are_reencrypted_and_old_clear_ones_encrypted(
+    database: Database, settings: Settings
+) -> None:
+    """Payloads filed under the old key (over the signed route), and one stored in clear
+    before payloads were encrypted, all open under the new key alone after a rotation;
+    the handlers then run with the new key only."""
+    old, new = new_key(), new_key()
+    buyer = Customer(user_id=4201)
+    secret = "whsec_rotation"
+    filing = with_keys(settings, old).model_copy(
+        update={"STRIPE_WEBHOOK_SECRET": SecretStr(secret)}
+    )
+    bodies = buyer.paying()
+    async with asgi_client(filing) as http:
+        await deliver(http, secret, *bodies[1:])
+    legacy = json.loads(bodies[0])  # as a version before encryption left it
+    async with database.sessions() as session, session.begin():
+        session.add(webhook_event("pending", obj=legacy["data"]["object"]))
+
+    counts = await rotate_keys(database, with_keys(settings, new, old), "test", batch_size=2)
+
+    assert counts.ok
+    assert counts.rotated >= len(bodies) * 2  # at least two personal fields per event
+    assert await occurrences(database, *buyer.person.traces()) == []
+    only_new = with_keys(settings, new)
+    stored = {row.stripe_event_id: row.payload for row in await inbox_rows(database)}
+    delivered = [json.loads(body) for body in bodies[1:]]
+    for event in delivered:
+        assert personal_fields.opened(only_new, stored.pop(event["id"]) or {}) == event
+    [old_one] = stored.values()
+    assert personal_fields.opened(only_new, old_one or {})["data"] == legacy["data"]
+
+    again = await rotate_keys(database, only_new, "test", batch_size=2)
+    assert (again.rotated, again.current) == (0, counts.rotated)
+
+    await process(database, only_new)
+    async with database.sessions() as session:
+        record = await customer_record(session, only_new, buyer.user_id)
+    assert record is not None
+    assert (record["email"], record["name"]) == (buyer.person.email, buyer.person.name)
+
+
+async def test_a_payload_no_key_reads_is_reported_by_its_event_and_the_rest_rotate(
+    database: Database, settings: Settings
+) -> None:
+    lost, old, new = new_key(), new_key(), new_key()
+    contact = {"object": "customer", "id": "cus_1", "email": "lost@example.com"}
+    rows = []
+    for key in (lost, old):
+        body = stripe_event("customer.updated", data={"object": contact})
+        rows.append(inbox.parse_event(body, with_keys(settings, key)))
+        async with database.sessions() as session:
+            assert await inbox.receive(session, rows[-1])
+
+    counts = await rotate_keys(database, with_keys(settings, new, old), "test")
+
+    assert counts.unreadable_events == [rows[0].id]
+    assert (counts.rotated, counts.unreadable, counts.ok) == (1, [], False)

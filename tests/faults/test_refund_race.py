@@ -56,7 +56,7 @@ async def test_a_refund_settles_from_the_row_as_committed_not_as_read_earlier(
     intent = payment_intent(
         NEW, amount=AMOUNT, status="succeeded", latest_charge=new_id("ch"), metadata=metadata
     )
-    await file_events(database, [event(NEW, "payment_intent.succeeded", intent)])
+    await file_events(database, settings, [event(NEW, "payment_intent.succeeded", intent)])
     await process_due(database, handlers, limit=10)
 
     async with database.sessions() as batch, batch.begin():
@@ -64,7 +64,7 @@ async def test_a_refund_settles_from_the_row_as_committed_not_as_read_earlier(
         earlier = await recorded_payments.get(batch, intent["id"])
         assert earlier is not None
         # Meanwhile another worker settles the first refund, 250 of 1000: 75 credits.
-        await file_events(database, [refund(intent, 250)])
+        await file_events(database, settings, [refund(intent, 250)])
         assert await process_due(database, handlers, limit=10) == 1
         # This batch's refund, 600 in all, settles what is left of 180: 105 more.
         second = WebhookEvent(

@@ -142,7 +142,7 @@ async def test_workers_killed_at_random_leave_each_acknowledged_effect_once(
     route = settings.model_copy(update={"STRIPE_WEBHOOK_SECRET": SecretStr(WEBHOOK_SECRET)})
     started = time.monotonic()
     with Workers(database_url, tmp_path, rng) as workers:
-        await file_events(database, mix.deliveries[:BACKLOG])
+        await file_events(database, settings, mix.deliveries[:BACKLOG])
         streamed = await workers.during(stream_and_drain(route, database, mix.deliveries, workers))
         await workers.stop()
     attempts = Counter(row.attempts for row in await inbox_rows(database))

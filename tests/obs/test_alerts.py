@@ -21,7 +21,7 @@ from billing.webhooks.models import WebhookEvent
 from billing.webhooks.processing import MAX_ATTEMPTS, process_due
 from tests.support.sandbox import Receiver, receiver, wait_for
 from tests.support.server import free_port
-from tests.support.stripe_events import stripe_event
+from tests.support.stripe_events import FILING, stripe_event
 from tests.support.worker import file_events, inbox_rows
 
 
@@ -115,7 +115,7 @@ async def always_fails(session: AsyncSession, event: WebhookEvent) -> None:
 
 
 async def test_a_dead_event_alerts_once(alerts: Receiver, database: Database) -> None:
-    await file_events(database, [stripe_event("test.broken")])
+    await file_events(database, FILING, [stripe_event("test.broken")])
     for attempt in range(1, MAX_ATTEMPTS + 1):
         async with database.sessions() as session, session.begin():
             await session.execute(update(WebhookEvent).values(next_attempt_at=utcnow()))

@@ -31,7 +31,7 @@ from billing.webhooks.models import WebhookEvent
 from billing.webhooks.processing import process_due
 from tests.conftest import POSTGRES_URL, Credentials
 from tests.support.server import running_server
-from tests.support.stripe_events import stripe_event
+from tests.support.stripe_events import FILING, stripe_event
 from tests.support.worker import file_events
 
 ALERT_RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml"
@@ -117,7 +117,7 @@ async def test_the_worker_times_handlers_and_the_lag_since_receipt(database: Dat
         "lag": sample(lag_count),
         "lag_sum": sample(lag_sum),
     }
-    await file_events(database, [stripe_event("test.ok"), stripe_event("test.broken")])
+    await file_events(database, FILING, [stripe_event("test.ok"), stripe_event("test.broken")])
     async with database.sessions() as session, session.begin():  # received 30 s ago
         received = utcnow() - timedelta(seconds=30)
         await session.execute(update(WebhookEvent).values(received_at=received))
@@ -140,7 +140,7 @@ async def test_metrics_show_how_long_the_oldest_due_event_has_waited(
     app_state(client).overdue.max_age = 0  # measured at every scrape, to follow the inbox
     gauge = ("billing_webhook_overdue_seconds", "")
     assert (await scrape(client))[gauge] == 0
-    await file_events(database, [stripe_event("test.waiting"), stripe_event("test.later")])
+    await file_events(database, FILING, [stripe_event("test.waiting"), stripe_event("test.later")])
     async with database.sessions() as session, session.begin():
         due = utcnow() - timedelta(seconds=120)
         await session.execute(

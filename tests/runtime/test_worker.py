@@ -35,8 +35,10 @@ def credits_for(user: int) -> int:
     return 100 + user
 
 
-async def fill_inbox(database: Database, count: int = EVENTS) -> None:
-    await file_events(database, [topup_event(u, credits_for(u)) for u in range(1, count + 1)])
+async def fill_inbox(database: Database, settings: Settings, count: int = EVENTS) -> None:
+    await file_events(
+        database, settings, [topup_event(u, credits_for(u)) for u in range(1, count + 1)]
+    )
 
 
 async def assert_each_effect_once(database: Database, count: int = EVENTS) -> None:
@@ -61,9 +63,9 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 
 async def test_a_worker_killed_mid_batch_leaves_each_effect_exactly_once(
-    database: Database, database_url: str, tmp_path: Path
+    database: Database, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await fill_inbox(database)
+    await fill_inbox(database, settings)
     with worker_process(database_url, tmp_path) as first:
         await wait_until(lambda: _at_least(database, EVENTS // 5))
         first.send_signal(signal.SIGKILL)
@@ -82,9 +84,9 @@ async def _at_least(database: Database, count: int) -> bool:
 
 
 async def test_sigterm_finishes_the_event_in_hand_and_exits_cleanly(
-    database: Database, database_url: str, tmp_path: Path
+    database: Database, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await fill_inbox(database)
+    await fill_inbox(database, settings)
     with worker_process(database_url, tmp_path) as worker:
         await wait_until(lambda: _at_least(database, 10))
         worker.send_signal(signal.SIGTERM)
@@ -100,9 +102,9 @@ async def test_sigterm_finishes_the_event_in_hand_and_exits_cleanly(
 
 @ONLY_POSTGRES
 async def test_two_workers_on_postgresql_never_process_an_event_twice(
-    database: Database, database_url: str, tmp_path: Path
+    database: Database, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await fill_inbox(database)
+    await fill_inbox(database, settings)
     with (
         worker_process(database_url, tmp_path) as one,
         worker_process(database_url, tmp_path) as two,
@@ -116,9 +118,9 @@ async def test_two_workers_on_postgresql_never_process_an_event_twice(
 
 @ONLY_SQLITE
 async def test_a_second_worker_on_one_sqlite_database_refuses_to_start(
-    database: Database, database_url: str, tmp_path: Path
+    database: Database, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await fill_inbox(database, 1)
+    await fill_inbox(database, settings, 1)
     with worker_process(database_url, tmp_path) as first:
         await wait_until(lambda: drained(database, 1))  # it runs: it holds the lock
         with worker_process(database_url, tmp_path) as second:

@@ -126,7 +126,7 @@ async def deliver(database: Database, settings: Settings, *bodies: bytes) -> lis
     """Receive events into the inbox, then let the worker process them; their statuses."""
     ids = []
     for body in bodies:
-        event = inbox.parse_event(body)
+        event = inbox.parse_event(body, settings)
         ids.append(event.id)
         async with database.sessions() as session:
             await inbox.receive(session, event)

@@ -84,7 +84,7 @@ class Harness:
     async def deliver(self, *bodies: bytes) -> None:
         for body in bodies:
             async with self.database.sessions() as session:
-                await inbox.receive(session, inbox.parse_event(body))
+                await inbox.receive(session, inbox.parse_event(body, self.settings))
 
     async def process(self, *, retry_failed: bool = True, rounds: int = 5) -> None:
         """Run the worker until nothing is due; failed events are made due again (their

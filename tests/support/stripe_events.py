@@ -10,7 +10,19 @@ import uuid
 from functools import cache
 from typing import Any
 
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from billing.core.config import Settings
 from tests.support.stripe_reference import FIXTURES
+
+# Settings to file events under (`inbox.parse_event`) for tests that have no `settings`
+# (the PostgreSQL-only ones) or run handlers of their own: a key of their own, in memory.
+FILING = Settings(
+    _env_file=None,
+    BILLING_ENV="development",
+    BILLING_ENCRYPTION_KEYS=SecretStr(Fernet.generate_key().decode()),
+)
 
 
 @cache

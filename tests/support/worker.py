@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits.models import CreditAccount, CreditTransaction
 from billing.db.engine import Database
@@ -58,10 +59,12 @@ def topup_event(user_id: int, credits: int) -> bytes:
     return stripe_event("payment_intent.succeeded", data={"object": intent})
 
 
-async def file_events(database: Database, bodies: list[bytes]) -> None:
+async def file_events(database: Database, settings: Settings, bodies: list[bytes]) -> None:
+    """Receive `bodies` into the inbox, encrypted under `settings`' keys (those the worker
+    that handles them must have)."""
     async with database.sessions() as session:
         for body in bodies:
-            await inbox.receive(session, inbox.parse_event(body))
+            await inbox.receive(session, inbox.parse_event(body, settings))
 
 
 async def inbox_rows(database: Database) -> list[WebhookEvent]:

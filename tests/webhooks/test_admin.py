@@ -15,7 +15,7 @@ from billing.webhooks.models import WebhookEvent
 from billing.webhooks.processing import process_due
 from tests.conftest import Credentials
 from tests.support.credits import assert_problem
-from tests.support.stripe_events import stripe_event
+from tests.support.stripe_events import FILING, stripe_event
 
 URL = "/api/admin/webhooks"
 
@@ -30,7 +30,7 @@ async def grant(session: AsyncSession, event: WebhookEvent) -> None:
 
 
 async def receive(database: Database, event_type: str) -> str:
-    event = inbox.parse_event(stripe_event(event_type))
+    event = inbox.parse_event(stripe_event(event_type), FILING)
     async with database.sessions() as session:
         await inbox.receive(session, event)
     return event.id

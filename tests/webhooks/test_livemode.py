@@ -49,7 +49,7 @@ async def test_an_event_of_the_other_mode_is_stored_and_ignored(
 ) -> None:
     configured = live(settings) if service_live else settings
     assert configured.stripe_livemode is service_live
-    await file_events(database, [topup_in_mode(event_live)])
+    await file_events(database, settings, [topup_in_mode(event_live)])
     assert await process_due(database, registry(HandlerContext(configured, None)), limit=5) == 1
     [row] = await inbox_rows(database)
     assert row.livemode is event_live

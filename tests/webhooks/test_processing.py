@@ -28,7 +28,7 @@ from billing.webhooks.processing import (
     process_due,
     retry_delay,
 )
-from tests.support.stripe_events import stripe_event
+from tests.support.stripe_events import FILING, stripe_event
 
 USER = 5
 
@@ -46,7 +46,7 @@ async def grant_then_fail(session: AsyncSession, event: WebhookEvent) -> None:
 async def receive(database: Database, count: int, event_type: str = "test.grant") -> None:
     for _ in range(count):
         async with database.sessions() as session:
-            await inbox.receive(session, inbox.parse_event(stripe_event(event_type)))
+            await inbox.receive(session, inbox.parse_event(stripe_event(event_type), FILING))
 
 
 async def events(database: Database) -> list[WebhookEvent]:

@@ -23,7 +23,7 @@ from billing.webhooks.models import WebhookEvent
 from billing.webhooks.worker import run
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.server import running_server
-from tests.support.stripe_events import sign, stripe_event
+from tests.support.stripe_events import FILING, sign, stripe_event
 from tests.support.worker import (
     count_done,
     credits_by_user,
@@ -52,10 +52,12 @@ async def test_the_loop_processes_events_as_they_arrive(database: Database) -> N
     lag_before = REGISTRY.get_sample_value("billing_webhook_processing_lag_seconds_count") or 0
     stop = asyncio.Event()
     task = asyncio.create_task(run(database, {"test.grant": grant}, stop, poll_interval=0.02))
-    await file_events(database, [stripe_event("test.grant") for _ in range(3)])
+    await file_events(database, FILING, [stripe_event("test.grant") for _ in range(3)])
     await wait_until(lambda: _done(database, 3), seconds=10)
     # More arrive while it idles: it notices within a poll.
-    await file_events(database, [stripe_event("test.grant"), stripe_event("customer.updated")])
+    await file_events(
+        database, FILING, [stripe_event("test.grant"), stripe_event("customer.updated")]
+    )
     await wait_until(lambda: _done(database, 5), seconds=10)
     stop.set()
     await asyncio.wait_for(task, timeout=5)
@@ -78,7 +80,7 @@ async def test_stopping_finishes_the_event_in_hand_and_takes_no_more(database: D
         await asyncio.sleep(0.05)
         await grant(session, event)
 
-    await file_events(database, [stripe_event("test.grant") for _ in range(3)])
+    await file_events(database, FILING, [stripe_event("test.grant") for _ in range(3)])
     await asyncio.wait_for(run(database, {"test.grant": grant_then_stop}, stop), timeout=5)
     rows = await inbox_rows(database)
     assert [e.status for e in rows] == ["processed", "pending", "pending"]

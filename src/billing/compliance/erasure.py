@@ -4,16 +4,19 @@ Payments, subscriptions and the credit ledger are kept (financial records are ke
 for 7 years, and the ledger is immutable anyway); they name the user only by id.
 What identifies the person goes: the email and name on the customer mirror, the
 Stripe customer itself (Stripe deletes it with its payment methods and cancels its
-subscriptions), and the stored payloads of finished webhook events about the user,
-which carry the same details in clear. Events still due keep theirs until handled
-(a late refund must still claw back); retention prunes them later.
+subscriptions), and the personal fields of the stored webhook events about the user
+(`webhook_payloads`: their ids and amounts stay, so a late refund still claws back).
+The events Stripe sends about the customer afterwards (its `customer.deleted` first)
+are stored without personal fields at all (`webhooks.inbox`).
 
 Erased, the customer is no longer the user's (`payments.customers`): its row stays, so
 its late events still name the user, and the next payment creates a new customer, which
 a later erasure deletes in turn (the newest customer is the one erased and reported).
 
 Safe to repeat: Stripe's "no such customer" counts as deleted, `erased_at` keeps the
-first erasure's time, and a replayed checkout event cannot store the data again.
+first erasure's time, a payload scrubbed has nothing left to scrub, and a replayed
+checkout event cannot store the data again. The audit entry is written last, once all
+is done.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from datetime import datetime
 from typing import Literal
 
 import stripe
-from sqlalchemy import BigInteger, ColumnElement, and_, cast, func, null, or_, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
+from billing.compliance.webhook_payloads import scrub_events_about
 from billing.core.errors import StripeProblem
 from billing.core.times import utcnow
 from billing.credits.models import CreditTransaction
@@ -34,10 +38,7 @@ from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.payments.models import Payment, StripeCustomer, Subscription
 from billing.stripe.client import stripe_errors
-from billing.stripe.metadata import PREFIX, USER_ID, legacy_seconds
-from billing.webhooks.models import DONE_STATUSES, WebhookEvent
 
-BATCH_SIZE = 500
 ERASED = "personal_data.erased"
 MISSING = "resource_missing"  # Stripe's code for "No such customer"
 StripeOutcome = Literal["deleted", "already_deleted", "no_customer"]
@@ -79,21 +80,21 @@ async def erase_personal_data(
                 .order_by(StripeCustomer.id.desc())
             )
         )
-        about = _events_about(user_id, customers, legacy_before)
-        event_ids = list(await session.scalars(select(WebhookEvent.id).where(about)))
     customer_id = customers[0] if customers else None
     outcome: StripeOutcome = "no_customer"
     if customer_id is not None:
         outcome = await _delete_at_stripe(client, customer_id)
     async with database.sessions() as session, session.begin():
         fields, erased_at = await _anonymise(session, user_id, customers)
-        pruned = await _prune_events(session, event_ids, about)
+    # Once the customers are marked erased: from then on their events arrive scrubbed.
+    scrubbed = await scrub_events_about(database, user_id, customers, legacy_before)
+    async with database.sessions() as session, session.begin():
         erasure = Erasure(
             user_id=user_id,
             stripe_customer_id=customer_id,
             stripe_customer=outcome,
             fields_erased=fields,
-            webhook_payloads_erased=pruned,
+            webhook_payloads_erased=scrubbed,
             erased_at=erased_at,
             payments_kept=await _count(session, Payment.user_id == user_id),
             subscriptions_kept=await _count(session, Subscription.user_id == user_id),
@@ -109,7 +110,7 @@ async def erase_personal_data(
                 "stripe_customer_id": customer_id,
                 "stripe_customer": outcome,
                 "fields_erased": fields,
-                "webhook_payloads_erased": pruned,
+                "webhook_payloads_erased": scrubbed,
             },
         )
     return erasure
@@ -157,61 +158,6 @@ async def _anonymise(
         row.email_encrypted = row.name_encrypted = None
         row.erased_at = row.erased_at or now
     return held, rows[customers[0]].erased_at
-
-
-def _object_field(*path: str) -> ColumnElement[str]:
-    value: ColumnElement[str] = WebhookEvent.payload[("data", "object", *path)].as_string()
-    return value
-
-
-def _metadata_names(user_id: int, legacy_before: datetime | None) -> ColumnElement[bool]:
-    """The event's object names the user in the metadata the service writes: the prefixed
-    key, else (on objects created before the cutoff) the plain one."""
-    prefixed = _object_field("metadata", PREFIX + USER_ID)
-    if legacy_before is None:
-        return prefixed == str(user_id)
-    created = cast(_object_field("created"), BigInteger)  # unix seconds outlive INTEGER
-    legacy = and_(
-        prefixed.is_(None),
-        _object_field("metadata", USER_ID) == str(user_id),
-        created < legacy_seconds(legacy_before),
-    )
-    return or_(prefixed == str(user_id), legacy)
-
-
-def _events_about(
-    user_id: int, customers: list[str], legacy_before: datetime | None
-) -> ColumnElement[bool]:
-    """Finished inbox events whose object is the user's: one of its customers, or an object
-    carrying one of them or the user's id (as the service writes it on Stripe objects)."""
-    matches = [_metadata_names(user_id, legacy_before)]
-    matches.append(_object_field("client_reference_id") == str(user_id))
-    if customers:
-        matches.append(_object_field("customer").in_(customers))
-        matches.append(
-            and_(_object_field("object") == "customer", _object_field("id").in_(customers))
-        )
-    return and_(
-        WebhookEvent.status.in_(DONE_STATUSES),
-        WebhookEvent.payload.is_not(None),
-        or_(*matches),
-    )
-
-
-async def _prune_events(
-    session: AsyncSession, event_ids: list[int], about: ColumnElement[bool]
-) -> int:
-    pruned = 0
-    for start in range(0, len(event_ids), BATCH_SIZE):
-        batch = event_ids[start : start + BATCH_SIZE]
-        changed = await session.scalars(
-            update(WebhookEvent)
-            .where(WebhookEvent.id.in_(batch), about)
-            .values(payload=null())  # SQL NULL: a None would be stored as JSON null
-            .returning(WebhookEvent.id)
-        )
-        pruned += len(changed.all())
-    return pruned
 
 
 async def _count(session: AsyncSession, condition: ColumnElement[bool]) -> int:

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from billing.audit.models import AuditEntry
-from billing.compliance.personal_data import decrypt_optional
 from billing.core.config import Settings
+from billing.core.encryption import decrypt_optional
 from billing.core.times import utcnow
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db.engine import Database

@@ -1,62 +1,20 @@
-"""Personal data (a customer's email and name), encrypted at rest.
+"""A customer's email and name on the customer mirror, encrypted (`core.encryption`).
 
-Values are Fernet tokens under `BILLING_ENCRYPTION_KEYS`: the first key encrypts,
-every listed key decrypts, so a new key can be put first while older tokens still
-read; `billing rotate-keys` then re-encrypts them and the old key can go. Only the
-customer mirror holds these values, and erasure empties them for good.
+Only the customer row holds these values, and erasure empties them for good. The
+webhook payloads they arrive in keep theirs encrypted too (`webhooks.personal_fields`).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.config import Settings
-from billing.core.errors import BillingError
+from billing.core.encryption import encrypt
 from billing.payments.models import StripeCustomer
 from billing.stripe.readers import object_id
-
-
-class PersonalDataUnreadable(BillingError):
-    """A value was encrypted under a key that is no longer configured."""
-
-    status, code, title = 500, "encryption_key_missing", "Personal data cannot be decrypted"
-
-
-@lru_cache(maxsize=8)
-def _cipher(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in keys])
-
-
-def cipher(settings: Settings) -> MultiFernet:
-    """The MultiFernet for the configured keys, built once per key list."""
-    return _cipher(tuple(settings.encryption_keys()))
-
-
-def primary(settings: Settings) -> Fernet:
-    """The key that encrypts: a token it can read needs no rotation."""
-    return Fernet(settings.encryption_keys()[0])
-
-
-def encrypt(settings: Settings, value: str) -> str:
-    return cipher(settings).encrypt(value.encode()).decode()
-
-
-def decrypt(settings: Settings, token: str) -> str:
-    try:
-        return cipher(settings).decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise PersonalDataUnreadable(
-            "Personal data was encrypted under a key missing from BILLING_ENCRYPTION_KEYS."
-        ) from exc
-
-
-def decrypt_optional(settings: Settings, token: str | None) -> str | None:
-    return None if token is None else decrypt(settings, token)
 
 
 async def remember_contact(

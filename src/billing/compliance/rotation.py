@@ -1,26 +1,34 @@
 """`billing rotate-keys`: re-encrypt every personal data value under the newest key.
 
-Rows are read a batch at a time in id order, and each batch is written in its own
-short transaction, so the job can stop anywhere and simply be run again: a value
-the newest key already reads is left as it is. Each write is conditional on the
-token read, so a value changed meanwhile (stored anew, or erased) is never clobbered.
+Two kinds of rows hold it: the customer mirror's encrypted columns, then the personal
+fields of stored webhook payloads (`webhooks.personal_fields`; a payload stored in clear
+by a version that did not encrypt them has them encrypted now). Rows are read a batch at
+a time in id order, and each batch is written in its own short transaction, so the job
+can stop anywhere and simply be run again: a value the newest key already reads is left
+as it is. A customer write is conditional on the token read, and a batch of payloads is
+locked while it is rewritten, so a value changed meanwhile (stored anew, or erased) is
+never clobbered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
-from billing.compliance.personal_data import cipher, primary
+from billing.compliance.webhook_payloads import Payload, rewrite_payloads
 from billing.core.config import Settings
+from billing.core.encryption import cipher, primary
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.payments.models import StripeCustomer
+from billing.webhooks.models import WebhookEvent
+from billing.webhooks.personal_fields import reencrypted
 
 BATCH_SIZE = 500
 ROTATED = "encryption_keys.rotated"
@@ -33,17 +41,35 @@ class RotationCounts:
     rotated: int = 0  # values re-encrypted under the newest key
     current: int = 0  # values the newest key already read
     unreadable: list[int] = field(default_factory=list)  # customer row ids no key reads
+    unreadable_events: list[str] = field(default_factory=list)  # webhook events, likewise
 
     @property
     def ok(self) -> bool:
-        return not self.unreadable
+        return not (self.unreadable or self.unreadable_events)
+
+    def rotate_payload(
+        self, event_id: str, payload: Payload, newest: Fernet, every_key: MultiFernet
+    ) -> Payload | None:
+        """`payload` re-encrypted (None: unchanged), counted."""
+        try:
+            rotated, done = reencrypted(payload, newest, every_key)
+        except InvalidToken:
+            self.unreadable_events.append(event_id)
+            return None
+        self.rotated, self.current = self.rotated + done.rotated, self.current + done.current
+        return rotated
 
 
 async def count_rows(database: Database) -> int:
-    """Customer rows holding personal data: the length of the progress bar."""
+    """Customer rows holding personal data and stored webhook payloads: the length of the
+    progress bar."""
     async with database.sessions() as session:
         await read_without_transaction(session)
-        return int(await session.scalar(select(func.count()).where(HAS_DATA)) or 0)
+        customers = await session.scalar(select(func.count()).where(HAS_DATA))
+        payloads = await session.scalar(
+            select(func.count()).where(WebhookEvent.payload.is_not(None))
+        )
+        return int(customers or 0) + int(payloads or 0)
 
 
 async def rotate_keys(
@@ -57,6 +83,21 @@ async def rotate_keys(
     each batch is written. A finished run leaves an audit entry with its counts."""
     newest, every_key = primary(settings), cipher(settings)
     counts = RotationCounts()
+    await _rotate_customers(database, newest, every_key, counts, on_batch, batch_size)
+    payloads = partial(counts.rotate_payload, newest=newest, every_key=every_key)
+    await rewrite_payloads(database, true(), payloads, batch_size, on_batch)
+    await _audit(database, actor, counts)
+    return counts
+
+
+async def _rotate_customers(
+    database: Database,
+    newest: Fernet,
+    every_key: MultiFernet,
+    counts: RotationCounts,
+    on_batch: Callable[[int], None],
+    batch_size: int,
+) -> None:
     after = 0
     while True:
         async with database.sessions() as session:
@@ -70,8 +111,7 @@ async def rotate_keys(
                 )
             ).all()
         if not rows:
-            await _audit(database, actor, counts)
-            return counts
+            return
         async with database.sessions() as session, session.begin():
             for row in rows:
                 await _rotate_row(session, newest, every_key, row, counts)
@@ -89,7 +129,7 @@ async def _audit(database: Database, actor: str, counts: RotationCounts) -> None
             details={
                 "rotated": counts.rotated,
                 "current": counts.current,
-                "unreadable": len(counts.unreadable),
+                "unreadable": len(counts.unreadable) + len(counts.unreadable_events),
             },
         )
 

@@ -45,7 +45,7 @@ class StripeCustomer(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Personal data, Fernet tokens (billing.compliance.personal_data); NULL once erased.
+    # Personal data, Fernet tokens (billing.core.encryption); NULL once erased.
     email_encrypted: Mapped[str | None] = mapped_column(Text)
     name_encrypted: Mapped[str | None] = mapped_column(Text)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -21,10 +21,10 @@ from billing.auth.api_keys import create_api_key
 from billing.auth.principals import Role
 from billing.auth.tokens import issue_token
 from billing.compliance.export import open_export
-from billing.compliance.personal_data import PersonalDataUnreadable
 from billing.compliance.retention import RetentionCounts, run_retention
 from billing.compliance.rotation import RotationCounts, count_rows, rotate_keys
 from billing.core.config import ConfigurationError, DemoSettings, Settings, load_settings
+from billing.core.encryption import PersonalDataUnreadable
 from billing.core.errors import StripeProblem
 from billing.core.times import utcnow
 from billing.credits.verify import verify_ledger
@@ -144,7 +144,7 @@ def reconcile(
 
     async def work(database: Database) -> Progress:
         margin = SAFETY_MARGIN if margin_hours is None else timedelta(hours=margin_hours)
-        return await reconcile_events(database, client, report, margin, days)
+        return await reconcile_events(database, settings, client, report, margin, days)
 
     if days is None:
         typer.echo("listing Stripe events since the newest in the inbox, less the margin")
@@ -284,10 +284,13 @@ def verify_ledger_command() -> None:
 
 @app.command("rotate-keys")
 def rotate_keys_command(
-    batch_size: Annotated[int, typer.Option(min=1, help="Customer rows per transaction")] = 500,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows (customers, then webhook events) per transaction")
+    ] = 500,
 ) -> None:
-    """Re-encrypt all personal data under the first BILLING_ENCRYPTION_KEYS key; safe to
-    stop and run again. Afterwards the older keys can be removed."""
+    """Re-encrypt all personal data (customer rows, webhook payloads) under the first
+    BILLING_ENCRYPTION_KEYS key; safe to stop and run again. Afterwards the older keys can
+    be removed."""
     settings = _settings()
 
     async def work(database: Database) -> RotationCounts:
@@ -300,8 +303,16 @@ def rotate_keys_command(
         f"{counts.rotated} values re-encrypted, {counts.current} already under the newest key"
     )
     if not counts.ok:
+        unreadable = [
+            f"{what} {ids}"
+            for what, ids in (
+                ("customer rows", counts.unreadable),
+                ("webhook events", counts.unreadable_events),
+            )
+            if ids
+        ]
         typer.secho(
-            f"FAILED: no configured key decrypts customer rows {counts.unreadable}",
+            "FAILED: no configured key decrypts " + " and ".join(unreadable),
             err=True,
             fg=typer.colors.RED,
         )

@@ -3,10 +3,15 @@
 Processing happens later, in a worker; the receiving side only has to make sure
 that an acknowledged event is on disk and that a redelivery changes nothing.
 
+What is stored is the event with its personal fields encrypted (`personal_fields`),
+or, for an event about a customer already erased, without them at all: the database
+decides which, in the statement that inserts it, from the customer mirror's
+`erased_at`. An event with no personal data is stored as the body Stripe signed.
+
 On PostgreSQL this is the service's busiest write, so it is one statement on the
 driver's connection: an INSERT ... ON CONFLICT DO NOTHING in its own implicit
 transaction (committed, with `synchronous_commit=on`, before it returns), storing
-the body Stripe signed as the JSONB document instead of re-encoding it. Deliveries that
+the JSON text as the JSONB document instead of re-encoding it. Deliveries that
 arrive while others are being written are committed together (`DELIVERIES`).
 """
 
@@ -17,33 +22,56 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.core.config import Settings
 from billing.core.errors import ValidationProblem
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.db.group_commit import GroupCommit
 from billing.db.statements import upsert
+from billing.payments.models import StripeCustomer
+from billing.webhooks import personal_fields
 from billing.webhooks.models import PENDING, WebhookEvent
 
 INSERT = """
 INSERT INTO webhook_events (stripe_event_id, type, api_version, livemode, created, payload,
                             status, attempts, next_attempt_at, received_at)
 """
-# $1 event id, $2 type, $3 api version, $4 livemode, $5 created, $6 payload, $7 now
+# The payload to store: the scrubbed one if there is one and its customer was erased.
+STORED = """CASE WHEN {scrubbed}::jsonb IS NOT NULL AND EXISTS (
+    SELECT 1 FROM stripe_customers
+    WHERE stripe_customer_id = {customer} AND erased_at IS NOT NULL
+) THEN {scrubbed}::jsonb ELSE {payload}::jsonb END"""
+# $1 event id, $2 type, $3 api version, $4 livemode, $5 created, $6 payload,
+# $7 the customer it is about, $8 the payload scrubbed, $9 now
 INSERT_ONCE = f"""{INSERT}
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'pending', 0, $7, $7)
+VALUES ($1, $2, $3, $4, $5, {STORED.format(scrubbed="$8", customer="$7", payload="$6")},
+        'pending', 0, $9, $9)
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id
 """
 # The same, for arrays of each: one statement and one commit for a batch of deliveries.
 INSERT_MANY = f"""{INSERT}
-SELECT id, type, api_version, livemode, created, payload::jsonb, 'pending', 0, $7, $7
+SELECT id, type, api_version, livemode, created,
+       {STORED.format(scrubbed="scrubbed", customer="event.customer", payload="payload")},
+       'pending', 0, $9, $9
 FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::boolean[], $5::timestamptz[],
-            $6::text[]) AS event(id, type, api_version, livemode, created, payload)
+            $6::text[], $7::varchar[], $8::text[])
+     AS event(id, type, api_version, livemode, created, payload, customer, scrubbed)
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING stripe_event_id
 """  # noqa: S608 (constants only)
+
+
+@dataclass(frozen=True, slots=True)
+class Scrubbed:
+    """The event as stored if its customer has been erased: no personal data at all."""
+
+    customer: str
+    payload: dict[str, Any]
+    body: str  # `payload` as JSON text
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +81,14 @@ class StripeEvent:
     api_version: str | None
     livemode: bool
     created: datetime
-    payload: dict[str, Any]
-    body: bytes  # as received: the JSON text Stripe signed
+    payload: dict[str, Any]  # as stored: personal fields encrypted
+    body: bytes  # `payload` as JSON text: the body Stripe signed, if nothing was encrypted
+    if_erased: Scrubbed | None  # None: it names no customer, or holds no personal data
 
 
-def parse_event(body: bytes) -> StripeEvent:
-    """The event envelope, checked: Stripe signed it, but we still refuse what we can't file."""
+def parse_event(body: bytes, settings: Settings) -> StripeEvent:
+    """The event envelope, checked (Stripe signed it, but we still refuse what we can't
+    file), as it is to be stored: personal fields encrypted under `settings`' keys."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -73,6 +103,10 @@ def parse_event(body: bytes) -> StripeEvent:
     if not isinstance(created, int):
         raise ValidationProblem("The event has no creation time.")
     api_version = payload.get("api_version")
+    sealed = personal_fields.sealed(settings, payload)
+    if_erased = None  # nothing personal (Stripe never sends a value shaped as an encrypted one)
+    if sealed is not None:
+        payload, body, if_erased = sealed, orjson.dumps(sealed), _if_erased(sealed)
     return StripeEvent(
         id=event_id,
         type=event_type,
@@ -81,7 +115,16 @@ def parse_event(body: bytes) -> StripeEvent:
         created=datetime.fromtimestamp(created, UTC),
         payload=payload,
         body=body,
+        if_erased=if_erased,
     )
+
+
+def _if_erased(payload: dict[str, Any]) -> Scrubbed | None:
+    customer = personal_fields.customer_of(payload)
+    scrubbed = personal_fields.scrubbed(payload) if customer is not None else None
+    if customer is None or scrubbed is None:
+        return None
+    return Scrubbed(customer, scrubbed, orjson.dumps(scrubbed).decode())
 
 
 async def store(database: Database, event: StripeEvent) -> bool:
@@ -98,26 +141,35 @@ async def receive(session: AsyncSession, event: StripeEvent) -> bool:
     Call it outside a transaction: the event is committed by the time it returns."""
     bind = session.get_bind()
     now = utcnow()
-    statement = (
-        upsert(bind.dialect.name, WebhookEvent)
-        .values(
-            stripe_event_id=event.id,
-            type=event.type,
-            api_version=event.api_version,
-            livemode=event.livemode,
-            created=event.created,
-            payload=event.payload,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-        .returning(WebhookEvent.id)
-    )
     async with session.begin():
-        inserted = await session.scalar(statement)
+        payload = event.payload
+        if event.if_erased is not None and await _erased(session, event.if_erased.customer):
+            payload = event.if_erased.payload
+        inserted = await session.scalar(
+            upsert(bind.dialect.name, WebhookEvent)
+            .values(
+                stripe_event_id=event.id,
+                type=event.type,
+                api_version=event.api_version,
+                livemode=event.livemode,
+                created=event.created,
+                payload=payload,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+            .returning(WebhookEvent.id)
+        )
     return inserted is not None
+
+
+async def _erased(session: AsyncSession, customer_id: str) -> bool:
+    erased = exists().where(
+        StripeCustomer.stripe_customer_id == customer_id, StripeCustomer.erased_at.is_not(None)
+    )
+    return bool(await session.scalar(select(erased)))
 
 
 async def _insert_once(database: Database, event: StripeEvent) -> bool:
@@ -140,6 +192,7 @@ async def _insert_many(database: Database, events: list[StripeEvent]) -> list[bo
 
 
 def _row(event: StripeEvent) -> tuple[Any, ...]:
+    scrubbed = event.if_erased
     return (
         event.id,
         event.type,
@@ -147,6 +200,8 @@ def _row(event: StripeEvent) -> tuple[Any, ...]:
         event.livemode,
         event.created,
         event.body.decode(),
+        scrubbed.customer if scrubbed else None,
+        scrubbed.body if scrubbed else None,
     )
 
 

@@ -3,8 +3,9 @@
 Stripe keeps events for 30 days and lists them newest first. Reconcile asks for
 those created since the newest event in the inbox, less a safety margin (deliveries
 arrive out of order, so an older event may still be missing), and files each
-missing one through the same `receive` as the webhook route, exactly as Stripe
-sent it: the worker then handles it like any delivery. With an empty inbox it
+missing one through the same `parse_event` and `receive` as the webhook route, exactly
+as Stripe sent it but for its personal fields, encrypted the same way: the worker then
+handles it like any delivery. With an empty inbox it
 takes every event Stripe still has. Running it twice inserts nothing the second time.
 
 That window cannot see a gap older than the newest delivery less the margin (an
@@ -24,6 +25,7 @@ import orjson
 import stripe
 from sqlalchemy import func, select
 
+from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.stripe.paging import raw_pages
@@ -48,6 +50,7 @@ def _quiet(_: Progress) -> None:
 
 async def reconcile_events(
     database: Database,
+    settings: Settings,
     client: stripe.StripeClient,
     on_page: Callable[[Progress], None] = _quiet,
     margin: timedelta = SAFETY_MARGIN,
@@ -65,7 +68,7 @@ async def reconcile_events(
     )
     progress = Progress(since)
     async for events in raw_pages(client.v1.events.list_async, params):
-        inserted = await _file_missing(database, events)
+        inserted = await _file_missing(database, settings, events)
         progress = replace(
             progress,
             pages=progress.pages + 1,
@@ -82,7 +85,7 @@ async def _window_start(database: Database, margin: timedelta) -> datetime | Non
     return newest - margin if newest else None
 
 
-async def _file_missing(database: Database, events: list[StripeObject]) -> int:
+async def _file_missing(database: Database, settings: Settings, events: list[StripeObject]) -> int:
     """Receive the events not yet filed (one read finds them); how many were new."""
     ids = [str(event["id"]) for event in events]
     known_query = select(WebhookEvent.stripe_event_id).where(WebhookEvent.stripe_event_id.in_(ids))
@@ -94,5 +97,6 @@ async def _file_missing(database: Database, events: list[StripeObject]) -> int:
     inserted = 0
     async with database.sessions() as session:
         for event in missing:
-            inserted += await inbox.receive(session, inbox.parse_event(orjson.dumps(event)))
+            parsed = inbox.parse_event(orjson.dumps(event), settings)
+            inserted += await inbox.receive(session, parsed)
     return inserted

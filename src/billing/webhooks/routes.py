@@ -49,7 +49,7 @@ async def stripe_webhook(request: Request) -> Response:
     except InvalidSignature:
         WEBHOOK_VERIFICATION_FAILURES.inc()
         raise
-    event = inbox.parse_event(payload)
+    event = inbox.parse_event(payload, settings)
     new = await inbox.store(get_database(request), event)
     series(WEBHOOK_DELIVERIES, event.type, "stored" if new else "duplicate").inc()
     return Response(ACKS[new], media_type="application/json")

@@ -14,6 +14,8 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.core.config import Settings
+from billing.webhooks import personal_fields
 from billing.webhooks.handlers import (
     catalog,
     checkout,
@@ -32,19 +34,21 @@ MODULES = (catalog, checkout, payment_intents, invoices, subscriptions, disputes
 def registry(context: HandlerContext) -> Mapping[str, Handler]:
     """Every handled event type, bound to the context handlers need, for events of the
     configured key's mode only (`livemode`): a test-mode secret left in the rotation list
-    of a live service must not let a 4242 payment grant real credits."""
+    of a live service must not let a 4242 payment grant real credits. Handlers read the
+    payload with its personal fields decrypted (`personal_fields.readable`)."""
     handlers: dict[str, EventHandler] = {}
     for module in MODULES:
         handlers.update(module.HANDLERS)
     return {
-        event_type: partial(_in_mode, context.settings.stripe_livemode, partial(handler, context))
+        event_type: partial(_in_mode, context.settings, partial(handler, context))
         for event_type, handler in handlers.items()
     }
 
 
 async def _in_mode(
-    livemode: bool, handler: Handler, session: AsyncSession, event: WebhookEvent
+    settings: Settings, handler: Handler, session: AsyncSession, event: WebhookEvent
 ) -> None:
+    livemode = settings.stripe_livemode
     if event.livemode != livemode:
         raise Ignored(f"livemode {event.livemode} event; the configured key's is {livemode}")
-    await handler(session, event)
+    await handler(session, personal_fields.readable(settings, event))

@@ -1,0 +1,56 @@
+"""Personal data encrypted at rest: Fernet tokens under `BILLING_ENCRYPTION_KEYS`.
+
+The first key encrypts, every listed key decrypts (MultiFernet), so a new key can be
+put first while older tokens still read; `billing rotate-keys` then re-encrypts them
+and the old key can go. The primitive sits in `core`, below every domain, because two
+domains encrypt with it: the customer mirror (`compliance.personal_data`) and the
+webhook inbox's payloads (`webhooks.personal_fields`), and compliance imports webhooks,
+never the other way round.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from billing.core.config import Settings
+from billing.core.errors import BillingError
+
+
+class PersonalDataUnreadable(BillingError):
+    """A value was encrypted under a key that is no longer configured."""
+
+    status, code, title = 500, "encryption_key_missing", "Personal data cannot be decrypted"
+
+
+@lru_cache(maxsize=8)
+def _cipher(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def cipher(settings: Settings) -> MultiFernet:
+    """The MultiFernet for the configured keys, built once per key list."""
+    return _cipher(tuple(settings.encryption_keys()))
+
+
+def primary(settings: Settings) -> Fernet:
+    """The key that encrypts: a token it can read needs no rotation."""
+    return Fernet(settings.encryption_keys()[0])
+
+
+def encrypt(settings: Settings, value: str) -> str:
+    return cipher(settings).encrypt(value.encode()).decode()
+
+
+def decrypt(settings: Settings, token: str) -> str:
+    try:
+        return cipher(settings).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise PersonalDataUnreadable(
+            "Personal data was encrypted under a key missing from BILLING_ENCRYPTION_KEYS."
+        ) from exc
+
+
+def decrypt_optional(settings: Settings, token: str | None) -> str | None:
+    return None if token is None else decrypt(settings, token)
