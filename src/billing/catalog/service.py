@@ -112,13 +112,15 @@ def credits_per_unit(price: Price, product: Product | None) -> int | None:
     return product.credits if product is not None else None
 
 
+def _trial_credits(obj_id: str, metadata: dict[str, object]) -> int | None:
+    return credits_from({"id": obj_id, "metadata": metadata}, TRIAL_CREDITS_KEY)
+
+
 def trial_credits_per_unit(price: Price, product: Product | None) -> int:
     """Price metadata `trial_credits`, else the product's; 0 when neither says."""
-    found = credits_from({"id": price.stripe_id, "metadata": price.metadata_}, TRIAL_CREDITS_KEY)
+    found = _trial_credits(price.stripe_id, price.metadata_)
     if found is None and product is not None:
-        found = credits_from(
-            {"id": product.stripe_id, "metadata": product.metadata_}, TRIAL_CREDITS_KEY
-        )
+        found = _trial_credits(product.stripe_id, product.metadata_)
     return found or 0
 
 
@@ -132,15 +134,17 @@ class PlanTerms:
 
 
 async def plan_terms(
-    session: AsyncSession, client: stripe.StripeClient, price_id: str
+    session: AsyncSession, client: stripe.StripeClient, price_id: str, *, trial: bool = False
 ) -> PlanTerms | None:
-    """The price's terms, fetching what the mirror lacks (the price, or a product whose
-    event has not arrived yet); None if Stripe has no such price."""
+    """The price's terms; None if Stripe has no such price. What the mirror lacks is
+    fetched: the price, and its product when the price's own metadata does not say
+    (its `credits`, or with `trial` its `trial_credits`)."""
     price = await get_price(session, client, price_id)
     if price is None:
         return None
     product = await get_product(session, price.product_id)
-    if product is None:
+    untold = price.credits is None or (trial and TRIAL_CREDITS_KEY not in price.metadata_)
+    if product is None and untold:
         product = await _fetch_product(session, client, price.product_id)
     credits = credits_per_unit(price, product) or 0
     return PlanTerms(price, credits, trial_credits_per_unit(price, product))

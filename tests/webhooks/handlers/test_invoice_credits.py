@@ -176,14 +176,22 @@ async def test_a_balance_left_by_a_downgrade_buys_no_free_credits_on_resubscribi
 
 
 @pytest.mark.parametrize("version", SHAPES)
-async def test_a_trial_grants_the_plans_trial_credits(harness: Harness, version: str) -> None:
+@pytest.mark.parametrize("on", ["price", "product"])
+async def test_a_trial_grants_the_plans_trial_credits(
+    harness: Harness, version: str, on: str
+) -> None:
+    """`trial_credits` on the price, else on its product (fetched: not mirrored yet)."""
+    trial = {"trial_credits": "50"}
     price = harness.stripe.v1.prices.create(
         params={
             "currency": "usd",
             "unit_amount": 1500,
             "recurring": {"interval": "month"},
-            "metadata": {"credits": "900", "trial_credits": "50"},
-            "product_data": {"name": "Plan with a trial"},
+            "metadata": {"credits": "900", **(trial if on == "price" else {})},
+            "product_data": {
+                "name": "Plan with a trial",
+                "metadata": trial if on == "product" else {},
+            },
         }
     ).to_dict(for_json=True)
     user, customer = next(users), new_id("cus")

@@ -94,8 +94,9 @@ async def priced_lines(
         proration = line_is_proration(line)
         if price_id is None or not (proration or line_is_subscription(line)):
             continue
-        terms = await plan_terms(session, context.stripe, price_id)
+        amount = int(line.get("amount") or 0)
+        trial = not proration and amount == 0
+        terms = await plan_terms(session, context.stripe, price_id, trial=trial)
         if terms is not None:
-            quantity = int(line.get("quantity") or 1)
-            found.append(Line(int(line.get("amount") or 0), quantity, proration, terms))
+            found.append(Line(amount, int(line.get("quantity") or 1), proration, terms))
     return found
