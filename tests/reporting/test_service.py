@@ -17,7 +17,12 @@ import stripe
 from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits import service as credits
-from billing.credits.accounts import PURCHASE, SUBSCRIPTION_GRANT, TransactionKind
+from billing.credits.accounts import (
+    PURCHASE,
+    SUBSCRIPTION_CLAWBACK,
+    SUBSCRIPTION_GRANT,
+    TransactionKind,
+)
 from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.payments import recorded_payments, subscription_mirror
@@ -103,6 +108,7 @@ async def test_the_summary_shows_the_plan_its_renewal_and_what_it_paid_and_grant
     for amount, currency in [(1500, "usd"), (1500, "usd"), (900, "eur")]:
         await paid(database, user, amount, currency, sub_id)
         await granted(database, user, 1000, SUBSCRIPTION_GRANT)
+    await granted(database, user, 400, SUBSCRIPTION_CLAWBACK)  # a downgrade took some back
     # Not subscription money or credits, or not this user's: none of it counts.
     await paid(database, user, 5000, "usd", None)
     await granted(database, user, 5000, PURCHASE)
@@ -139,7 +145,7 @@ async def test_the_summary_shows_the_plan_its_renewal_and_what_it_paid_and_grant
     assert body["ends_at"] is None
     assert body["credits_per_cycle"] == 1000
     assert body["totals"] == {
-        "credits_granted": 3000,
+        "credits_granted": 3000 - 400,
         "payments": [
             {"currency": "eur", "amount_paid": 900, "amount_refunded": 0},
             {"currency": "usd", "amount_paid": 3000, "amount_refunded": 0},

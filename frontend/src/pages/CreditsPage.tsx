@@ -21,6 +21,7 @@ const KINDS: Record<string, string> = {
   spend: 'Spent',
   refund_clawback: 'Refund',
   dispute_reinstatement: 'Dispute won',
+  subscription_clawback: 'Plan downgrade',
   expiry: 'Expired',
 };
 

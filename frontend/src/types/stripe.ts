@@ -909,7 +909,7 @@ export interface components {
         SubscriptionTotals: {
             /**
              * Credits Granted
-             * @description Credits granted by subscription invoices, ever
+             * @description Credits granted by subscription invoices, ever, less what downgrades took back
              */
             credits_granted: number;
             /** Payments */

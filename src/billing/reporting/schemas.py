@@ -26,7 +26,9 @@ class CurrencyTotal(BaseModel):
 
 
 class SubscriptionTotals(BaseModel):
-    credits_granted: int = Field(description="Credits granted by subscription invoices, ever")
+    credits_granted: int = Field(
+        description="Credits granted by subscription invoices, ever, less what downgrades took back"
+    )
     payments: list[CurrencyTotal]
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 import stripe
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog.models import Product
-from billing.credits.accounts import SUBSCRIPTION_GRANT
+from billing.credits.accounts import SUBSCRIPTION_CLAWBACK, SUBSCRIPTION_GRANT
 from billing.credits.models import CreditTransaction
 from billing.payments import pricing, repository
 from billing.payments.models import SUBSCRIPTION_ENDED, SUCCEEDED, Payment, Subscription
@@ -41,10 +41,15 @@ def _plan(subscription: Subscription, product: Product | None) -> Plan:
 
 
 async def _credits_granted(session: AsyncSession, user_id: int) -> int:
+    """Granted by subscription invoices, less what downgrades took back."""
+    signed = case(
+        (CreditTransaction.kind == SUBSCRIPTION_CLAWBACK.name, -CreditTransaction.amount),
+        else_=CreditTransaction.amount,
+    )
     total = await session.scalar(
-        select(func.coalesce(func.sum(CreditTransaction.amount), 0)).where(
+        select(func.coalesce(func.sum(signed), 0)).where(
             CreditTransaction.user_id == user_id,
-            CreditTransaction.kind == SUBSCRIPTION_GRANT.name,
+            CreditTransaction.kind.in_((SUBSCRIPTION_GRANT.name, SUBSCRIPTION_CLAWBACK.name)),
         )
     )
     return int(total or 0)

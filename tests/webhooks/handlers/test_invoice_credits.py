@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from billing.catalog.service import apply_price, snapshot_time
 from billing.credits.accounts import SPEND
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
@@ -236,3 +237,101 @@ async def test_prorations_left_pending_count_on_the_renewal(harness: Harness, ve
         "subscription_clawback",
     ]
     await harness.verify()
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_seats_at_zero_and_a_tiered_plans_trial_grant_nothing(
+    harness: Harness, version: str
+) -> None:
+    """A line of quantity 0 (no seats) is not read as one seat; a zero line of a price
+    with no unit amount (tiered: is it free, or a trial?) grants its `trial_credits` only."""
+    seats = credit_price(harness.stripe, amount=1000, credits=300, recurring=True)
+    tiered = {
+        "id": new_id("price"),
+        "object": "price",
+        "product": new_id("prod"),
+        "currency": "usd",
+        "unit_amount": None,
+        "billing_scheme": "tiered",
+        "recurring": {"interval": "month", "interval_count": 1},
+        "type": "recurring",
+        "active": True,
+        "metadata": {"credits": "900"},
+    }
+    async with harness.database.sessions() as session, session.begin():
+        await apply_price(session, tiered, snapshot_time())
+    user, customer = next(users), new_id("cus")
+    await harness.link(user, customer)
+    lines = [
+        line_item(version, price=seats, quantity=0, amount=0),
+        line_item(version, price={**tiered, "unit_amount": 0}, quantity=1, amount=0),
+    ]
+    body = _linked_invoice(
+        version,
+        customer,
+        new_id("sub"),
+        billing_reason="subscription_create",
+        lines=lines,
+        amount_paid=0,
+    )
+    await harness.run(body)
+    assert await harness.statuses() == ["processed"]
+    assert await harness.balance(user) == 0
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_a_plan_change_counts_no_proration_when_one_side_cannot_be_priced(
+    harness: Harness, version: str
+) -> None:
+    """Half a period left, from a USD plan to one priced in EUR only: counting the old
+    plan's unused half alone would take credits back for an upgrade. Neither side counts,
+    and a person is told."""
+    old = credit_price(harness.stripe, amount=1000, credits=1000, recurring=True)
+    euro = harness.stripe.v1.prices.create(
+        params={
+            "currency": "eur",
+            "unit_amount": 3000,
+            "recurring": {"interval": "month"},
+            "metadata": {"credits": "3000"},
+            "product_data": {"name": "Plan in eur"},
+        }
+    ).to_dict(for_json=True)
+    user, customer, sub = next(users), new_id("cus"), new_id("sub")
+    await harness.link(user, customer)
+    first = [line_item(version, price=old, quantity=1, amount=1000)]
+    change = [
+        line_item(version, price=old, quantity=1, amount=-500, proration=True),
+        line_item(version, price=euro, quantity=1, amount=1500, proration=True),
+    ]
+    for reason, lines in (("subscription_create", first), ("subscription_update", change)):
+        await harness.run(
+            _linked_invoice(
+                version, customer, sub, billing_reason=reason, lines=lines, amount_paid=1000
+            )
+        )
+    assert await harness.balance(user) == 1000
+    assert [kind for kind, _, _ in await harness.ledger(user)] == ["subscription_grant"]
+
+
+@pytest.mark.parametrize("version", SHAPES)
+async def test_an_invoice_not_paid_yet_waits_for_its_paid_event(
+    harness: Harness, version: str
+) -> None:
+    """A `payment_succeeded` for an invoice still open (partly paid) records nothing, so
+    the `invoice.paid` that follows grants the plan."""
+    plan = credit_price(harness.stripe, amount=1000, credits=250, recurring=True)
+    user, customer, sub = next(users), new_id("cus"), new_id("sub")
+    await harness.link(user, customer)
+    fields: dict[str, Any] = {
+        "customer": customer,
+        "subscription": sub,
+        "billing_reason": "subscription_cycle",
+        "lines": [line_item(version, price=plan, quantity=1, amount=1000)],
+        "invoice_id": new_id("in"),
+    }
+    partly = invoice(version, status="open", amount_paid=400, amount_due=1000, **fields)
+    await harness.run(event(version, "invoice.payment_succeeded", partly))
+    assert (await harness.balance(user), await harness.payments()) == (0, [])
+    paid = invoice(version, amount_paid=1000, **fields)
+    await harness.run(event(version, PAID, paid))
+    assert await harness.balance(user) == 250

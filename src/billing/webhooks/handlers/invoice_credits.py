@@ -3,15 +3,17 @@
 A customer-balance credit, a coupon or tax changes what an invoice collects, not what
 it bought, so the credits follow the subscription's lines:
 - a period line (a subscription item billed for its period): the plan's `credits` times
-  the quantity; a trial's zero line (a priced plan billed 0) the plan's `trial_credits`;
+  the quantity; a trial's zero line (a plan that is not free, billed 0) the plan's
+  `trial_credits`; a line of quantity 0 (no seats) nothing;
 - a proration line: the plan's credits for the line's quantity, times the line's amount
   over the plan's full amount at that quantity. Both are before discounts and on the
   price's own tax basis (a tax-inclusive price's line includes the same tax), so the
   share is the pre-tax share. Negative lines (unused time of the plan left) take back.
 The prorated credits of an invoice are summed exactly and rounded toward zero: neither
 a grant nor a take-back ever counts a fraction of a credit that was not paid for or
-returned. One-off invoice items grant nothing. A proration whose share cannot be told
-(a price without a unit amount, or in another currency) counts nothing and is reported.
+returned. One-off invoice items grant nothing. When a proration's share cannot be told
+(a price without a unit amount, or in another currency), no proration of the invoice
+counts, and that is reported.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ class Worth:
 
 
 def _period_credits(line: Line) -> int:
-    full = (line.terms.price.unit_amount or 0) * line.quantity
-    per_unit = line.terms.trial_credits if line.amount == 0 and full > 0 else line.terms.credits
-    return per_unit * line.quantity
+    """A zero line of a plan that is not free (a unit amount above 0, or none known: tiered)
+    is a trial's."""
+    trial = line.amount == 0 and line.terms.price.unit_amount != 0
+    return (line.terms.trial_credits if trial else line.terms.credits) * line.quantity
 
 
 def _unpriced(line: Line, currency: str) -> str | None:
@@ -67,21 +70,20 @@ def _unpriced(line: Line, currency: str) -> str | None:
 
 
 def worth(lines: list[Line], currency: str) -> Worth:
-    result, prorated = Worth(), Fraction(0)
-    for line in lines:
-        if not line.proration:
-            result.credits += _period_credits(line)
-            continue
-        if not line.terms.credits or not line.amount:
-            continue
-        problem = _unpriced(line, currency)
-        if problem:
-            result.unpriced.append(problem)
-            continue
-        full = (line.terms.price.unit_amount or 0) * line.quantity
-        prorated += Fraction(line.terms.credits * line.quantity * line.amount, full)
-    result.credits += math.trunc(prorated)
+    """The period lines' credits, and the prorations' unless one of them cannot be priced:
+    then none of them count (a plan change counted on one side only would take back an
+    upgrade, or grant a downgrade)."""
+    prorations = [line for line in lines if line.proration and line.terms.credits and line.amount]
+    result = Worth(sum(_period_credits(line) for line in lines if not line.proration))
+    result.unpriced = [p for line in prorations if (p := _unpriced(line, currency))]
+    if not result.unpriced:
+        result.credits += math.trunc(sum(map(_prorated, prorations), Fraction(0)))
     return result
+
+
+def _prorated(line: Line) -> Fraction:
+    full = (line.terms.price.unit_amount or 0) * line.quantity
+    return Fraction(line.terms.credits * line.quantity * line.amount, full)
 
 
 async def priced_lines(
@@ -94,9 +96,12 @@ async def priced_lines(
         proration = line_is_proration(line)
         if price_id is None or not (proration or line_is_subscription(line)):
             continue
-        amount = int(line.get("amount") or 0)
+        amount, quantity = int(line.get("amount") or 0), line.get("quantity")
+        quantity = 1 if quantity is None else int(quantity)  # a seat count of 0 stays 0
+        if quantity <= 0:
+            continue
         trial = not proration and amount == 0
         terms = await plan_terms(session, context.stripe, price_id, trial=trial)
         if terms is not None:
-            found.append(Line(amount, int(line.get("quantity") or 1), proration, terms))
+            found.append(Line(amount, quantity, proration, terms))
     return found

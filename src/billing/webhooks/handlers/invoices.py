@@ -90,8 +90,6 @@ async def _lines(context: HandlerContext, invoice: StripeObject) -> list[StripeO
 
 async def _credits(context: HandlerContext, session: AsyncSession, invoice: StripeObject) -> int:
     """What the paid invoice is worth; unpriceable prorations are told to a person."""
-    if invoice.get("status") != "paid":
-        return 0
     lines = await priced_lines(context, session, await _lines(context, invoice))
     found = worth(lines, str(invoice.get("currency") or ""))
     if found.unpriced:
@@ -125,8 +123,10 @@ def _payment(
 async def invoice_paid(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
     invoice = event_object(event)
     invoice_id = str(invoice["id"])
-    if await recorded_payments.already_succeeded(session, invoice_id):
-        return
+    if invoice.get("status") != "paid" or await recorded_payments.already_succeeded(
+        session, invoice_id
+    ):
+        return  # not paid (yet): its `invoice.paid` will come; or already recorded
     user_id, subscription_id = await _owner(context, session, invoice)
     if user_id is None:
         return
