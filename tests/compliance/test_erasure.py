@@ -392,3 +392,42 @@ async def stored_objects(db: Database, event_type: str) -> list[dict[str, Any]]:
     async with db.sessions() as session:
         rows = await session.scalars(select(WebhookEvent).where(WebhookEvent.type == event_type))
         return [(row.payload or {})["data"]["object"] for row in rows]
+
+
+async def test_events_naming_only_a_payment_or_a_former_customer_are_scrubbed(
+    user: int, api: httpx.AsyncClient, db: Database, stripe_settings: Settings, admin: Credentials
+) -> None:
+    """A dispute names the charge, not the customer; a detached payment method names its
+    customer only among the previous attributes. Both are the user's, and scrubbed."""
+    customer_id = await customer_at_stripe(db, stripe_settings, user)
+    charge, intent = f"ch_{secrets.token_hex(8)}", f"pi_{secrets.token_hex(8)}"
+    async with db.sessions() as session, session.begin():
+        payment = recorded_payments.StripePayment(
+            stripe_id=intent,
+            kind="payment_intent",
+            user_id=user,
+            amount=500,
+            currency="usd",
+            payment_intent_id=intent,
+            charge_id=charge,
+        )
+        await recorded_payments.record_success(session, payment, credits=0)
+    evidence = {"customer_email_address": "ada@example.com", "customer_name": "Ada L"}
+    dispute = {"object": "dispute", "charge": charge, "evidence": evidence}
+    review = {"object": "review", "payment_intent": intent, "ip_address": "203.0.113.9"}
+    card_holder = {"email": "ada@example.com", "name": "Ada L"}
+    detached = {"object": "payment_method", "customer": None, "billing_details": card_holder}
+    stranger = {"object": "dispute", "charge": "ch_someone_else", "evidence": evidence}
+    ids = await inbox(db, *(webhook_event("processed", obj=o) for o in (dispute, review, stranger)))
+    moved = webhook_event("processed", obj=detached)
+    assert moved.payload is not None
+    moved.payload["data"]["previous_attributes"] = {"customer": customer_id}
+    ids += await inbox(db, moved)
+
+    response = await api.delete(erase_path(user), headers=admin.admin())
+    assert response.status_code == 200, response.text
+    dispute_after, review_after, stranger_after, detached_after = await objects(db, ids)
+    assert dispute_after["evidence"] == {"customer_email_address": None, "customer_name": None}
+    assert (review_after["ip_address"], review_after["payment_intent"]) == (None, intent)
+    assert stranger_after["evidence"] == evidence  # another customer's dispute
+    assert (detached_after["billing_details"], detached_after["customer"]) == (None, None)

@@ -91,6 +91,35 @@ async def test_ids_and_amounts_stay_readable_and_the_stored_event_opens_to_the_d
     assert set(obj["customer_details"]) == {personal_fields.SEALED}
 
 
+def test_where_and_how_a_person_paid_is_personal_and_a_tax_ids_value_too(
+    settings: Settings,
+) -> None:
+    """IP addresses, user agents, names a bank verified, wallet payers, and the `value`
+    of a tax id (a generic name elsewhere: a metadata `value` stays readable)."""
+    customer = {
+        "object": "customer",
+        "tax": {"ip_address": "203.0.113.9", "automatic_tax": "supported"},
+        "tax_ids": {"data": [{"object": "tax_id", "type": "eu_vat", "value": "DE123456789"}]},
+        "metadata": {"value": "kept"},
+    }
+    mandate = {
+        "object": "mandate",
+        "customer_acceptance": {"online": {"ip_address": "203.0.113.9", "user_agent": "UA"}},
+        "payment_method_details": {"ideal": {"verified_name": "J. Doe"}},
+    }
+    for obj in (customer, mandate):
+        payload = {"object": "event", "data": {"object": obj}}
+        sealed = personal_fields.sealed(settings, payload)
+        assert sealed is not None
+        text = json.dumps(sealed)
+        for needle in ("203.0.113.9", "DE123456789", "J. Doe", '"UA"'):
+            assert needle not in text
+        assert personal_fields.opened(settings, sealed) == payload
+    sealed_customer = personal_fields.sealed(settings, {"data": {"object": customer}})
+    assert sealed_customer is not None
+    assert sealed_customer["data"]["object"]["metadata"] == {"value": "kept"}
+
+
 def test_every_personal_field_is_encrypted_at_any_depth_and_nothing_else(
     settings: Settings,
 ) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, and_, cast, or_, select, update
 
 from billing.db.engine import Database
+from billing.payments.models import Payment
 from billing.stripe.metadata import PREFIX, USER_ID, legacy_seconds
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.personal_fields import scrubbed
@@ -102,13 +103,21 @@ def events_about(
 ) -> ColumnElement[bool]:
     """Inbox events whose object is the user's: one of its customers, or an object
     carrying one of them or the user's id (as the service writes it on Stripe objects)."""
-    matches = [_metadata_names(user_id, legacy_before)]
-    matches.append(_object_field("client_reference_id") == str(user_id))
+    mine = Payment.user_id == user_id
+    matches = [
+        _metadata_names(user_id, legacy_before),
+        _object_field("client_reference_id") == str(user_id),
+        # objects that name no customer, a dispute say, but one of the user's payments
+        _object_field("charge").in_(select(Payment.charge_id).where(mine)),
+        _object_field("payment_intent").in_(select(Payment.payment_intent_id).where(mine)),
+    ]
     if customers:
-        matches.append(_object_field("customer").in_(customers))
-        matches.append(
-            and_(_object_field("object") == "customer", _object_field("id").in_(customers))
-        )
+        formerly = WebhookEvent.payload[("data", "previous_attributes", "customer")]
+        matches += [
+            _object_field("customer").in_(customers),
+            and_(_object_field("object") == "customer", _object_field("id").in_(customers)),
+            formerly.as_string().in_(customers),  # a payment method detached from it
+        ]
     return or_(*matches)
 
 

@@ -67,8 +67,19 @@ PERSONAL_FIELDS: Final = frozenset(
         "customer_email_address",
         "billing_address",
         "shipping_address",
+        "customer_purchase_ip",
+        # where and how a person paid or accepted a mandate, and who a bank says they are
+        "ip_address",
+        "user_agent",
+        "verified_name",
+        "verified_address",
+        "cardholder_name",
+        "payer_email",
+        "payer_name",
     }
 )
+# Generic names that are personal only on one kind of object (by its `object`).
+PERSONAL_FIELDS_OF: Final = {"tax_id": frozenset({"value"})}
 # Objects (by their `object`) describing what is sold, not who buys: left whole, so a
 # product's `name` in a checkout's line items stays readable and is never erased.
 NOT_PERSONAL_OBJECTS: Final = frozenset(
@@ -98,8 +109,9 @@ def _rewrite(node: JSON, change: Change) -> JSON:
     if type(kind) is str and kind in NOT_PERSONAL_OBJECTS:
         return node
     changes: dict[str, JSON] | None = None
+    also = PERSONAL_FIELDS_OF.get(kind, frozenset()) if type(kind) is str else frozenset()
     for key, value in node.items():
-        if key in PERSONAL_FIELDS:
+        if key in PERSONAL_FIELDS or key in also:
             new = change(value)
         elif type(value) in CONTAINERS:
             new = _rewrite(value, change)
