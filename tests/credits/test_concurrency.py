@@ -80,3 +80,32 @@ async def test_twenty_concurrent_requests_with_one_key_have_one_effect(
         replay = await http.post(url, json={"amount": 25}, headers=headers)
         assert replay.headers["Idempotent-Replayed"] == "true"
         assert replay.json() == successes[0].json()
+
+
+async def test_concurrent_usage_batches_post_exactly_what_the_wallet_holds(
+    server: str, creds: Credentials
+) -> None:
+    """8 batches of 5 debits of 10 at once against 100 credits: exactly 10 post."""
+    service = await creds.api_key("service")
+    limits = httpx.Limits(max_connections=8)
+    async with httpx.AsyncClient(base_url=server, limits=limits, timeout=60) as http:
+        granted = await http.post(
+            f"{CREDITS}/78/add", json={"amount": 100, "reason": "load"}, headers=creds.admin()
+        )
+        assert granted.status_code == 200, granted.text
+        batches = [
+            [{"user_id": 78, "amount": 10, "idempotency_key": f"b{b}-e{e}"} for e in range(5)]
+            for b in range(8)
+        ]
+        responses = await asyncio.gather(
+            *(
+                http.post("/api/financial/usage", json={"events": batch}, headers=service)
+                for batch in batches
+            )
+        )
+        assert [r.status_code for r in responses] == [200] * 8
+        statuses = [e["status"] for r in responses for e in r.json()["results"]]
+        assert statuses.count("posted") == 10
+        assert statuses.count("insufficient_credits") == 30
+        final = await http.get(f"{CREDITS}/78", headers=creds.admin())
+        assert final.json()["balance"] == 0

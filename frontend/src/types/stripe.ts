@@ -112,6 +112,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/financial/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report Usage
+         * @description Up to 1,000 debits, each posted on its own; an answer per event, in order.
+         */
+        post: operations["report_usage_api_financial_usage_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stripe/products": {
         parameters: {
             query?: never;
@@ -974,6 +994,40 @@ export interface components {
             /** Spent */
             spent: number;
         };
+        /**
+         * UsageBatch
+         * @description Events are read one by one (`UsageEvent`): a malformed one is `invalid` on its own.
+         */
+        UsageBatch: {
+            /** Events */
+            events: unknown[];
+        };
+        /** UsageResult */
+        UsageResult: {
+            /** Idempotency Key */
+            idempotency_key: string | null;
+            /** User Id */
+            user_id: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "posted" | "replayed" | "insufficient_credits" | "conflict" | "invalid";
+            /** Transaction Id */
+            transaction_id?: number | null;
+            /** Balance */
+            balance?: number | null;
+            /** Detail */
+            detail?: string | null;
+        };
+        /** UsageResults */
+        UsageResults: {
+            /**
+             * Results
+             * @description One per event, in the request's order
+             */
+            results: components["schemas"]["UsageResult"][];
+        };
         /** WebhookAck */
         WebhookAck: {
             /** Received */
@@ -1272,6 +1326,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreditTransactionResult"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    report_usage_api_financial_usage_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageResults"];
                 };
             };
             /** @description Client error */

@@ -62,7 +62,16 @@ async def require_self_or_admin(user_id: UserId, principal: CurrentPrincipal) ->
     return principal
 
 
+async def require_service_or_admin(principal: CurrentPrincipal) -> Principal:
+    """A platform backend (a service API key) or an admin: never an end user's token."""
+    if principal.role not in ("service", "admin"):
+        raise Forbidden("This operation is for service API keys and admins.")
+    return principal
+
+
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+ServiceOrAdmin = Annotated[Principal, Depends(require_service_or_admin)]
 
 SelfServiceOrAdmin = Annotated[Principal, Depends(require_self_service_or_admin)]
 

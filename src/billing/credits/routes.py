@@ -1,4 +1,5 @@
-"""/api/financial/credits: balances, history, admin grants and spends."""
+"""/api/financial/credits: balances, history, admin grants and spends; and
+/api/financial/usage, metered debits in batches."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billing.auth.dependencies import AdminPrincipal, SelfServiceOrAdmin, UserId
+from billing.auth.dependencies import AdminPrincipal, SelfServiceOrAdmin, ServiceOrAdmin, UserId
 from billing.auth.principals import Principal
 from billing.core.errors import ValidationProblem
 from billing.credits import service
@@ -20,13 +21,17 @@ from billing.credits.schemas import (
     CreditHistoryPage,
     CreditTransactionResult,
     SpendCreditsRequest,
+    UsageBatch,
+    UsageResults,
 )
 from billing.credits.transfers import Transfer
+from billing.credits.usage import ledger_key, post_usage
 from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute, idempotency_key
 from billing.idempotency.store import REPLAY_HEADER
 
 router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_class=IdempotentRoute)
+usage_router = APIRouter(prefix="/api/financial", tags=["usage"], route_class=IdempotentRoute)
 
 
 def _ledger_key(request: Request, principal: Principal, body_key: str | None) -> str | None:
@@ -34,7 +39,7 @@ def _ledger_key(request: Request, principal: Principal, body_key: str | None) ->
     key = idempotency_key(request)
     if body_key is not None and body_key != key:
         raise ValidationProblem("idempotency_key was not taken as this request's key.")
-    return f"api:{principal.scope}:{key}" if key is not None else None
+    return ledger_key(principal.scope, key) if key is not None else None
 
 
 async def _post(
@@ -132,3 +137,12 @@ async def spend_credits(
         metadata=body.metadata,
     )
     return await _post(request, response, transfer)
+
+
+@usage_router.post("/usage")
+async def report_usage(
+    body: UsageBatch, request: Request, principal: ServiceOrAdmin
+) -> UsageResults:
+    """Up to 1,000 debits, each posted on its own; an answer per event, in order."""
+    results = await post_usage(get_database(request), principal.scope, body.events)
+    return UsageResults(results=results)

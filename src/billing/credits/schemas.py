@@ -72,6 +72,39 @@ class SpendCreditsRequest(MoneyRequest):
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)] | None = None
 
 
+MAX_USAGE_EVENTS = 1000
+UsageStatus = Literal["posted", "replayed", "insufficient_credits", "conflict", "invalid"]
+
+
+class UsageEvent(MoneyRequest):
+    """One metered debit; its key is the ledger key, as a spend's Idempotency-Key is."""
+
+    user_id: Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
+    amount: CreditAmount
+    idempotency_key: IdempotencyKey
+    description: Description | None = None
+    metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)] | None = None
+
+
+class UsageBatch(MoneyRequest):
+    """Events are read one by one (`UsageEvent`): a malformed one is `invalid` on its own."""
+
+    events: Annotated[list[object], Field(min_length=1, max_length=MAX_USAGE_EVENTS)]
+
+
+class UsageResult(BaseModel):
+    idempotency_key: str | None
+    user_id: int | None
+    status: UsageStatus
+    transaction_id: int | None = None
+    balance: int | None = None
+    detail: str | None = None
+
+
+class UsageResults(BaseModel):
+    results: list[UsageResult] = Field(description="One per event, in the request's order")
+
+
 class CreditTransactionResult(BaseModel):
     transaction_id: int
     user_id: int

@@ -20,7 +20,7 @@ from billing.compliance.routes import audit_router
 from billing.compliance.routes import router as compliance_router
 from billing.core.config import Settings, get_settings
 from billing.credits.routes import router as credits_router
-from billing.credits.routes import spend_credits
+from billing.credits.routes import spend_credits, usage_router
 from billing.db.engine import Database
 from billing.http.body_limit import BodySizeLimit
 from billing.http.fast_lanes import FastLanes
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_problems(app)
     app.include_router(health_router)
     app.include_router(credits_router)
+    app.include_router(usage_router)
     app.include_router(catalog_router)
     app.include_router(payments_router)
     app.include_router(reporting_router)

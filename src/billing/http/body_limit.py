@@ -11,7 +11,11 @@ from billing.http.problems import problem_response
 
 DEFAULT_BODY_LIMIT = 64 * 1024
 WEBHOOK_BODY_LIMIT = 1024 * 1024
-BODY_LIMITS_BY_PATH = {"/api/stripe/webhook": WEBHOOK_BODY_LIMIT}
+BATCH_BODY_LIMIT = 1024 * 1024
+BODY_LIMITS_BY_PATH = {
+    "/api/stripe/webhook": WEBHOOK_BODY_LIMIT,
+    "/api/financial/usage": BATCH_BODY_LIMIT,  # up to 1,000 usage events
+}
 
 
 class BodySizeLimit(HttpMiddleware):
