@@ -53,6 +53,8 @@ async def test_each_event_gets_its_own_answer_and_the_batch_goes_on(
         "not an event",
         {"user_id": 11, "amount": 5},
         usage_event(11, 20, "d", surprise=True),
+        usage_event(True, 1, "f"),  # a boolean is no user id
+        usage_event(2**63, 1, "g"),  # beyond the largest user id
         usage_event(11, 60, "e"),
     ]
     results = await report(client, service, events)
@@ -66,16 +68,20 @@ async def test_each_event_gets_its_own_answer_and_the_batch_goes_on(
         "invalid",
         "invalid",
         "invalid",
+        "invalid",
+        "invalid",
         "posted",
     ]
     assert results[0]["transaction_id"] == results[2]["transaction_id"]
-    assert (results[0]["balance"], results[8]["balance"]) == (70, 10)
+    assert (results[0]["balance"], results[10]["balance"]) == (70, 10)
     assert (results[1]["balance"], results[1]["user_id"]) == (5, 12)
     assert results[4]["detail"].startswith("amount:")
     assert results[4]["idempotency_key"] == "c"
     assert results[5]["idempotency_key"] is None
     assert results[6]["detail"].startswith("idempotency_key:")
     assert results[7]["detail"].startswith("surprise:")
+    assert [results[8]["user_id"], results[9]["user_id"]] == [None, 2**63]
+    assert all(r["detail"].startswith("user_id:") for r in results[8:10])
     assert await balance(client, creds.admin(), 11) == 10
     assert await balance(client, creds.admin(), 12) == 5
     await assert_ledger_sound(database)

@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from billing.core.ids import MAX_USER_ID
 from billing.core.times import ISO_8601_ONLY, utcnow
 
 MAX_AMOUNT = 2**53 - 1
@@ -79,7 +80,7 @@ UsageStatus = Literal["posted", "replayed", "insufficient_credits", "conflict", 
 class UsageEvent(MoneyRequest):
     """One metered debit; its key is the ledger key, as a spend's Idempotency-Key is."""
 
-    user_id: Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
+    user_id: Annotated[int, Field(strict=True, gt=0, le=MAX_USER_ID)]
     amount: CreditAmount
     idempotency_key: IdempotencyKey
     description: Description | None = None
