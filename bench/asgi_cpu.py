@@ -2,7 +2,8 @@
 
 Calls the ASGI app in this process, `--concurrency` requests at a time, on a scratch
 PostgreSQL database: signed webhook deliveries, spends with user JWTs, and `/healthz`
-as the floor of the middleware stack. Prints CPU microseconds per request (this
+as the floor of the middleware stack, and usage batches of `USAGE_BATCH` debits
+(a request is a batch). Prints CPU microseconds per request (this
 process only: PostgreSQL's share is not in it; the least of `--rounds` rounds, the
 one least disturbed by the rest of the machine) and requests/s. On a 2-core machine
 shared with PostgreSQL and the load generator, this CPU is what bounds bench/spend.py
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,6 +50,23 @@ def spend_requests(count: int) -> Iterator[Request]:
         yield "POST", f"/api/financial/credits/{user}/spend", headers, body
 
 
+USAGE_BATCH = 100  # events per `usage` request
+
+
+def usage_requests(count: int) -> Iterator[Request]:
+    """Batches of 1-credit debits for users in turn, as an admin (a service key would
+    cost a database lookup per request, which is not the batch's own work)."""
+    [admin] = tokens(1, "admin")
+    headers = [(b"authorization", f"Bearer {admin}".encode())]
+    events = itertools.count()
+    for _ in range(count):
+        batch = [
+            {"user_id": n % USERS + 1, "amount": 1, "idempotency_key": f"usage-{n}"}
+            for n in itertools.islice(events, USAGE_BATCH)
+        ]
+        yield "POST", "/api/financial/usage", headers, orjson.dumps({"events": batch})
+
+
 def health_requests(count: int) -> Iterator[Request]:
     for _ in range(count):
         yield "GET", "/healthz", [], b""
@@ -56,6 +75,7 @@ def health_requests(count: int) -> Iterator[Request]:
 ROUTES: dict[str, Callable[[int], Iterator[Request]]] = {
     "webhook": webhook_requests,
     "spend": spend_requests,
+    "usage": usage_requests,
     "healthz": health_requests,
 }
 
