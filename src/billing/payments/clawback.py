@@ -91,7 +91,7 @@ async def claw_back(
         return Clawback(0, 0)
     due = clawback_due(
         payment.credits,
-        payment.amount,
+        max(payment.amount, payment.credit_basis or 0),
         payment.amount_refunded + payment.amount_disputed,
         payment.credits_clawed_back + payment.credits_unrecovered,
         await _locked_balance(session, payment.user_id),

@@ -119,6 +119,9 @@ class Payment(Base):
     amount_disputed: Mapped[int] = mapped_column(BigInteger)
     credits_clawed_back: Mapped[int] = mapped_column(BigInteger)
     credits_unrecovered: Mapped[int] = mapped_column(BigInteger)
+    # What the credits were bought for when more than `amount` (an invoice paid partly
+    # from the customer's balance): refunds and disputes take back their share of this.
+    credit_basis: Mapped[int | None] = mapped_column(BigInteger)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     invoice_id: Mapped[str | None] = mapped_column(String(255))

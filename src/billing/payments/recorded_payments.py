@@ -28,7 +28,15 @@ from billing.payments.models import FAILED, SUCCEEDED, Payment
 
 ACTOR = "stripe"
 MAX_FAILURE_CODE, MAX_FAILURE_MESSAGE = 64, 500
-_IDS = ("user_id", "payment_intent_id", "charge_id", "invoice_id", "subscription_id")
+# Columns a row takes from the first news that names them, and keeps.
+_KEPT = (
+    "user_id",
+    "payment_intent_id",
+    "charge_id",
+    "invoice_id",
+    "subscription_id",
+    "credit_basis",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,7 @@ class StripePayment:
     charge_id: str | None = None
     invoice_id: str | None = None
     subscription_id: str | None = None
+    credit_basis: int | None = None  # see `Payment.credit_basis`
 
 
 async def get(session: AsyncSession, stripe_id: str, *, for_update: bool = False) -> Payment | None:
@@ -69,7 +78,7 @@ async def _insert_new(session: AsyncSession, payment: StripePayment, **columns: 
     """Insert the payment's row, audited, unless it exists; whether it did. Most news of a
     payment is its first, so this is one core INSERT, no ORM row."""
     now = utcnow()
-    ids = {name: getattr(payment, name) for name in _IDS}
+    ids = {name: getattr(payment, name) for name in _KEPT}
     values = {
         "stripe_id": payment.stripe_id,
         "kind": payment.kind,
@@ -94,10 +103,10 @@ async def _insert_new(session: AsyncSession, payment: StripePayment, **columns: 
 
 
 def _update(row: Payment, payment: StripePayment) -> None:
-    """Take the amount as now reported and the ids the row does not know yet; never
-    forget an id it knows."""
+    """Take the amount as now reported and what the row does not know yet (ids, the
+    credit basis); never forget what it knows."""
     row.amount, row.currency = payment.amount, payment.currency
-    for name in _IDS:
+    for name in _KEPT:
         value = getattr(payment, name)
         if value is not None and getattr(row, name) is None:
             setattr(row, name, value)

@@ -17,7 +17,7 @@ from billing.catalog.service import apply_price, snapshot_time
 from billing.credits.accounts import SPEND
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
-from tests.support.event_shapes import SHAPES, event, invoice, line_item, new_id
+from tests.support.event_shapes import OLD, SHAPES, charge, event, invoice, line_item, new_id
 from tests.support.handler_harness import Harness, credit_price
 
 PAID = "invoice.paid"
@@ -335,3 +335,36 @@ async def test_an_invoice_not_paid_yet_waits_for_its_paid_event(
     paid = invoice(version, amount_paid=1000, **fields)
     await harness.run(event(version, PAID, paid))
     assert await harness.balance(user) == 250
+
+
+async def test_a_refund_of_the_card_part_takes_back_only_its_share(harness: Harness) -> None:
+    """6000 credits for a $60 invoice paid $50 from the customer's balance and $10 by card:
+    refunding the $10 takes back 1000 credits (10/60), not all 6000."""
+    version = OLD  # the old shape names the invoice's payment intent, which the refund's is
+    plan = credit_price(harness.stripe, amount=6000, credits=6000, recurring=True)
+    user, customer, intent = next(users), new_id("cus"), new_id("pi")
+    await harness.link(user, customer)
+    paid = invoice(
+        version,
+        customer=customer,
+        subscription=new_id("sub"),
+        billing_reason="subscription_create",
+        lines=[line_item(version, price=plan, quantity=1, amount=6000)],
+        amount_paid=1000,
+        starting_balance=-5000,
+        payment_intent=intent,
+    )
+    refund = charge(
+        version,
+        amount=1000,
+        amount_refunded=1000,
+        refunded=True,
+        payment_intent=intent,
+        customer=customer,
+        metadata={},
+    )
+    await harness.run(event(version, PAID, paid), event(version, "charge.refunded", refund))
+    assert await harness.balance(user) == 5000
+    row = await harness.payment(paid["id"])
+    assert (row.amount, row.credit_basis, row.credits_clawed_back) == (1000, 6000, 1000)
+    await harness.verify()

@@ -107,11 +107,14 @@ def _payment(
     attempt's charge is not recorded: a row keeps the first charge it learns, and that
     must be the one that paid."""
     invoice_id = str(invoice["id"])
+    amount = int(invoice.get("amount_paid" if paid else "amount_due") or 0)
+    total = int(invoice.get("total") or 0)  # the balance applied is not in `amount_paid`
     return recorded_payments.StripePayment(
         stripe_id=invoice_id,
         kind="invoice",
         user_id=user_id,
-        amount=int(invoice.get("amount_paid" if paid else "amount_due") or 0),
+        amount=amount,
+        credit_basis=total if paid and total > amount else None,
         currency=str(invoice.get("currency") or ""),
         payment_intent_id=invoice_payment_intent_id(invoice),
         charge_id=invoice_charge_id(invoice) if paid else None,
