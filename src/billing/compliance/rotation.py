@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.compliance.webhook_payloads import Payload, rewrite_payloads
 from billing.core.config import Settings
-from billing.core.encryption import cipher, primary
+from billing.core.encryption import cipher, primary, rotated
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.payments.models import StripeCustomer
@@ -146,16 +146,14 @@ async def _rotate_row(
         if token is None:
             continue
         try:
-            newest.decrypt(token.encode())
-            counts.current += 1
-            continue
-        except InvalidToken:
-            pass
-        try:
-            changes[column.key] = every_key.rotate(token.encode()).decode()
+            new = rotated(newest, every_key, token)
         except InvalidToken:
             counts.unreadable.append(row.id)
             return
+        if new is None:
+            counts.current += 1
+        else:
+            changes[column.key] = new
     if not changes:
         return
     unchanged = [getattr(StripeCustomer, name) == row._mapping[name] for name in changes]

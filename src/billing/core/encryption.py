@@ -39,6 +39,16 @@ def primary(settings: Settings) -> Fernet:
     return Fernet(settings.encryption_keys()[0])
 
 
+def rotated(newest: Fernet, every_key: MultiFernet, token: str) -> str | None:
+    """`token` encrypted anew under the newest key; None when that key already reads it.
+    InvalidToken when no configured key does."""
+    try:
+        newest.decrypt(token.encode())
+    except InvalidToken:
+        return every_key.rotate(token.encode()).decode()
+    return None
+
+
 def encrypt(settings: Settings, value: str) -> str:
     return cipher(settings).encrypt(value.encode()).decode()
 

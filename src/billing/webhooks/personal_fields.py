@@ -32,11 +32,11 @@ from functools import partial
 from typing import Any, Final
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import inspect
 
 from billing.core.config import Settings
-from billing.core.encryption import cipher, decrypt
+from billing.core.encryption import cipher, decrypt, rotated
 from billing.stripe.readers import object_id
 from billing.webhooks.models import WebhookEvent
 
@@ -198,14 +198,12 @@ def reencrypted(
             if new is not value:
                 counts.rotated += 1
             return new
-        token = value[SEALED].encode()
-        try:
-            newest.decrypt(token)
-        except InvalidToken:
-            counts.rotated += 1
-            return {SEALED: every_key.rotate(token).decode()}
-        counts.current += 1
-        return value
+        new = rotated(newest, every_key, value[SEALED])
+        if new is None:
+            counts.current += 1
+            return value
+        counts.rotated += 1
+        return {SEALED: new}
 
     return _unless_same(payload, _rewrite(payload, rotate)), counts
 
