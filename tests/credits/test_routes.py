@@ -16,6 +16,8 @@ async def test_a_new_user_has_a_zero_balance(client: httpx.AsyncClient, creds: C
     assert response.json() == {
         "user_id": 42,
         "balance": 0,
+        "held": 0,
+        "expiring": [],
         "currency": "credits",
         "updated_at": None,
     }

@@ -1,8 +1,8 @@
 """The ledger's chart of accounts and the kinds of transaction that move credits.
 
-Every transaction moves credits between one user's wallet and one system
-account. System accounts have fixed ids (seeded by the first migration), so a
-posting never has to look them up.
+Every transaction moves credits between one user's wallet and one system account; the
+wallet's side is split among its grants (`credits.grants`). System accounts have fixed
+ids (seeded by migrations), so a posting never has to look them up.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ SYSTEM_ACCOUNT_IDS: dict[str, int] = {
     "usage": 4,
     "refunds": 5,
     "expired": 6,
+    "held": 7,
 }
 
 
@@ -24,21 +25,31 @@ class TransactionKind:
     name: str
     system_account: str
     credits_wallet: bool  # True: system -> wallet; False: wallet -> system
+    # Credits: the source of the grant each one opens. Debits: the status a debit of one
+    # whole grant leaves it in (`expiry`, `void`); None for ordinary debits.
+    grant_source: str | None = None
+    ends_grant: str | None = None
 
     @property
     def system_account_id(self) -> int:
         return SYSTEM_ACCOUNT_IDS[self.system_account]
 
 
-PURCHASE = TransactionKind("purchase", "purchases", credits_wallet=True)
-SUBSCRIPTION_GRANT = TransactionKind("subscription_grant", "subscriptions", credits_wallet=True)
+PURCHASE = TransactionKind("purchase", "purchases", credits_wallet=True, grant_source="purchase")
+SUBSCRIPTION_GRANT = TransactionKind(
+    "subscription_grant", "subscriptions", credits_wallet=True, grant_source="subscription"
+)
 # A downgrade billed at once: the unused share of a plan's credits goes back.
 SUBSCRIPTION_CLAWBACK = TransactionKind(
     "subscription_clawback", "subscriptions", credits_wallet=False
 )
-ADMIN_GRANT = TransactionKind("admin_grant", "grants", credits_wallet=True)
+ADMIN_GRANT = TransactionKind("admin_grant", "grants", credits_wallet=True, grant_source="admin")
+# An admin removes what remains of one grant.
+VOID = TransactionKind("void", "grants", credits_wallet=False, ends_grant="voided")
 SPEND = TransactionKind("spend", "usage", credits_wallet=False)
 REFUND_CLAWBACK = TransactionKind("refund_clawback", "refunds", credits_wallet=False)
 # A won dispute gives back what its claw-back took: the reverse of a `refund_clawback`.
-DISPUTE_REINSTATEMENT = TransactionKind("dispute_reinstatement", "refunds", credits_wallet=True)
-EXPIRY = TransactionKind("expiry", "expired", credits_wallet=False)
+DISPUTE_REINSTATEMENT = TransactionKind(
+    "dispute_reinstatement", "refunds", credits_wallet=True, grant_source="purchase"
+)
+EXPIRY = TransactionKind("expiry", "expired", credits_wallet=False, ends_grant="expired")

@@ -9,6 +9,12 @@ Invariants (checked by `billing verify-ledger`, enforced where a database can):
   corrections are new transactions.
 - System accounts keep no cached balance: theirs is the sum of their entries,
   so no system row becomes a hot spot that every spend must lock.
+- Grants are the wallet's sub-accounts: every credit that enters a wallet opens one, and
+  every wallet entry is split into grant entries saying which grants it moved. A grant's
+  `remaining` equals the sum of its grant entries, stays within 0..amount, and the
+  wallet's `balance` equals the sum of its active grants' `remaining`.
+- `balance` is what the wallet holds, expired-but-not-yet-swept grants included; what can
+  be spent is that less the grants whose `expires_at` has passed (`credits.balances`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    SmallInteger,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,3 +100,73 @@ class CreditEntry(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int | None] = mapped_column(BigInteger)
+
+
+ACTIVE, DEPLETED, EXPIRED, VOIDED = "active", "depleted", "expired", "voided"
+
+
+class CreditGrant(Base):
+    """Credits that entered a wallet together, spent in order and expiring together.
+
+    `active` holds credits; `depleted` is empty (credits a hold returns make it active
+    again); `expired` and `voided` are final and empty."""
+
+    __tablename__ = "credit_grants"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
+        CheckConstraint("priority BETWEEN 0 AND 100", name="priority_in_range"),
+        CheckConstraint(
+            "(status = 'active' AND remaining > 0) OR (status <> 'active' AND remaining = 0)",
+            name="status_matches_remaining",
+        ),
+        # What a debit reads: the wallet's active grants, in consumption order.
+        Index(
+            "ix_credit_grants_spendable",
+            "account_id",
+            "priority",
+            "expires_at",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+        # What the expiry job reads: active grants by expiry time.
+        Index(
+            "ix_credit_grants_expiring",
+            "expires_at",
+            postgresql_where=text("status = 'active' AND expires_at IS NOT NULL"),
+            sqlite_where=text("status = 'active' AND expires_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The transaction that opened it; none for balances carried over by migration 0011.
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("credit_transactions.id"))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CreditGrantEntry(Base):
+    """A wallet entry's share that one grant moved: immutable, like entries."""
+
+    __tablename__ = "credit_grant_entries"
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_nonzero"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    # None only for the opening line of a balance carried over by migration 0011.
+    transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_transactions.id"), index=True
+    )
+    grant_id: Mapped[int] = mapped_column(ForeignKey("credit_grants.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)

@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.credits.grants import consumption_order, lapsed, spendable
+from billing.credits.models import (
+    ACTIVE,
+    DEPLETED,
+    EXPIRED,
+    CreditAccount,
+    CreditEntry,
+    CreditGrant,
+    CreditGrantEntry,
+    CreditTransaction,
+)
+from billing.credits.transfers import Transfer
 from billing.db.statements import upsert
 
 MAX_WALLET_BALANCE = 2**53 - 1
@@ -73,6 +84,147 @@ async def insert_transaction(session: AsyncSession, values: dict[str, Any]) -> i
 
 async def insert_entries(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
     await session.execute(insert(CreditEntry).values(entries))
+
+
+async def open_grant(
+    session: AsyncSession, account_id: int, transfer: Transfer, transaction_id: int, now: datetime
+) -> int:
+    terms = transfer.terms
+    statement = (
+        insert(CreditGrant)
+        .values(
+            account_id=account_id,
+            user_id=transfer.user_id,
+            source=terms.source,
+            amount=transfer.amount,
+            remaining=transfer.amount,
+            priority=terms.effective_priority,
+            status=ACTIVE,
+            reference=transfer.reference,
+            transaction_id=transaction_id,
+            effective_at=now,
+            expires_at=terms.expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(CreditGrant.id)
+    )
+    grant_id: int = (await session.execute(statement)).scalar_one()
+    return grant_id
+
+
+async def insert_grant_entries(
+    session: AsyncSession, transaction_id: int, moved: list[tuple[int, int]]
+) -> None:
+    """Which grants a transaction moved, and by how much (signed, as the wallet entry)."""
+    await session.execute(
+        insert(CreditGrantEntry).values(
+            [
+                {"transaction_id": transaction_id, "grant_id": grant_id, "amount": amount}
+                for grant_id, amount in moved
+            ]
+        )
+    )
+
+
+async def spendable_grants(
+    session: AsyncSession, account_id: int, now: datetime, prefer_reference: str | None
+) -> list[tuple[int, int]]:
+    """(id, remaining) of a wallet's spendable grants in the order a debit takes them."""
+    order = consumption_order()
+    if prefer_reference is not None:
+        order = (case((CreditGrant.reference == prefer_reference, 0), else_=1).asc(), *order)
+    statement = (
+        select(CreditGrant.id, CreditGrant.remaining)
+        .where(CreditGrant.account_id == account_id, spendable(now))
+        .order_by(*order)
+    )
+    return [(row.id, row.remaining) for row in await session.execute(statement)]
+
+
+async def whole_grant(
+    session: AsyncSession, account_id: int, grant_id: int
+) -> list[tuple[int, int]]:
+    """(id, remaining) of one active grant of the wallet, expired or not; [] if none."""
+    statement = select(CreditGrant.id, CreditGrant.remaining).where(
+        CreditGrant.id == grant_id,
+        CreditGrant.account_id == account_id,
+        CreditGrant.status == ACTIVE,
+    )
+    return [(row.id, row.remaining) for row in await session.execute(statement)]
+
+
+async def take_from_grants(
+    session: AsyncSession, taken: list[tuple[int, int]], now: datetime, ends_grant: str | None
+) -> None:
+    """Take each amount from its grant: emptied, it is `depleted` (or `ends_grant`)."""
+    for grant_id, take in taken:
+        emptied = ends_grant or DEPLETED
+        await session.execute(
+            update(CreditGrant)
+            .where(CreditGrant.id == grant_id)
+            .values(
+                remaining=CreditGrant.remaining - take,
+                status=case((CreditGrant.remaining == take, emptied), else_=ACTIVE),
+                updated_at=now,
+            )
+        )
+
+
+async def lapsed_credits(session: AsyncSession, account_id: int, now: datetime) -> int:
+    """What the wallet's expired, not yet swept grants still hold: not the user's."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(CreditGrant.remaining), 0)).where(
+            CreditGrant.account_id == account_id, lapsed(now)
+        )
+    )
+    return int(total or 0)
+
+
+async def next_expiring(
+    session: AsyncSession, account_id: int, now: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """(credits, when) of the next `limit` expiry times of the wallet's spendable grants."""
+    statement = (
+        select(func.sum(CreditGrant.remaining), CreditGrant.expires_at)
+        .where(
+            CreditGrant.account_id == account_id,
+            spendable(now),
+            CreditGrant.expires_at.is_not(None),
+        )
+        .group_by(CreditGrant.expires_at)
+        .order_by(CreditGrant.expires_at)
+        .limit(limit)
+    )
+    return [(int(total), cast(datetime, at)) for total, at in await session.execute(statement)]
+
+
+async def grants_of(
+    session: AsyncSession, user_id: int, status: str | None, now: datetime
+) -> Sequence[CreditGrant]:
+    """A user's grants in consumption order; `status` as of `now` (None: all)."""
+    statement = select(CreditGrant).where(CreditGrant.user_id == user_id)
+    if status == ACTIVE:
+        statement = statement.where(spendable(now))
+    elif status == EXPIRED:
+        statement = statement.where(or_(CreditGrant.status == EXPIRED, lapsed(now)))
+    elif status is not None:
+        statement = statement.where(CreditGrant.status == status)
+    return (await session.scalars(statement.order_by(*consumption_order()))).all()
+
+
+async def grant_of(session: AsyncSession, user_id: int, grant_id: int) -> CreditGrant | None:
+    found: CreditGrant | None = await session.scalar(
+        select(CreditGrant).where(CreditGrant.id == grant_id, CreditGrant.user_id == user_id)
+    )
+    return found
+
+
+async def grant_opened_by(session: AsyncSession, transaction_id: int) -> int | None:
+    grant_id: int | None = await session.scalar(
+        select(CreditGrant.id).where(CreditGrant.transaction_id == transaction_id)
+    )
+    return grant_id
 
 
 _WALLET_ENTRY_JOIN = and_(

@@ -3,28 +3,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
 from billing.auth.dependencies import AdminPrincipal, SelfServiceOrAdmin, ServiceOrAdmin, UserId
 from billing.auth.principals import Principal
 from billing.core.errors import ValidationProblem
-from billing.credits import service
+from billing.core.ids import MAX_USER_ID
+from billing.credits import grant_service, service
 from billing.credits.accounts import ADMIN_GRANT, SPEND
+from billing.credits.grant_service import GrantView
+from billing.credits.grants import GrantSource, GrantTerms
 from billing.credits.schemas import (
     AddCreditsRequest,
+    AddCreditsResult,
     CreditBalance,
     CreditHistoryItem,
     CreditHistoryPage,
     CreditTransactionResult,
+    ExpiringCredits,
+    Grant,
+    GrantList,
+    GrantStatus,
     SpendCreditsRequest,
     UsageBatch,
     UsageResults,
+    VoidGrantRequest,
+    VoidGrantResult,
 )
-from billing.credits.transfers import Transfer
+from billing.credits.transfers import Posted, Transfer
 from billing.credits.usage import ledger_key, post_usage
 from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute, idempotency_key
@@ -42,18 +52,41 @@ def _ledger_key(request: Request, principal: Principal, body_key: str | None) ->
     return ledger_key(principal.scope, key) if key is not None else None
 
 
-async def _post(
-    request: Request, response: Response, transfer: Transfer
-) -> CreditTransactionResult:
-    posted = await service.post(get_database(request), transfer)
+def _mark_replay(response: Response, posted: Posted) -> None:
     if posted.replayed:  # answered from the ledger: the first response was never stored
         response.headers[REPLAY_HEADER] = "true"
+
+
+async def _post(request: Request, response: Response, transfer: Transfer) -> Posted:
+    posted = await service.post(get_database(request), transfer)
+    _mark_replay(response, posted)
+    return posted
+
+
+def _result(posted: Posted) -> CreditTransactionResult:
     return CreditTransactionResult(
         transaction_id=posted.transaction_id,
         user_id=posted.user_id,
         amount=posted.amount,
         balance=posted.balance,
         created_at=posted.created_at,
+    )
+
+
+def _grant(view: GrantView) -> Grant:
+    found = view.grant
+    return Grant(
+        id=found.id,
+        user_id=found.user_id,
+        source=cast(GrantSource, found.source),
+        amount=found.amount,
+        remaining=view.remaining,
+        priority=found.priority,
+        effective_at=found.effective_at,
+        expires_at=found.expires_at,
+        status=cast(GrantStatus, view.status),
+        reference=found.reference,
+        created_at=found.created_at,
     )
 
 
@@ -65,7 +98,14 @@ async def get_balance(
     async with get_database(request).sessions() as session:
         current = await service.balance(session, user_id)
     return CreditBalance(
-        user_id=current.user_id, balance=current.balance, updated_at=current.updated_at
+        user_id=current.user_id,
+        balance=current.balance,
+        held=current.held,
+        expiring=[
+            ExpiringCredits(amount=soon.amount, expires_at=soon.expires_at)
+            for soon in current.expiring
+        ],
+        updated_at=current.updated_at,
     )
 
 
@@ -106,7 +146,8 @@ async def add_credits(
     request: Request,
     response: Response,
     principal: AdminPrincipal,
-) -> CreditTransactionResult:
+) -> AddCreditsResult:
+    """Open a grant: `expires_at` (none: never), `priority` and `source` set how it is spent."""
     transfer = Transfer(
         kind=ADMIN_GRANT,
         user_id=user_id,
@@ -114,9 +155,49 @@ async def add_credits(
         actor=principal.scope,
         idempotency_key=_ledger_key(request, principal, body.idempotency_key),
         description=body.reason,
-        expires_at=body.expires_at,
+        grant=GrantTerms(body.source, body.priority, body.expires_at),
     )
-    return await _post(request, response, transfer)
+    posted = await _post(request, response, transfer)
+    assert posted.grant_id is not None, "a credit opens a grant"
+    async with get_database(request).sessions() as session:
+        opened = await grant_service.grant(session, user_id, posted.grant_id)
+    return AddCreditsResult(**_result(posted).model_dump(), grant=_grant(opened))
+
+
+@router.get("/{user_id}/grants")
+async def list_grants(
+    user_id: UserId,
+    principal: SelfServiceOrAdmin,
+    request: Request,
+    status: GrantStatus | None = None,
+) -> GrantList:
+    async with get_database(request).sessions() as session:
+        views = await grant_service.list_grants(session, user_id, status)
+    return GrantList(data=[_grant(view) for view in views])
+
+
+@router.post("/{user_id}/grants/{grant_id}/void")
+async def void_grant(
+    user_id: UserId,
+    grant_id: Annotated[int, Path(gt=0, le=MAX_USER_ID)],
+    body: VoidGrantRequest,
+    request: Request,
+    response: Response,
+    principal: AdminPrincipal,
+) -> VoidGrantResult:
+    """Remove what remains of an active grant; 409 `conflict` for any other."""
+    posted, after = await grant_service.void(
+        get_database(request),
+        user_id,
+        grant_id,
+        reason=body.reason,
+        actor=principal.scope,
+        key=_ledger_key(request, principal, body.idempotency_key),
+    )
+    _mark_replay(response, posted)
+    return VoidGrantResult(
+        grant=_grant(after), transaction_id=posted.transaction_id, balance=posted.balance
+    )
 
 
 @router.post("/{user_id}/spend")
@@ -136,7 +217,7 @@ async def spend_credits(
         description=body.description,
         metadata=body.metadata,
     )
-    return await _post(request, response, transfer)
+    return _result(await _post(request, response, transfer))
 
 
 @usage_router.post("/usage")

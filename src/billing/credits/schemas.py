@@ -20,8 +20,10 @@ from pydantic import (
 
 from billing.core.ids import MAX_USER_ID
 from billing.core.times import ISO_8601_ONLY, utcnow
+from billing.credits.grants import MAX_PRIORITY, MIN_PRIORITY, GrantSource
 
 MAX_AMOUNT = 2**53 - 1
+Priority = Annotated[int, Field(strict=True, ge=MIN_PRIORITY, le=MAX_PRIORITY)]
 
 
 def _no_nul(value: str) -> str:
@@ -44,15 +46,23 @@ class MoneyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_no_nul),
+]
+
+
 class AddCreditsRequest(MoneyRequest):
     amount: CreditAmount
-    reason: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-        AfterValidator(_no_nul),
-    ]
+    reason: Reason
     idempotency_key: IdempotencyKey | None = None
     expires_at: Annotated[datetime | None, ISO_8601_ONLY] = None
+    priority: Priority | None = Field(
+        default=None,
+        description="0..100, lower is consumed first; default 10 for a promotion, else 50",
+    )
+    source: Literal["admin", "promotion"] = "admin"
 
     @field_validator("expires_at")
     @classmethod
@@ -114,11 +124,56 @@ class CreditTransactionResult(BaseModel):
     created_at: datetime
 
 
+class ExpiringCredits(BaseModel):
+    amount: int
+    expires_at: datetime
+
+
 class CreditBalance(BaseModel):
     user_id: int
-    balance: int
+    balance: int = Field(description="What can be spent now")
+    held: int = Field(description="What active holds reserve")
+    expiring: list[ExpiringCredits] = Field(
+        description="The next (up to 3) expiry times of spendable grants, soonest first"
+    )
     currency: Literal["credits"] = "credits"
     updated_at: datetime | None
+
+
+GrantStatus = Literal["active", "depleted", "expired", "voided"]
+
+
+class Grant(BaseModel):
+    id: int
+    user_id: int
+    source: GrantSource
+    amount: int
+    remaining: int = Field(description="0 once expired, voided or spent")
+    priority: int
+    effective_at: datetime
+    expires_at: datetime | None
+    status: GrantStatus
+    reference: str | None
+    created_at: datetime
+
+
+class GrantList(BaseModel):
+    data: list[Grant] = Field(description="In consumption order")
+
+
+class AddCreditsResult(CreditTransactionResult):
+    grant: Grant
+
+
+class VoidGrantRequest(MoneyRequest):
+    reason: Reason
+    idempotency_key: IdempotencyKey | None = None
+
+
+class VoidGrantResult(BaseModel):
+    grant: Grant
+    transaction_id: int
+    balance: int
 
 
 class CreditHistoryItem(BaseModel):

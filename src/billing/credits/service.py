@@ -2,12 +2,12 @@
 
 Every public function here ends its database transaction before returning,
 and reads run outside one, so no caller is left holding locks (SQLite takes its
-write lock at BEGIN). A posting is: (idempotency check) -> wallet UPDATE ->
+write lock at BEGIN). A posting is: (idempotency check) -> grants -> wallet UPDATE ->
 transaction INSERT -> entries INSERT -> audit entry INSERT, committed together: one
-statement on PostgreSQL (see `single_statement.py`; concurrent unkeyed spends are committed
-in groups), a `BEGIN IMMEDIATE` transaction on SQLite. Debits use a conditional UPDATE
-(`balance >= amount`), so concurrent spends on one wallet serialize on its row and can
-never take it below zero. A transaction's idempotency key is unique:
+round trip on PostgreSQL (see `single_statement.py`; concurrent unkeyed spends are committed
+in groups), a `BEGIN IMMEDIATE` transaction on SQLite (`stepwise.py`). Debits lock the
+wallet row first, so concurrent spends on one wallet serialize on it and can never take
+more than its spendable grants hold. A transaction's idempotency key is unique:
 replaying it returns the original result; reusing it for a different
 operation is an idempotency conflict.
 """
@@ -15,24 +15,25 @@ operation is an idempotency conflict.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.audit import service as audit
 from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredits
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import utcnow
-from billing.credits import repository, single_statement
+from billing.credits import repository, single_statement, stepwise
 from billing.credits.hooks import HOOKS
 from billing.credits.models import CreditTransaction
-from billing.credits.transfers import POSTED_FACTS, Posted, Transfer
+from billing.credits.transfers import Posted, Transfer
 from billing.db.after_commit import after_commit
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
+
+EXPIRING_SHOWN = 3
 
 
 async def post(database: Database, transfer: Transfer) -> Posted:
@@ -43,7 +44,7 @@ async def post(database: Database, transfer: Transfer) -> Posted:
         posted = await _post_on_postgres(database, transfer, key, now)
     else:
         async with database.sessions() as session, session.begin():
-            posted = await _apply(session, transfer, key, now)
+            posted = await stepwise.apply(session, transfer, key, now)
     if posted is None:
         async with database.sessions() as session:
             await read_without_transaction(session)
@@ -60,7 +61,7 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     if session.get_bind().dialect.name == "postgresql":
         posted = await single_statement.post_in_transaction(session, transfer, key, now)
     else:
-        posted = await _apply(session, transfer, key, now)
+        posted = await stepwise.apply(session, transfer, key, now)
     if posted is None:
         return await _explain_refusal(session, transfer)
     # Announced once the caller's transaction commits: a rolled-back attempt posted nothing.
@@ -79,61 +80,9 @@ async def _post_on_postgres(
     )
 
 
-def _posted(transfer: Transfer, posted: tuple[int, int], now: datetime) -> Posted:
-    transaction_id, balance_after = posted
-    return Posted(transaction_id, transfer.user_id, transfer.amount, balance_after, now)
-
-
-async def _apply(
-    session: AsyncSession, transfer: Transfer, key: str, now: datetime
-) -> tuple[int, int] | None:
-    """The posting as statements in the session's transaction, on either database:
-    (transaction id, wallet balance after), or None if refused."""
-    if transfer.idempotency_key and await repository.transaction_by_key(session, key):
-        return None
-    if transfer.kind.credits_wallet:
-        state = await repository.credit_wallet(session, transfer.user_id, transfer.amount, now)
-    else:
-        state = await repository.debit_wallet(session, transfer.user_id, transfer.amount, now)
-    if state is None:
-        return None
-    transaction_id = await repository.insert_transaction(
-        session,
-        {
-            "kind": transfer.kind.name,
-            "user_id": transfer.user_id,
-            "amount": transfer.amount,
-            "idempotency_key": key,
-            "fingerprint": transfer.fingerprint,
-            "actor": transfer.actor,
-            "reference": transfer.reference,
-            "description": transfer.description,
-            "metadata_": transfer.metadata,
-            "expires_at": transfer.expires_at,
-            "created_at": now,
-        },
-    )
-    await repository.insert_entries(
-        session,
-        [
-            {
-                "transaction_id": transaction_id,
-                "account_id": state.account_id,
-                "amount": transfer.wallet_delta,
-                "balance_after": state.balance,
-            },
-            {
-                "transaction_id": transaction_id,
-                "account_id": transfer.kind.system_account_id,
-                "amount": -transfer.wallet_delta,
-                "balance_after": None,
-            },
-        ],
-    )
-    entry = transfer.audit_entry()
-    facts = dict(zip(POSTED_FACTS, (transaction_id, state.balance), strict=True))
-    await audit.record_entry(session, replace(entry, details={**(entry.details or {}), **facts}))
-    return transaction_id, state.balance
+def _posted(transfer: Transfer, posted: tuple[int, int, int, int | None], now: datetime) -> Posted:
+    transaction_id, balance_after, amount, grant_id = posted
+    return Posted(transaction_id, transfer.user_id, amount, balance_after, now, grant_id=grant_id)
 
 
 async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:
@@ -144,6 +93,8 @@ async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:
             return replay
     if transfer.kind.credits_wallet:
         raise Conflict("This would take the balance above the largest allowed value.")
+    if transfer.grant_id is not None:
+        raise Conflict("Nothing remains of this grant: it is spent, expired or voided.")
     HOOKS.announce_refused(transfer)
     current = await _balance(session, transfer.user_id)
     raise InsufficientCredits(balance=current.balance, required=transfer.amount)
@@ -157,6 +108,7 @@ async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
     original, balance_after = found  # wallet entries always record it; verify-ledger checks
     if original.fingerprint != transfer.fingerprint:
         raise IdempotencyConflict("This idempotency key was used for a different credit operation.")
+    opened = await repository.grant_opened_by(session, original.id)
     return Posted(
         original.id,
         original.user_id,
@@ -164,14 +116,26 @@ async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
         cast(int, balance_after),
         original.created_at,
         replayed=True,
+        grant_id=opened,
     )
 
 
 @dataclass(frozen=True, slots=True)
+class Expiring:
+    amount: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
+    """`balance` can be spent now; `held` is reserved by active holds; `expiring` is the
+    next grants to expire, soonest first."""
+
     user_id: int
     balance: int
     updated_at: datetime | None
+    held: int = 0
+    expiring: tuple[Expiring, ...] = ()
 
 
 async def balance(session: AsyncSession, user_id: int) -> Balance:
@@ -180,11 +144,20 @@ async def balance(session: AsyncSession, user_id: int) -> Balance:
 
 
 async def _balance(session: AsyncSession, user_id: int) -> Balance:
-    """A user without a wallet yet simply has none: balance 0."""
+    """A user without a wallet yet simply has none: balance 0. Grants past their expiry
+    count for nothing, whether or not the expiry job has swept them."""
     account = await repository.wallet(session, user_id)
     if account is None:
         return Balance(user_id, 0, None)
-    return Balance(user_id, account.balance or 0, account.updated_at)
+    now = utcnow()
+    lapsed = await repository.lapsed_credits(session, account.id, now)
+    expiring = await repository.next_expiring(session, account.id, now, EXPIRING_SHOWN)
+    return Balance(
+        user_id,
+        (account.balance or 0) - lapsed,
+        account.updated_at,
+        expiring=tuple(Expiring(amount, at) for amount, at in expiring),
+    )
 
 
 @dataclass(frozen=True, slots=True)

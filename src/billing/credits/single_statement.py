@@ -32,25 +32,20 @@ from billing.db.group_commit import GroupCommit
 KEY_CONSTRAINT = "uq_credit_transactions_idempotency_key"
 # $1 user_id, $2 amount, $3 now, $4 idempotency key
 KEY_UNUSED = "NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = $4)"
-DEBIT_WALLET = f"""
-    UPDATE credit_accounts SET balance = balance - $2, updated_at = $3
-    WHERE user_id = $1 AND kind = 'wallet' AND balance >= $2 AND {KEY_UNUSED}
-    RETURNING id, balance
-"""  # noqa: S608 (constants only)
-CREDIT_WALLET = f"""
+# $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
+# $11 expires_at, $12 signed change to the wallet, $13 system account id,
+# $14-$20 the audit entry (`Transfer.audit_entry`): actor, action, target, user id,
+# request id, details, the caller's request id; then $21 the grant's source and $22 its
+# priority.
+CREDIT = f"""
+WITH wallet AS (
     INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
     SELECT 'wallet', $1, $2, $3, $3 WHERE {KEY_UNUSED}
     ON CONFLICT (user_id) DO UPDATE
         SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at
         WHERE credit_accounts.balance + excluded.balance <= {MAX_WALLET_BALANCE}
     RETURNING id, balance
-"""  # noqa: S608 (constants only)
-# $5 kind, $6 fingerprint, $7 actor, $8 reference, $9 description, $10 metadata,
-# $11 expires_at, $12 signed change to the wallet, $13 system account id,
-# $14-$20 the audit entry (`Transfer.audit_entry`): actor, action, target, user id,
-# request id, details, the caller's request id
-POSTING = """
-WITH wallet AS ({wallet}),
+),
 txn AS (
     INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint, actor,
                                      reference, description, metadata, expires_at, created_at)
@@ -65,31 +60,46 @@ entries AS (
     UNION ALL
     SELECT txn.id, $13::bigint, -$12::bigint, NULL FROM txn
 ),
+opened AS (
+    INSERT INTO credit_grants (account_id, user_id, source, amount, remaining, priority, status,
+                               reference, transaction_id, effective_at, expires_at, created_at,
+                               updated_at)
+    SELECT wallet.id, $1, $21::varchar, $2, $2, $22::smallint, 'active', $8, txn.id, $3, $11,
+           $3, $3
+    FROM txn, wallet
+    RETURNING id
+),
+grant_entry AS (
+    INSERT INTO credit_grant_entries (transaction_id, grant_id, amount)
+    SELECT txn.id, opened.id, $2 FROM txn, opened
+),
 audit AS (
     INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details,
                            caller_request_id)
     SELECT $3::timestamptz, $14::varchar, $15::varchar, $16::varchar, $17::bigint, $18::varchar,
-           $19::jsonb || jsonb_build_object('{transaction_id}', txn.id, '{balance_after}',
+           $19::jsonb || jsonb_build_object('{POSTED_FACTS[0]}', txn.id, '{POSTED_FACTS[1]}',
                                             wallet.balance),
            $20::varchar
     FROM txn, wallet
 )
-SELECT txn.id, wallet.balance FROM txn, wallet
-"""
-_FACTS = dict(zip(("transaction_id", "balance_after"), POSTED_FACTS, strict=True))
-DEBIT, CREDIT = (
-    POSTING.format(wallet=wallet, **_FACTS) for wallet in (DEBIT_WALLET, CREDIT_WALLET)
-)
+SELECT txn.id, wallet.balance, $2::bigint AS amount, opened.id AS grant_id
+FROM txn, wallet, opened
+"""  # noqa: S608 (constants only)
+# The function (migration 0011) locks the wallet, then reads its grants: a statement of
+# its own sees what the debits before it committed. $21 the reference whose grants go
+# first, $22 the one grant to empty, $23 the status that leaves it in.
+DEBIT = "SELECT * FROM credit_debit(" + ", ".join(f"${n}" for n in range(1, 24)) + ")"  # noqa: S608
 
 # The wallet entry of each given key that is posted: a batch's answers, read after it commits.
 POSTED = """
-SELECT t.idempotency_key, t.id, e.balance_after
+SELECT t.idempotency_key, t.id, e.balance_after, t.amount
 FROM credit_transactions t
 JOIN credit_entries e ON e.transaction_id = t.id AND e.balance_after IS NOT NULL
 WHERE t.idempotency_key = ANY($1::varchar[])
 """
 Arguments = tuple[Any, ...]
-Outcome = tuple[int, int] | None  # (transaction id, wallet balance after), None: not posted
+# (transaction id, wallet balance after, amount, grant opened), None: not posted
+Outcome = tuple[int, int, int, int | None] | None
 USER_ID, KEY = 0, 3  # positions in Arguments
 
 
@@ -122,7 +132,14 @@ def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:
         correlation.current(),
         orjson.dumps(entry.details).decode(),
         correlation.caller(),
+        *_grant_arguments(transfer),
     )
+
+
+def _grant_arguments(transfer: Transfer) -> Arguments:
+    if transfer.kind.credits_wallet:
+        return transfer.terms.source, transfer.terms.effective_priority
+    return transfer.prefer_reference, transfer.grant_id, transfer.kind.ends_grant
 
 
 async def post_once(database: Database, statement: str, arguments: Arguments) -> Outcome:
@@ -145,7 +162,10 @@ async def post_debits(database: Database, batch: list[Arguments]) -> list[Outcom
     async with database.driver_connection() as connection:
         await connection.executemany(DEBIT, batch)
         rows = await connection.fetch(POSTED, [arguments[KEY] for arguments in batch])
-    posted = {row["idempotency_key"]: (row["id"], row["balance_after"]) for row in rows}
+    posted = {
+        row["idempotency_key"]: (row["id"], row["balance_after"], row["amount"], None)
+        for row in rows
+    }
     return [posted.get(arguments[KEY]) for arguments in batch]
 
 
@@ -175,4 +195,4 @@ async def post_in_transaction(
 
 async def _post(connection: asyncpg.Connection, statement: str, arguments: Arguments) -> Outcome:
     row = await connection.fetchrow(statement, *arguments)
-    return (row["id"], row["balance"]) if row else None
+    return (row["id"], row["balance"], row["amount"], row["grant_id"]) if row else None

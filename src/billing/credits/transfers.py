@@ -1,6 +1,9 @@
 """What the ledger is asked to do (a Transfer) and what it did (Posted).
 
-A transfer moves credits between one user's wallet and one system account. Its audit
+A transfer moves credits between one user's wallet and one system account. A credit opens
+a grant on its `grant` terms; a debit takes from the wallet's grants in consumption order
+(the grants of `prefer_reference` first), or takes all that remains of one grant
+(`grant_id`: expiry and void). Its audit
 entry is described here, once, for both ways of posting it (`service` on SQLite,
 `single_statement` on PostgreSQL); the posting adds the facts only it knows
 (`POSTED_FACTS`: the transaction's id and the wallet's balance after it).
@@ -14,6 +17,7 @@ from typing import Any
 
 from billing.audit.service import Entry, user_target
 from billing.credits.accounts import TransactionKind
+from billing.credits.grants import GrantTerms
 
 POSTED_FACTS = ("transaction_id", "balance_after")
 
@@ -30,11 +34,27 @@ class Transfer:
     reference: str | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
-    expires_at: datetime | None = None
+    grant: GrantTerms | None = None  # credits only; None: the kind's source, defaults
+    prefer_reference: str | None = None  # debits: the grants of this reference go first
+    grant_id: int | None = None  # debits of one whole grant; `amount` is then what it held
+
+    @property
+    def terms(self) -> GrantTerms:
+        """The terms of the grant a credit opens."""
+        if self.grant is not None:
+            return self.grant
+        assert self.kind.grant_source is not None, f"{self.kind.name} opens no grant"
+        return GrantTerms(self.kind.grant_source)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.grant.expires_at if self.grant is not None else None
 
     @property
     def fingerprint(self) -> str:
         """What must match for a replayed key to be the same operation."""
+        if self.grant_id is not None:
+            return f"{self.kind.name}:{self.user_id}:grant:{self.grant_id}"
         return f"{self.kind.name}:{self.user_id}:{self.amount}"
 
     @property
@@ -60,3 +80,4 @@ class Posted:
     balance: int
     created_at: datetime
     replayed: bool = False
+    grant_id: int | None = None  # the grant a credit opened

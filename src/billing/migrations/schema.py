@@ -3,7 +3,13 @@
 from billing.audit.models import AuditEntry
 from billing.auth.models import ApiKey
 from billing.catalog.models import CatalogVersion, Price, Product
-from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.credits.models import (
+    CreditAccount,
+    CreditEntry,
+    CreditGrant,
+    CreditGrantEntry,
+    CreditTransaction,
+)
 from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
 from billing.payments.models import Dispute, Payment, StripeCustomer, Subscription
@@ -17,6 +23,8 @@ __all__ = [
     "CatalogVersion",
     "CreditAccount",
     "CreditEntry",
+    "CreditGrant",
+    "CreditGrantEntry",
     "CreditTransaction",
     "Dispute",
     "IdempotencyRecord",
