@@ -20,6 +20,7 @@ from billing.auth.api_keys import create_api_key
 from billing.auth.principals import Role
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
+from billing.core.times import CLOCK, Clock
 from billing.credits.single_statement import SPENDS
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
@@ -48,6 +49,15 @@ PG_RESET = (
     " UPDATE catalog_version SET version = 0;"
     " DELETE FROM credit_accounts WHERE kind = 'wallet'"
 )
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """This process's clock, to move forward (`clock.offset = timedelta(days=31)`) instead
+    of sleeping; put back after the test. Mint JWTs before moving it (a token issued in
+    the clock's future is refused), or use API keys."""
+    yield CLOCK
+    CLOCK.offset = timedelta(0)
 
 
 @pytest.fixture(autouse=True)

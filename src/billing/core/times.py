@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BeforeValidator
 
@@ -26,5 +27,16 @@ def _is_number(text: str) -> bool:
 ISO_8601_ONLY = BeforeValidator(refuse_numbers)
 
 
+@dataclass
+class Clock:
+    """This process's clock: the system's, shifted by `offset`. Tests move it forward to
+    see grants expire and holds lapse without sleeping; nothing else sets it."""
+
+    offset: timedelta = timedelta(0)
+
+
+CLOCK = Clock()
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + CLOCK.offset

@@ -220,6 +220,19 @@ async def grant_of(session: AsyncSession, user_id: int, grant_id: int) -> Credit
     return found
 
 
+async def lapsed_grants(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[tuple[int, int, int]]:
+    """(id, user id, remaining) of grants still active past their expiry, oldest first."""
+    statement = (
+        select(CreditGrant.id, CreditGrant.user_id, CreditGrant.remaining)
+        .where(lapsed(now))
+        .order_by(CreditGrant.expires_at, CreditGrant.id)
+        .limit(limit)
+    )
+    return [(row.id, row.user_id, row.remaining) for row in await session.execute(statement)]
+
+
 async def grant_opened_by(session: AsyncSession, transaction_id: int) -> int | None:
     grant_id: int | None = await session.scalar(
         select(CreditGrant.id).where(CreditGrant.transaction_id == transaction_id)
