@@ -46,6 +46,40 @@ CHECKS: dict[str, str] = {
         GROUP BY e.transaction_id
         HAVING SUM(CASE WHEN a.kind = 'wallet' THEN 1 ELSE 0 END) <> 1
     """,
+    "every grant's remaining equals the sum of its grant entries": """
+        SELECT g.id FROM credit_grants g
+        LEFT JOIN (
+            SELECT grant_id, SUM(amount) AS total FROM credit_grant_entries GROUP BY grant_id
+        ) s ON s.grant_id = g.id
+        WHERE g.remaining <> COALESCE(s.total, 0)
+    """,
+    "no grant holds less than zero or more than its amount": """
+        SELECT id FROM credit_grants WHERE remaining < 0 OR remaining > amount
+    """,
+    "every wallet's balance equals what its active grants hold": """
+        SELECT a.id FROM credit_accounts a
+        LEFT JOIN (
+            SELECT account_id, SUM(remaining) AS total FROM credit_grants
+            WHERE status = 'active' GROUP BY account_id
+        ) g ON g.account_id = a.id
+        WHERE a.kind = 'wallet' AND a.balance <> COALESCE(g.total, 0)
+    """,
+    "every wallet entry since grants began is split among grants": """
+        SELECT e.transaction_id FROM credit_entries e
+        JOIN credit_accounts a ON a.id = e.account_id AND a.kind = 'wallet'
+        LEFT JOIN (
+            SELECT transaction_id, SUM(amount) AS total FROM credit_grant_entries
+            WHERE transaction_id IS NOT NULL GROUP BY transaction_id
+        ) g ON g.transaction_id = e.transaction_id
+        WHERE e.transaction_id >= (SELECT MIN(transaction_id) FROM credit_grant_entries)
+          AND (g.total IS NULL OR g.total <> e.amount)
+    """,
+    "no grant was debited at or after its expiry, but by the expiry itself": """
+        SELECT g.id FROM credit_grants g
+        JOIN credit_grant_entries ge ON ge.grant_id = g.id AND ge.amount < 0
+        JOIN credit_transactions t ON t.id = ge.transaction_id
+        WHERE g.expires_at IS NOT NULL AND t.created_at >= g.expires_at AND t.kind <> 'expiry'
+    """,
 }
 SAMPLE = 10
 AUDIT_CHAIN = "every audit entry hashes its contents and the entry before it"
