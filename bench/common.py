@@ -39,19 +39,32 @@ UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 WARM_UP_SECONDS = 3
 # Users 1..N funded by an admin grant each, as the service would have recorded it; the bare
 # tables are what pgbench and bench/baseline_app.py spend from.
+# Each wallet holds three grants, as issue 16 measures: a promotion (priority 10) expiring
+# in 30 days, a grant expiring in a year and one that never expires (priority 50).
 FUNDED_WALLETS_SQL = """
 INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
-    SELECT 'wallet', u, {balance}, now(), now() FROM generate_series(1, {users}) AS u;
+    SELECT 'wallet', u, 3 * {part}, now(), now() FROM generate_series(1, {users}) AS u;
 INSERT INTO credit_transactions
-    (kind, user_id, amount, idempotency_key, fingerprint, actor, created_at)
-    SELECT 'admin_grant', u, {balance}, 'seed:' || u, 'admin_grant:' || u || ':{balance}',
-           'bench', now()
-    FROM generate_series(1, {users}) AS u;
+    (kind, user_id, amount, idempotency_key, fingerprint, actor, expires_at, created_at)
+    SELECT 'admin_grant', u, {part}, 'seed:' || u || ':' || g,
+           'admin_grant:' || u || ':{part}', 'bench',
+           CASE g WHEN 1 THEN now() + interval '30 days' WHEN 2 THEN now() + interval '1 year'
+           END, now()
+    FROM generate_series(1, {users}) AS u, generate_series(1, 3) AS g;
 INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
-    SELECT t.id, a.id, t.amount, t.amount FROM credit_transactions t
-    JOIN credit_accounts a ON a.user_id = t.user_id;
+    SELECT t.id, a.id, t.amount,
+           SUM(t.amount) OVER (PARTITION BY a.id ORDER BY t.id)
+    FROM credit_transactions t JOIN credit_accounts a ON a.user_id = t.user_id;
 INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
     SELECT t.id, 3, -t.amount, NULL FROM credit_transactions t;
+INSERT INTO credit_grants (account_id, user_id, source, amount, remaining, priority, status,
+                           transaction_id, effective_at, expires_at, created_at, updated_at)
+    SELECT a.id, t.user_id, CASE WHEN t.idempotency_key LIKE '%:1' THEN 'promotion' ELSE 'admin'
+           END, t.amount, t.amount, CASE WHEN t.idempotency_key LIKE '%:1' THEN 10 ELSE 50 END,
+           'active', t.id, t.created_at, t.expires_at, t.created_at, t.created_at
+    FROM credit_transactions t JOIN credit_accounts a ON a.user_id = t.user_id;
+INSERT INTO credit_grant_entries (transaction_id, grant_id, amount)
+    SELECT transaction_id, id, amount FROM credit_grants;
 VACUUM ANALYZE;
 """
 
@@ -117,8 +130,9 @@ def billing_cli(database: str, *args: str, check: bool = True) -> subprocess.Com
 
 
 def fund_wallets(database: str, users: int, balance: int) -> None:
-    """Wallets for users 1..`users`, each granted `balance` credits, ledger-consistent."""
-    psql(database, FUNDED_WALLETS_SQL.format(users=users, balance=balance))
+    """Wallets for users 1..`users`, each granted about `balance` credits in three grants,
+    ledger-consistent."""
+    psql(database, FUNDED_WALLETS_SQL.format(users=users, part=max(balance // 3, 1)))
 
 
 def tokens(users: int, role: Role = "user") -> list[str]:

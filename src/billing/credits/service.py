@@ -30,6 +30,7 @@ from billing.credits.hooks import HOOKS
 from billing.credits.models import CreditTransaction
 from billing.credits.transfers import Posted, Transfer
 from billing.db.after_commit import after_commit
+from billing.db.conflicts import lost_a_conflict
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 
@@ -67,6 +68,56 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     # Announced once the caller's transaction commits: a rolled-back attempt posted nothing.
     after_commit(session, partial(HOOKS.announce_posted, transfer))
     return _posted(transfer, posted, now)
+
+
+Refusal = InsufficientCredits | IdempotencyConflict
+
+
+async def post_batch(database: Database, debits: list[Transfer]) -> list[Posted | Refusal]:
+    """Keyed debits of one kind and actor, each atomic on its own and answered as if posted
+    alone, committed together (one statement on PostgreSQL, one transaction on SQLite).
+    A key raced by another request, or a deadlock, writes none of them: they are then
+    posted one by one."""
+    now = utcnow()
+    try:
+        outcomes = await _post_together(database, debits, now)
+    except Exception as exc:
+        if not (single_statement.key_raced(exc) or lost_a_conflict(exc)):
+            raise
+        return [await post_alone(database, debit) for debit in debits]
+    answers: list[Posted | Refusal] = []
+    async with database.sessions() as session:
+        await read_without_transaction(session)
+        for debit, outcome in zip(debits, outcomes, strict=True):
+            if outcome is not None:
+                HOOKS.announce_posted(debit)
+                answers.append(_posted(debit, outcome, now))
+                continue
+            try:
+                answers.append(await _explain_refusal(session, debit))
+            except (InsufficientCredits, IdempotencyConflict) as refusal:
+                answers.append(refusal)
+    return answers
+
+
+async def _post_together(
+    database: Database, debits: list[Transfer], now: datetime
+) -> list[stepwise.Outcome]:
+    if database.dialect == "postgresql":
+        return await single_statement.post_many(database, debits, now)
+    async with database.sessions() as session, session.begin():
+        return [
+            await stepwise.apply(session, debit, cast(str, debit.idempotency_key), now)
+            for debit in debits
+        ]
+
+
+async def post_alone(database: Database, debit: Transfer) -> Posted | Refusal:
+    """`post`, with a refusal returned instead of raised."""
+    try:
+        return await post(database, debit)
+    except (InsufficientCredits, IdempotencyConflict) as refusal:
+        return refusal
 
 
 async def _post_on_postgres(

@@ -90,6 +90,11 @@ FROM txn, wallet, opened
 # first, $22 the one grant to empty, $23 the status that leaves it in.
 DEBIT = "SELECT * FROM credit_debit(" + ", ".join(f"${n}" for n in range(1, 24)) + ")"  # noqa: S608
 
+# Keyed debits of one kind and actor, one per event (migration 0013): $1-$8 arrays of
+# user ids, amounts, keys, fingerprints, descriptions, metadata, audit targets and details;
+# $9 now, $10 kind, $11 actor, $12 system account id, $13 audit action, $14-$15 request ids.
+DEBIT_MANY = "SELECT * FROM credit_debit_many(" + ", ".join(f"${n}" for n in range(1, 16)) + ")"  # noqa: S608
+
 # The wallet entry of each given key that is posted: a batch's answers, read after it commits.
 POSTED = """
 SELECT t.idempotency_key, t.id, e.balance_after, t.amount
@@ -142,14 +147,51 @@ def _grant_arguments(transfer: Transfer) -> Arguments:
     return transfer.prefer_reference, transfer.grant_id, transfer.kind.ends_grant
 
 
+def key_raced(exc: BaseException) -> bool:
+    """Another transaction committed the same idempotency key first."""
+    return isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name == KEY_CONSTRAINT
+
+
 async def post_once(database: Database, statement: str, arguments: Arguments) -> Outcome:
     async with database.driver_connection() as connection:
         try:
             return await _post(connection, statement, arguments)
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == KEY_CONSTRAINT:
+            if key_raced(exc):
                 return None
             raise
+
+
+async def post_many(database: Database, debits: list[Transfer], now: datetime) -> list[Outcome]:
+    """Keyed debits of one kind and actor, each atomic on its own, in one statement and one
+    commit. A key another transaction holds fails them all (`key_raced`): nothing written."""
+    first = debits[0].audit_entry()
+    entries = [debit.audit_entry() for debit in debits]
+    columns = (
+        [debit.user_id for debit in debits],
+        [debit.amount for debit in debits],
+        [debit.idempotency_key for debit in debits],
+        [debit.fingerprint for debit in debits],
+        [debit.description for debit in debits],
+        [orjson.dumps(debit.metadata).decode() if debit.metadata else None for debit in debits],
+        [entry.target for entry in entries],
+        [orjson.dumps(entry.details).decode() for entry in entries],
+    )
+    kind = debits[0].kind
+    async with database.driver_connection() as connection:
+        rows = await connection.fetch(
+            DEBIT_MANY,
+            *columns,
+            now,
+            kind.name,
+            first.actor,
+            kind.system_account_id,
+            first.action,
+            correlation.current(),
+            correlation.caller(),
+        )
+    posted = {row["ordinal"]: (row["id"], row["balance"], row["amount"], None) for row in rows}
+    return [posted.get(ordinal) for ordinal in range(1, len(debits) + 1)]
 
 
 async def post_debits(database: Database, batch: list[Arguments]) -> list[Outcome]:

@@ -2,7 +2,8 @@
 
 A platform backend reports up to `MAX_USAGE_EVENTS` debits at once. Each is atomic on its
 own and keyed like a spend (`api:<caller>:<key>`), so an event retried through either
-route posts once. One event's trouble (malformed, short of credits, its key used for
+route posts once. The batch is committed together (`service.post_batch`): one statement
+and one commit on PostgreSQL. One event's trouble (malformed, short of credits, its key used for
 another debit) is that event's answer; the batch goes on. Only a fault of the service
 itself (the database gone) fails the whole request, and a retry of it replays what was
 posted.
@@ -16,7 +17,8 @@ from billing.core.errors import IdempotencyConflict, InsufficientCredits
 from billing.credits import service
 from billing.credits.accounts import SPEND
 from billing.credits.schemas import UsageEvent, UsageResult
-from billing.credits.transfers import Transfer
+from billing.credits.service import Refusal
+from billing.credits.transfers import Posted, Transfer
 from billing.db.engine import Database
 
 
@@ -38,9 +40,28 @@ def _invalid(raw: object, error: ValidationError) -> UsageResult:
     )
 
 
-async def _post_one(database: Database, caller: str, event: UsageEvent) -> UsageResult:
+def _answer(event: UsageEvent, outcome: Posted | Refusal) -> UsageResult:
     answer = {"idempotency_key": event.idempotency_key, "user_id": event.user_id}
-    transfer = Transfer(
+    if isinstance(outcome, InsufficientCredits):
+        balance = outcome.extra.get("balance")
+        return UsageResult(
+            **answer,
+            status="insufficient_credits",
+            balance=balance if isinstance(balance, int) else None,
+            detail=outcome.detail,
+        )
+    if isinstance(outcome, IdempotencyConflict):
+        return UsageResult(**answer, status="conflict", detail=outcome.detail)
+    return UsageResult(
+        **answer,
+        status="replayed" if outcome.replayed else "posted",
+        transaction_id=outcome.transaction_id,
+        balance=outcome.balance,
+    )
+
+
+def _debit(caller: str, event: UsageEvent) -> Transfer:
+    return Transfer(
         kind=SPEND,
         user_id=event.user_id,
         amount=event.amount,
@@ -49,34 +70,37 @@ async def _post_one(database: Database, caller: str, event: UsageEvent) -> Usage
         description=event.description,
         metadata=event.metadata,
     )
-    try:
-        posted = await service.post(database, transfer)
-    except InsufficientCredits as short:
-        balance = short.extra.get("balance")
-        return UsageResult(
-            **answer,
-            status="insufficient_credits",
-            balance=balance if isinstance(balance, int) else None,
-            detail=short.detail,
-        )
-    except IdempotencyConflict as refused:
-        return UsageResult(**answer, status="conflict", detail=refused.detail)
-    return UsageResult(
-        **answer,
-        status="replayed" if posted.replayed else "posted",
-        transaction_id=posted.transaction_id,
-        balance=posted.balance,
-    )
 
 
 async def post_usage(database: Database, caller: str, events: list[object]) -> list[UsageResult]:
     """Each event's outcome, in order."""
-    results = []
+    results: list[UsageResult | None] = []
+    valid: list[tuple[int, UsageEvent]] = []
     for raw in events:
         try:
-            event = UsageEvent.model_validate(raw)
+            valid.append((len(results), UsageEvent.model_validate(raw)))
+            results.append(None)
         except ValidationError as error:
             results.append(_invalid(raw, error))
-            continue
-        results.append(await _post_one(database, caller, event))
-    return results
+    together, after = _first_of_each_key(valid)
+    if together:
+        outcomes = await service.post_batch(database, [_debit(caller, e) for _, e in together])
+        for (index, event), outcome in zip(together, outcomes, strict=True):
+            results[index] = _answer(event, outcome)
+    for index, event in after:
+        results[index] = _answer(event, await service.post_alone(database, _debit(caller, event)))
+    return [result for result in results if result is not None]
+
+
+def _first_of_each_key(
+    valid: list[tuple[int, UsageEvent]],
+) -> tuple[list[tuple[int, UsageEvent]], list[tuple[int, UsageEvent]]]:
+    """A key repeated within the batch is answered after the batch, as the replay (or
+    conflict) it is: the batch posts wallets in user order, not request order."""
+    seen: set[str] = set()
+    first: list[tuple[int, UsageEvent]] = []
+    repeated: list[tuple[int, UsageEvent]] = []
+    for index, event in valid:
+        (repeated if event.idempotency_key in seen else first).append((index, event))
+        seen.add(event.idempotency_key)
+    return first, repeated
