@@ -90,7 +90,7 @@ FROM txn, wallet, opened
 # first, $22 the one grant to empty, $23 the status that leaves it in.
 DEBIT = "SELECT * FROM credit_debit(" + ", ".join(f"${n}" for n in range(1, 24)) + ")"  # noqa: S608
 
-# Keyed debits of one kind and actor, one per event (migration 0013): $1-$8 arrays of
+# Keyed debits of one kind and actor, one per event (migration 0015): $1-$8 arrays of
 # user ids, amounts, keys, fingerprints, descriptions, metadata, audit targets and details;
 # $9 now, $10 kind, $11 actor, $12 system account id, $13 audit action, $14-$15 request ids.
 DEBIT_MANY = "SELECT * FROM credit_debit_many(" + ", ".join(f"${n}" for n in range(1, 16)) + ")"  # noqa: S608

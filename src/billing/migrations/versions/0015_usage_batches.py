@@ -5,7 +5,7 @@ id order (request order within a wallet), so two batches lock wallets in one ord
 never deadlock each other. Each debit is checked before it writes, so an event refused
 (key used, too few credits) writes nothing and the others go on.
 
-Revision ID: 0013
+Revision ID: 0015
 Revises: 0011
 Create Date: 2026-12-05
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0015"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
