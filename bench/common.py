@@ -83,6 +83,30 @@ class Figures:
         return f"| {self.name} | {self.rate:,.0f} | {p50} | {p99} | {self.errors} |"
 
 
+# The baseline every spend figure is compared with: pgbench running the equivalent raw SQL
+# (UPDATE a wallet, INSERT an entry) on tables of its own, at the same concurrency.
+BARE_TABLES_SQL = """
+CREATE TABLE bench_wallets (
+    user_id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
+CREATE TABLE bench_entries (
+    id bigserial PRIMARY KEY, user_id bigint NOT NULL, amount bigint NOT NULL,
+    balance_after bigint NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO bench_wallets SELECT u, {balance} FROM generate_series(1, {users}) AS u;
+VACUUM ANALYZE;
+"""
+PGBENCH_SCRIPT = """
+\\set uid random(1, :users)
+\\if :hot > 0
+\\set uid :hot
+\\endif
+BEGIN;
+UPDATE bench_wallets SET balance = balance - 1 WHERE user_id = :uid AND balance >= 1;
+INSERT INTO bench_entries (user_id, amount, balance_after, created_at)
+    VALUES (:uid, -1, 0, now());
+COMMIT;
+"""
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 

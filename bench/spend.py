@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 from common import (
+    BARE_TABLES_SQL,
+    PGBENCH_SCRIPT,
     Figures,
     async_url,
     baseline,
@@ -42,15 +44,6 @@ TOKEN_USERS = 2000
 # One API key's spends would hit the default limit: far above it, so the figures measure the service
 # (the limiter still counts every request, as in production; it just never refuses one).
 SERVICE_ENV = {"BILLING_RATE_LIMIT": "1000000/second"}
-BARE_TABLES_SQL = """
-CREATE TABLE bench_wallets (
-    user_id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
-CREATE TABLE bench_entries (
-    id bigserial PRIMARY KEY, user_id bigint NOT NULL, amount bigint NOT NULL,
-    balance_after bigint NOT NULL, created_at timestamptz NOT NULL);
-INSERT INTO bench_wallets SELECT u, {balance} FROM generate_series(1, {users}) AS u;
-VACUUM ANALYZE;
-"""
 # Line i of BENCH_TOKENS is user i's bearer token; BENCH_KEY, if set, is used instead.
 WRK_SCRIPT = """
 local tokens = {}
@@ -71,17 +64,6 @@ request = function()
   end
   return wrk.format(nil, "/api/financial/credits/" .. user .. "/spend")
 end
-"""
-PGBENCH_SCRIPT = """
-\\set uid random(1, :users)
-\\if :hot > 0
-\\set uid :hot
-\\endif
-BEGIN;
-UPDATE bench_wallets SET balance = balance - 1 WHERE user_id = :uid AND balance >= 1;
-INSERT INTO bench_entries (user_id, amount, balance_after, created_at)
-    VALUES (:uid, -1, 0, now());
-COMMIT;
 """
 
 

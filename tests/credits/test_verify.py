@@ -75,3 +75,15 @@ async def test_a_grant_debited_after_it_expired(ledger: Database) -> None:
         ledger, "UPDATE credit_grants SET expires_at = created_at WHERE amount = 100"
     )
     assert failures == {"no grant was debited at or after its expiry, but by the expiry itself"}
+
+
+async def test_a_grant_entry_naming_no_grant(ledger: Database) -> None:
+    failures = await _failures(
+        ledger,
+        "INSERT INTO credit_grant_entries (transaction_id, grant_id, amount)"
+        " SELECT MAX(id), 999999, 1 FROM credit_transactions",
+    )
+    assert (
+        "every grant entry names a grant, and a transaction unless it opened a carried balance"
+        in failures
+    )

@@ -53,6 +53,13 @@ CHECKS: dict[str, str] = {
         ) s ON s.grant_id = g.id
         WHERE g.remaining <> COALESCE(s.total, 0)
     """,
+    "every grant entry names a grant, and a transaction unless it opened a carried balance": """
+        SELECT ge.id FROM credit_grant_entries ge
+        LEFT JOIN credit_grants g ON g.id = ge.grant_id
+        LEFT JOIN credit_transactions t ON t.id = ge.transaction_id
+        WHERE g.id IS NULL OR (ge.transaction_id IS NOT NULL AND t.id IS NULL)
+           OR (ge.transaction_id IS NULL AND g.transaction_id IS NOT NULL)
+    """,
     "no grant holds less than zero or more than its amount": """
         SELECT id FROM credit_grants WHERE remaining < 0 OR remaining > amount
     """,

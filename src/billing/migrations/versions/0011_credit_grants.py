@@ -166,16 +166,6 @@ def upgrade() -> None:
         sa.Column("grant_id", BigIntId, nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.CheckConstraint("amount <> 0", name=op.f("ck_credit_grant_entries_amount_nonzero")),
-        sa.ForeignKeyConstraint(
-            ["transaction_id"],
-            ["credit_transactions.id"],
-            name=op.f("fk_credit_grant_entries_transaction_id_credit_transactions"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["grant_id"],
-            ["credit_grants.id"],
-            name=op.f("fk_credit_grant_entries_grant_id_credit_grants"),
-        ),
     )
     op.create_index(
         "ix_credit_grant_entries_transaction_id", "credit_grant_entries", ["transaction_id"]
