@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from billing.compliance.export import open_export
 from billing.core.config import Settings
 from billing.core.correlation import HEADER
-from billing.core.times import utcnow
+from billing.core.times import Clock, utcnow
 from billing.db.engine import Database
 from billing.payments import recorded_payments
 from billing.payments.models import Subscription
@@ -137,6 +138,49 @@ async def test_the_export_holds_the_users_customer_payments_subscriptions_ledger
     assert "pi_other" not in response.text
 
 
+async def test_the_export_holds_the_balance_and_the_grants_as_the_user_is_shown_them(
+    seeded: httpx.AsyncClient, creds: Credentials, clock: Clock
+) -> None:
+    admin, user = creds.admin(), creds.bearer(USER)  # minted before the clock moves
+    soon, later = utcnow() + timedelta(days=1), utcnow() + timedelta(days=10)
+    await add(seeded, admin, USER, 30, expires_at=soon.isoformat(), source="promotion")
+    await add(seeded, admin, USER, 20, expires_at=later.isoformat())
+
+    async def export() -> dict[str, Any]:
+        response = await seeded.get(f"{EXPORT}/{USER}", headers=user)
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        return document
+
+    def expiring(document: dict[str, Any]) -> list[tuple[int, datetime]]:
+        return [
+            (soonest["amount"], datetime.fromisoformat(soonest["expires_at"]))
+            for soonest in document["credit_balance"]["expiring"]
+        ]
+
+    def grants(document: dict[str, Any]) -> list[tuple[str, int, int, str]]:
+        return [
+            (g["source"], g["amount"], g["remaining"], g["status"])
+            for g in document["credit_grants"]
+        ]
+
+    before = await export()
+    assert (before["credit_balance"]["balance"], before["credit_balance"]["held"]) == (430, 0)
+    assert expiring(before) == [(30, soon), (20, later)]
+    assert grants(before) == [
+        ("admin", 500, 380, "active"),  # the welcome grant, less the spend of 120
+        ("promotion", 30, 30, "active"),
+        ("admin", 20, 20, "active"),
+    ]
+    assert {g["user_id"] for g in before["credit_grants"]} == {USER}
+
+    clock.offset = timedelta(days=2)  # the promotion lapsed; the expiry job has not run
+    after = await export()
+    assert after["credit_balance"]["balance"] == 400
+    assert expiring(after) == [(20, later)]
+    assert grants(after)[1] == ("promotion", 30, 0, "expired")
+
+
 async def test_a_paged_export_is_the_same_document(
     seeded: httpx.AsyncClient, database: Database, settings: Settings, creds: Credentials
 ) -> None:
@@ -148,6 +192,7 @@ async def test_a_paged_export_is_the_same_document(
     whole = await document(500)
     assert len(whole["payments"]) == 2
     assert len(whole["credit_transactions"]) == 2
+    assert len(whole["credit_grants"]) == 1
     assert await document(1) == whole
     assert await document(2) == whole
 
@@ -160,8 +205,16 @@ async def test_an_unknown_user_exports_an_empty_document(
     assert without_time(response.json()) == {
         "user_id": 999,
         "customer": None,
+        "credit_balance": {
+            "user_id": 999,
+            "balance": 0,
+            "updated_at": None,
+            "held": 0,
+            "expiring": [],
+        },
         "payments": [],
         "subscriptions": [],
+        "credit_grants": [],
         "credit_transactions": [],
         "audit_entries": [],
     }

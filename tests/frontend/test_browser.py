@@ -306,8 +306,11 @@ def _dashboard_figures(data: dict[str, Any]) -> dict[str, Any]:
     figures["payments-succeeded"] = data["payments"]["succeeded"]
     figures["payments-failed"] = data["payments"]["failed"]
     figures["payments-failure-rate"] = data["payments"]["failure_rate"]
-    for key in ("issued", "spent", "expired", "outstanding"):
+    for key in ("issued", "spent", "expired", "voided", "outstanding"):
         figures[f"credits-{key}"] = data["credits"][key]
+    for split in ("liability", "breakage"):
+        for key, value in data["credits"][split].items():
+            figures[f"credits-{split}-{key}"] = value
     for key in ("received", "processed", "failed", "dead", "ignored"):
         figures[f"webhooks-{key}"] = data["webhooks"][key]
     return figures

@@ -1,5 +1,6 @@
 /**
- * The credit balance and its history, and a top-up with `<PaymentForm>`. After a payment
+ * The credit balance (what can be spent now; what holds reserve and what expires soon, apart)
+ * and its history, and a top-up with `<PaymentForm>`. After a payment
  * (here or through Checkout) the page looks again every second until the ledger shows the
  * transaction for that very Stripe object: credits come by webhook, a moment later.
  */
@@ -94,6 +95,7 @@ export function CreditsPage({ userId, route }: { userId: number; route: Route })
         <p className="figure" data-testid="credit-balance" data-value={balance?.balance ?? ''}>
           {balance ? formatCredits(balance.balance) : '…'}
         </p>
+        {balance && <BalanceDetails balance={balance} />}
         {awaiting && (
           <p className="notice" role="status">
             Payment received. Waiting for Stripe to confirm it; your credits appear here in a
@@ -165,6 +167,29 @@ export function CreditsPage({ userId, route }: { userId: number; route: Route })
           </button>
         )}
       </section>
+    </>
+  );
+}
+
+/** What holds reserve (not in the balance) and the next credits to expire (in it). */
+function BalanceDetails({ balance }: { balance: CreditBalance }) {
+  return (
+    <>
+      <p className="muted" data-testid="credit-held" data-value={balance.held}>
+        {formatCredits(balance.held)} held for work in progress
+      </p>
+      {balance.expiring.length > 0 && (
+        <>
+          <h3>Expiring soon</h3>
+          <ul data-testid="credit-expiring">
+            {balance.expiring.map((soon) => (
+              <li key={soon.expires_at} data-value={soon.amount}>
+                {formatCredits(soon.amount)} on {formatDateTime(soon.expires_at)}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </>
   );
 }

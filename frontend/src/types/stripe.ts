@@ -87,8 +87,48 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add Credits */
+        /**
+         * Add Credits
+         * @description Open a grant: `expires_at` (none: never), `priority` and `source` set how it is spent.
+         */
         post: operations["add_credits_api_financial_credits__user_id__add_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Grants */
+        get: operations["list_grants_api_financial_credits__user_id__grants_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/grants/{grant_id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void Grant
+         * @description Remove what remains of an active grant; 409 `conflict` for any other.
+         */
+        post: operations["void_grant_api_financial_credits__user_id__grants__grant_id__void_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -449,6 +489,34 @@ export interface components {
             idempotency_key?: string | null;
             /** Expires At */
             expires_at?: string | null;
+            /**
+             * Priority
+             * @description 0..100, lower is consumed first; default 10 for a promotion, else 50
+             */
+            priority?: number | null;
+            /**
+             * Source
+             * @default admin
+             * @enum {string}
+             */
+            source?: "admin" | "promotion";
+        };
+        /** AddCreditsResult */
+        AddCreditsResult: {
+            /** Transaction Id */
+            transaction_id: number;
+            /** User Id */
+            user_id: number;
+            /** Amount */
+            amount: number;
+            /** Balance */
+            balance: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            grant: components["schemas"]["Grant"];
         };
         /** AuditEntryOut */
         AuditEntryOut: {
@@ -562,8 +630,21 @@ export interface components {
         CreditBalance: {
             /** User Id */
             user_id: number;
-            /** Balance */
+            /**
+             * Balance
+             * @description What can be spent now
+             */
             balance: number;
+            /**
+             * Held
+             * @description What active holds reserve
+             */
+            held: number;
+            /**
+             * Expiring
+             * @description The next (up to 3) expiry times of spendable grants, soonest first
+             */
+            expiring: components["schemas"]["ExpiringCredits"][];
             /**
              * Currency
              * @default credits
@@ -572,6 +653,19 @@ export interface components {
             currency?: "credits";
             /** Updated At */
             updated_at: string | null;
+        };
+        /** CreditBreakage */
+        CreditBreakage: {
+            /**
+             * Paid
+             * @description Credits of paid grants that expired unused in the range
+             */
+            paid: number;
+            /**
+             * Promotional
+             * @description Credits of promotional grants that expired unused
+             */
+            promotional: number;
         };
         /** CreditHistoryItem */
         CreditHistoryItem: {
@@ -611,6 +705,24 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** CreditLiability */
+        CreditLiability: {
+            /**
+             * Paid
+             * @description Spendable credits of purchase, subscription and top-up grants
+             */
+            paid: number;
+            /**
+             * Promotional
+             * @description Spendable credits of admin and promotion grants
+             */
+            promotional: number;
+            /**
+             * Held
+             * @description Reserved by active holds: still the users' credits
+             */
+            held: number;
+        };
         /** CreditTransactionResult */
         CreditTransactionResult: {
             /** Transaction Id */
@@ -642,9 +754,18 @@ export interface components {
             clawed_back: number;
             /**
              * Outstanding
-             * @description Held in wallets at the end of the range: the liability
+             * @description The liability at the end of the range (now, for a range ending today): spendable credits plus held ones, never those of grants past their expiry
              */
             outstanding: number;
+            /**
+             * Voided
+             * @description What remained of grants an admin voided in the range
+             */
+            voided: number;
+            /** @description `outstanding`, by where the credits came from */
+            liability: components["schemas"]["CreditLiability"];
+            /** @description `expired`, by the source of the grants */
+            breakage: components["schemas"]["CreditBreakage"];
         };
         /** CurrencyRevenue */
         CurrencyRevenue: {
@@ -740,6 +861,64 @@ export interface components {
             subscriptions_kept: number;
             /** Credit Transactions Kept */
             credit_transactions_kept: number;
+        };
+        /** ExpiringCredits */
+        ExpiringCredits: {
+            /** Amount */
+            amount: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /** Grant */
+        Grant: {
+            /** Id */
+            id: number;
+            /** User Id */
+            user_id: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "purchase" | "subscription" | "topup" | "auto_topup" | "admin" | "promotion";
+            /** Amount */
+            amount: number;
+            /**
+             * Remaining
+             * @description 0 once expired, voided or spent
+             */
+            remaining: number;
+            /** Priority */
+            priority: number;
+            /**
+             * Effective At
+             * Format: date-time
+             */
+            effective_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "depleted" | "expired" | "voided";
+            /** Reference */
+            reference: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** GrantList */
+        GrantList: {
+            /**
+             * Data
+             * @description In consumption order
+             */
+            data: components["schemas"]["Grant"][];
         };
         /** InboxEvent */
         InboxEvent: {
@@ -1028,6 +1207,21 @@ export interface components {
              */
             results: components["schemas"]["UsageResult"][];
         };
+        /** VoidGrantRequest */
+        VoidGrantRequest: {
+            /** Reason */
+            reason: string;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** VoidGrantResult */
+        VoidGrantResult: {
+            grant: components["schemas"]["Grant"];
+            /** Transaction Id */
+            transaction_id: number;
+            /** Balance */
+            balance: number;
+        };
         /** WebhookAck */
         WebhookAck: {
             /** Received */
@@ -1280,7 +1474,96 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreditTransactionResult"];
+                    "application/json": components["schemas"]["AddCreditsResult"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_grants_api_financial_credits__user_id__grants_get: {
+        parameters: {
+            query?: {
+                status?: ("active" | "depleted" | "expired" | "voided") | null;
+            };
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    void_grant_api_financial_credits__user_id__grants__grant_id__void_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+                grant_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoidGrantResult"];
                 };
             };
             /** @description Client error */
@@ -1813,7 +2096,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's customer (email and name decrypted), payments, subscriptions, credit transactions with their entries and audit entries. */
+            /** @description The user's customer (email and name decrypted), credit balance, payments, subscriptions, credit grants, credit transactions with their entries and audit entries. */
             200: {
                 headers: {
                     [name: string]: unknown;

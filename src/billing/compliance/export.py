@@ -1,11 +1,16 @@
 """Export of everything the service holds about a user's payments, as one JSON document.
 
 {"user_id", "generated_at", "customer": {stripe_customer_id, email, name, created_at,
-erased_at} | null, "payments": [...], "subscriptions": [...], "credit_transactions":
-[{..., "entries": [{"account", "amount", "balance_after"}]}], "audit_entries": [...]}
+erased_at} | null, "credit_balance": {user_id, balance, updated_at, held, expiring: [{amount,
+expires_at}]}, "payments": [...], "subscriptions": [...], "credit_grants": [...],
+"credit_transactions": [{..., "entries": [{"account", "amount", "balance_after"}]}],
+"audit_entries": [...]}
 
 Rows are written with every stored column (so new columns are exported without
-anyone remembering to), oldest first. The document is streamed: each section is
+anyone remembering to), oldest first. The balance and the grants are what the user is
+shown (`GET /credits/{user_id}` and `.../grants`): a grant past its expiry reads `expired`
+with nothing remaining, whether or not the expiry job has swept it. The document is
+streamed: each section is
 read in pages of `PAGE_SIZE` rows, each page in its own short read, so a user with
 a million ledger transactions costs memory for one page, and no database lock or
 connection is held while the client reads.
@@ -25,7 +30,9 @@ from billing.audit.models import AuditEntry
 from billing.core.config import Settings
 from billing.core.encryption import decrypt_optional
 from billing.core.times import utcnow
-from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.credits import service as credits
+from billing.credits.grant_service import as_of
+from billing.credits.models import CreditAccount, CreditEntry, CreditGrant, CreditTransaction
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.db.types import Base
@@ -51,14 +58,20 @@ def _rows(
     row_id: InstrumentedAttribute[int],
     user: InstrumentedAttribute[int | None] | InstrumentedAttribute[int],
     skip: frozenset[str] = frozenset(),
+    shown: Callable[[Any], Record] | None = None,
 ) -> Page:
+    """Pages of a user's rows; `shown` gives the values that replace stored ones."""
+
     async def page(
         session: AsyncSession, user_id: int, after: int, limit: int
     ) -> list[tuple[int, Record]]:
         found = await session.scalars(
             select(model).where(user == user_id, row_id > after).order_by(row_id).limit(limit)
         )
-        return [(getattr(row, row_id.key), columns(row, skip)) for row in found]
+        return [
+            (getattr(row, row_id.key), columns(row, skip) | (shown(row) if shown else {}))
+            for row in found
+        ]
 
     return page
 
@@ -101,9 +114,15 @@ async def _ledger(
     return [(row_id, record | {"entries": entries.get(row_id, [])}) for row_id, record in page]
 
 
+def _as_shown(grant: CreditGrant) -> Record:
+    view = as_of(grant, utcnow())
+    return {"status": view.status, "remaining": view.remaining}
+
+
 SECTIONS: tuple[tuple[str, Page], ...] = (
     ("payments", _rows(Payment, Payment.id, Payment.user_id)),
     ("subscriptions", _rows(Subscription, Subscription.id, Subscription.user_id)),
+    ("credit_grants", _rows(CreditGrant, CreditGrant.id, CreditGrant.user_id, shown=_as_shown)),
     ("credit_transactions", _ledger),
     ("audit_entries", _rows(AuditEntry, AuditEntry.id, AuditEntry.user_id, frozenset({"txid"}))),
 )
@@ -135,9 +154,14 @@ async def open_export(
     """The export as chunks of JSON text. The customer is read (and decrypted) before
     this returns, so a missing key is an error response, not a truncated document."""
     async with database.sessions() as session:
-        await read_without_transaction(session)
+        balance = await credits.balance(session, user_id)  # reads outside a transaction
         customer = await customer_record(session, settings, user_id)
-    head = {"user_id": user_id, "generated_at": utcnow(), "customer": customer}
+    head = {
+        "user_id": user_id,
+        "generated_at": utcnow(),
+        "customer": customer,
+        "credit_balance": balance,  # a dataclass: orjson writes every field
+    }
     return _stream(database, user_id, orjson.dumps(head), page_size)
 
 

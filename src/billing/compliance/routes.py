@@ -29,8 +29,9 @@ from billing.stripe.client import get_stripe
 router = APIRouter(tags=["compliance"], route_class=IdempotentRoute)
 EXPORT_DOCUMENT: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The user's customer (email and name decrypted), payments,"
-        " subscriptions, credit transactions with their entries and audit entries.",
+        "description": "The user's customer (email and name decrypted), credit balance,"
+        " payments, subscriptions, credit grants, credit transactions with their entries"
+        " and audit entries.",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }

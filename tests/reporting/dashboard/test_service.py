@@ -36,6 +36,16 @@ from tests.conftest import Credentials
 
 DASHBOARD = "/api/financial/admin/dashboard"
 MICROSECOND = timedelta(microseconds=1)
+NO_CREDITS = {
+    "issued": 0,
+    "spent": 0,
+    "expired": 0,
+    "clawed_back": 0,
+    "outstanding": 0,
+    "voided": 0,
+    "liability": {"paid": 0, "promotional": 0, "held": 0},
+    "breakage": {"paid": 0, "promotional": 0},
+}
 _ids = itertools.count(1)
 
 
@@ -265,6 +275,9 @@ async def test_every_figure_matches_the_hand_worked_dataset(
         "expired": 500,
         "clawed_back": 500,
         "outstanding": 3600,  # 3000 + 600 + 0 + 0 = 10600 - 6000 - 500 - 500
+        "voided": 0,
+        "liability": {"paid": 3600, "promotional": 0, "held": 0},  # 103's admin grant spent
+        "breakage": {"paid": 500, "promotional": 0},  # 101's expiry took from its purchase
     }
     assert body["top_users"] == [
         {"user_id": 102, "spent": 2000},
@@ -320,13 +333,8 @@ async def test_outstanding_credits_are_those_held_at_the_end_of_the_range(
     today = utcnow().date()
     yesterday = (today - timedelta(days=1)).isoformat()
     before = await get_dashboard(client, creds.admin(), **{"to": yesterday})
-    assert before["credits"] == {
-        "issued": 0,
-        "spent": 0,
-        "expired": 0,
-        "clawed_back": 0,
-        "outstanding": 0,  # the wallets hold 3600 now, but held nothing before today
-    }
+    # The wallets hold 3600 now, but held nothing before today.
+    assert before["credits"] == NO_CREDITS
     assert before["top_users"] == []
     now = await get_dashboard(client, creds.admin(), **{"to": today.isoformat()})
     assert now["credits"]["outstanding"] == 3600
@@ -340,13 +348,7 @@ async def test_an_empty_database_gives_zeros_and_no_lag(
     assert body["recurring"] == []
     assert body["subscriptions"] == {"active": 0, "new": 0, "canceled": 0, "churn_rate": 0.0}
     assert body["payments"] == {"succeeded": 0, "failed": 0, "failure_rate": 0.0}
-    assert body["credits"] == {
-        "issued": 0,
-        "spent": 0,
-        "expired": 0,
-        "clawed_back": 0,
-        "outstanding": 0,
-    }
+    assert body["credits"] == NO_CREDITS
     assert body["top_users"] == []
     assert body["webhooks"] == {
         "received": 0,

@@ -16,7 +16,15 @@ const EXAMPLE: AdminDashboard = {
   recurring: [{ currency: 'usd', mrr: 6000, arr: 72000 }],
   subscriptions: { active: 10, new: 3, canceled: 1, churn_rate: 0.0909 },
   payments: { succeeded: 40, failed: 2, failure_rate: 0.0476 },
-  credits: { issued: 50000, spent: 20000, expired: 0, outstanding: 30000 },
+  credits: {
+    issued: 50000,
+    spent: 20000,
+    expired: 1500,
+    voided: 0,
+    outstanding: 28500,
+    liability: { paid: 25000, promotional: 3000, held: 500 },
+    breakage: { paid: 1000, promotional: 500 },
+  },
   top_users: [{ user_id: 42, spent: 9000 }],
   webhooks: {
     received: 120,
@@ -54,8 +62,16 @@ describe('<AdminFinancialDashboard>', () => {
     expect(shown('payments-failure-rate')).toBe('4.76%');
     expect(shown('credits-issued')).toBe('50,000 credits');
     expect(shown('credits-spent')).toBe('20,000 credits');
-    expect(shown('credits-expired')).toBe('0 credits');
-    expect(shown('credits-outstanding')).toBe('30,000 credits');
+    expect(shown('credits-expired')).toBe('1,500 credits');
+    expect(shown('credits-voided')).toBe('0 credits');
+    expect(shown('credits-outstanding')).toBe('28,500 credits');
+    expect(shown('credits-liability-paid')).toBe('25,000 credits');
+    expect(shown('credits-liability-promotional')).toBe('3,000 credits');
+    expect(shown('credits-liability-held')).toBe('500 credits');
+    expect(shown('credits-breakage-paid')).toBe('1,000 credits');
+    expect(shown('credits-breakage-promotional')).toBe('500 credits');
+    expect(screen.getByText('Outstanding by source')).toBeInTheDocument();
+    expect(screen.getByText('Breakage (expired unused)')).toBeInTheDocument();
     expect(shown('webhooks-received')).toBe('120');
     expect(shown('webhooks-dead')).toBe('1');
     expect(shown('webhooks-lag-p95')).toBe('1.4 s');

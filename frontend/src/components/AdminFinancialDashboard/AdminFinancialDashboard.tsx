@@ -148,10 +148,28 @@ function Figures({ data }: { data: AdminDashboard }) {
         </Panel>
         <Panel title="Credits">
           <Metrics>
-            {(['issued', 'spent', 'expired', 'outstanding'] as const).map((key) => (
-              <Metric key={key} id={`credits-${key}`} label={capitalize(key)} value={data.credits[key]}>
-                {formatCredits(data.credits[key])}
-              </Metric>
+            {(['issued', 'spent', 'expired', 'voided', 'outstanding'] as const).map((key) => (
+              <CreditsMetric key={key} id={`credits-${key}`} label={capitalize(key)} value={data.credits[key]} />
+            ))}
+          </Metrics>
+          <Metrics caption="Outstanding by source">
+            {(['paid', 'promotional', 'held'] as const).map((key) => (
+              <CreditsMetric
+                key={key}
+                id={`credits-liability-${key}`}
+                label={capitalize(key)}
+                value={data.credits.liability[key]}
+              />
+            ))}
+          </Metrics>
+          <Metrics caption="Breakage (expired unused)">
+            {(['paid', 'promotional'] as const).map((key) => (
+              <CreditsMetric
+                key={key}
+                id={`credits-breakage-${key}`}
+                label={capitalize(key)}
+                value={data.credits.breakage[key]}
+              />
             ))}
           </Metrics>
         </Panel>
@@ -217,6 +235,14 @@ function Count(props: { id: string; label: string; value: number }) {
   return (
     <Metric id={props.id} label={props.label} value={props.value}>
       {formatNumber(props.value)}
+    </Metric>
+  );
+}
+
+function CreditsMetric(props: { id: string; label: string; value: number }) {
+  return (
+    <Metric id={props.id} label={props.label} value={props.value}>
+      {formatCredits(props.value)}
     </Metric>
   );
 }

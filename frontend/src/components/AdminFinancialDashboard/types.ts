@@ -21,7 +21,17 @@ export interface AdminDashboard {
   recurring: { currency: string; mrr: number; arr: number }[];
   subscriptions: { active: number; new: number; canceled: number; churn_rate: number };
   payments: { succeeded: number; failed: number; failure_rate: number };
-  credits: { issued: number; spent: number; expired: number; outstanding: number };
+  credits: {
+    issued: number;
+    spent: number;
+    expired: number;
+    voided: number;
+    /** The liability: `liability.paid + liability.promotional + liability.held`. */
+    outstanding: number;
+    liability: { paid: number; promotional: number; held: number };
+    /** `expired`, by the source of the grants that expired unused. */
+    breakage: { paid: number; promotional: number };
+  };
   top_users: { user_id: number; spent: number }[];
   webhooks: {
     received: number;

@@ -16,7 +16,11 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.db.engine import Database
-from billing.reporting.dashboard.repository import Window, ledger_by_day
+from billing.reporting.dashboard.repository import (
+    Window,
+    ledger_by_day,
+    promotional_expiry_by_day,
+)
 
 SETTLED_AFTER = timedelta(days=1)
 DAY = timedelta(days=1)
@@ -26,13 +30,21 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
+async def _rows(session: AsyncSession, window: Window) -> list[tuple[date, str, int]]:
+    """Credits per day and kind, and per day the promotional part of the expiries."""
+    return [
+        *await ledger_by_day(session, window),
+        *await promotional_expiry_by_day(session, window),
+    ]
+
+
 def _days(first: date, end: date) -> list[date]:
     """Every day from `first` up to, not including, `end`."""
     return [first + timedelta(days=n) for n in range((end - first).days)]
 
 
 class LedgerDays:
-    """One database's settled days: day -> kind -> credits."""
+    """One database's settled days: day -> kind (or `PROMOTIONAL_EXPIRY`) -> credits."""
 
     def __init__(self) -> None:
         self._settled: dict[date, dict[str, int]] = {}
@@ -50,14 +62,14 @@ class LedgerDays:
                 totals.update(self._settled[day])
         live = Window(max(window.start, settled_end), window.end)
         if live.start < live.end:
-            for _, kind, amount in await ledger_by_day(session, live):
+            for _, kind, amount in await _rows(session, live):
                 totals[kind] += amount
         return dict(totals)
 
     async def _remember(self, session: AsyncSession, first: date, end: date) -> None:
         by_day: dict[date, dict[str, int]] = {day: {} for day in _days(first, end)}
         span = Window(_midnight(first), _midnight(end))
-        for day, kind, amount in await ledger_by_day(session, span):
+        for day, kind, amount in await _rows(session, span):
             by_day[day][kind] = amount
         self._settled.update(by_day)
 

@@ -23,12 +23,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.credits.accounts import EXPIRY
+from billing.credits.grants import PROMOTIONAL
+from billing.credits.models import CreditGrant, CreditGrantEntry, CreditTransaction
 from billing.payments.models import FAILED, SUCCEEDED, Payment, Subscription
 from billing.webhooks.models import WebhookEvent
 
 NEVER_STARTED = ("incomplete", "incomplete_expired")  # its first payment never succeeded
 NOT_PAYING = ("trialing", "paused", "unpaid")  # live, but not being paid for
+# Beside the kinds in `ledger_by_day`'s rows: the credits of promotional grants that expired.
+PROMOTIONAL_EXPIRY = f"{EXPIRY.name}:promotional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,26 @@ async def ledger_by_day(session: AsyncSession, window: Window) -> list[tuple[dat
     return [(day, kind, int(total)) for day, kind, total in await session.execute(query)]
 
 
+async def promotional_expiry_by_day(
+    session: AsyncSession, window: Window
+) -> list[tuple[date, str, int]]:
+    """Of the window's `expiry` credits, those of promotional grants, per UTC day (the
+    grant entries say which grants each expiry emptied), as `PROMOTIONAL_EXPIRY` rows."""
+    day = _utc_day(session, CreditTransaction.created_at)
+    query = (
+        select(day, func.sum(-CreditGrantEntry.amount))
+        .join(CreditGrantEntry, CreditGrantEntry.transaction_id == CreditTransaction.id)
+        .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
+        .where(
+            window.holds(CreditTransaction.created_at),
+            CreditTransaction.kind == EXPIRY.name,
+            CreditGrant.source.in_(PROMOTIONAL),
+        )
+        .group_by(day)
+    )
+    return [(day, PROMOTIONAL_EXPIRY, int(total)) for day, total in await session.execute(query)]
+
+
 async def top_spenders(
     session: AsyncSession, window: Window, kind: str, limit: int
 ) -> list[tuple[int, int]]:
@@ -168,21 +192,6 @@ async def top_spenders(
         .limit(limit)
     )
     return [(user_id, int(spent)) for user_id, spent in await session.execute(query)]
-
-
-async def held_at(session: AsyncSession, moment: datetime) -> int:
-    """Credits in wallets at `moment`: the wallets' balances now, less every wallet entry
-    of a transaction created since (wallet entries are those that record a balance)."""
-    held = select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
-        CreditAccount.kind == "wallet"
-    )
-    since = (
-        select(func.coalesce(func.sum(CreditEntry.amount), 0))
-        .join(CreditTransaction, CreditTransaction.id == CreditEntry.transaction_id)
-        .where(CreditTransaction.created_at >= moment, CreditEntry.balance_after.is_not(None))
-    )
-    total = await session.scalar(select(held.scalar_subquery() - since.scalar_subquery()))
-    return int(total or 0)
 
 
 async def inbox_counts(session: AsyncSession, window: Window) -> dict[str, int]:

@@ -55,12 +55,29 @@ class Payments(DashboardModel):
     failure_rate: Rate
 
 
+class CreditLiability(DashboardModel):
+    paid: int = Field(description="Spendable credits of purchase, subscription and top-up grants")
+    promotional: int = Field(description="Spendable credits of admin and promotion grants")
+    held: int = Field(description="Reserved by active holds: still the users' credits")
+
+
+class CreditBreakage(DashboardModel):
+    paid: int = Field(description="Credits of paid grants that expired unused in the range")
+    promotional: int = Field(description="Credits of promotional grants that expired unused")
+
+
 class Credits(DashboardModel):
     issued: int
     spent: int
     expired: int
     clawed_back: int = Field(description="Taken back after refunds, disputes and downgrades")
-    outstanding: int = Field(description="Held in wallets at the end of the range: the liability")
+    outstanding: int = Field(
+        description="The liability at the end of the range (now, for a range ending today):"
+        " spendable credits plus held ones, never those of grants past their expiry"
+    )
+    voided: int = Field(description="What remained of grants an admin voided in the range")
+    liability: CreditLiability = Field(description="`outstanding`, by where the credits came from")
+    breakage: CreditBreakage = Field(description="`expired`, by the source of the grants")
 
 
 class TopUser(DashboardModel):

@@ -27,13 +27,22 @@ from billing.credits.accounts import (
     SPEND,
     SUBSCRIPTION_CLAWBACK,
     SUBSCRIPTION_GRANT,
+    VOID,
 )
 from billing.db.engine import Database
 from billing.payments.models import FAILED, SUCCEEDED
 from billing.reporting.dashboard import repository as queries
 from billing.reporting.dashboard.ledger import ledger_days
-from billing.reporting.dashboard.repository import PaymentGroup, PlanGroup, Window
+from billing.reporting.dashboard.liability import Liability, liability_at
+from billing.reporting.dashboard.repository import (
+    PROMOTIONAL_EXPIRY,
+    PaymentGroup,
+    PlanGroup,
+    Window,
+)
 from billing.reporting.dashboard.schemas import (
+    CreditBreakage,
+    CreditLiability,
     Credits,
     CurrencyRevenue,
     DailyRevenue,
@@ -57,7 +66,8 @@ TOP_USERS = 10
 RATE_DIGITS, LAG_DIGITS = 4, 3
 LAG_PERCENTILES = (0.5, 0.95)
 # Credits that came into wallets; a won dispute's given back ones included (what its
-# claw-back took stays in `clawed_back`), so outstanding = before + issued - the rest.
+# claw-back took stays in `clawed_back`), so outstanding = before + issued - the rest
+# (docs/dashboard.md says when a lapsed grant makes the two differ).
 ISSUED = frozenset(
     {PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name, DISPUTE_REINSTATEMENT.name}
 )
@@ -175,13 +185,20 @@ def subscriptions(groups: Iterable[PlanGroup]) -> Subscriptions:
     )
 
 
-def credits(totals: dict[str, int], outstanding: int) -> Credits:
+def credits(totals: dict[str, int], liability: Liability) -> Credits:
+    expired, promotional = totals.get(EXPIRY.name, 0), totals.get(PROMOTIONAL_EXPIRY, 0)
     return Credits(
         issued=sum(amount for kind, amount in totals.items() if kind in ISSUED),
         spent=totals.get(SPEND.name, 0),
-        expired=totals.get(EXPIRY.name, 0),
+        expired=expired,
         clawed_back=sum(amount for kind, amount in totals.items() if kind in CLAWED_BACK),
-        outstanding=outstanding,
+        outstanding=liability.total,
+        voided=totals.get(VOID.name, 0),
+        liability=CreditLiability(
+            paid=liability.paid, promotional=liability.promotional, held=liability.held
+        ),
+        # Expiries from before grants existed emptied no grant: paid, as 0011 carried over.
+        breakage=CreditBreakage(paid=expired - promotional, promotional=promotional),
     )
 
 
@@ -200,11 +217,11 @@ def webhooks(counts: dict[str, int], lags: list[float | None]) -> Webhooks:
 
 
 async def dashboard(database: Database, days: DateRange) -> Dashboard:
-    span = window(days)
+    span, now = window(days), utcnow()
 
-    async def ledger(session: AsyncSession) -> tuple[dict[str, int], int]:
-        totals = await ledger_days(database).totals(session, span, utcnow())
-        return totals, await queries.held_at(session, span.end)
+    async def ledger(session: AsyncSession) -> tuple[dict[str, int], Liability]:
+        totals = await ledger_days(database).totals(session, span, now)
+        return totals, await liability_at(session, min(span.end, now))
 
     async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
         return await queries.top_spenders(session, span, SPEND.name, TOP_USERS)
@@ -218,14 +235,14 @@ async def dashboard(database: Database, days: DateRange) -> Dashboard:
 
     # Four lanes, in parallel on PostgreSQL; over a year, top spenders is the longest.
     read = await read_together(database, [spenders, ledger, billing, inbox])
-    top, (totals, outstanding), (payment_rows, plan_rows), (counts, lags) = read
+    top, (totals, liability), (payment_rows, plan_rows), (counts, lags) = read
     return Dashboard(
         range=days,
         revenue=revenue(payment_rows),
         recurring=recurring(plan_rows),
         subscriptions=subscriptions(plan_rows),
         payments=payments(payment_rows),
-        credits=credits(totals, outstanding),
+        credits=credits(totals, liability),
         top_users=[TopUser(user_id=user, spent=spent) for user, spent in top],
         webhooks=webhooks(counts, lags),
     )
