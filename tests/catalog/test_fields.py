@@ -1,8 +1,10 @@
-"""Reading Stripe objects: credits from metadata are plain positive integers or nothing."""
+"""Reading Stripe objects: credits from metadata are plain positive integers or nothing;
+their terms (`credits_expiry`, `credits_priority`) are one of the written forms or nothing."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -10,8 +12,14 @@ from structlog.testing import capture_logs
 
 from billing.catalog.fields import (
     MAX_CREDITS,
+    NEVER,
+    PERIOD_END,
+    CreditsExpiry,
     credits_from,
+    metadata_value,
     parse_credits,
+    parse_expiry,
+    parse_priority,
     price_fields,
     product_fields,
 )
@@ -116,3 +124,61 @@ def test_a_one_time_price_and_an_expanded_product() -> None:
 def test_a_deleted_object_is_inactive() -> None:
     assert product_fields({**product_2026(), "deleted": True})["active"] is False
     assert price_fields({**price_2026("prod_1"), "deleted": True})["active"] is False
+
+
+GRANTED, PERIOD_ENDS = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)
+
+
+def test_the_expiry_forms_and_when_each_expires() -> None:
+    assert parse_expiry("never") == NEVER
+    assert NEVER.at(GRANTED, PERIOD_ENDS) is None
+    assert parse_expiry("period_end") == PERIOD_END
+    assert PERIOD_END.at(GRANTED, PERIOD_ENDS) == PERIOD_ENDS
+    assert PERIOD_END.at(GRANTED, None) is None  # a line without a period: never
+    assert parse_expiry("45d") == CreditsExpiry(days=45)
+    assert CreditsExpiry(days=45).at(GRANTED, PERIOD_ENDS) == GRANTED + timedelta(days=45)
+    assert parse_expiry("36500d") == CreditsExpiry(days=36_500)
+
+
+@given(st.text(max_size=12))
+@example("0d")
+@example("36501d")
+@example("30")
+@example("30 d")
+@example("30D")
+@example("-3d")
+@example("Never")
+@example("period-end")
+@example("\uff13d")  # a full-width digit
+def test_any_other_expiry_is_refused(text: str) -> None:
+    days = re.fullmatch(r"([0-9]{1,5})d", text, flags=re.ASCII)
+    if text in ("never", "period_end") or (days and 0 < int(days[1]) <= 36_500):
+        return
+    assert parse_expiry(text) is None
+
+
+@given(st.integers(0, 100))
+def test_every_priority_from_0_to_100_is_read(priority: int) -> None:
+    assert parse_priority(str(priority)) == priority
+
+
+@given(st.one_of(st.text(max_size=6), st.integers(), st.none()))
+@example("101")
+@example("-1")
+@example("5.0")
+@example(" 5")
+@example("0005")
+def test_any_other_priority_is_refused(value: object) -> None:
+    plain = isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value, flags=re.ASCII)
+    if not (plain and int(str(value)) <= 100):
+        assert parse_priority(value) is None
+
+
+def test_malformed_terms_are_logged() -> None:
+    bad = {"id": "price_1", "object": "price", "metadata": {"credits_expiry": "monthly"}}
+    with capture_logs() as logs:
+        assert metadata_value(bad, "credits_expiry", parse_expiry) is None
+        assert metadata_value(bad, "credits_priority", parse_priority) is None  # absent
+    assert [(log["event"], log["key"], log["value"]) for log in logs] == [
+        ("catalog_credits_invalid", "credits_expiry", "monthly")
+    ]

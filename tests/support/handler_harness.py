@@ -15,7 +15,7 @@ from billing.core.config import Settings
 from billing.core.errors import InsufficientCredits
 from billing.core.times import utcnow
 from billing.credits.accounts import SPEND
-from billing.credits.models import CreditTransaction
+from billing.credits.models import CreditGrant, CreditTransaction
 from billing.credits.service import balance, post
 from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
@@ -37,13 +37,20 @@ def credit_price(
     amount: int,
     credits: int | None,
     recurring: bool = False,
+    metadata: dict[str, str] | None = None,
+    product_metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A price in the sandbox whose metadata grants `credits` per unit (None: none)."""
+    """A price in the sandbox whose metadata grants `credits` per unit (None: none), with
+    more `metadata` on the price and `product_metadata` on its new product."""
+    granted = {"credits": str(credits)} if credits is not None else {}
     params: dict[str, Any] = {
         "currency": "usd",
         "unit_amount": amount,
-        "metadata": {"credits": str(credits)} if credits is not None else {},
-        "product_data": {"name": f"Plan {uuid.uuid4().hex[:8]}"},
+        "metadata": {**granted, **(metadata or {})},
+        "product_data": {
+            "name": f"Plan {uuid.uuid4().hex[:8]}",
+            "metadata": product_metadata or {},
+        },
     }
     if recurring:
         params["recurring"] = {"interval": "month"}
@@ -128,6 +135,12 @@ class Harness:
                 query = query.where(CreditTransaction.user_id == user_id)
             rows = (await session.scalars(query)).all()
         return [(row.kind, row.amount, row.idempotency_key) for row in rows]
+
+    async def grants(self, user_id: int) -> list[CreditGrant]:
+        """The user's grants as the ledger holds them, oldest first."""
+        async with self.database.sessions() as session:
+            query = select(CreditGrant).where(CreditGrant.user_id == user_id)
+            return list((await session.scalars(query.order_by(CreditGrant.id))).all())
 
     async def payments(self) -> list[Payment]:
         async with self.database.sessions() as session:

@@ -4,13 +4,18 @@ Both API shapes carry the same price and product fields we mirror (the
 2025 changes moved invoice and subscription fields, not these), so one reader
 serves every event. Credits come from metadata `credits`, which people type in
 Stripe's dashboard: anything but a plain positive integer is refused (logged,
-treated as "grants no credits") rather than guessed at.
+treated as "grants no credits") rather than guessed at. The terms of a plan's credits
+are typed there too, and refused (logged, the default taken) the same way:
+`credits_expiry` (`never`, `period_end` or `<N>d`) and `credits_priority` (0..100).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import structlog
 
@@ -21,8 +26,14 @@ TRIAL_CREDITS_KEY = "trial_credits"  # what a trial's zero invoice grants (defau
 MAX_CREDITS = 2**53 - 1  # exact in every JSON client, like every ledger amount
 _PLAIN_DIGITS = re.compile(r"[0-9]{1,16}")  # 2**53 - 1 has 16 digits; no signs, spaces, "1e3"
 NAME_LENGTH = 255  # the column width; a longer Stripe name is cut, not refused
+CREDITS_EXPIRY_KEY, CREDITS_PRIORITY_KEY = "credits_expiry", "credits_priority"
+MIN_PRIORITY, MAX_PRIORITY = 0, 100  # the ledger's grant priorities (`credits.grants`)
+MAX_EXPIRY_DAYS = 36_500
+_DAYS = re.compile(r"([0-9]{1,5})d")
+_PRIORITY = re.compile(r"[0-9]{1,3}")
 
 logger = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def parse_credits(value: Any) -> int | None:
@@ -41,11 +52,17 @@ def metadata(obj: StripeObject) -> dict[str, Any]:
 def credits_from(obj: StripeObject, key: str = CREDITS_KEY) -> int | None:
     """The credits an object's metadata `key` grants; a malformed value is logged, never
     guessed."""
+    return metadata_value(obj, key, parse_credits)
+
+
+def metadata_value(obj: StripeObject, key: str, parse: Callable[[Any], T | None]) -> T | None:
+    """An object's metadata `key` as `parse` reads it; None when absent or malformed, and
+    a malformed value is logged (people type these in the Dashboard)."""
     raw = metadata(obj).get(key)
     if raw is None:
         return None
-    credits = parse_credits(raw)
-    if credits is None:
+    value = parse(raw)
+    if value is None:
         logger.warning(
             "catalog_credits_invalid",
             object=obj.get("object"),
@@ -53,7 +70,46 @@ def credits_from(obj: StripeObject, key: str = CREDITS_KEY) -> int | None:
             key=key,
             value=str(raw)[:40],
         )
-    return credits
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CreditsExpiry:
+    """When a plan's credits expire: never, at the end of the period the invoice line
+    paid for (`period_end`: unused credits do not roll over), or `days` after the grant."""
+
+    period_end: bool = False
+    days: int | None = None
+
+    def at(self, granted_at: datetime, period_end: datetime | None) -> datetime | None:
+        """The expiry of credits granted at `granted_at` for a period ending at
+        `period_end` (None: not known, and so never)."""
+        if self.days is not None:
+            return granted_at + timedelta(days=self.days)
+        return period_end if self.period_end else None
+
+
+NEVER, PERIOD_END = CreditsExpiry(), CreditsExpiry(period_end=True)
+
+
+def parse_expiry(value: Any) -> CreditsExpiry | None:
+    """A metadata `credits_expiry`: `never`, `period_end` or `<N>d` (N from 1 to
+    `MAX_EXPIRY_DAYS`); None if it is none of these."""
+    if value == "never":
+        return NEVER
+    if value == "period_end":
+        return PERIOD_END
+    found = _DAYS.fullmatch(value) if isinstance(value, str) else None
+    days = int(found[1]) if found else 0
+    return CreditsExpiry(days=days) if 0 < days <= MAX_EXPIRY_DAYS else None
+
+
+def parse_priority(value: Any) -> int | None:
+    """A metadata `credits_priority`: plain digits from 0 to 100; None otherwise."""
+    if not isinstance(value, str) or _PRIORITY.fullmatch(value) is None:
+        return None
+    priority = int(value)
+    return priority if MIN_PRIORITY <= priority <= MAX_PRIORITY else None
 
 
 def is_deleted(obj: StripeObject) -> bool:

@@ -9,19 +9,27 @@ catalog version in the same transaction, which is what invalidates the caches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog import repository
 from billing.catalog.fields import (
+    CREDITS_EXPIRY_KEY,
+    CREDITS_PRIORITY_KEY,
+    NEVER,
     TRIAL_CREDITS_KEY,
+    CreditsExpiry,
     credits_from,
     expanded_product,
     is_deleted,
+    metadata_value,
+    parse_expiry,
+    parse_priority,
     price_fields,
     product_fields,
 )
@@ -29,6 +37,8 @@ from billing.catalog.models import Price, Product
 from billing.core.times import utcnow
 from billing.stripe.client import retrieve_or_none
 from billing.stripe.readers import StripeObject
+
+T = TypeVar("T")
 
 
 def _effective(obj: StripeObject, state_at: datetime) -> datetime:
@@ -124,13 +134,28 @@ def trial_credits_per_unit(price: Price, product: Product | None) -> int:
     return found or 0
 
 
+def _plan_value(
+    price: Price, product: Product | None, key: str, parse: Callable[[Any], T | None]
+) -> T | None:
+    """Price (else Product) metadata `key` as `parse` reads it: the price's when it names
+    `key`, malformed or not (logged, None), else the product's."""
+    for found in (price, product):
+        if found is not None and key in found.metadata_:
+            kind = "price" if found is price else "product"
+            told = {"id": found.stripe_id, "object": kind, "metadata": found.metadata_}
+            return metadata_value(told, key, parse)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PlanTerms:
-    """What one unit of a price grants, and what it costs."""
+    """What one unit of a price grants, on what terms, and what it costs."""
 
     price: Price
     credits: int  # per unit, per period (0: none)
     trial_credits: int  # per unit, for a trial's zero invoice
+    expiry: CreditsExpiry = NEVER
+    priority: int | None = None  # None: the ledger's default for subscription credits
 
 
 async def plan_terms(
@@ -138,7 +163,9 @@ async def plan_terms(
 ) -> PlanTerms | None:
     """The price's terms; None if Stripe has no such price. What the mirror lacks is
     fetched: the price, and its product when the price's own metadata does not say
-    (its `credits`, or with `trial` its `trial_credits`)."""
+    (its `credits`, or with `trial` its `trial_credits`). The credits' expiry and
+    priority are read from the product only as mirrored: not worth a Stripe call inside
+    a worker's transaction (`billing sync` and product events keep products mirrored)."""
     price = await get_price(session, client, price_id)
     if price is None:
         return None
@@ -147,7 +174,13 @@ async def plan_terms(
     if product is None and untold:
         product = await _fetch_product(session, client, price.product_id)
     credits = credits_per_unit(price, product) or 0
-    return PlanTerms(price, credits, trial_credits_per_unit(price, product))
+    return PlanTerms(
+        price,
+        credits,
+        trial_credits_per_unit(price, product),
+        _plan_value(price, product, CREDITS_EXPIRY_KEY, parse_expiry) or NEVER,
+        _plan_value(price, product, CREDITS_PRIORITY_KEY, parse_priority),
+    )
 
 
 async def credits_for(

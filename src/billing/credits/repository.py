@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.grants import consumption_order, lapsed, spendable
@@ -171,11 +171,44 @@ async def take_from_grants(
         )
 
 
+async def lock_wallet(session: AsyncSession, user_id: int) -> int | None:
+    """The wallet's id, its row locked for the caller's transaction; None: no wallet."""
+    account_id: int | None = await session.scalar(
+        select(CreditAccount.id)
+        .where(CreditAccount.user_id == user_id, CreditAccount.kind == "wallet")
+        .with_for_update()
+    )
+    return account_id
+
+
+async def spendable_credits(session: AsyncSession, account_id: int, now: datetime) -> int:
+    """What the wallet's spendable grants hold: all a debit can take at `now`."""
+    return await _held_by(session, account_id, spendable(now))
+
+
+async def first_grant_with_reference(
+    session: AsyncSession, user_id: int, reference: str
+) -> CreditGrant | None:
+    """The user's oldest grant opened under `reference`, whatever its status."""
+    found: CreditGrant | None = await session.scalar(
+        select(CreditGrant)
+        .where(CreditGrant.user_id == user_id, CreditGrant.reference == reference)
+        .order_by(CreditGrant.id)
+        .limit(1)
+    )
+    return found
+
+
 async def lapsed_credits(session: AsyncSession, account_id: int, now: datetime) -> int:
     """What the wallet's expired, not yet swept grants still hold: not the user's."""
+    return await _held_by(session, account_id, lapsed(now))
+
+
+async def _held_by(session: AsyncSession, account_id: int, which: ColumnElement[bool]) -> int:
+    """What the wallet's grants that match `which` hold."""
     total = await session.scalar(
         select(func.coalesce(func.sum(CreditGrant.remaining), 0)).where(
-            CreditGrant.account_id == account_id, lapsed(now)
+            CreditGrant.account_id == account_id, which
         )
     )
     return int(total or 0)

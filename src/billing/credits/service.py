@@ -26,6 +26,7 @@ from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredi
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import utcnow
 from billing.credits import repository, single_statement, stepwise
+from billing.credits.grants import GrantTerms
 from billing.credits.hooks import HOOKS
 from billing.credits.models import CreditTransaction
 from billing.credits.transfers import Posted, Transfer
@@ -209,6 +210,27 @@ async def _balance(session: AsyncSession, user_id: int) -> Balance:
         account.updated_at,
         expiring=tuple(Expiring(amount, at) for amount, at in expiring),
     )
+
+
+async def spendable_locked(session: AsyncSession, user_id: int) -> int:
+    """What a debit can take from the wallet now, its row locked in the caller's
+    transaction so no spend slips in before the caller's own debit. Expired grants the
+    job has not swept yet are in the wallet's `balance` but not here: nothing spends them."""
+    account_id = await repository.lock_wallet(session, user_id)
+    if account_id is None:
+        return 0
+    return await repository.spendable_credits(session, account_id, utcnow())
+
+
+async def terms_of_reference(
+    session: AsyncSession, user_id: int, reference: str
+) -> GrantTerms | None:
+    """The terms of the first grant opened under `reference` (a payment's credits, say);
+    None when there is none."""
+    found = await repository.first_grant_with_reference(session, user_id, reference)
+    if found is None:
+        return None
+    return GrantTerms(found.source, found.priority, found.expires_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,20 @@ A payment of `amount` that bought `credits` owes back `credits * reversed / amou
 `reversed` is everything refunded or disputed so far, capped at the amount. What
 was already settled (taken, or recorded as unrecoverable) is subtracted, so each
 event settles only the increase, and events in any order settle the same total.
-A wallet never goes below zero: what it cannot cover is recorded, not taken.
+A wallet never goes below zero: what it cannot cover is recorded, not taken. What it
+can cover is what its spendable grants hold (expired ones not yet swept count for
+nothing), and a claw-back takes first from the payment's own grant (the one its credits
+opened, referenced by its `stripe_id`), then from the others in consumption order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.accounts import REFUND_CLAWBACK, TransactionKind
-from billing.credits.models import CreditAccount
+from billing.credits.service import spendable_locked
 from billing.payments.models import Payment
 from billing.payments.recorded_payments import post_credits
 
@@ -43,16 +45,6 @@ def _split(due: int, balance: int) -> Clawback:
     return Clawback(take, due - take)
 
 
-async def _locked_balance(session: AsyncSession, user_id: int) -> int:
-    """The wallet's balance, its row locked so no spend slips in before the debit."""
-    balance = await session.scalar(
-        select(CreditAccount.balance)
-        .where(CreditAccount.user_id == user_id, CreditAccount.kind == "wallet")
-        .with_for_update()
-    )
-    return balance or 0
-
-
 async def _settle(
     session: AsyncSession,
     payment: Payment,
@@ -61,10 +53,17 @@ async def _settle(
     kind: TransactionKind,
     key: str,
     reference: str,
+    prefer_reference: str | None,
 ) -> Clawback:
     assert payment.user_id is not None, "credits are taken from a known user only"
     await post_credits(
-        session, kind, user_id=payment.user_id, credits=due.take, key=key, reference=reference
+        session,
+        kind,
+        user_id=payment.user_id,
+        credits=due.take,
+        key=key,
+        reference=reference,
+        prefer_reference=prefer_reference,
     )
     payment.credits_clawed_back += due.take
     payment.credits_unrecovered += due.unrecovered
@@ -72,14 +71,28 @@ async def _settle(
 
 
 async def take_back(
-    session: AsyncSession, payment: Payment, due: int, *, kind: TransactionKind, key: str
+    session: AsyncSession,
+    payment: Payment,
+    due: int,
+    *,
+    kind: TransactionKind,
+    key: str,
+    prefer_reference: str | None,
 ) -> Clawback:
-    """Take `due` credits back from the payment's user, as far as the wallet holds them;
-    the rest is recorded on the payment as unrecovered."""
+    """Take `due` credits back from the payment's user, as far as the wallet can give
+    them, first from the grants of `prefer_reference` (None: in consumption order); the
+    rest is recorded on the payment as unrecovered."""
     assert payment.user_id is not None, "credits are taken from a known user only"
-    held = await _locked_balance(session, payment.user_id)
-    split = _split(due, held)
-    return await _settle(session, payment, split, kind=kind, key=key, reference=payment.stripe_id)
+    split = _split(due, await spendable_locked(session, payment.user_id))
+    return await _settle(
+        session,
+        payment,
+        split,
+        kind=kind,
+        key=key,
+        reference=payment.stripe_id,
+        prefer_reference=prefer_reference,
+    )
 
 
 async def claw_back(
@@ -94,6 +107,14 @@ async def claw_back(
         max(payment.amount, payment.credit_basis or 0),
         payment.amount_refunded + payment.amount_disputed,
         payment.credits_clawed_back + payment.credits_unrecovered,
-        await _locked_balance(session, payment.user_id),
+        await spendable_locked(session, payment.user_id),
     )
-    return await _settle(session, payment, due, kind=REFUND_CLAWBACK, key=key, reference=reference)
+    return await _settle(
+        session,
+        payment,
+        due,
+        kind=REFUND_CLAWBACK,
+        key=key,
+        reference=reference,
+        prefer_reference=payment.stripe_id,
+    )

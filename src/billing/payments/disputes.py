@@ -20,7 +20,10 @@ however often they come again (a row per dispute, locked after its payment's row
 - **reinstated**: exactly what the claw-back took goes back to the wallet (a
   `dispute_reinstatement` from the `refunds` account, under
   `stripe:dispute_reinstated:<id>`), and what it recorded as unrecovered is forgiven
-  (that money came back too). A lost dispute changes nothing more.
+  (that money came back too). A lost dispute changes nothing more. The credits open a
+  grant on the terms of the payment's own grant (source, priority, expiry: credits that
+  would have expired by now lapse at once), else as a `purchase`, referenced by the
+  payment like that grant, so a later refund of the payment takes from it first.
 - **won before its withdrawal is known** (events out of order): the win is recorded and
   no credits move, then or when the withdrawal's news follows, which takes nothing: a
   won dispute nets to nothing whatever the order. Waiting instead (failing the event so
@@ -47,6 +50,7 @@ from billing.audit import service as audit
 from billing.core.times import utcnow
 from billing.credits.accounts import DISPUTE_REINSTATEMENT
 from billing.credits.models import CreditTransaction
+from billing.credits.service import terms_of_reference
 from billing.db.statements import insert_or_lock
 from billing.payments.clawback import claw_back
 from billing.payments.models import Dispute, Payment
@@ -171,6 +175,7 @@ async def _reinstate(session: AsyncSession, payment: Payment, row: Dispute) -> N
             user_id=payment.user_id,
             credits=row.credits_clawed_back,
             key=reinstatement_key(row.stripe_dispute_id),
-            reference=row.stripe_dispute_id,
+            reference=payment.stripe_id,
+            grant=await terms_of_reference(session, payment.user_id, payment.stripe_id),
         )
     row.credits_reinstated = row.credits_clawed_back

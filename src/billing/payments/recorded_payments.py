@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.core.times import utcnow
 from billing.credits.accounts import TransactionKind
+from billing.credits.grants import GrantTerms
 from billing.credits.service import post_within
 from billing.credits.transfers import Transfer
 from billing.db.after_commit import after_commit
@@ -145,11 +146,13 @@ async def record_purchase(
     *,
     credits: int,
     key: str,
-    reference: str,
+    grant: GrantTerms,
 ) -> None:
     """Record a payment's success and post the credits it bought, in the caller's
     transaction: the credits land once (per `key`, and only with the news of the
-    success), together with the row saying so."""
+    success), together with the row saying so. They open a grant on `grant`'s terms,
+    referenced by the payment's `stripe_id`: what a refund or dispute of the payment
+    takes back from first (`payments.clawback`)."""
     assert payment.user_id is not None, "credits are posted to a known user only"
     if await record_success(session, payment, credits=credits):
         await post_credits(
@@ -158,7 +161,8 @@ async def record_purchase(
             user_id=payment.user_id,
             credits=credits,
             key=key,
-            reference=reference,
+            reference=payment.stripe_id,
+            grant=grant,
         )
 
 
@@ -209,6 +213,22 @@ async def for_charge(
     return found
 
 
+async def last_credited(session: AsyncSession, subscription_id: str) -> str | None:
+    """The `stripe_id` of the subscription's newest recorded payment that bought credits:
+    the reference of its current period's grant."""
+    found: str | None = await session.scalar(
+        select(Payment.stripe_id)
+        .where(
+            Payment.subscription_id == subscription_id,
+            Payment.status == SUCCEEDED,
+            Payment.credits > 0,
+        )
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    return found
+
+
 async def post_credits(
     session: AsyncSession,
     kind: TransactionKind,
@@ -217,11 +237,22 @@ async def post_credits(
     credits: int,
     key: str,
     reference: str,
+    grant: GrantTerms | None = None,
+    prefer_reference: str | None = None,
 ) -> None:
-    """Move a payment's credits (bought, or clawed back), once per ledger key; none: no-op."""
+    """Move a payment's credits, once per ledger key; none: no-op. Credits open a grant on
+    `grant`'s terms (None: the kind's); a claw-back takes from the grants of
+    `prefer_reference` first."""
     if credits <= 0:
         return
     transfer = Transfer(
-        kind, user_id, credits, actor=ACTOR, idempotency_key=key, reference=reference
+        kind,
+        user_id,
+        credits,
+        actor=ACTOR,
+        idempotency_key=key,
+        reference=reference,
+        grant=grant,
+        prefer_reference=prefer_reference,
     )
     await post_within(session, transfer)

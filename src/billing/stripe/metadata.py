@@ -27,6 +27,7 @@ USER_ID = "user_id"  # each name is written as PREFIX + name
 PURPOSE = "purpose"
 CREDITS = "credits"
 TOPUP = "topup"  # the purpose of a payment-form top-up's payment intent
+AUTO_TOPUP = "auto_topup"  # the purpose of an automatic (off-session) top-up's intent
 
 
 def written(user_id: int, **fields: str) -> dict[str, str]:

@@ -80,6 +80,11 @@ def line_price_id(line: StripeObject) -> str | None:
     )
 
 
+def line_period_end(line: StripeObject) -> datetime | None:
+    """The end of the period an invoice line bills (`line.period.end`, in both shapes)."""
+    return timestamp(_dig(line, "period", "end"))
+
+
 def line_is_proration(line: StripeObject) -> bool:
     """Old shape: `line.proration`; new: on the line's parent, a subscription item or
     an invoice item (a proration left pending until the next invoice)."""

@@ -79,6 +79,9 @@ async def test_a_session_carrying_its_credits_is_credited_without_asking_stripe(
     assert await harness.ledger() == [("purchase", 450, f"stripe:checkout:{obj['id']}")]
     payment = await harness.payment(intent)
     assert (payment.user_id, payment.amount, payment.credits) == (7010, 900, 450)
+    [grant] = await harness.grants(7010)  # referenced by the payment: refunds take it first
+    assert (grant.source, grant.priority, grant.expires_at) == ("purchase", 50, None)
+    assert (grant.amount, grant.reference) == (450, payment.stripe_id)
     async with harness.database.sessions() as session:
         assert await user_for_customer(session, customer) == 7010
     await harness.verify()

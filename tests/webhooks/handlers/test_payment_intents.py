@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.event_shapes import SHAPES, event, new_id, payment_intent
+from tests.support.event_shapes import NEW, SHAPES, event, new_id, payment_intent
 from tests.support.handler_harness import Harness, redelivered
 
 SUCCEEDED = "payment_intent.succeeded"
@@ -21,12 +21,14 @@ DECLINE = {
 }
 
 
-def _topup(version: str, user_id: int, credits: str = "1200", **fields: object) -> dict[str, Any]:
+def _topup(
+    version: str, user_id: int, credits: str = "1200", purpose: str = "topup", **fields: object
+) -> dict[str, Any]:
     return payment_intent(
         version,
         amount=1200,
         metadata={
-            "billing_purpose": "topup",
+            "billing_purpose": purpose,
             "billing_user_id": str(user_id),
             "billing_credits": credits,
         },
@@ -46,6 +48,23 @@ async def test_a_topup_is_credited_once_from_its_metadata(harness: Harness, vers
     payment = await harness.payment(intent["id"])
     assert (payment.kind, payment.status, payment.user_id) == ("topup", "succeeded", 8001)
     assert (payment.amount, payment.credits, payment.charge_id) == (1200, 1200, charge)
+    await harness.verify()
+
+
+@pytest.mark.parametrize("purpose", ["topup", "auto_topup"])
+async def test_a_topups_credits_open_a_grant_of_its_purpose(harness: Harness, purpose: str) -> None:
+    """The payment form's top-up and the worker's automatic one: each grant says which."""
+    intent = _topup(NEW, 8005, purpose=purpose, status="succeeded", amount_received=1200)
+    await harness.run(event(NEW, SUCCEEDED, intent))
+    [grant] = await harness.grants(8005)
+    assert (grant.source, grant.amount, grant.priority, grant.expires_at) == (
+        purpose,
+        1200,
+        50,
+        None,
+    )
+    assert grant.reference == intent["id"]
+    assert (await harness.payment(intent["id"])).kind == "topup"
     await harness.verify()
 
 

@@ -12,6 +12,8 @@ call to Stripe here is made inside the worker's transaction, hence so few.
 `checkout.session.completed` and `checkout.session.async_payment_succeeded` share one
 ledger key per session, so a session is credited once whichever arrives (and however
 often). An unpaid completion (a delayed payment method still pending) does nothing yet.
+The credits open a `purchase` grant (default priority, never expiring), referenced by
+the payment (its payment intent, else the session).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from billing.catalog.service import credits_for
 from billing.compliance import personal_data
 from billing.core.errors import ValidationProblem
 from billing.credits.accounts import PURCHASE
+from billing.credits.grants import GrantTerms
 from billing.payments import customers, recorded_payments, subscription_mirror
 from billing.stripe.client import stripe_errors
 from billing.stripe.metadata import checkout_user_id, metadata_credits
@@ -91,7 +94,7 @@ async def _purchase(
     credits = await _credits(context, session, checkout)
     key = f"stripe:checkout:{session_id}"
     await recorded_payments.record_purchase(
-        session, PURCHASE, payment, credits=credits, key=key, reference=session_id
+        session, PURCHASE, payment, credits=credits, key=key, grant=GrantTerms("purchase")
     )
 
 

@@ -14,24 +14,38 @@ a grant nor a take-back ever counts a fraction of a credit that was not paid for
 returned. One-off invoice items grant nothing. When a proration's share cannot be told
 (a price without a unit amount, or in another currency), no proration of the invoice
 counts, and that is reported.
+
+An invoice's credits open one grant (source `subscription`), on the terms of the price
+(else product) metadata of its lines that grant: `credits_expiry` (`never`, `period_end`
+of the line's period, `<N>d` after the grant) and `credits_priority`. Lines of different
+terms (several items, or a plan change) still make one grant, on the strictest terms:
+the lowest priority and the earliest expiry, so no credit outlives the terms it was
+sold on. An expiry already past at the grant is left out while another is not: a
+proration left pending until a renewal names a period that has just ended, and must not
+expire the renewal's credits at once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.catalog.service import PlanTerms, plan_terms
+from billing.credits.grants import GrantTerms
 from billing.stripe.readers import (
     StripeObject,
     line_is_proration,
     line_is_subscription,
+    line_period_end,
     line_price_id,
 )
 from billing.webhooks.handlers.context import HandlerContext
+
+SOURCE = "subscription"  # of the grants subscription invoices open
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +56,17 @@ class Line:
     quantity: int
     proration: bool
     terms: PlanTerms
+    period_end: datetime | None = None  # of the period the line bills
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Worth:
-    """An invoice's credits (< 0: owed back), and the lines that could not be priced."""
+    """An invoice's credits (< 0: owed back), the terms of the grant they open, and the
+    lines that could not be priced."""
 
-    credits: int = 0
-    unpriced: list[str] = field(default_factory=list)
+    credits: int
+    terms: GrantTerms
+    unpriced: list[str]
 
 
 def _period_credits(line: Line) -> int:
@@ -69,16 +86,46 @@ def _unpriced(line: Line, currency: str) -> str | None:
     return None
 
 
-def worth(lines: list[Line], currency: str) -> Worth:
+def worth(lines: list[Line], currency: str, granted_at: datetime) -> Worth:
     """The period lines' credits, and the prorations' unless one of them cannot be priced:
     then none of them count (a plan change counted on one side only would take back an
-    upgrade, or grant a downgrade)."""
+    upgrade, or grant a downgrade). The grant's terms are those of the lines counted."""
     prorations = [line for line in lines if line.proration and line.terms.credits and line.amount]
-    result = Worth(sum(_period_credits(line) for line in lines if not line.proration))
-    result.unpriced = [p for line in prorations if (p := _unpriced(line, currency))]
-    if not result.unpriced:
-        result.credits += math.trunc(sum(map(_prorated, prorations), Fraction(0)))
-    return result
+    periods = [line for line in lines if not line.proration]
+    credits = sum(map(_period_credits, periods))
+    unpriced = [p for line in prorations if (p := _unpriced(line, currency))]
+    if unpriced:
+        return Worth(credits, grant_terms(periods, granted_at), unpriced)
+    credits += math.trunc(sum(map(_prorated, prorations), Fraction(0)))
+    return Worth(credits, grant_terms(periods + prorations, granted_at), [])
+
+
+def _grants(line: Line) -> bool:
+    """Whether the line adds credits (rather than nothing, or taking some back)."""
+    if line.proration:
+        return line.amount > 0 and line.terms.credits > 0
+    return _period_credits(line) > 0
+
+
+def grant_terms(lines: list[Line], granted_at: datetime) -> GrantTerms:
+    """The terms of the one grant the invoice's credits open (see the module docstring)."""
+    granting = [line for line in lines if _grants(line)]
+    priority = min((_terms(line).effective_priority for line in granting), default=None)
+    expiries = [line.terms.expiry.at(granted_at, line.period_end) for line in granting]
+    return GrantTerms(SOURCE, priority, _earliest(expiries, granted_at))
+
+
+def _terms(line: Line) -> GrantTerms:
+    return GrantTerms(SOURCE, line.terms.priority)
+
+
+def _earliest(expiries: list[datetime | None], granted_at: datetime) -> datetime | None:
+    """The earliest expiry still ahead at `granted_at` (None: never, the latest of all);
+    when every one has passed, the earliest."""
+    ahead = [at for at in expiries if at is None or at > granted_at]
+    if ahead:
+        return min(ahead, key=lambda at: (at is None, at or granted_at))
+    return min((at for at in expiries if at is not None), default=None)
 
 
 def _prorated(line: Line) -> Fraction:
@@ -103,5 +150,5 @@ async def priced_lines(
         trial = not proration and amount == 0
         terms = await plan_terms(session, context.stripe, price_id, trial=trial)
         if terms is not None:
-            found.append(Line(amount, quantity, proration, terms))
+            found.append(Line(amount, quantity, proration, terms, line_period_end(line)))
     return found

@@ -4,10 +4,13 @@ Stripe sends both `invoice.paid` and `invoice.payment_succeeded` for one invoice
 settle under the key `stripe:invoice:{id}`, so the credits land once. What an invoice is
 worth follows its subscription lines (`invoice_credits.py`), not what it collected: a
 plan's period grants the plan's credits however it was paid, prorations grant or take
-back their share, and tax never counts. An invoice worth less than nothing (a downgrade
-billed at once) takes back from the wallet what it holds, never below zero, and records
-the rest as unrecovered. Only a paid invoice counts. Alerts are raised once the event
-commits.
+back their share, and tax never counts. The credits open one grant on the plan's terms
+(`invoice_credits.grant_terms`), referenced by the invoice. An invoice worth less than
+nothing (a downgrade billed at once) takes back from the wallet what it can give, never
+below zero, and records the rest as unrecovered; it takes first from the grant of the
+subscription's newest invoice that granted credits (the period whose unused share it
+returns), then from the others in consumption order. Only a paid invoice counts. Alerts
+are raised once the event commits.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.core.errors import Conflict
 from billing.core.times import utcnow
 from billing.credits.accounts import SUBSCRIPTION_CLAWBACK, SUBSCRIPTION_GRANT
+from billing.credits.grants import GrantTerms
 from billing.db.after_commit import after_commit
 from billing.obs.alerts import alert
 from billing.payments import recorded_payments, subscription_mirror
@@ -88,16 +92,19 @@ async def _lines(context: HandlerContext, invoice: StripeObject) -> list[StripeO
         return [line.to_dict(for_json=True) async for line in listing.auto_paging_iter()]
 
 
-async def _credits(context: HandlerContext, session: AsyncSession, invoice: StripeObject) -> int:
-    """What the paid invoice is worth; unpriceable prorations are told to a person."""
+async def _credits(
+    context: HandlerContext, session: AsyncSession, invoice: StripeObject
+) -> tuple[int, GrantTerms]:
+    """What the paid invoice is worth, and the terms of its grant; unpriceable prorations
+    are told to a person."""
     lines = await priced_lines(context, session, await _lines(context, invoice))
-    found = worth(lines, str(invoice.get("currency") or ""))
+    found = worth(lines, str(invoice.get("currency") or ""), utcnow())
     if found.unpriced:
         reason = "; ".join(found.unpriced)
         logger.warning("proration_not_credited", invoice=invoice.get("id"), reason=reason)
         details: Details = {"invoice": invoice["id"], "reason": reason}
         after_commit(session, partial(alert, "proration_not_credited", **details))
-    return found.credits
+    return found.credits, found.terms
 
 
 def _payment(
@@ -134,16 +141,26 @@ async def invoice_paid(context: HandlerContext, session: AsyncSession, event: We
     if user_id is None:
         return
     payment = _payment(invoice, user_id, subscription_id, paid=True)
-    credits = await _credits(context, session, invoice)
+    credits, terms = await _credits(context, session, invoice)
     key = f"stripe:invoice:{invoice_id}"
     if credits >= 0:
         await recorded_payments.record_purchase(
-            session, SUBSCRIPTION_GRANT, payment, credits=credits, key=key, reference=invoice_id
+            session, SUBSCRIPTION_GRANT, payment, credits=credits, key=key, grant=terms
         )
     elif await recorded_payments.record_success(session, payment, credits=0):
-        row = await recorded_payments.get(session, invoice_id, for_update=True)
-        assert row is not None, "recorded just now"
-        await take_back(session, row, -credits, kind=SUBSCRIPTION_CLAWBACK, key=key)
+        await _take_back(session, invoice_id, subscription_id, -credits, key=key)
+
+
+async def _take_back(
+    session: AsyncSession, invoice_id: str, subscription_id: str | None, due: int, *, key: str
+) -> None:
+    """A downgrade's claw-back, first from the subscription's current period's grant."""
+    row = await recorded_payments.get(session, invoice_id, for_update=True)
+    assert row is not None, "recorded just now"
+    period = subscription_id and await recorded_payments.last_credited(session, subscription_id)
+    await take_back(
+        session, row, due, kind=SUBSCRIPTION_CLAWBACK, key=key, prefer_reference=period or None
+    )
 
 
 async def _mark_past_due(session: AsyncSession, subscription_id: str, event: WebhookEvent) -> None:

@@ -1,8 +1,10 @@
-"""Payment-form top-ups: a payment intent the service created with metadata
-`billing_purpose=topup`, `billing_user_id` and `billing_credits` (computed by the server
-when the intent was made, never by the client; see `stripe.metadata` for the plain keys
-of older intents). Only those are credited here: checkout and invoice payment intents
-succeed too, and their own events credit them (no double credit).
+"""Top-ups: a payment intent the service created with metadata `billing_purpose` =
+`topup` (the payment form) or `auto_topup` (the worker's off-session top-up),
+`billing_user_id` and `billing_credits` (computed by the server when the intent was
+made, never by the client; see `stripe.metadata` for the plain keys of older intents).
+Only those are credited here: checkout and invoice payment intents succeed too, and
+their own events credit them (no double credit). The credits open a grant whose source
+is the purpose (default priority, never expiring); both are recorded as `topup` payments.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.errors import ValidationProblem
 from billing.credits.accounts import PURCHASE
+from billing.credits.grants import GrantTerms
 from billing.payments import recorded_payments
-from billing.stripe.metadata import TOPUP, metadata_credits, metadata_purpose, metadata_user_id
+from billing.stripe.metadata import (
+    AUTO_TOPUP,
+    TOPUP,
+    metadata_credits,
+    metadata_purpose,
+    metadata_user_id,
+)
 from billing.stripe.readers import StripeObject, object_id
 from billing.webhooks.handlers.context import EventHandler, HandlerContext, event_object
 from billing.webhooks.models import WebhookEvent
@@ -23,8 +32,12 @@ from billing.webhooks.models import WebhookEvent
 logger = structlog.get_logger(__name__)
 
 
-def _is_topup(intent: StripeObject, legacy_before: datetime | None) -> bool:
-    return metadata_purpose(intent, legacy_before) == TOPUP
+TOPUP_PURPOSES = (TOPUP, AUTO_TOPUP)  # each is also the source of the grant it opens
+
+
+def _topup_purpose(intent: StripeObject, legacy_before: datetime | None) -> str | None:
+    purpose = metadata_purpose(intent, legacy_before)
+    return purpose if purpose in TOPUP_PURPOSES else None
 
 
 def _topup_terms(intent: StripeObject, legacy_before: datetime | None) -> tuple[int, int]:
@@ -46,7 +59,8 @@ async def topup_succeeded(
     intent = event_object(event)
     intent_id = str(intent["id"])
     legacy_before = context.legacy_metadata_before
-    if not _is_topup(intent, legacy_before):  # a redelivery is recognised by its recorded success
+    purpose = _topup_purpose(intent, legacy_before)
+    if purpose is None:  # a redelivery is recognised by its recorded success
         return
     user_id, credits = _topup_terms(intent, legacy_before)
     payment = recorded_payments.StripePayment(
@@ -60,13 +74,13 @@ async def topup_succeeded(
     )
     key = f"stripe:payment_intent:{intent_id}"
     await recorded_payments.record_purchase(
-        session, PURCHASE, payment, credits=credits, key=key, reference=intent_id
+        session, PURCHASE, payment, credits=credits, key=key, grant=GrantTerms(purpose)
     )
 
 
 async def topup_failed(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
     intent = event_object(event)
-    if not _is_topup(intent, context.legacy_metadata_before):
+    if _topup_purpose(intent, context.legacy_metadata_before) is None:
         return
     error = intent.get("last_payment_error")
     error = error if isinstance(error, dict) else {}
