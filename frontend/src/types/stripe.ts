@@ -87,8 +87,48 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add Credits */
+        /**
+         * Add Credits
+         * @description Open a grant: `expires_at` (none: never), `priority` and `source` set how it is spent.
+         */
         post: operations["add_credits_api_financial_credits__user_id__add_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Grants */
+        get: operations["list_grants_api_financial_credits__user_id__grants_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/grants/{grant_id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void Grant
+         * @description Remove what remains of an active grant; 409 `conflict` for any other.
+         */
+        post: operations["void_grant_api_financial_credits__user_id__grants__grant_id__void_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -106,6 +146,68 @@ export interface paths {
         put?: never;
         /** Spend Credits */
         post: operations["spend_credits_api_financial_credits__user_id__spend_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Holds */
+        get: operations["list_holds_api_financial_credits__user_id__holds_get"];
+        put?: never;
+        /**
+         * Place Hold
+         * @description Reserve credits: they leave `balance` at once; 402 `insufficient_credits` if short.
+         */
+        post: operations["place_hold_api_financial_credits__user_id__holds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/holds/{hold_id}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Capture Hold
+         * @description Capture `amount` (default: all) and give the rest back to the grants it came
+         *     from; 409 `hold_not_active` once settled, 422 for more than the hold holds.
+         */
+        post: operations["capture_hold_api_financial_credits__user_id__holds__hold_id__capture_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/holds/{hold_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release Hold
+         * @description Give every held credit back to the grant it came from; 409 once settled.
+         */
+        post: operations["release_hold_api_financial_credits__user_id__holds__hold_id__release_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -449,6 +551,34 @@ export interface components {
             idempotency_key?: string | null;
             /** Expires At */
             expires_at?: string | null;
+            /**
+             * Priority
+             * @description 0..100, lower is consumed first; default 10 for a promotion, else 50
+             */
+            priority?: number | null;
+            /**
+             * Source
+             * @default admin
+             * @enum {string}
+             */
+            source?: "admin" | "promotion";
+        };
+        /** AddCreditsResult */
+        AddCreditsResult: {
+            /** Transaction Id */
+            transaction_id: number;
+            /** User Id */
+            user_id: number;
+            /** Amount */
+            amount: number;
+            /** Balance */
+            balance: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            grant: components["schemas"]["Grant"];
         };
         /** AuditEntryOut */
         AuditEntryOut: {
@@ -490,6 +620,27 @@ export interface components {
             has_more: boolean;
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** CaptureHoldRequest */
+        CaptureHoldRequest: {
+            /**
+             * Amount
+             * @description Credits to capture, at most the hold's; default: all
+             */
+            amount?: number | null;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** CapturedHold */
+        CapturedHold: {
+            hold: components["schemas"]["Hold"];
+            /** Transaction Id */
+            transaction_id: number;
+            /**
+             * Balance
+             * @description The wallet's balance after the capture
+             */
+            balance: number;
         };
         /** CatalogPrice */
         CatalogPrice: {
@@ -562,8 +713,21 @@ export interface components {
         CreditBalance: {
             /** User Id */
             user_id: number;
-            /** Balance */
+            /**
+             * Balance
+             * @description What can be spent now
+             */
             balance: number;
+            /**
+             * Held
+             * @description What active holds reserve
+             */
+            held: number;
+            /**
+             * Expiring
+             * @description The next (up to 3) expiry times of spendable grants, soonest first
+             */
+            expiring: components["schemas"]["ExpiringCredits"][];
             /**
              * Currency
              * @default credits
@@ -741,6 +905,116 @@ export interface components {
             /** Credit Transactions Kept */
             credit_transactions_kept: number;
         };
+        /** ExpiringCredits */
+        ExpiringCredits: {
+            /** Amount */
+            amount: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /** Grant */
+        Grant: {
+            /** Id */
+            id: number;
+            /** User Id */
+            user_id: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "purchase" | "subscription" | "topup" | "auto_topup" | "admin" | "promotion";
+            /** Amount */
+            amount: number;
+            /**
+             * Remaining
+             * @description 0 once expired, voided or spent
+             */
+            remaining: number;
+            /** Priority */
+            priority: number;
+            /**
+             * Effective At
+             * Format: date-time
+             */
+            effective_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "depleted" | "expired" | "voided";
+            /** Reference */
+            reference: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** GrantList */
+        GrantList: {
+            /**
+             * Data
+             * @description In consumption order
+             */
+            data: components["schemas"]["Grant"][];
+        };
+        /** Hold */
+        Hold: {
+            /** Id */
+            id: number;
+            /** User Id */
+            user_id: number;
+            /**
+             * Amount
+             * @description Credits held
+             */
+            amount: number;
+            /**
+             * Captured
+             * @description Credits captured: 0 unless `captured`
+             */
+            captured: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "captured" | "released" | "expired";
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Description */
+            description: string | null;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Settled At */
+            settled_at: string | null;
+        };
+        /** HoldPage */
+        HoldPage: {
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["Hold"][];
+            /** Has More */
+            has_more: boolean;
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** InboxEvent */
         InboxEvent: {
             /** Id */
@@ -810,6 +1084,70 @@ export interface components {
              */
             failure_rate: number;
         };
+        /** PlaceHoldRequest */
+        PlaceHoldRequest: {
+            /** Amount */
+            amount: number;
+            /**
+             * Expires In
+             * @description Seconds until the worker releases the hold if it is not settled
+             * @default 900
+             */
+            expires_in?: number;
+            /** Description */
+            description?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** PlacedHold */
+        PlacedHold: {
+            /** Id */
+            id: number;
+            /** User Id */
+            user_id: number;
+            /**
+             * Amount
+             * @description Credits held
+             */
+            amount: number;
+            /**
+             * Captured
+             * @description Credits captured: 0 unless `captured`
+             */
+            captured: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "captured" | "released" | "expired";
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Description */
+            description: string | null;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Settled At */
+            settled_at: string | null;
+            /**
+             * Balance
+             * @description The wallet's balance after the hold
+             */
+            balance: number;
+        };
         /** Plan */
         Plan: {
             /** Subscription Id */
@@ -849,6 +1187,20 @@ export interface components {
             mrr: number;
             /** Arr */
             arr: number;
+        };
+        /** ReleaseHoldRequest */
+        ReleaseHoldRequest: {
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** ReleasedHold */
+        ReleasedHold: {
+            hold: components["schemas"]["Hold"];
+            /**
+             * Balance
+             * @description The wallet's balance after the release
+             */
+            balance: number;
         };
         /** Revenue */
         Revenue: {
@@ -1027,6 +1379,21 @@ export interface components {
              * @description One per event, in the request's order
              */
             results: components["schemas"]["UsageResult"][];
+        };
+        /** VoidGrantRequest */
+        VoidGrantRequest: {
+            /** Reason */
+            reason: string;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** VoidGrantResult */
+        VoidGrantResult: {
+            grant: components["schemas"]["Grant"];
+            /** Transaction Id */
+            transaction_id: number;
+            /** Balance */
+            balance: number;
         };
         /** WebhookAck */
         WebhookAck: {
@@ -1280,7 +1647,96 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreditTransactionResult"];
+                    "application/json": components["schemas"]["AddCreditsResult"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_grants_api_financial_credits__user_id__grants_get: {
+        parameters: {
+            query?: {
+                status?: ("active" | "depleted" | "expired" | "voided") | null;
+            };
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    void_grant_api_financial_credits__user_id__grants__grant_id__void_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+                grant_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoidGrantResult"];
                 };
             };
             /** @description Client error */
@@ -1326,6 +1782,188 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreditTransactionResult"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_holds_api_financial_credits__user_id__holds_get: {
+        parameters: {
+            query?: {
+                status?: "active" | "all";
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldPage"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    place_hold_api_financial_credits__user_id__holds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlaceHoldRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlacedHold"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    capture_hold_api_financial_credits__user_id__holds__hold_id__capture_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+                hold_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CaptureHoldRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapturedHold"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    release_hold_api_financial_credits__user_id__holds__hold_id__release_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+                hold_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReleaseHoldRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleasedHold"];
                 };
             };
             /** @description Client error */

@@ -143,9 +143,16 @@ def _grant_arguments(transfer: Transfer) -> Arguments:
 
 
 async def post_once(database: Database, statement: str, arguments: Arguments) -> Outcome:
+    row = await fetch_once(database, statement, arguments)
+    return _outcome(row) if row else None
+
+
+async def fetch_once(database: Database, statement: str, arguments: Arguments) -> Any:
+    """The statement's one row, or None: nothing posted, or its key taken meanwhile by a
+    racing posting (which the caller's explanation then replays)."""
     async with database.driver_connection() as connection:
         try:
-            return await _post(connection, statement, arguments)
+            return await connection.fetchrow(statement, *arguments)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == KEY_CONSTRAINT:
                 return None
@@ -195,4 +202,8 @@ async def post_in_transaction(
 
 async def _post(connection: asyncpg.Connection, statement: str, arguments: Arguments) -> Outcome:
     row = await connection.fetchrow(statement, *arguments)
-    return (row["id"], row["balance"], row["amount"], row["grant_id"]) if row else None
+    return _outcome(row) if row else None
+
+
+def _outcome(row: Any) -> Outcome:
+    return row["id"], row["balance"], row["amount"], row["grant_id"]
