@@ -42,7 +42,8 @@ WEBHOOK_SECRET = "whsec_test_billing"
 SLOW_RETRIES = ("--webhook-retry-delays", "0.5,1,2,4,8")
 # Rows that tests create; system accounts (seeded by the migration) stay.
 PG_RESET = (
-    "TRUNCATE credit_grant_entries, credit_grants, credit_entries, credit_transactions,"
+    "TRUNCATE credit_holds, credit_grant_entries, credit_grants, credit_entries,"
+    " credit_transactions,"
     " idempotency_keys, api_keys, webhook_events,"
     " stripe_customers, subscriptions, payments, disputes, catalog_products, catalog_prices,"
     " audit_log;"

@@ -10,7 +10,7 @@ import pytest
 
 from billing.core.config import Settings
 from tests.conftest import Credentials
-from tests.support.credits import CREDITS
+from tests.support.credits import CREDITS, days_ahead, grants, hold, settle
 from tests.support.server import running_server
 
 
@@ -109,3 +109,60 @@ async def test_concurrent_usage_batches_post_exactly_what_the_wallet_holds(
         assert statuses.count("insufficient_credits") == 30
         final = await http.get(f"{CREDITS}/78", headers=creds.admin())
         assert final.json()["balance"] == 0
+
+
+async def test_fifty_concurrent_holds_then_racing_settlements_on_one_wallet(
+    server: str, creds: Credentials
+) -> None:
+    """600 credits in three grants: 50 holds of 20 at once place exactly 30; then two
+    settlements race for each hold and exactly one of them settles it."""
+    admin, user = creds.admin(), creds.bearer(79)
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(base_url=server, limits=limits, timeout=60) as http:
+        for grant in (
+            {"amount": 100, "source": "promotion"},
+            {"amount": 200, "expires_at": days_ahead(30)},
+            {"amount": 300},
+        ):
+            added = await http.post(
+                f"{CREDITS}/79/add", json={**grant, "reason": "load"}, headers=admin
+            )
+            assert added.status_code == 200, added.text
+        placed = await asyncio.gather(*(hold(http, user, 79, 20) for _ in range(50)))
+        assert sorted(r.status_code for r in placed) == [201] * 30 + [402] * 20
+        assert sorted(r.json()["balance"] for r in placed if r.status_code == 201) == list(
+            range(0, 600, 20)
+        )
+        ids = [r.json()["id"] for r in placed if r.status_code == 201]
+        racing = [
+            (hold_id, action)
+            for n, hold_id in enumerate(ids)
+            for action in ("capture", "capture" if n % 2 else "release")
+        ]
+        settled = await asyncio.gather(
+            *(
+                settle(
+                    http,
+                    user,
+                    79,
+                    hold_id,
+                    action,
+                    **({"amount": 5} if action == "capture" else {}),
+                )
+                for hold_id, action in racing
+            )
+        )
+        outcomes: dict[int, list[int]] = {hold_id: [] for hold_id in ids}
+        for (hold_id, _), response in zip(racing, settled, strict=True):
+            outcomes[hold_id].append(response.status_code)
+            if response.status_code == 409:
+                assert response.json()["code"] == "hold_not_active"
+        assert all(sorted(codes) == [200, 409] for codes in outcomes.values())
+        captured = sum(r.json()["hold"]["captured"] for r in settled if r.status_code == 200)
+        final = (await http.get(f"{CREDITS}/79", headers=user)).json()
+        assert (final["balance"], final["held"]) == (600 - captured, 0)
+        found = await grants(http, admin, 79)
+        assert sum(g["remaining"] for g in found) == 600 - captured
+        assert all(g["status"] == "active" and 0 < g["remaining"] <= g["amount"] for g in found)
+        listed = await http.get(f"{CREDITS}/79/holds", headers=user)
+        assert listed.json()["data"] == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
+
+from billing.core.times import utcnow
 
 CREDITS = "/api/financial/credits"
 
@@ -44,3 +47,40 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["detail"]
     assert body["type"]
     return body
+
+
+async def hold(
+    client: httpx.AsyncClient, headers: dict[str, str], user_id: int, amount: int, **body: Any
+) -> httpx.Response:
+    return await client.post(
+        f"{CREDITS}/{user_id}/holds", json={"amount": amount, **body}, headers=headers
+    )
+
+
+async def settle(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    user_id: int,
+    hold_id: int,
+    action: str,
+    **body: Any,
+) -> httpx.Response:
+    """`action` is `capture` or `release`."""
+    return await client.post(
+        f"{CREDITS}/{user_id}/holds/{hold_id}/{action}", json=body, headers=headers
+    )
+
+
+def days_ahead(days: float) -> str:
+    return (utcnow() + timedelta(days=days)).isoformat()
+
+
+async def grants(
+    client: httpx.AsyncClient, headers: dict[str, str], user_id: int, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The user's grants, in consumption order."""
+    query = f"?status={status}" if status else ""
+    response = await client.get(f"{CREDITS}/{user_id}/grants{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["data"]
+    return found

@@ -152,6 +152,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/financial/credits/{user_id}/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Holds */
+        get: operations["list_holds_api_financial_credits__user_id__holds_get"];
+        put?: never;
+        /**
+         * Place Hold
+         * @description Reserve credits: they leave `balance` at once; 402 `insufficient_credits` if short.
+         */
+        post: operations["place_hold_api_financial_credits__user_id__holds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/holds/{hold_id}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Capture Hold
+         * @description Capture `amount` (default: all) and give the rest back to the grants it came
+         *     from; 409 `hold_not_active` once settled, 422 for more than the hold holds.
+         */
+        post: operations["capture_hold_api_financial_credits__user_id__holds__hold_id__capture_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/holds/{hold_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release Hold
+         * @description Give every held credit back to the grant it came from; 409 once settled.
+         */
+        post: operations["release_hold_api_financial_credits__user_id__holds__hold_id__release_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/financial/usage": {
         parameters: {
             query?: never;
@@ -559,6 +621,27 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** CaptureHoldRequest */
+        CaptureHoldRequest: {
+            /**
+             * Amount
+             * @description Credits to capture, at most the hold's; default: all
+             */
+            amount?: number | null;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** CapturedHold */
+        CapturedHold: {
+            hold: components["schemas"]["Hold"];
+            /** Transaction Id */
+            transaction_id: number;
+            /**
+             * Balance
+             * @description The wallet's balance after the capture
+             */
+            balance: number;
+        };
         /** CatalogPrice */
         CatalogPrice: {
             /** Id */
@@ -654,19 +737,6 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
-        /** CreditBreakage */
-        CreditBreakage: {
-            /**
-             * Paid
-             * @description Credits of paid grants that expired unused in the range
-             */
-            paid: number;
-            /**
-             * Promotional
-             * @description Credits of promotional grants that expired unused
-             */
-            promotional: number;
-        };
         /** CreditHistoryItem */
         CreditHistoryItem: {
             /** Id */
@@ -705,24 +775,6 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** CreditLiability */
-        CreditLiability: {
-            /**
-             * Paid
-             * @description Spendable credits of purchase, subscription and top-up grants
-             */
-            paid: number;
-            /**
-             * Promotional
-             * @description Spendable credits of admin and promotion grants
-             */
-            promotional: number;
-            /**
-             * Held
-             * @description Reserved by active holds: still the users' credits
-             */
-            held: number;
-        };
         /** CreditTransactionResult */
         CreditTransactionResult: {
             /** Transaction Id */
@@ -754,18 +806,9 @@ export interface components {
             clawed_back: number;
             /**
              * Outstanding
-             * @description The liability at the end of the range (now, for a range ending today): spendable credits plus held ones, never those of grants past their expiry
+             * @description Held in wallets at the end of the range: the liability
              */
             outstanding: number;
-            /**
-             * Voided
-             * @description What remained of grants an admin voided in the range
-             */
-            voided: number;
-            /** @description `outstanding`, by where the credits came from */
-            liability: components["schemas"]["CreditLiability"];
-            /** @description `expired`, by the source of the grants */
-            breakage: components["schemas"]["CreditBreakage"];
         };
         /** CurrencyRevenue */
         CurrencyRevenue: {
@@ -920,6 +963,58 @@ export interface components {
              */
             data: components["schemas"]["Grant"][];
         };
+        /** Hold */
+        Hold: {
+            /** Id */
+            id: number;
+            /** User Id */
+            user_id: number;
+            /**
+             * Amount
+             * @description Credits held
+             */
+            amount: number;
+            /**
+             * Captured
+             * @description Credits captured: 0 unless `captured`
+             */
+            captured: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "captured" | "released" | "expired";
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Description */
+            description: string | null;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Settled At */
+            settled_at: string | null;
+        };
+        /** HoldPage */
+        HoldPage: {
+            /**
+             * Data
+             * @description Newest first
+             */
+            data: components["schemas"]["Hold"][];
+            /** Has More */
+            has_more: boolean;
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** InboxEvent */
         InboxEvent: {
             /** Id */
@@ -989,6 +1084,70 @@ export interface components {
              */
             failure_rate: number;
         };
+        /** PlaceHoldRequest */
+        PlaceHoldRequest: {
+            /** Amount */
+            amount: number;
+            /**
+             * Expires In
+             * @description Seconds until the worker releases the hold if it is not settled
+             * @default 900
+             */
+            expires_in?: number;
+            /** Description */
+            description?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** PlacedHold */
+        PlacedHold: {
+            /** Id */
+            id: number;
+            /** User Id */
+            user_id: number;
+            /**
+             * Amount
+             * @description Credits held
+             */
+            amount: number;
+            /**
+             * Captured
+             * @description Credits captured: 0 unless `captured`
+             */
+            captured: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "captured" | "released" | "expired";
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Description */
+            description: string | null;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Settled At */
+            settled_at: string | null;
+            /**
+             * Balance
+             * @description The wallet's balance after the hold
+             */
+            balance: number;
+        };
         /** Plan */
         Plan: {
             /** Subscription Id */
@@ -1028,6 +1187,20 @@ export interface components {
             mrr: number;
             /** Arr */
             arr: number;
+        };
+        /** ReleaseHoldRequest */
+        ReleaseHoldRequest: {
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+        };
+        /** ReleasedHold */
+        ReleasedHold: {
+            hold: components["schemas"]["Hold"];
+            /**
+             * Balance
+             * @description The wallet's balance after the release
+             */
+            balance: number;
         };
         /** Revenue */
         Revenue: {
@@ -1631,6 +1804,188 @@ export interface operations {
             };
         };
     };
+    list_holds_api_financial_credits__user_id__holds_get: {
+        parameters: {
+            query?: {
+                status?: "active" | "all";
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldPage"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    place_hold_api_financial_credits__user_id__holds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlaceHoldRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlacedHold"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    capture_hold_api_financial_credits__user_id__holds__hold_id__capture_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+                hold_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CaptureHoldRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapturedHold"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    release_hold_api_financial_credits__user_id__holds__hold_id__release_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+                hold_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReleaseHoldRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleasedHold"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     report_usage_api_financial_usage_post: {
         parameters: {
             query?: never;
@@ -2096,7 +2451,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's customer (email and name decrypted), credit balance, payments, subscriptions, credit grants, credit transactions with their entries and audit entries. */
+            /** @description The user's customer (email and name decrypted), payments, subscriptions, credit transactions with their entries and audit entries. */
             200: {
                 headers: {
                     [name: string]: unknown;

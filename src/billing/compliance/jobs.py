@@ -1,5 +1,5 @@
-"""What every worker does beside the inbox: expiring grants, retention, and sealing the
-audit log."""
+"""What every worker does beside the inbox: expiring grants, releasing expired holds,
+retention, and sealing the audit log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from billing.audit.chain import SEAL_INTERVAL, seal
 from billing.compliance.retention import run_retention
 from billing.core.config import Settings
 from billing.core.times import utcnow
-from billing.credits.jobs import EXPIRY_INTERVAL, expire_due
+from billing.credits.jobs import EXPIRY_INTERVAL, HOLD_INTERVAL, expire_due, release_due_holds
 from billing.db.engine import Database
 from billing.webhooks.worker import PeriodicJob
 
@@ -15,10 +15,11 @@ RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at
 
 
 def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
-    """The grant expiry sweep, the hourly retention job, and the sealer that chains
-    committed audit entries."""
+    """The grant expiry and hold release sweeps, the hourly retention job, and the sealer
+    that chains committed audit entries."""
     return [
         PeriodicJob("grant_expiry", EXPIRY_INTERVAL, lambda: expire_due(database)),
+        PeriodicJob("hold_expiry", HOLD_INTERVAL, lambda: release_due_holds(database)),
         PeriodicJob(
             "retention", RETENTION_INTERVAL, lambda: run_retention(database, settings, utcnow())
         ),

@@ -78,6 +78,12 @@ class Conflict(BillingError):
     status, code, title = 409, "conflict", "Conflict with the current state"
 
 
+class HoldNotActive(BillingError):
+    """A capture or release of a hold already captured, released or expired."""
+
+    status, code, title = 409, "hold_not_active", "The hold is not active"
+
+
 class PayloadTooLarge(BillingError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 

@@ -53,3 +53,11 @@ DISPUTE_REINSTATEMENT = TransactionKind(
     "dispute_reinstatement", "refunds", credits_wallet=True, grant_source="purchase"
 )
 EXPIRY = TransactionKind("expiry", "expired", credits_wallet=False, ends_grant="expired")
+# A hold reserves credits: an ordinary debit, from the wallet's grants into `held`.
+HOLD = TransactionKind("hold", "held", credits_wallet=False)
+# Settling one takes all it holds out of `held`: a capture moves its captured credits to
+# `usage` and returns the rest to the wallet, a release (or the worker, at the hold's
+# expiry) returns them all. Posted by `credits.hold_settlement`, not as a Transfer: a
+# capture moves credits to two accounts.
+HOLD_CAPTURE = TransactionKind("hold_capture", "held", credits_wallet=True)
+HOLD_RELEASE = TransactionKind("hold_release", "held", credits_wallet=True)

@@ -15,6 +15,8 @@ Invariants (checked by `billing verify-ledger`, enforced where a database can):
   wallet's `balance` equals the sum of its active grants' `remaining`.
 - `balance` is what the wallet holds, expired-but-not-yet-swept grants included; what can
   be spent is that less the grants whose `expires_at` has passed (`credits.balances`).
+- A hold's credits are in the `held` system account from its `hold` transaction until its
+  settlement takes them all out again: `held` holds exactly what active holds reserve.
 """
 
 from __future__ import annotations
@@ -172,3 +174,66 @@ class CreditGrantEntry(Base):
     transaction_id: Mapped[int | None] = mapped_column(BigIntId, index=True)
     grant_id: Mapped[int] = mapped_column(BigIntId, index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+HOLD_STATUSES = HOLD_ACTIVE, CAPTURED, RELEASED, HOLD_EXPIRED = (
+    "active",
+    "captured",
+    "released",
+    "expired",
+)
+
+
+class CreditHold(Base):
+    """Credits reserved now and settled later: captured (in part), released, or released by
+    the worker once `expires_at` has passed (`expired`). Settled once, never reopened."""
+
+    __tablename__ = "credit_holds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("captured >= 0 AND captured <= amount", name="captured_in_range"),
+        CheckConstraint(
+            "(status = 'active' AND captured = 0 AND settled_at IS NULL"
+            " AND settlement_transaction_id IS NULL)"
+            " OR (status IN ('captured', 'released', 'expired') AND settled_at IS NOT NULL"
+            " AND settlement_transaction_id IS NOT NULL"
+            " AND (status = 'captured' OR captured = 0))",
+            name="settled_once",
+        ),
+        # A user's holds, newest first (`GET .../holds?status=all`).
+        Index("ix_credit_holds_user", "user_id", "id"),
+        # A user's active holds: their list, and `held` in every balance read.
+        Index(
+            "ix_credit_holds_active",
+            "user_id",
+            "id",
+            postgresql_include=["amount"],
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+        # What the worker releases: active holds by expiry time.
+        Index(
+            "ix_credit_holds_expiring",
+            "expires_at",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    captured: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    description: Mapped[str | None] = mapped_column(String(500))
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDocument)
+    hold_transaction_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_transactions.id"), unique=True
+    )
+    settlement_transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_transactions.id"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -282,10 +282,11 @@ _WALLET_ENTRY_JOIN = and_(
 async def transaction_by_key(
     session: AsyncSession, idempotency_key: str
 ) -> Row[CreditTransaction, int | None] | None:
-    """A transaction and the wallet balance right after it, by idempotency key."""
+    """A transaction and the wallet balance right after it (None if it moved nothing in or
+    out of the wallet: a hold's whole capture), by idempotency key."""
     statement = (
         select(CreditTransaction, CreditEntry.balance_after)
-        .join(CreditEntry, _WALLET_ENTRY_JOIN)
+        .outerjoin(CreditEntry, _WALLET_ENTRY_JOIN)
         .where(CreditTransaction.idempotency_key == idempotency_key)
     )
     return (await session.execute(statement)).first()

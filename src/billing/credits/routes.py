@@ -44,7 +44,7 @@ router = APIRouter(prefix="/api/financial/credits", tags=["credits"], route_clas
 usage_router = APIRouter(prefix="/api/financial", tags=["usage"], route_class=IdempotentRoute)
 
 
-def _ledger_key(request: Request, principal: Principal, body_key: str | None) -> str | None:
+def request_ledger_key(request: Request, principal: Principal, body_key: str | None) -> str | None:
     """The caller's Idempotency-Key, namespaced by caller, keys the ledger transaction."""
     key = idempotency_key(request)
     if body_key is not None and body_key != key:
@@ -52,14 +52,14 @@ def _ledger_key(request: Request, principal: Principal, body_key: str | None) ->
     return ledger_key(principal.scope, key) if key is not None else None
 
 
-def _mark_replay(response: Response, posted: Posted) -> None:
-    if posted.replayed:  # answered from the ledger: the first response was never stored
+def mark_replay(response: Response, replayed: bool) -> None:
+    if replayed:  # answered from the ledger: the first response was never stored
         response.headers[REPLAY_HEADER] = "true"
 
 
 async def _post(request: Request, response: Response, transfer: Transfer) -> Posted:
     posted = await service.post(get_database(request), transfer)
-    _mark_replay(response, posted)
+    mark_replay(response, posted.replayed)
     return posted
 
 
@@ -153,7 +153,7 @@ async def add_credits(
         user_id=user_id,
         amount=body.amount,
         actor=principal.scope,
-        idempotency_key=_ledger_key(request, principal, body.idempotency_key),
+        idempotency_key=request_ledger_key(request, principal, body.idempotency_key),
         description=body.reason,
         grant=GrantTerms(body.source, body.priority, body.expires_at),
     )
@@ -192,9 +192,9 @@ async def void_grant(
         grant_id,
         reason=body.reason,
         actor=principal.scope,
-        key=_ledger_key(request, principal, body.idempotency_key),
+        key=request_ledger_key(request, principal, body.idempotency_key),
     )
-    _mark_replay(response, posted)
+    mark_replay(response, posted.replayed)
     return VoidGrantResult(
         grant=_grant(after), transaction_id=posted.transaction_id, balance=posted.balance
     )
@@ -213,7 +213,7 @@ async def spend_credits(
         user_id=user_id,
         amount=body.amount,
         actor=principal.scope,
-        idempotency_key=_ledger_key(request, principal, body.idempotency_key),
+        idempotency_key=request_ledger_key(request, principal, body.idempotency_key),
         description=body.description,
         metadata=body.metadata,
     )

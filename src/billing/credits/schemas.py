@@ -40,6 +40,7 @@ MetadataKey = Annotated[
 ]
 MetadataValue = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
 Description = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)]
 
 
 class MoneyRequest(BaseModel):
@@ -80,7 +81,7 @@ class SpendCreditsRequest(MoneyRequest):
     amount: CreditAmount
     description: Description | None = None
     idempotency_key: IdempotencyKey | None = None
-    metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)] | None = None
+    metadata: Metadata | None = None
 
 
 MAX_USAGE_EVENTS = 1000
@@ -94,7 +95,7 @@ class UsageEvent(MoneyRequest):
     amount: CreditAmount
     idempotency_key: IdempotencyKey
     description: Description | None = None
-    metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=50)] | None = None
+    metadata: Metadata | None = None
 
 
 class UsageBatch(MoneyRequest):

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredits
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import utcnow
-from billing.credits import repository, single_statement, stepwise
+from billing.credits import hold_repository, repository, single_statement, stepwise
 from billing.credits.grants import GrantTerms
 from billing.credits.hooks import HOOKS
 from billing.credits.models import CreditTransaction
@@ -38,9 +38,14 @@ from billing.db.statements import read_without_transaction
 EXPIRING_SHOWN = 3
 
 
+def transaction_key(idempotency_key: str | None) -> str:
+    """The ledger key of a posting: the caller's, else a fresh one of the service's own."""
+    return idempotency_key or f"auto:{uuid.uuid4().hex}"
+
+
 async def post(database: Database, transfer: Transfer) -> Posted:
     """Post in a transaction of its own, committed before this returns."""
-    key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
+    key = transaction_key(transfer.idempotency_key)
     now = utcnow()
     if database.dialect == "postgresql":
         posted = await _post_on_postgres(database, transfer, key, now)
@@ -48,17 +53,23 @@ async def post(database: Database, transfer: Transfer) -> Posted:
         async with database.sessions() as session, session.begin():
             posted = await stepwise.apply(session, transfer, key, now)
     if posted is None:
-        async with database.sessions() as session:
-            await read_without_transaction(session)
-            return await _explain_refusal(session, transfer)
+        return await refused(database, transfer)
     HOOKS.announce_posted(transfer)
-    return _posted(transfer, posted, now)
+    return posted_as(transfer, posted, now)
+
+
+async def refused(database: Database, transfer: Transfer) -> Posted:
+    """`transfer` posted nothing: the original posting if its key was used for the same
+    operation; else the error to answer with (409, or 402 `insufficient_credits`)."""
+    async with database.sessions() as session:
+        await read_without_transaction(session)
+        return await _explain_refusal(session, transfer)
 
 
 async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
     """Post inside the caller's open transaction (a webhook handler's), so the credits
     commit or roll back together with the caller's other writes."""
-    key = transfer.idempotency_key or f"auto:{uuid.uuid4().hex}"
+    key = transaction_key(transfer.idempotency_key)
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
         posted = await single_statement.post_in_transaction(session, transfer, key, now)
@@ -68,7 +79,7 @@ async def post_within(session: AsyncSession, transfer: Transfer) -> Posted:
         return await _explain_refusal(session, transfer)
     # Announced once the caller's transaction commits: a rolled-back attempt posted nothing.
     after_commit(session, partial(HOOKS.announce_posted, transfer))
-    return _posted(transfer, posted, now)
+    return posted_as(transfer, posted, now)
 
 
 Refusal = InsufficientCredits | IdempotencyConflict
@@ -92,7 +103,7 @@ async def post_batch(database: Database, debits: list[Transfer]) -> list[Posted 
         for debit, outcome in zip(debits, outcomes, strict=True):
             if outcome is not None:
                 HOOKS.announce_posted(debit)
-                answers.append(_posted(debit, outcome, now))
+                answers.append(posted_as(debit, outcome, now))
                 continue
             try:
                 answers.append(await _explain_refusal(session, debit))
@@ -132,7 +143,10 @@ async def _post_on_postgres(
     )
 
 
-def _posted(transfer: Transfer, posted: tuple[int, int, int, int | None], now: datetime) -> Posted:
+def posted_as(
+    transfer: Transfer, posted: tuple[int, int, int, int | None], now: datetime
+) -> Posted:
+    """What a posting of `transfer` at `now` returned, as the service answers it."""
     transaction_id, balance_after, amount, grant_id = posted
     return Posted(transaction_id, transfer.user_id, amount, balance_after, now, grant_id=grant_id)
 
@@ -208,6 +222,7 @@ async def _balance(session: AsyncSession, user_id: int) -> Balance:
         user_id,
         (account.balance or 0) - lapsed,
         account.updated_at,
+        held=await hold_repository.held(session, user_id),
         expiring=tuple(Expiring(amount, at) for amount, at in expiring),
     )
 

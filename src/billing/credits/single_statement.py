@@ -90,7 +90,7 @@ FROM txn, wallet, opened
 # first, $22 the one grant to empty, $23 the status that leaves it in.
 DEBIT = "SELECT * FROM credit_debit(" + ", ".join(f"${n}" for n in range(1, 24)) + ")"  # noqa: S608
 
-# Keyed debits of one kind and actor, one per event (migration 0015): $1-$8 arrays of
+# Keyed debits of one kind and actor, one per event (migration 0013): $1-$8 arrays of
 # user ids, amounts, keys, fingerprints, descriptions, metadata, audit targets and details;
 # $9 now, $10 kind, $11 actor, $12 system account id, $13 audit action, $14-$15 request ids.
 DEBIT_MANY = "SELECT * FROM credit_debit_many(" + ", ".join(f"${n}" for n in range(1, 16)) + ")"  # noqa: S608
@@ -153,9 +153,16 @@ def key_raced(exc: BaseException) -> bool:
 
 
 async def post_once(database: Database, statement: str, arguments: Arguments) -> Outcome:
+    row = await fetch_once(database, statement, arguments)
+    return _outcome(row) if row else None
+
+
+async def fetch_once(database: Database, statement: str, arguments: Arguments) -> Any:
+    """The statement's one row, or None: nothing posted, or its key taken meanwhile by a
+    racing posting (which the caller's explanation then replays)."""
     async with database.driver_connection() as connection:
         try:
-            return await _post(connection, statement, arguments)
+            return await connection.fetchrow(statement, *arguments)
         except asyncpg.UniqueViolationError as exc:
             if key_raced(exc):
                 return None
@@ -237,4 +244,8 @@ async def post_in_transaction(
 
 async def _post(connection: asyncpg.Connection, statement: str, arguments: Arguments) -> Outcome:
     row = await connection.fetchrow(statement, *arguments)
-    return (row["id"], row["balance"], row["amount"], row["grant_id"]) if row else None
+    return _outcome(row) if row else None
+
+
+def _outcome(row: Any) -> Outcome:
+    return row["id"], row["balance"], row["amount"], row["grant_id"]

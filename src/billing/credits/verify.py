@@ -40,11 +40,30 @@ CHECKS: dict[str, str] = {
         ) w
         WHERE balance_after IS NULL OR balance_after <> running
     """,
-    "every transaction moves credits in or out of exactly one wallet": """
+    # A hold's whole capture moves credits from `held` to `usage` only.
+    "every transaction moves credits in or out of exactly one wallet (a capture: at most)": """
         SELECT e.transaction_id FROM credit_entries e
         JOIN credit_accounts a ON a.id = e.account_id
-        GROUP BY e.transaction_id
-        HAVING SUM(CASE WHEN a.kind = 'wallet' THEN 1 ELSE 0 END) <> 1
+        JOIN credit_transactions t ON t.id = e.transaction_id
+        GROUP BY e.transaction_id, t.kind
+        HAVING SUM(CASE WHEN a.kind = 'wallet' THEN 1 ELSE 0 END) > 1
+            OR (SUM(CASE WHEN a.kind = 'wallet' THEN 1 ELSE 0 END) = 0
+                AND t.kind <> 'hold_capture')
+    """,
+    "each hold's credits are in `held` from its hold until its settlement": """
+        SELECT h.id FROM credit_holds h
+        JOIN credit_entries e
+            ON e.transaction_id IN (h.hold_transaction_id, h.settlement_transaction_id)
+        JOIN credit_accounts a ON a.id = e.account_id AND a.name = 'held'
+        GROUP BY h.id, h.amount, h.status
+        HAVING SUM(e.amount) <> CASE WHEN h.status = 'active' THEN h.amount ELSE 0 END
+            OR COUNT(*) <> CASE WHEN h.status = 'active' THEN 1 ELSE 2 END
+    """,
+    "`held` holds what active holds reserve, and nothing else": """
+        SELECT a.id FROM credit_accounts a
+        WHERE a.name = 'held'
+          AND (SELECT COALESCE(SUM(e.amount), 0) FROM credit_entries e WHERE e.account_id = a.id)
+              <> (SELECT COALESCE(SUM(h.amount), 0) FROM credit_holds h WHERE h.status = 'active')
     """,
     "every grant's remaining equals the sum of its grant entries": """
         SELECT g.id FROM credit_grants g

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,8 @@ from billing.compliance.jobs import periodic_jobs
 from billing.compliance.routes import audit_router
 from billing.compliance.routes import router as compliance_router
 from billing.core.config import Settings, get_settings
+from billing.credits.hold_routes import capture_hold, place_hold
+from billing.credits.hold_routes import router as holds_router
 from billing.credits.routes import router as credits_router
 from billing.credits.routes import spend_credits, usage_router
 from billing.db.engine import Database
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_problems(app)
     app.include_router(health_router)
     app.include_router(credits_router)
+    app.include_router(holds_router)
     app.include_router(usage_router)
     app.include_router(catalog_router)
     app.include_router(payments_router)
@@ -120,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_admin_router)
     app.include_router(audit_router)
     install_frontend(app, settings)  # after the API routers: `/` and `/assets` only
-    lanes = route_lanes(app.routes, [spend_credits, stripe_webhook])  # raises if unservable
+    laned: list[Callable[..., Any]] = [spend_credits, place_hold, capture_hold, stripe_webhook]
+    lanes = route_lanes(app.routes, laned)  # raises if unservable
     app.add_middleware(FastLanes, lanes=lanes)  # innermost
     app.add_middleware(BodySizeLimit)
     limiter = RateLimiter.from_settings(settings)

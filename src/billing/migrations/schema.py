@@ -8,6 +8,7 @@ from billing.credits.models import (
     CreditEntry,
     CreditGrant,
     CreditGrantEntry,
+    CreditHold,
     CreditTransaction,
 )
 from billing.db.types import Base
@@ -25,6 +26,7 @@ __all__ = [
     "CreditEntry",
     "CreditGrant",
     "CreditGrantEntry",
+    "CreditHold",
     "CreditTransaction",
     "Dispute",
     "IdempotencyRecord",
