@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from billing.core.times import Clock, utcnow
-from billing.credits import grant_service
+from billing.credits import grant_service, holds
 from billing.credits import service as credits
 from billing.credits.accounts import (
     ADMIN_GRANT,
@@ -24,9 +24,6 @@ from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from tests.conftest import Credentials
 from tests.reporting.dashboard.test_service import get_dashboard, post
-
-# What the holds being built post: wallet -> the `held` system account, from the grants.
-HOLD = TransactionKind("hold", "held", credits_wallet=False)
 
 
 async def grant(
@@ -79,7 +76,7 @@ async def test_held_credits_stay_in_the_liability_apart_from_the_spendable(
     client: httpx.AsyncClient, creds: Credentials, database: Database
 ) -> None:
     await grant(database, 403, PURCHASE, 1000)
-    await post(database, 403, HOLD, 250)
+    await holds.place(database, holds.NewHold(403, 250, actor="test"))
     figures = await credits_until(client, creds.admin(), utcnow())
     assert figures["liability"] == {"paid": 750, "promotional": 0, "held": 250}
     assert figures["outstanding"] == 1000
