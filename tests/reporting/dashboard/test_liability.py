@@ -24,6 +24,7 @@ from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from tests.conftest import Credentials
 from tests.reporting.dashboard.test_service import get_dashboard, post
+from tests.support.credits import CREDITS
 
 
 async def grant(
@@ -111,3 +112,19 @@ async def test_a_lapsed_grant_is_no_liability_and_its_expiry_is_breakage(
     day_0_figures = await credits_until(client, admin, day_0)
     assert day_0_figures["liability"] == lapsing
     assert (day_0_figures["expired"], day_0_figures["outstanding"]) == (0, 450)
+
+
+async def test_what_a_captured_hold_took_counts_as_spent(
+    client: httpx.AsyncClient, creds: Credentials, database: Database
+) -> None:
+    admin = creds.admin()
+    await grant(database, 404, PURCHASE, 1000)
+    held = await client.post(f"{CREDITS}/404/holds", json={"amount": 250}, headers=admin)
+    assert held.status_code == 201, held.text
+    url = f"{CREDITS}/404/holds/{held.json()['id']}/capture"
+    assert (await client.post(url, json={"amount": 100}, headers=admin)).status_code == 200
+    figures = await credits_until(client, admin, utcnow())
+    assert figures["spent"] == 100
+    assert figures["liability"] == {"paid": 900, "promotional": 0, "held": 0}
+    body = await get_dashboard(client, admin, to=utcnow().date().isoformat())
+    assert body["top_users"] == [{"user_id": 404, "spent": 100}]

@@ -6,6 +6,7 @@ a window holds `start <= t < end`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -180,13 +181,13 @@ async def promotional_expiry_by_day(
 
 
 async def top_spenders(
-    session: AsyncSession, window: Window, kind: str, limit: int
+    session: AsyncSession, window: Window, kinds: Collection[str], limit: int
 ) -> list[tuple[int, int]]:
-    """(user id, credits) of the users who moved the most credits of `kind`; ties by id."""
+    """(user id, credits) of the users who moved the most credits of `kinds`; ties by id."""
     total = func.sum(CreditTransaction.amount).label("total")
     query = (
         select(CreditTransaction.user_id, total)
-        .where(window.holds(CreditTransaction.created_at), CreditTransaction.kind == kind)
+        .where(window.holds(CreditTransaction.created_at), CreditTransaction.kind.in_(kinds))
         .group_by(CreditTransaction.user_id)
         .order_by(total.desc(), CreditTransaction.user_id)
         .limit(limit)

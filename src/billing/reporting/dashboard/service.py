@@ -22,6 +22,7 @@ from billing.credits.accounts import (
     ADMIN_GRANT,
     DISPUTE_REINSTATEMENT,
     EXPIRY,
+    HOLD_CAPTURE,
     PURCHASE,
     REFUND_CLAWBACK,
     SPEND,
@@ -71,6 +72,8 @@ LAG_PERCENTILES = (0.5, 0.95)
 ISSUED = frozenset(
     {PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name, DISPUTE_REINSTATEMENT.name}
 )
+# Credits used: spends and usage, and what captured holds took.
+SPENT = frozenset({SPEND.name, HOLD_CAPTURE.name})
 # Credits taken back: after refunds and disputes, and a downgrade's unused share.
 CLAWED_BACK = frozenset({REFUND_CLAWBACK.name, SUBSCRIPTION_CLAWBACK.name})
 # Months in one billing interval of each kind (a year is 12 months, 52 weeks, 365 days).
@@ -189,7 +192,7 @@ def credits(totals: dict[str, int], liability: Liability) -> Credits:
     expired, promotional = totals.get(EXPIRY.name, 0), totals.get(PROMOTIONAL_EXPIRY, 0)
     return Credits(
         issued=sum(amount for kind, amount in totals.items() if kind in ISSUED),
-        spent=totals.get(SPEND.name, 0),
+        spent=sum(amount for kind, amount in totals.items() if kind in SPENT),
         expired=expired,
         clawed_back=sum(amount for kind, amount in totals.items() if kind in CLAWED_BACK),
         outstanding=liability.total,
@@ -224,7 +227,7 @@ async def dashboard(database: Database, days: DateRange) -> Dashboard:
         return totals, await liability_at(session, min(span.end, now))
 
     async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
-        return await queries.top_spenders(session, span, SPEND.name, TOP_USERS)
+        return await queries.top_spenders(session, span, SPENT, TOP_USERS)
 
     async def billing(session: AsyncSession) -> tuple[list[PaymentGroup], list[PlanGroup]]:
         return await queries.payment_groups(session, span), await queries.plan_groups(session, span)
