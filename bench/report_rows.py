@@ -154,6 +154,22 @@ def usage_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     return [*rows, row("non-2xx responses", failures, "", target=at_most(0))]
 
 
+def hold_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
+    row, pairs, pg = partial(Row, "holds"), f["pairs"], f["pgbench_random"]
+    return [
+        row(
+            "hold + capture pairs",
+            pairs["rate"],
+            "/s",
+            "pgbench, single spends",
+            pg["rate"],
+            at_least(0.25, "ratio"),
+        ),
+        row("request p99", pairs["p99_ms"], "ms"),
+        row("non-2xx responses", pairs["errors"], "", target=at_most(0)),
+    ]
+
+
 def hello_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     hello, row = f["hello"], partial(Row, "baseline")
     return [
@@ -167,6 +183,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[Row]]
     "webhooks": webhook_rows,
     "dashboard": dashboard_rows,
     "usage": usage_rows,
+    "holds": hold_rows,
     "hello": hello_rows,
 }
 

@@ -21,7 +21,7 @@ from billing.auth.principals import Role
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
 from billing.core.times import CLOCK, Clock
-from billing.credits.single_statement import SPENDS
+from billing.credits.single_statement import ROWS, SPENDS
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
 from billing.http.app import create_app
@@ -125,7 +125,7 @@ async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
     await reset_postgres(url)
     database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
     yield database
-    for writes in (SPENDS, DELIVERIES):
+    for writes in (SPENDS, ROWS, DELIVERIES):
         assert writes.idle(database), "a write was left in flight or queued"
     await database.dispose()
     await assert_ledger_holds(url)

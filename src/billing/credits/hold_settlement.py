@@ -90,7 +90,7 @@ async def on_postgres(
         correlation.current(),
         correlation.caller(),
     )
-    row = await single_statement.fetch_once(database, SETTLE, arguments)
+    row = await single_statement.fetch_committed(database, SETTLE, arguments, settlement.user_id)
     return Settled(HoldView.of(row), row["transaction_id"], row["balance"]) if row else None
 
 

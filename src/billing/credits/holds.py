@@ -33,7 +33,7 @@ from billing.credits.hold_repository import FIELDS, HoldView
 from billing.credits.hold_settlement import Settled, Settlement
 from billing.credits.hooks import HOOKS
 from billing.credits.models import HOLD_ACTIVE
-from billing.credits.single_statement import DEBIT, arguments_for, fetch_once
+from billing.credits.single_statement import DEBIT, arguments_for, fetch_committed
 from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
@@ -90,7 +90,7 @@ async def place(database: Database, request: NewHold) -> Placed:
     expires_at = now + timedelta(seconds=request.expires_in)
     if database.dialect == "postgresql":
         arguments = (*arguments_for(transfer, key, now), expires_at)
-        row = await fetch_once(database, PLACE, arguments)
+        row = await fetch_committed(database, PLACE, arguments, transfer.user_id)
         placed = Placed(HoldView.of(row), row["balance"]) if row else None
     else:
         async with database.sessions() as session, session.begin():

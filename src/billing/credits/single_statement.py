@@ -169,6 +169,39 @@ async def fetch_once(database: Database, statement: str, arguments: Arguments) -
             raise
 
 
+# A statement that posts and answers one row, the wallet whose lock it takes first.
+Fetch = tuple[str, Arguments, int]
+
+
+async def _fetch_alone(database: Database, item: Fetch) -> Any:
+    statement, arguments, _ = item
+    return await fetch_once(database, statement, arguments)
+
+
+async def _fetch_together(database: Database, items: list[Fetch]) -> list[Any]:
+    """Each item's row, in one transaction and one commit. A key that another transaction
+    took meanwhile rolls them all back: each is then posted alone."""
+    try:
+        async with database.driver_connection() as connection, connection.transaction():
+            return [await connection.fetchrow(sql, *arguments) for sql, arguments, _ in items]
+    except asyncpg.UniqueViolationError as exc:
+        if not key_raced(exc):
+            raise
+    return [await _fetch_alone(database, item) for item in items]
+
+
+# Holds placed and settled concurrently, committed in groups as unkeyed spends are: each
+# alone costs a commit, and commits, not statements, bound them (bench/holds.py).
+ROWS = GroupCommit(_fetch_alone, _fetch_together, order=lambda item: item[2])
+
+
+async def fetch_committed(
+    database: Database, statement: str, arguments: Arguments, user_id: int
+) -> Any:
+    """`fetch_once`, in a group commit with the others in flight (wallets in user order)."""
+    return await ROWS.write(database, (statement, arguments, user_id))
+
+
 async def post_many(database: Database, debits: list[Transfer], now: datetime) -> list[Outcome]:
     """Keyed debits of one kind and actor, each atomic on its own, in one statement and one
     commit. A key another transaction holds fails them all (`key_raced`): nothing written."""
