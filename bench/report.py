@@ -1,13 +1,13 @@
 """Every benchmark in one run, and one table of its figures against their baselines.
 
 Runs bench/spend.py, bench/usage.py, bench/holds.py, bench/webhooks.py and
-bench/dashboard.py one after the other (each streams its progress here and writes its figures with --json), and,
-between them, a hello-world endpoint on the service's server settings under the same wrk
-load: the HTTP stack's own ceiling on this machine. Baselines measured in the same run share the
-machine's state with the figures they are compared with, so the ratios stay meaningful
-on a busy or small machine where the absolute figures do not. Writes
-bench/results/latest.md and bench/results/latest.json (not committed) and exits 1 if a
-benchmark failed or a target was missed.
+bench/dashboard.py one after the other (each streams its progress here and writes its
+figures with --json), and, between them, a hello-world endpoint on the service's server
+settings under the same wrk load: the HTTP stack's own ceiling on this machine. Baselines
+measured in the same run share the machine's state with the figures they are compared
+with, so the ratios stay meaningful on a busy or small machine where the absolute figures
+do not. Writes bench/results/latest.md and bench/results/latest.json (not committed) and
+exits 1 if a benchmark failed or a target was missed.
 
     python bench/report.py [--quick] [--only spend,usage,holds,webhooks,dashboard]
 """
