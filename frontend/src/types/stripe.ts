@@ -737,6 +737,19 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
+        /** CreditBreakage */
+        CreditBreakage: {
+            /**
+             * Paid
+             * @description Credits of paid grants that expired unused in the range
+             */
+            paid: number;
+            /**
+             * Promotional
+             * @description Credits of promotional grants that expired unused
+             */
+            promotional: number;
+        };
         /** CreditHistoryItem */
         CreditHistoryItem: {
             /** Id */
@@ -775,6 +788,24 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** CreditLiability */
+        CreditLiability: {
+            /**
+             * Paid
+             * @description Spendable credits of purchase, subscription and top-up grants
+             */
+            paid: number;
+            /**
+             * Promotional
+             * @description Spendable credits of admin and promotion grants
+             */
+            promotional: number;
+            /**
+             * Held
+             * @description Reserved by active holds: still the users' credits
+             */
+            held: number;
+        };
         /** CreditTransactionResult */
         CreditTransactionResult: {
             /** Transaction Id */
@@ -806,9 +837,18 @@ export interface components {
             clawed_back: number;
             /**
              * Outstanding
-             * @description Held in wallets at the end of the range: the liability
+             * @description The liability at the end of the range (now, for a range ending today): spendable credits plus held ones, never those of grants past their expiry
              */
             outstanding: number;
+            /**
+             * Voided
+             * @description What remained of grants an admin voided in the range
+             */
+            voided: number;
+            /** @description `outstanding`, by where the credits came from */
+            liability: components["schemas"]["CreditLiability"];
+            /** @description `expired`, by the source of the grants */
+            breakage: components["schemas"]["CreditBreakage"];
         };
         /** CurrencyRevenue */
         CurrencyRevenue: {
@@ -2451,7 +2491,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's customer (email and name decrypted), payments, subscriptions, credit transactions with their entries and audit entries. */
+            /** @description The user's customer (email and name decrypted), credit balance, payments, subscriptions, credit grants, credit transactions with their entries and audit entries. */
             200: {
                 headers: {
                     [name: string]: unknown;
