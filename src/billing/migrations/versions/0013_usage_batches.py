@@ -46,17 +46,20 @@ BEGIN
     PERFORM 1 FROM credit_accounts a
     WHERE a.kind = 'wallet' AND a.user_id = ANY(p_users) ORDER BY a.user_id FOR UPDATE;
 
-    SELECT COALESCE(array_agg(f.usr), '{{}}') INTO v_covered FROM (
+    SELECT COALESCE(array_agg(f.usr), '{{}}') INTO v_covered
+    FROM (
         SELECT e.usr, SUM(e.amt) AS total FROM {EVENTS}
         WHERE NOT EXISTS (SELECT 1 FROM credit_transactions t WHERE t.idempotency_key = e.k)
         GROUP BY e.usr
     ) f
-    WHERE f.total <= (
-        SELECT COALESCE(SUM(g.remaining), 0) FROM credit_accounts w
-        JOIN credit_grants g ON g.account_id = w.id
-        WHERE w.kind = 'wallet' AND w.user_id = f.usr AND g.status = 'active'
+    JOIN (
+        SELECT w.user_id, SUM(g.remaining) AS spendable
+        FROM credit_accounts w JOIN credit_grants g ON g.account_id = w.id
+        WHERE w.kind = 'wallet' AND w.user_id = ANY(p_users) AND g.status = 'active'
           AND (g.expires_at IS NULL OR g.expires_at > p_now)
-    );
+        GROUP BY w.user_id
+    ) s ON s.user_id = f.usr
+    WHERE f.total <= s.spendable;
 
     RETURN QUERY
     WITH fresh AS (
