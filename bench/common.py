@@ -43,11 +43,11 @@ WARM_UP_SECONDS = 3
 # in 30 days, a grant expiring in a year and one that never expires (priority 50).
 FUNDED_WALLETS_SQL = """
 INSERT INTO credit_accounts (kind, user_id, balance, created_at, updated_at)
-    SELECT 'wallet', u, 3 * {part}, now(), now() FROM generate_series(1, {users}) AS u;
+    SELECT 'wallet', u, {balance}, now(), now() FROM generate_series(1, {users}) AS u;
 INSERT INTO credit_transactions
     (kind, user_id, amount, idempotency_key, fingerprint, actor, expires_at, created_at)
-    SELECT 'admin_grant', u, {part}, 'seed:' || u || ':' || g,
-           'admin_grant:' || u || ':{part}', 'bench',
+    SELECT 'admin_grant', u, CASE g WHEN 3 THEN {balance} - 2 * {part} ELSE {part} END,
+           'seed:' || u || ':' || g, 'admin_grant:' || u, 'bench',
            CASE g WHEN 1 THEN now() + interval '30 days' WHEN 2 THEN now() + interval '1 year'
            END, now()
     FROM generate_series(1, {users}) AS u, generate_series(1, 3) AS g;
@@ -154,9 +154,9 @@ def billing_cli(database: str, *args: str, check: bool = True) -> subprocess.Com
 
 
 def fund_wallets(database: str, users: int, balance: int) -> None:
-    """Wallets for users 1..`users`, each granted about `balance` credits in three grants,
-    ledger-consistent."""
-    psql(database, FUNDED_WALLETS_SQL.format(users=users, part=max(balance // 3, 1)))
+    """Wallets for users 1..`users`, each granted `balance` credits (at least 3) in three
+    grants, ledger-consistent."""
+    psql(database, FUNDED_WALLETS_SQL.format(users=users, balance=balance, part=balance // 3))
 
 
 def tokens(users: int, role: Role = "user") -> list[str]:
