@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 
@@ -11,21 +10,11 @@ from billing.core.times import Clock, utcnow
 from billing.credits.jobs import expire_due
 from billing.db.engine import Database
 from tests.conftest import Credentials
-from tests.support.credits import CREDITS, add, assert_problem, balance, spend
+from tests.support.credits import CREDITS, add, assert_problem, balance, grants, spend
 
 
 def _at(days: float) -> str:
     return (utcnow() + timedelta(days=days)).isoformat()
-
-
-async def _grants(
-    client: httpx.AsyncClient, headers: dict[str, str], user_id: int, status: str | None = None
-) -> list[dict[str, Any]]:
-    query = f"?status={status}" if status else ""
-    response = await client.get(f"{CREDITS}/{user_id}/grants{query}", headers=headers)
-    assert response.status_code == 200, response.text
-    grants: list[dict[str, Any]] = response.json()["data"]
-    return grants
 
 
 async def test_add_returns_the_grant_it_opened(
@@ -40,7 +29,7 @@ async def test_add_returns_the_grant_it_opened(
     grant = body["grant"]
     assert grant["amount"] == grant["remaining"] == 100
     assert (grant["priority"], grant["source"], grant["status"]) == (5, "promotion", "active")
-    assert await _grants(client, creds.admin(), 7) == [grant]
+    assert await grants(client, creds.admin(), 7) == [grant]
 
 
 async def test_debits_take_from_grants_in_consumption_order(
@@ -52,9 +41,9 @@ async def test_debits_take_from_grants_in_consumption_order(
     sooner = (await add(client, admin, 7, 100, expires_at=_at(10))).json()["grant"]["id"]
     promo = (await add(client, admin, 7, 30, source="promotion")).json()["grant"]["id"]
     assert (await spend(client, admin, 7, 150)).status_code == 200
-    remaining = {g["id"]: g["remaining"] for g in await _grants(client, admin, 7)}
+    remaining = {g["id"]: g["remaining"] for g in await grants(client, admin, 7)}
     assert remaining == {promo: 0, sooner: 0, later: 80, never: 100}
-    order = [g["id"] for g in await _grants(client, admin, 7)]
+    order = [g["id"] for g in await grants(client, admin, 7)]
     assert order == [promo, sooner, later, never]
 
 
@@ -71,7 +60,7 @@ async def test_a_lapsed_grant_is_neither_spendable_nor_counted_then_swept(
     clock.offset = timedelta(days=2)
     assert await balance(client, admin, 7) == 50
     assert_problem(await spend(client, admin, 7, 51), 402, "insufficient_credits")
-    assert [g["status"] for g in await _grants(client, admin, 7)] == ["expired", "active"]
+    assert [g["status"] for g in await grants(client, admin, 7)] == ["expired", "active"]
     assert await expire_due(database) == 1
     assert await expire_due(database) == 0
     assert await balance(client, admin, 7) == 50

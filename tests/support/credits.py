@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx
 
+from billing.credits.verify import verify_ledger
+from billing.db.engine import Database
+
 CREDITS = "/api/financial/credits"
 
 
@@ -44,3 +47,20 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["detail"]
     assert body["type"]
     return body
+
+
+async def grants(
+    client: httpx.AsyncClient, headers: dict[str, str], user_id: int, status: str | None = None
+) -> list[dict[str, Any]]:
+    """A user's grants, in consumption order."""
+    query = f"?status={status}" if status else ""
+    response = await client.get(f"{CREDITS}/{user_id}/grants{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["data"]
+    return found
+
+
+async def assert_ledger_sound(database: Database) -> None:
+    async with database.sessions() as session, session.begin():
+        report = await verify_ledger(session)
+    assert report.ok, report.failures
