@@ -88,19 +88,24 @@ async def reset_postgres(url: str) -> None:
     await database.dispose()
 
 
+async def fresh_database(backend: str, migrated: dict[str, str], directory: Path) -> str:
+    """The URL of a migrated, empty database: a copy of the SQLite template in
+    `directory`, or the emptied PostgreSQL."""
+    if backend == "sqlite":
+        path = directory / "billing.db"
+        shutil.copy(migrated["sqlite"], path)
+        return f"sqlite+aiosqlite:///{path}"
+    await reset_postgres(migrated["postgres"])
+    return migrated["postgres"]
+
+
 @pytest.fixture(params=BACKENDS)
 async def database_url(
     request: pytest.FixtureRequest, migrated: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[str]:
-    """A migrated, empty database: a copy of the SQLite template, or the emptied PostgreSQL.
-    Whatever the test did, every ledger invariant must still hold afterwards."""
-    if request.param == "sqlite":
-        path = tmp_path / "billing.db"
-        shutil.copy(migrated["sqlite"], path)
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        await reset_postgres(migrated["postgres"])
-        url = migrated["postgres"]
+    """A migrated, empty database (`fresh_database`). Whatever the test did, every
+    ledger invariant must still hold afterwards."""
+    url = await fresh_database(request.param, migrated, tmp_path)
     yield url
     if request.node.get_closest_marker("ledger_tampered") is None:
         await assert_ledger_holds(url)
@@ -206,13 +211,18 @@ def stripe_api(stripe_settings: Settings) -> stripe.StripeClient:
     return require_client(create_client(stripe_settings))
 
 
-@pytest.fixture
-def database(client: httpx.AsyncClient) -> Database:
-    """The database the `client` app uses."""
+def app_database(client: httpx.AsyncClient) -> Database:
+    """The database the app behind an `asgi_client` uses."""
     transport = client._transport
     assert isinstance(transport, httpx.ASGITransport)
     db: Database = transport.app.state.database  # type: ignore[attr-defined]
     return db
+
+
+@pytest.fixture
+def database(client: httpx.AsyncClient) -> Database:
+    """The database the `client` app uses."""
+    return app_database(client)
 
 
 class Credentials:

@@ -1,17 +1,41 @@
-"""Concurrent spends against a real server process: the ledger serializes on the wallet row."""
+"""Concurrent debits: the ledger serializes on the wallet row.
+
+Against a real server process; and, where grants lapse by the test's clock, against an
+app in this process on PostgreSQL, its requests in flight at once on the pool's
+connections.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from billing.core.config import Settings
-from tests.conftest import Credentials
-from tests.support.credits import CREDITS, days_ahead, grants, hold, settle
+from billing.core.times import Clock, utcnow
+from billing.credits.jobs import expire_due
+from billing.credits.single_statement import SPENDS
+from billing.db.engine import Database
+from tests.conftest import POSTGRES_URL, Credentials, app_database, asgi_client
+from tests.support.credits import (
+    CREDITS,
+    add,
+    assert_ledger_sound,
+    days_ahead,
+    grants,
+    hold,
+    settle,
+)
 from tests.support.server import running_server
+
+USAGE = "/api/financial/usage"
+AT_ONCE = 60.0  # seconds: far beyond what the requests need, unless they deadlock
 
 
 @pytest.fixture
@@ -166,3 +190,172 @@ async def test_fifty_concurrent_holds_then_racing_settlements_on_one_wallet(
         assert all(g["status"] == "active" and 0 < g["remaining"] <= g["amount"] for g in found)
         listed = await http.get(f"{CREDITS}/79/holds", headers=user)
         assert listed.json()["data"] == []
+
+
+@pytest.fixture
+def pg_settings(pg: Database, tmp_path: Path) -> Settings:
+    assert POSTGRES_URL  # `pg` skips without it
+    return Settings(
+        _env_file=None,
+        BILLING_ENV="development",
+        DATABASE_URL=POSTGRES_URL,
+        BILLING_DATA_DIR=tmp_path,
+    )
+
+
+@pytest.fixture
+async def pg_client(pg_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app in this process on the emptied PostgreSQL: its clock is the test's."""
+    async with asgi_client(pg_settings) as http:
+        yield http
+        assert SPENDS.idle(app_database(http)), "a spend was left in flight or queued"
+
+
+@pytest.fixture
+async def pg_callers(pg_settings: Settings, pg_client: httpx.AsyncClient) -> dict[str, Any]:
+    """API keys (which the clock does not age) of an admin and a platform backend."""
+    credentials = Credentials(pg_settings, app_database(pg_client))
+    return {role: await credentials.api_key(role) for role in ("admin", "service")}
+
+
+async def _open(
+    client: httpx.AsyncClient, admin: dict[str, str], user: int, terms: list[tuple[Any, ...]]
+) -> list[int]:
+    """Grants of (amount, priority, hours until expiry or None), in this order: their ids."""
+    opened = []
+    for amount, priority, hours in terms:
+        body: dict[str, Any] = {"priority": priority}
+        if hours is not None:
+            body["expires_at"] = (utcnow() + timedelta(hours=hours)).isoformat()
+        response = await add(client, admin, user, amount, **body)
+        assert response.status_code == 200, response.text
+        opened.append(response.json()["grant"]["id"])
+    return opened
+
+
+async def _at_once(*requests: Any) -> list[Any]:
+    async with asyncio.timeout(AT_ONCE):
+        return await asyncio.gather(*requests)
+
+
+# (amount, priority, hours until expiry): the first lapses before the debits; the others
+# hold 245, which debits of 10 take in this order, leaving 5 in the last.
+WALLET = [(60, 0, 1), (30, 10, 240), (50, 50, 120), (25, 50, 120), (40, 50, None), (100, 100, None)]
+LEFT = [0, 0, 0, 0, 0, 5]  # what each grant shows afterwards (the lapsed one: nothing)
+DEBIT = 10
+
+
+def _posted_keys(outcomes: list[tuple[str, int, int | None]]) -> int:
+    """How many keys posted, from (key, status or code, transaction id) of every attempt:
+    each key posts once at most, and its other attempts replay it or were refused alike."""
+    by_key: dict[str, set[tuple[int, int | None]]] = defaultdict(set)
+    for key, status, transaction in outcomes:
+        by_key[key].add((status, transaction))
+    posted = 0
+    for key, seen in by_key.items():
+        transactions = {transaction for _, transaction in seen if transaction is not None}
+        assert len(transactions) <= 1, f"{key} posted more than once: {seen}"
+        posted += len(transactions)
+    return posted
+
+
+async def test_concurrent_debits_take_what_spendable_grants_hold_in_order(
+    pg_client: httpx.AsyncClient, pg_callers: dict[str, Any], clock: Clock
+) -> None:
+    """50 requests at once: 30 spends, 10 keyed spends (5 keys, each sent twice) and 10
+    usage batches of 3 (15 keys, each sent twice) of 10 credits each, against grants of
+    which one has lapsed: exactly 245 // 10 post, each key once, in consumption order."""
+    admin, service = pg_callers["admin"], pg_callers["service"]
+    opened = await _open(pg_client, admin, 90, WALLET)
+    clock.offset = timedelta(hours=2)
+    spend, body = f"{CREDITS}/90/spend", {"amount": DEBIT}
+    batches = [
+        [
+            {"user_id": 90, "amount": DEBIT, "idempotency_key": f"u{(3 * b + e) % 15}"}
+            for e in range(3)
+        ]
+        for b in range(10)
+    ]
+    responses = await _at_once(
+        *(pg_client.post(spend, json=body, headers=admin) for _ in range(30)),
+        *(
+            pg_client.post(spend, json=body, headers={**service, "Idempotency-Key": f"s{n % 5}"})
+            for n in range(10)
+        ),
+        *(pg_client.post(USAGE, json={"events": batch}, headers=service) for batch in batches),
+    )
+    spends, keyed, usage = responses[:30], responses[30:40], responses[40:]
+    assert Counter(r.status_code for r in spends).keys() <= {200, 402}
+    assert {(r.status_code, r.json().get("code")) for r in keyed} <= {
+        (200, None),
+        (402, "insufficient_credits"),
+        (409, "idempotency_in_progress"),
+    }
+    assert [r.status_code for r in usage] == [200] * 10
+    events = [event for r in usage for event in r.json()["results"]]
+    assert {event["status"] for event in events} <= {"posted", "replayed", "insufficient_credits"}
+    posted = (
+        sum(r.status_code == 200 for r in spends)
+        + _posted_keys(
+            [
+                (f"s{n % 5}", r.status_code, r.json().get("transaction_id"))
+                for n, r in enumerate(keyed)
+            ]
+        )
+        + _posted_keys([(e["idempotency_key"], 0, e.get("transaction_id")) for e in events])
+    )
+    assert posted == 245 // DEBIT
+
+    history = await pg_client.get(f"{CREDITS}/90/transactions?limit=100", headers=admin)
+    kinds = Counter(item["kind"] for item in history.json()["data"])
+    assert kinds == {"spend": 245 // DEBIT, "admin_grant": len(WALLET)}
+    left = {g["id"]: g["remaining"] for g in await grants(pg_client, admin, 90)}
+    assert [left[grant] for grant in opened] == LEFT
+    database = app_database(pg_client)
+    assert await expire_due(database) == 1
+    assert await expire_due(database) == 0
+    history = await pg_client.get(f"{CREDITS}/90/transactions?limit=1", headers=admin)
+    [expiry] = history.json()["data"]
+    assert (expiry["kind"], expiry["amount"]) == ("expiry", -WALLET[0][0])  # none of it spent
+    await assert_ledger_sound(database)
+
+
+# Per user, (amount, priority, hours until expiry): three lapse, one of them emptied first.
+LAPSING = [(5, 0, 1), (20, 10, 1), (30, 50, 1), (100, 50, None)]
+SWEEPERS = 4
+
+
+async def _expiries(client: httpx.AsyncClient, admin: dict[str, str], user: int) -> list[int]:
+    history = await client.get(f"{CREDITS}/{user}/transactions?limit=100", headers=admin)
+    return sorted(item["amount"] for item in history.json()["data"] if item["kind"] == "expiry")
+
+
+async def test_racing_sweeps_expire_each_lapsed_grant_once(
+    pg_client: httpx.AsyncClient, pg_callers: dict[str, Any], clock: Clock
+) -> None:
+    """Four sweeps at once, and 30 spends of 10 on the same wallets (20 of them can post):
+    every lapsed grant that held credits is expired by exactly one transaction."""
+    admin, users = pg_callers["admin"], (91, 92)
+    for user in users:
+        await _open(pg_client, admin, user, LAPSING)
+        spent = await pg_client.post(f"{CREDITS}/{user}/spend", json={"amount": 5}, headers=admin)
+        assert spent.status_code == 200, spent.text  # empties the first grant
+    clock.offset = timedelta(hours=2)
+    database = app_database(pg_client)
+    outcomes = await _at_once(
+        *(expire_due(database) for _ in range(SWEEPERS)),
+        *(
+            pg_client.post(f"{CREDITS}/{user}/spend", json={"amount": DEBIT}, headers=admin)
+            for _ in range(15)
+            for user in users
+        ),
+    )
+    sweeps, spends = outcomes[:SWEEPERS], outcomes[SWEEPERS:]
+    assert sum(sweeps) == 2 * len(users)
+    assert Counter(r.status_code for r in spends) == {200: 20, 402: 10}
+    for user in users:
+        assert await _expiries(pg_client, admin, user) == [-30, -20]
+        shown = [(g["status"], g["remaining"]) for g in await grants(pg_client, admin, user)]
+        assert shown == [("depleted", 0), ("expired", 0), ("expired", 0), ("depleted", 0)]
+    assert await expire_due(database) == 0
+    await assert_ledger_sound(database)

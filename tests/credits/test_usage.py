@@ -10,10 +10,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
 from tests.conftest import Credentials
-from tests.support.credits import CREDITS, add, assert_problem, balance
+from tests.support.credits import CREDITS, add, assert_ledger_sound, assert_problem, balance
 
 USAGE = "/api/financial/usage"
 
@@ -30,12 +29,6 @@ async def report(
     results: list[dict[str, Any]] = response.json()["results"]
     assert len(results) == len(events)
     return results
-
-
-async def assert_ledger_sound(database: Database) -> None:
-    async with database.sessions() as session, session.begin():
-        report = await verify_ledger(session)
-    assert report.ok, report.failures
 
 
 async def test_each_event_gets_its_own_answer_and_the_batch_goes_on(

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from billing.core.times import utcnow
+from billing.credits.verify import verify_ledger
+from billing.db.engine import Database
 
 CREDITS = "/api/financial/credits"
 
@@ -84,3 +86,9 @@ async def grants(
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()["data"]
     return found
+
+
+async def assert_ledger_sound(database: Database) -> None:
+    async with database.sessions() as session, session.begin():
+        report = await verify_ledger(session)
+    assert report.ok, report.failures
