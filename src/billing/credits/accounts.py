@@ -16,7 +16,7 @@ SYSTEM_ACCOUNT_IDS: dict[str, int] = {
     "usage": 4,
     "refunds": 5,
     "expired": 6,
-    "held": 7,
+    "held": 0,  # not 7: on SQLite, wallets took the ids after 6 before migration 0011
 }
 
 

@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Timestamp = sa.DateTime(timezone=True)
-HELD_ACCOUNT_ID = 7
+HELD_ACCOUNT_ID = 0  # 7 and up may be wallets already on SQLite (no identity start there)
 ACTIVE = sa.text("status = 'active'")
 EXPIRING = sa.text("status = 'active' AND expires_at IS NOT NULL")
 

@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Timestamp = sa.DateTime(timezone=True)
 ACTIVE = sa.text("status = 'active'")
-USAGE_ACCOUNT_ID, EXPIRED_ACCOUNT_ID, HELD_ACCOUNT_ID = 4, 6, 7
+USAGE_ACCOUNT_ID, EXPIRED_ACCOUNT_ID, HELD_ACCOUNT_ID = 4, 6, 0
 # A grant that can no longer take credits back: expired (swept or not) or voided.
 DEAD = "(g.status IN ('expired', 'voided') OR COALESCE(g.expires_at <= p_now, false))"
 
