@@ -99,3 +99,33 @@ async def test_expires_at_in_the_past_is_refused(
         await add(client, creds.admin(), 7, 10, expires_at=past), 422, "validation_error"
     )
     assert_problem(await add(client, creds.admin(), 7, 10, priority=101), 422, "validation_error")
+
+
+async def test_every_answer_leaves_out_a_lapsed_grant_before_the_sweep(
+    client: httpx.AsyncClient, creds: Credentials, clock: Clock
+) -> None:
+    admin = creds.admin()
+    await add(client, admin, 7, 100, expires_at=days_ahead(1))
+    await add(client, admin, 7, 50)
+    extra = (await add(client, admin, 7, 10)).json()["grant"]["id"]
+    clock.offset = timedelta(days=2)
+    assert (await spend(client, admin, 7, 5)).json()["balance"] == 55
+    added = await add(client, admin, 7, 20)
+    assert added.json()["balance"] == 75
+    voided = await client.post(
+        f"{CREDITS}/7/grants/{extra}/void", json={"reason": "x"}, headers=admin
+    )
+    assert voided.json()["balance"] == 65
+    held = await client.post(f"{CREDITS}/7/holds", json={"amount": 15}, headers=admin)
+    assert held.json()["balance"] == 50
+    captured = await client.post(
+        f"{CREDITS}/7/holds/{held.json()['id']}/capture", json={"amount": 5}, headers=admin
+    )
+    assert captured.json()["balance"] == 60
+    usage = await client.post(
+        "/api/financial/usage",
+        json={"events": [{"user_id": 7, "amount": 10, "idempotency_key": "u-1"}]},
+        headers=admin,
+    )
+    assert usage.json()["results"][0]["balance"] == 50
+    assert await balance(client, admin, 7) == 50

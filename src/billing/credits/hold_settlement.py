@@ -66,7 +66,7 @@ class Settlement:
 class Settled:
     hold: HoldView
     transaction_id: int
-    balance: int  # the wallet's, after the settlement
+    balance: int  # what the wallet can spend after the settlement
     replayed: bool = False
 
 
@@ -140,7 +140,8 @@ async def stepwise(
             "settled_at": now,
         },
     )
-    return Settled(settled, transaction_id, balance)
+    lapsed = await repository.lapsed_credits(session, hold.account_id, now)
+    return Settled(settled, transaction_id, balance - lapsed)
 
 
 def _settleable(hold: CreditHold, settlement: Settlement, now: datetime) -> bool:

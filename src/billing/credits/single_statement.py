@@ -82,7 +82,8 @@ audit AS (
            $20::varchar
     FROM txn, wallet
 )
-SELECT txn.id, wallet.balance, $2::bigint AS amount, opened.id AS grant_id
+SELECT txn.id, wallet.balance - credit_lapsed(wallet.id, $3) AS balance, $2::bigint AS amount,
+       opened.id AS grant_id
 FROM txn, wallet, opened
 """  # noqa: S608 (constants only)
 # The function (migration 0011) locks the wallet, then reads its grants: a statement of
@@ -97,7 +98,8 @@ DEBIT_MANY = "SELECT * FROM credit_debit_many(" + ", ".join(f"${n}" for n in ran
 
 # The wallet entry of each given key that is posted: a batch's answers, read after it commits.
 POSTED = """
-SELECT t.idempotency_key, t.id, e.balance_after, t.amount
+SELECT t.idempotency_key, t.id, e.balance_after - credit_lapsed(e.account_id, $2) AS balance,
+       t.amount
 FROM credit_transactions t
 JOIN credit_entries e ON e.transaction_id = t.id AND e.balance_after IS NOT NULL
 WHERE t.idempotency_key = ANY($1::varchar[])
@@ -105,7 +107,7 @@ WHERE t.idempotency_key = ANY($1::varchar[])
 Arguments = tuple[Any, ...]
 # (transaction id, wallet balance after, amount, grant opened), None: not posted
 Outcome = tuple[int, int, int, int | None] | None
-USER_ID, KEY = 0, 3  # positions in Arguments
+USER_ID, NOW, KEY = 0, 2, 3  # positions in Arguments
 
 
 def statement_for(transfer: Transfer) -> str:
@@ -243,10 +245,10 @@ async def post_debits(database: Database, batch: list[Arguments]) -> list[Outcom
     batch would read back as posted by it."""
     async with database.driver_connection() as connection:
         await connection.executemany(DEBIT, batch)
-        rows = await connection.fetch(POSTED, [arguments[KEY] for arguments in batch])
+        keys = [arguments[KEY] for arguments in batch]
+        rows = await connection.fetch(POSTED, keys, batch[-1][NOW])
     posted = {
-        row["idempotency_key"]: (row["id"], row["balance_after"], row["amount"], None)
-        for row in rows
+        row["idempotency_key"]: (row["id"], row["balance"], row["amount"], None) for row in rows
     }
     return [posted.get(arguments[KEY]) for arguments in batch]
 

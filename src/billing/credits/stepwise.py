@@ -37,7 +37,7 @@ async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: date
     transaction_id = await _record(session, transfer, key, now, transfer.amount, state)
     grant_id = await repository.open_grant(session, state.account_id, transfer, transaction_id, now)
     await repository.insert_grant_entries(session, transaction_id, [(grant_id, transfer.amount)])
-    return transaction_id, state.balance, transfer.amount, grant_id
+    return transaction_id, await spendable(session, state, now), transfer.amount, grant_id
 
 
 async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:
@@ -64,7 +64,12 @@ async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datet
     await repository.insert_grant_entries(
         session, transaction_id, [(grant_id, -take) for grant_id, take in taken]
     )
-    return transaction_id, state.balance, amount, None
+    return transaction_id, await spendable(session, state, now), amount, None
+
+
+async def spendable(session: AsyncSession, state: repository.WalletState, now: datetime) -> int:
+    """What a posting answers: the wallet's balance less its lapsed, unswept grants."""
+    return state.balance - await repository.lapsed_credits(session, state.account_id, now)
 
 
 async def _record(

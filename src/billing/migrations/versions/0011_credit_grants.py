@@ -26,6 +26,15 @@ HELD_ACCOUNT_ID = 0  # 7 and up may be wallets already on SQLite (no identity st
 ACTIVE = sa.text("status = 'active'")
 EXPIRING = sa.text("status = 'active' AND expires_at IS NOT NULL")
 
+# What a wallet's expired, not yet swept grants still hold: a wallet's balance less this is
+# what can be spent, and what every posting answers.
+LAPSED_FUNCTION = """
+CREATE FUNCTION credit_lapsed(p_account bigint, p_now timestamptz) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT COALESCE(SUM(remaining), 0)::bigint FROM credit_grants
+    WHERE account_id = p_account AND status = 'active' AND expires_at <= p_now
+$$
+"""
 # Locks the wallet, then reads its grants in statements of their own, each seeing what the
 # debits before it committed; one round trip per debit (see credits/single_statement.py).
 DEBIT_FUNCTION = """
@@ -98,7 +107,7 @@ BEGIN
             a_details || jsonb_build_object('amount', v_amount, 'transaction_id', v_txn,
                                             'balance_after', v_balance),
             a_caller_request);
-    RETURN QUERY SELECT v_txn, v_balance, v_amount, NULL::bigint;
+    RETURN QUERY SELECT v_txn, v_balance - credit_lapsed(v_wallet, p_now), v_amount, NULL::bigint;
 END $$
 """
 
@@ -175,6 +184,7 @@ def upgrade() -> None:
     _seed_held_account(datetime.now(UTC))
     _make_grant_entries_immutable()
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(LAPSED_FUNCTION)
         op.execute(DEBIT_FUNCTION)
 
 
@@ -223,6 +233,7 @@ def _make_grant_entries_immutable() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION credit_debit")
+        op.execute("DROP FUNCTION credit_lapsed")
         op.execute("DROP TRIGGER credit_grant_entries_immutable ON credit_grant_entries")
     else:
         for operation in ("update", "delete"):

@@ -138,7 +138,8 @@ BEGIN
     WHERE h.id = p_hold;
     RETURN QUERY
     SELECT h.id, h.user_id, h.amount, h.captured, h.status::varchar, h.expires_at,
-           h.description::varchar, h.metadata, h.created_at, h.settled_at, v_txn, v_balance
+           h.description::varchar, h.metadata, h.created_at, h.settled_at, v_txn,
+           v_balance - credit_lapsed(v_hold.account_id, p_now)
     FROM credit_holds h WHERE h.id = p_hold;
 END $$
 """  # noqa: S608 (constants only)

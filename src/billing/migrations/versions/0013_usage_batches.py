@@ -123,7 +123,8 @@ BEGIN
                a_caller_request
         FROM posted p ORDER BY p.txn_id
     )
-    SELECT p.n::integer, p.txn_id, p.balance_after, p.amt FROM posted p;
+    SELECT p.n::integer, p.txn_id, p.balance_after - credit_lapsed(p.wallet, p_now), p.amt
+    FROM posted p;
 
     FOR e IN
         SELECT * FROM {EVENTS} WHERE NOT (e.usr = ANY(v_covered)) ORDER BY e.usr, e.n
