@@ -82,25 +82,26 @@ async def post_usage(database: Database, caller: str, events: list[object]) -> l
             results.append(None)
         except ValidationError as error:
             results.append(_invalid(raw, error))
-    together, after = _first_of_each_key(valid)
-    if together:
-        outcomes = await service.post_batch(database, [_debit(caller, e) for _, e in together])
-        for (index, event), outcome in zip(together, outcomes, strict=True):
+    for segment in _segments(valid):
+        outcomes = await service.post_batch(database, [_debit(caller, e) for _, e in segment])
+        for (index, event), outcome in zip(segment, outcomes, strict=True):
             results[index] = _answer(event, outcome)
-    for index, event in after:
-        results[index] = _answer(event, await service.post_alone(database, _debit(caller, event)))
     return [result for result in results if result is not None]
 
 
-def _first_of_each_key(
-    valid: list[tuple[int, UsageEvent]],
-) -> tuple[list[tuple[int, UsageEvent]], list[tuple[int, UsageEvent]]]:
-    """A key repeated within the batch is answered after the batch, as the replay (or
-    conflict) it is: the batch posts wallets in user order, not request order."""
+Numbered = list[tuple[int, UsageEvent]]
+
+
+def _segments(valid: Numbered) -> list[Numbered]:
+    """Runs of events with no key repeated, in order. A run is posted together, wallets
+    in user order; a repeated key starts the next run, so it is answered after the event
+    it repeats, whatever that one's outcome, as if the events were posted one by one."""
+    segments: list[Numbered] = []
     seen: set[str] = set()
-    first: list[tuple[int, UsageEvent]] = []
-    repeated: list[tuple[int, UsageEvent]] = []
     for index, event in valid:
-        (repeated if event.idempotency_key in seen else first).append((index, event))
+        if not segments or event.idempotency_key in seen:
+            segments.append([])
+            seen = set()
+        segments[-1].append((index, event))
         seen.add(event.idempotency_key)
-    return first, repeated
+    return segments

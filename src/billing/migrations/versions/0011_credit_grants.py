@@ -35,7 +35,7 @@ LANGUAGE sql STABLE AS $$
     WHERE account_id = p_account AND status = 'active' AND expires_at <= p_now
 $$
 """
-# Locks the wallet, then reads its grants in statements of their own, each seeing what the
+# Locks the wallet, then posts in one statement of its own, which sees what the
 # debits before it committed; one round trip per debit (see credits/single_statement.py).
 DEBIT_FUNCTION = """
 CREATE FUNCTION credit_debit(
@@ -49,65 +49,74 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     v_wallet bigint;
-    v_amount bigint := p_amount;
-    v_balance bigint;
-    v_txn bigint;
 BEGIN
     SELECT a.id INTO v_wallet FROM credit_accounts a
-    WHERE a.user_id = p_user AND a.kind = 'wallet' FOR UPDATE;
-    IF v_wallet IS NULL
-       OR EXISTS (SELECT 1 FROM credit_transactions t WHERE t.idempotency_key = p_key) THEN
+    WHERE a.user_id = p_user AND a.kind = 'wallet'
+      AND NOT EXISTS (SELECT 1 FROM credit_transactions t WHERE t.idempotency_key = p_key)
+    FOR UPDATE OF a;
+    IF v_wallet IS NULL THEN
         RETURN;
     END IF;
-    IF p_grant IS NOT NULL THEN
-        SELECT g.remaining INTO v_amount FROM credit_grants g
-        WHERE g.id = p_grant AND g.account_id = v_wallet AND g.status = 'active';
-        IF v_amount IS NULL THEN
-            RETURN;
-        END IF;
-    ELSIF (SELECT COALESCE(SUM(g.remaining), 0) FROM credit_grants g
-           WHERE g.account_id = v_wallet AND g.status = 'active'
-             AND (g.expires_at IS NULL OR g.expires_at > p_now)) < p_amount THEN
-        RETURN;
-    END IF;
-    UPDATE credit_accounts a SET balance = a.balance - v_amount, updated_at = p_now
-    WHERE a.id = v_wallet RETURNING a.balance INTO v_balance;
-    INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint, actor,
-                                     reference, description, metadata, expires_at, created_at)
-    VALUES (p_kind, p_user, v_amount, p_key, p_fingerprint, p_actor, p_reference, p_description,
-            p_metadata, p_expires_at, p_now)
-    RETURNING credit_transactions.id INTO v_txn;
-    INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
-    VALUES (v_txn, v_wallet, -v_amount, v_balance), (v_txn, p_system, v_amount, NULL);
+    RETURN QUERY
     WITH ordered AS (
         SELECT g.id, g.remaining,
-               SUM(g.remaining) OVER (
+               (SUM(g.remaining) OVER (
                    ORDER BY COALESCE(g.reference = p_prefer, false) DESC, g.priority,
                             g.expires_at NULLS LAST, g.created_at, g.id
-               ) AS upto
+               ))::bigint AS upto
         FROM credit_grants g
         WHERE g.account_id = v_wallet AND g.status = 'active'
           AND (g.id = p_grant
                OR (p_grant IS NULL AND (g.expires_at IS NULL OR g.expires_at > p_now)))
+    ), due AS (
+        SELECT CASE WHEN p_grant IS NULL THEN p_amount ELSE MAX(o.upto) END AS amt
+        FROM ordered o
+        HAVING CASE WHEN p_grant IS NULL THEN COALESCE(MAX(o.upto), 0) >= p_amount
+                    ELSE COALESCE(MAX(o.upto), 0) > 0 END
+    ), wallet AS (
+        UPDATE credit_accounts a SET balance = a.balance - due.amt, updated_at = p_now
+        FROM due WHERE a.id = v_wallet
+        RETURNING a.balance, due.amt
+    ), txn AS (
+        INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint,
+                                         actor, reference, description, metadata, expires_at,
+                                         created_at)
+        SELECT p_kind, p_user, w.amt, p_key, p_fingerprint, p_actor, p_reference,
+               p_description, p_metadata, p_expires_at, p_now
+        FROM wallet w
+        RETURNING credit_transactions.id
+    ), entries AS (
+        INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+        SELECT txn.id, v_wallet, -w.amt, w.balance FROM txn, wallet w
+        UNION ALL
+        SELECT txn.id, p_system, w.amt, NULL FROM txn, wallet w
     ), taken AS (
         UPDATE credit_grants g
-        SET remaining = g.remaining - LEAST(o.remaining, v_amount - (o.upto - o.remaining)),
-            status = CASE WHEN o.upto <= v_amount THEN COALESCE(p_ends, 'depleted')
+        SET remaining = g.remaining - LEAST(o.remaining, w.amt - (o.upto - o.remaining)),
+            status = CASE WHEN o.upto <= w.amt THEN COALESCE(p_ends, 'depleted')
                           ELSE 'active' END,
             updated_at = p_now
-        FROM ordered o
-        WHERE g.id = o.id AND o.upto - o.remaining < v_amount
-        RETURNING g.id, LEAST(o.remaining, v_amount - (o.upto - o.remaining)) AS take
+        FROM ordered o, wallet w
+        WHERE g.id = o.id AND o.upto - o.remaining < w.amt
+        RETURNING g.id, LEAST(o.remaining, w.amt - (o.upto - o.remaining)) AS take
+    ), grant_entries AS (
+        INSERT INTO credit_grant_entries (transaction_id, grant_id, amount)
+        SELECT txn.id, taken.id, -taken.take FROM txn, taken
+    ), audit AS (
+        INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id,
+                               details, caller_request_id)
+        SELECT p_now, a_actor, a_action, a_target, a_user, a_request,
+               a_details || jsonb_build_object('amount', w.amt, 'transaction_id', txn.id,
+                                               'balance_after', w.balance),
+               a_caller_request
+        FROM txn, wallet w
     )
-    INSERT INTO credit_grant_entries (transaction_id, grant_id, amount)
-    SELECT v_txn, taken.id, -taken.take FROM taken;
-    INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details,
-                           caller_request_id)
-    VALUES (p_now, a_actor, a_action, a_target, a_user, a_request,
-            a_details || jsonb_build_object('amount', v_amount, 'transaction_id', v_txn,
-                                            'balance_after', v_balance),
-            a_caller_request);
-    RETURN QUERY SELECT v_txn, v_balance - credit_lapsed(v_wallet, p_now), v_amount, NULL::bigint;
+    SELECT txn.id, w.balance - (
+               SELECT COALESCE(SUM(g.remaining), 0)::bigint FROM credit_grants g
+               WHERE g.account_id = v_wallet AND g.status = 'active' AND g.expires_at <= p_now
+                 AND g.id IS DISTINCT FROM p_grant
+           ), w.amt, NULL::bigint
+    FROM txn, wallet w;
 END $$
 """
 
