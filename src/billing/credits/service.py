@@ -28,7 +28,7 @@ from billing.core.times import utcnow
 from billing.credits import hold_repository, repository, single_statement, stepwise
 from billing.credits.grants import GrantTerms
 from billing.credits.hooks import HOOKS
-from billing.credits.models import CreditTransaction
+from billing.credits.models import CreditAccount, CreditTransaction
 from billing.credits.transfers import Posted, Transfer
 from billing.db.after_commit import after_commit
 from billing.db.conflicts import lost_a_conflict
@@ -162,8 +162,9 @@ async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:
     if transfer.grant_id is not None:
         raise Conflict("Nothing remains of this grant: it is spent, expired or voided.")
     HOOKS.announce_refused(transfer)
-    current = await _balance(session, transfer.user_id)
-    raise InsufficientCredits(balance=current.balance, required=transfer.amount)
+    account = await repository.wallet(session, transfer.user_id)
+    spendable = await _spendable(session, account, utcnow()) if account else 0
+    raise InsufficientCredits(balance=spendable, required=transfer.amount)
 
 
 async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
@@ -174,7 +175,8 @@ async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
     original, balance_after = found  # wallet entries always record it; verify-ledger checks
     if original.fingerprint != transfer.fingerprint:
         raise IdempotencyConflict("This idempotency key was used for a different credit operation.")
-    opened = await repository.grant_opened_by(session, original.id)
+    credit = transfer.kind.credits_wallet  # only a credit opened a grant
+    opened = await repository.grant_opened_by(session, original.id) if credit else None
     return Posted(
         original.id,
         original.user_id,
@@ -216,15 +218,19 @@ async def _balance(session: AsyncSession, user_id: int) -> Balance:
     if account is None:
         return Balance(user_id, 0, None)
     now = utcnow()
-    lapsed = await repository.lapsed_credits(session, account.id, now)
     expiring = await repository.next_expiring(session, account.id, now, EXPIRING_SHOWN)
     return Balance(
         user_id,
-        (account.balance or 0) - lapsed,
+        await _spendable(session, account, now),
         account.updated_at,
         held=await hold_repository.held(session, user_id),
         expiring=tuple(Expiring(amount, at) for amount, at in expiring),
     )
+
+
+async def _spendable(session: AsyncSession, account: CreditAccount, now: datetime) -> int:
+    """The wallet's balance less its lapsed, unswept grants: what can be spent at `now`."""
+    return (account.balance or 0) - await repository.lapsed_credits(session, account.id, now)
 
 
 async def spendable_locked(session: AsyncSession, user_id: int) -> int:
