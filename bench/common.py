@@ -37,6 +37,7 @@ PGBENCH_TPS = re.compile(r"tps = ([\d.]+)")
 CONTENT_LENGTH = re.compile(rb"content-length: (\d+)", re.I)
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 WARM_UP_SECONDS = 3
+WRK_TIMEOUT_SECONDS = 30
 # Users 1..N funded by an admin grant each, as the service would have recorded it; the bare
 # tables are what pgbench and bench/baseline_app.py spend from.
 # Each wallet holds three grants, as issue 16 measures: a promotion (priority 10) expiring
@@ -255,6 +256,9 @@ def run_wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    # wrk gives up on a request after 2 s by default, and the server goes on with it:
+    # a slow batch would then count as lost and its work as wasted.
+    command += ["--timeout", f"{WRK_TIMEOUT_SECONDS}s"]
     try:
         result = subprocess.run(
             [*command, "-s", lua.name, url],

@@ -87,3 +87,17 @@ async def test_a_grant_entry_naming_no_grant(ledger: Database) -> None:
         "every grant entry names a grant, and a transaction unless it opened a carried balance"
         in failures
     )
+
+
+@pytest.mark.parametrize(
+    "orphan",
+    [
+        "INSERT INTO credit_entries (account_id, transaction_id, amount)"
+        " SELECT 999999, MAX(id), 1 FROM credit_transactions",
+        "INSERT INTO credit_entries (account_id, transaction_id, amount) VALUES (3, 999999, 1)",
+    ],
+    ids=["no account", "no transaction"],
+)
+async def test_an_entry_naming_nothing(ledger: Database, orphan: str) -> None:
+    failures = await _failures(ledger, orphan)
+    assert "every entry names an account and a transaction" in failures

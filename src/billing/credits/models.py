@@ -91,6 +91,10 @@ class CreditTransaction(Base):
 
 
 class CreditEntry(Base):
+    """One side of a transaction, on one account. No foreign keys: each would share-lock
+    the system account it names on every posting (migration 0014); `billing
+    verify-ledger` proves every entry names an account and a transaction."""
+
     __tablename__ = "credit_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_nonzero"),
@@ -98,8 +102,8 @@ class CreditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("credit_transactions.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("credit_accounts.id"))
+    transaction_id: Mapped[int] = mapped_column(BigIntId, index=True)
+    account_id: Mapped[int] = mapped_column(BigIntId)
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int | None] = mapped_column(BigInteger)
 

@@ -21,6 +21,12 @@ CHECKS: dict[str, str] = {
         GROUP BY t.id
         HAVING COUNT(e.id) < 2 OR COALESCE(SUM(e.amount), 0) <> 0
     """,
+    "every entry names an account and a transaction": """
+        SELECT e.id FROM credit_entries e
+        LEFT JOIN credit_accounts a ON a.id = e.account_id
+        LEFT JOIN credit_transactions t ON t.id = e.transaction_id
+        WHERE a.id IS NULL OR t.id IS NULL
+    """,
     "every wallet's balance equals the sum of its entries": """
         SELECT a.id FROM credit_accounts a
         LEFT JOIN (
