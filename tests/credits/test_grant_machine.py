@@ -1,4 +1,4 @@
-"""A state machine over the grant API, checked after every step against a model
+"""A state machine over the grant and hold API, checked after every step against a model
 (`tests.support.grant_oracle`) written from the design, not from the implementation.
 
 Each example gets a fresh database and app, driven over HTTP on a private event loop
@@ -15,6 +15,7 @@ import itertools
 import os
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,13 +33,28 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import select
 
 from billing.core.config import Settings
 from billing.core.times import CLOCK, Clock, utcnow
-from billing.credits.jobs import expire_due
+from billing.credits.accounts import PURCHASE
+from billing.credits.grants import GrantTerms
+from billing.credits.jobs import expire_due, release_due_holds
+from billing.credits.models import CreditGrant
+from billing.payments import recorded_payments
+from billing.payments.clawback import claw_back
+from billing.payments.recorded_payments import StripePayment, record_purchase
 from tests.conftest import BACKENDS, Credentials, app_database, asgi_client, fresh_database
 from tests.support.credits import CREDITS, assert_ledger_sound, assert_problem, grants
-from tests.support.grant_oracle import ModelGrant, Wallet, priority_for
+from tests.support.grant_oracle import (
+    ACTIVE,
+    CAPTURED,
+    RELEASED,
+    ModelGrant,
+    ModelHold,
+    Wallet,
+    priority_for,
+)
 
 T = TypeVar("T")
 USAGE = "/api/financial/usage"
@@ -49,7 +65,7 @@ picks = st.integers(min_value=0, max_value=10**6)  # an index into whatever exis
 # (user, amount, an earlier key to use again or None for a new one, same user and amount)
 usage_events = st.tuples(users, st.integers(1, 60), st.none() | picks, st.booleans())
 # (amount, expires in hours of the model's clock or never, priority or the default, source)
-GrantTerms = tuple[int, int | None, int | None, str]
+DrawnTerms = tuple[int, int | None, int | None, str]
 grant_terms = st.tuples(
     st.integers(1, 200),
     st.none() | st.sampled_from((1, 3, 24, 72)),
@@ -57,6 +73,19 @@ grant_terms = st.tuples(
     st.sampled_from(("admin", "promotion")),
 )
 examples = itertools.count()
+
+
+@dataclass
+class Bought:
+    """A payment of `credits` cents that bought `credits` credits, and what was refunded
+    (cents) and settled (credits taken back or recorded as lost) of it so far."""
+
+    stripe_id: str
+    user: int
+    credits: int
+    grant_id: int = 0
+    refunded: int = 0
+    settled: int = 0
 
 
 def _time(text: str | None) -> datetime | None:
@@ -88,6 +117,7 @@ class GrantMachine(RuleBasedStateMachine):
         self.changed = set(USERS)  # wallets a step may have changed: the ones to check
         self.posted: dict[str, tuple[int, int, int]] = {}  # usage key -> user, amount, txn
         self.sent_keys: list[str] = []
+        self.payments: list[Bought] = []
         self.new_keys = itertools.count()
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -112,19 +142,20 @@ class GrantMachine(RuleBasedStateMachine):
     def _lapsed_unswept(self) -> bool:
         return any(grant.remaining > 0 and grant.lapsed(self.now) for grant in self._grants())
 
-    def _some_grant_will_lapse(self) -> bool:
+    def _something_will_lapse(self) -> bool:
+        """A grant or an active hold has an expiry still ahead."""
         return any(
             grant.expires_at is not None and grant.spendable(self.now) for grant in self._grants()
-        )
+        ) or any(hold.expires_at > self.now for _, hold in self._holds(ACTIVE))
 
     @initialize(opening=st.lists(st.tuples(users, grant_terms), min_size=1, max_size=6))
-    def open_grants(self, opening: list[tuple[int, GrantTerms]]) -> None:
+    def open_grants(self, opening: list[tuple[int, DrawnTerms]]) -> None:
         """Start with grants to spend: most steps are then about more than an empty wallet."""
         for user, terms in opening:
             self.add(user, terms)
 
     @rule(user=users, terms=grant_terms)
-    def add(self, user: int, terms: GrantTerms) -> None:
+    def add(self, user: int, terms: DrawnTerms) -> None:
         amount, expires_in, priority, source = terms
         expires_at = None if expires_in is None else self.now + expires_in * HOUR
         body: dict[str, Any] = {"amount": amount, "reason": "machine", "source": source}
@@ -242,7 +273,7 @@ class GrantMachine(RuleBasedStateMachine):
         else:
             assert_problem(response, 409, "conflict")
 
-    @precondition(lambda self: self._some_grant_will_lapse())
+    @precondition(lambda self: self._something_will_lapse())
     @rule(hours=st.sampled_from((1, 2, 24)))
     def advance_the_clock(self, hours: int) -> None:
         self.hours += hours
@@ -255,9 +286,109 @@ class GrantMachine(RuleBasedStateMachine):
         expected = sum(self._wallet(user).sweep(self.now) for user in USERS)
         assert self._run(expire_due(self.database)) == expected
 
-    # Holds (create / capture / release / expire) go here once their API lands: a hold
-    # takes from grants like a debit (`Wallet.take`) and counts in `Wallet.held`, which
-    # the invariant below already compares with the API's `held`.
+    @rule(user=users, credits=st.integers(1, 200))
+    def buy(self, user: int, credits: int) -> None:
+        """A card payment of 1 cent a credit, recorded as its webhook would record it."""
+        payment = Bought(f"pi_machine_{next(self.new_keys)}", user, credits)
+        grant_id, created_at = self._run(self._record_purchase(payment))
+        model = ModelGrant(grant_id, credits, priority_for("purchase", None), None, created_at)
+        self._wallet(user).grants[grant_id] = model
+        payment.grant_id = grant_id
+        self.payments.append(payment)
+
+    async def _record_purchase(self, bought: Bought) -> tuple[int, datetime]:
+        payment = StripePayment(bought.stripe_id, "checkout", bought.user, bought.credits, "usd")
+        async with self.database.sessions() as session, session.begin():
+            await record_purchase(
+                session,
+                PURCHASE,
+                payment,
+                credits=bought.credits,
+                key=f"buy:{bought.stripe_id}",
+                grant=GrantTerms("purchase"),
+            )
+            opened = await session.execute(
+                select(CreditGrant.id, CreditGrant.created_at).where(
+                    CreditGrant.reference == bought.stripe_id
+                )
+            )
+            grant_id, created_at = opened.one()
+        return grant_id, created_at
+
+    @precondition(lambda self: bool(self.payments))
+    @rule(pick=picks, cents=st.integers(1, 250))
+    def refund(self, pick: int, cents: int) -> None:
+        """Money back on a payment: its credits back in proportion, its own grant first,
+        never more than the wallet can spend."""
+        bought = self.payments[pick % len(self.payments)]
+        bought.refunded = min(bought.credits, bought.refunded + cents)
+        wallet = self._wallet(bought.user)
+        due = bought.refunded - bought.settled  # a credit a cent: refunded cents in credits
+        take = min(due, wallet.balance(self.now))
+        bought.settled += due
+        wallet.take(take, self.now, prefer=bought.grant_id)
+        taken = self._run(self._claw_back(bought, f"re_{next(self.new_keys)}"))
+        assert taken == take
+
+    async def _claw_back(self, bought: Bought, refund_id: str) -> int:
+        async with self.database.sessions() as session, session.begin():
+            payment = await recorded_payments.get(session, bought.stripe_id, for_update=True)
+            assert payment is not None
+            payment.amount_refunded = bought.refunded
+            settled = await claw_back(session, payment, key=refund_id, reference=refund_id)
+        return settled.take
+
+    @rule(user=users, amount=st.integers(1, 150), hours=st.sampled_from((1, 24)))
+    def place_hold(self, user: int, amount: int, hours: int) -> None:
+        body = {"amount": amount, "expires_in": hours * 3600}
+        response = self._post(f"{CREDITS}/{user}/holds", body, self.service)
+        wallet = self._wallet(user)
+        parts = wallet.take(amount, self.now)
+        if parts is None:
+            assert_problem(response, 402, "insufficient_credits")
+            return
+        assert response.status_code == 201, response.text
+        placed = response.json()
+        assert (placed["amount"], placed["status"]) == (amount, "active")
+        assert placed["balance"] == wallet.balance(self.now)
+        wallet.holds[placed["id"]] = ModelHold(placed["id"], amount, parts, self.now + hours * HOUR)
+
+    @precondition(lambda self: bool(self._holds()))
+    @rule(pick=picks, capture=st.none() | st.integers(1, 160), release=st.booleans())
+    def settle_hold(self, pick: int, capture: int | None, release: bool) -> None:
+        """Capture (all or `capture`) or release any hold, settled or not, expired or not."""
+        holds = self._holds()
+        user, hold = holds[pick % len(holds)]
+        action, body = ("release", {}) if release else ("capture", {"amount": capture})
+        url = f"{CREDITS}/{user}/holds/{hold.id}/{action}"
+        response = self._post(url, {k: v for k, v in body.items() if v is not None}, self.service)
+        wallet = self._wallet(user)
+        if hold.status != ACTIVE or hold.expires_at <= self.now:
+            assert_problem(response, 409, "hold_not_active")
+            return
+        kept = 0 if release else hold.amount if capture is None else capture
+        if kept > hold.amount:
+            assert_problem(response, 422, "validation_error")
+            return
+        hold.settle(kept, self.now, RELEASED if release else CAPTURED)
+        assert response.status_code == 200, response.text
+        settled = response.json()
+        assert (settled["hold"]["status"], settled["hold"]["captured"]) == (hold.status, kept)
+        assert settled["balance"] == wallet.balance(self.now)
+
+    @precondition(lambda self: any(h.expires_at <= self.now for _, h in self._holds(ACTIVE)))
+    @rule()
+    def release_due_holds(self) -> None:
+        expected = sum(self._wallet(user).release_due(self.now) for user in USERS)
+        assert self._run(release_due_holds(self.database)) == expected
+
+    def _holds(self, status: str | None = None) -> list[tuple[int, ModelHold]]:
+        return [
+            (user, hold)
+            for user, wallet in self.wallets.items()
+            for hold in wallet.holds.values()
+            if status in (None, hold.status)
+        ]
 
     @invariant()
     def the_api_shows_what_the_oracle_says(self) -> None:

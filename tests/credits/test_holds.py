@@ -177,7 +177,10 @@ async def test_the_worker_releases_a_hold_past_its_expiry_once(
     hold_id = await _placed(client, service, 40, expires_in=60)
     clock.offset = timedelta(seconds=59)
     assert await release_due_holds(database) == 0
-    clock.offset = timedelta(seconds=61)
+    clock.offset = timedelta(seconds=60)
+    for action in ("capture", "release"):  # the worker's, swept or not
+        late = await settle(client, service, 7, hold_id, action)
+        assert "expired" in assert_problem(late, 409, "hold_not_active")["detail"]
     assert await _wallet(client, service, 7) == (60, 40)
     assert await release_due_holds(database) == 1
     assert await release_due_holds(database) == 0

@@ -6,8 +6,10 @@ grant that never expires last), then the oldest `created_at`, then the lowest id
 whose `expires_at` is at or before `now` has lapsed: spent by nothing, counted nowhere,
 shown as `expired` with nothing remaining, until the sweep makes that final.
 
-Holds, when they come, reserve credits the way a debit takes them (`Wallet.take`) and
-count in `Wallet.held`; what a hold returns goes back to the grants it came from.
+A hold reserves credits the way a debit takes them (`Wallet.take`) and counts in
+`Wallet.held` while active. Settling it captures first from the grants that can take
+nothing back (lapsed or voided), then in consumption order; the rest goes back to the
+grants it came from, and what would go back to a dead grant is lost.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 ACTIVE, DEPLETED, EXPIRED, VOIDED = "active", "depleted", "expired", "voided"
+CAPTURED, RELEASED = "captured", "released"
 EXPIRING_SHOWN = 3
 PROMOTION_PRIORITY, DEFAULT_PRIORITY = 10, 50
 NEVER = datetime.max.replace(tzinfo=UTC)  # where a grant that never expires sorts
@@ -65,11 +68,49 @@ class ModelGrant:
         taken, self.remaining, self.ended = self.remaining, 0, how
         return taken
 
+    def dead(self, now: datetime) -> bool:
+        """Can take no credits back: lapsed or voided."""
+        return self.lapsed(now) or self.ended in (EXPIRED, VOIDED)
+
+    def give_back(self, credits: int) -> None:
+        self.remaining += credits
+        self.ended = None
+
+
+@dataclass
+class ModelHold:
+    id: int
+    amount: int
+    parts: list[tuple[ModelGrant, int]]  # what it took from each grant
+    expires_at: datetime
+    status: str = ACTIVE
+
+    def settle(self, capture: int, now: datetime, how: str) -> None:
+        """Keep `capture` credits, dead grants' first, and give the rest back."""
+        order = sorted(self.parts, key=lambda part: (not part[0].dead(now), part[0].order()))
+        for grant, took in order:
+            kept = min(took, capture)
+            capture -= kept
+            if took > kept and not grant.dead(now):
+                grant.give_back(took - kept)
+        self.status = how
+
 
 @dataclass
 class Wallet:
     grants: dict[int, ModelGrant] = field(default_factory=dict)
-    held: int = 0  # what active holds reserve: none until holds are modelled
+    holds: dict[int, ModelHold] = field(default_factory=dict)
+
+    @property
+    def held(self) -> int:
+        return sum(hold.amount for hold in self.holds.values() if hold.status == ACTIVE)
+
+    def release_due(self, now: datetime) -> int:
+        """The worker's release of every active hold past its expiry; how many."""
+        due = [h for h in self.holds.values() if h.status == ACTIVE and h.expires_at <= now]
+        for hold in due:
+            hold.settle(0, now, EXPIRED)
+        return len(due)
 
     def in_order(self) -> list[ModelGrant]:
         return sorted(self.grants.values(), key=ModelGrant.order)
@@ -77,13 +118,16 @@ class Wallet:
     def balance(self, now: datetime) -> int:
         return sum(grant.shown_remaining(now) for grant in self.grants.values())
 
-    def take(self, amount: int, now: datetime) -> list[tuple[ModelGrant, int]] | None:
-        """Debit `amount` from spendable grants in consumption order; None (and nothing
-        taken) if they hold less."""
+    def take(
+        self, amount: int, now: datetime, prefer: int | None = None
+    ) -> list[tuple[ModelGrant, int]] | None:
+        """Debit `amount` from spendable grants in consumption order, grant `prefer` first;
+        None (and nothing taken) if they hold less."""
         if self.balance(now) < amount:
             return None
         taken = []
-        for grant in (g for g in self.in_order() if g.spendable(now)):
+        ordered = sorted(self.in_order(), key=lambda grant: grant.id != prefer)
+        for grant in (g for g in ordered if g.spendable(now)):
             if amount == 0:
                 break
             share = min(grant.remaining, amount)

@@ -148,7 +148,7 @@ def _settleable(hold: CreditHold, settlement: Settlement, now: datetime) -> bool
     return (
         hold.status == HOLD_ACTIVE
         and (settlement.capture is None or settlement.capture <= hold.amount)
-        and (not settlement.due or hold.expires_at <= now)
+        and settlement.due == (hold.expires_at <= now)
     )
 
 

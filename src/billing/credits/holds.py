@@ -163,6 +163,8 @@ async def _why_not_settled(database: Database, settlement: Settlement) -> Settle
             return replay
     if hold.status != HOLD_ACTIVE:
         raise HoldNotActive(f"This hold is {hold.status}: only an active hold can be settled.")
+    if not settlement.due and hold.expires_at <= utcnow():
+        raise HoldNotActive("This hold expired: the worker returns its credits to the wallet.")
     if settlement.capture is not None and settlement.capture > hold.amount:
         raise ValidationProblem(f"amount: at most the {hold.amount} credits the hold holds.")
     raise Conflict("This hold is not due yet.")
