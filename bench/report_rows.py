@@ -150,6 +150,8 @@ def usage_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
         debits = f"debits, batches of {int(size):,}"
         rows.append(row(debits, rate[key], "/s", pg, rate["pgbench_random"], at_least(5, "ratio")))
         rows.append(row(f"request p99, batches of {int(size):,}", p99[key], "ms"))
+    alone = "debits/s the rows alone allow, one core"
+    rows.append(row(alone, rate.get("rows_alone"), "/s", pg, rate["pgbench_random"]))
     failures = errors["batch_100"] + errors["batch_1000"]
     return [*rows, row("non-2xx responses", failures, "", target=at_most(0))]
 

@@ -5,7 +5,8 @@ debits (random users, each wallet holding three grants, one service API key, fre
 for every event) from `--connections` connections with wrk. In the same run, pgbench runs
 the single-spend baseline (UPDATE a wallet, INSERT an entry) at 64 clients. Prints debits
 per second (requests/s times the batch size), the request p99, the ratio to pgbench's
-transactions per second, and whether every event posted and the ledger verifies.
+transactions per second, and whether every event posted and the ledger verifies. Then
+times the rows a batch writes, alone (`ROWS_ALONE`): the floor under any way of posting it.
 
     python bench/usage.py [--seconds 15] [--connections 8] [--users 10000]
 """
@@ -13,12 +14,16 @@ transactions per second, and whether every event posted and the ledger verifies.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
 from common import (
     BARE_TABLES_SQL,
+    PG_ADMIN,
     PGBENCH_SCRIPT,
     Figures,
     async_url,
@@ -66,6 +71,54 @@ request = function()
 end
 """
 POSTED = "SELECT count(*) FROM credit_transactions WHERE kind = 'spend'"
+# The rows a batch of debits writes, and nothing else (no key check, lock, balance or
+# grant): what PostgreSQL cannot go below for a batch however it is posted.
+ROWS_ALONE = """
+WITH txn AS (
+    INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint, actor,
+                                     created_at)
+    SELECT 'spend', u, 1, k, 'spend:1', 'service:bench', now()
+    FROM unnest($1::bigint[], $2::varchar[]) AS e(u, k)
+    RETURNING id, user_id
+), entries AS (
+    INSERT INTO credit_entries (transaction_id, account_id, amount, balance_after)
+    SELECT id, CASE WHEN side = 1 THEN user_id + 6 ELSE 4 END, 2 * side - 3,
+           CASE WHEN side = 1 THEN 0 END
+    FROM txn, (VALUES (1), (2)) AS sides(side)
+), grant_entries AS (
+    INSERT INTO credit_grant_entries (transaction_id, grant_id, amount)
+    SELECT id, user_id, -1 FROM txn
+), audit AS (
+    INSERT INTO audit_log (created_at, actor, action, target, user_id, request_id, details)
+    SELECT now(), 'service:bench', 'credit.spend', 'user:' || user_id, user_id, 'bench',
+           '{"amount": 1}'::jsonb
+    FROM txn
+)
+SELECT count(*) FROM txn
+"""
+ROWS_ALONE_ROUNDS = 10
+
+
+async def rows_alone(database: str, events: int) -> Figures:
+    """How many debits per second one core could write were a batch nothing but its
+    rows (each round rolled back), from the median round."""
+    connection = await asyncpg.connect(f"{PG_ADMIN}/{database}")
+    seconds = []
+    try:
+        for round_ in range(ROWS_ALONE_ROUNDS):
+            users = [n % 10_000 + 1 for n in range(events)]
+            keys = [f"alone-{round_}-{n}" for n in range(events)]
+            transaction = connection.transaction()
+            await transaction.start()
+            started = time.perf_counter()
+            await connection.execute(ROWS_ALONE, users, keys)
+            seconds.append(time.perf_counter() - started)
+            await transaction.rollback()
+    finally:
+        await connection.close()
+    per_event = statistics.median(seconds) / events
+    say(f"  the rows alone: {per_event * 1e6:.1f} us of PostgreSQL per debit")
+    return Figures(f"the rows alone, batches of {events:,} (debits/s, one core)", 1 / per_event)
 
 
 def main() -> None:
@@ -96,6 +149,7 @@ def main() -> None:
                 requests += run.rate * args.seconds
                 debits = replace(run, name=f"{name} (debits/s)", rate=run.rate * size)
                 figures[f"batch_{size}"] = debits
+        figures["rows_alone"] = asyncio.run(rows_alone(database, max(BATCHES)))
         variables = {"users": str(args.users), "hot": "0"}
         name = "pgbench, single spends, random users"
         figures["pgbench_random"] = pgbench(
@@ -111,6 +165,8 @@ def main() -> None:
     for size in BATCHES:
         ratio = figures[f"batch_{size}"].rate / baseline
         print(f"batches of {size:,}: {ratio:.2f}x pgbench single-spend TPS (target >= 5)")
+    ceiling = figures["rows_alone"].rate / baseline
+    print(f"the rows alone: {ceiling:.2f}x pgbench single-spend TPS per core of PostgreSQL")
     print(f"spend transactions posted: {posted:,} (wrk counted about {requests:,.0f} requests)")
     if args.json:
         write_json(args.json, figures, verified=verified, posted=posted)
