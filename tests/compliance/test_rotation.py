@@ -17,7 +17,10 @@ from billing.audit.models import AuditEntry
 from billing.compliance.export import customer_record
 from billing.compliance.rotation import ROTATED, rotate_keys
 from billing.core.config import Settings
+from billing.core.encryption import decrypt
 from billing.db.engine import Database
+from billing.outbound import service as outbound
+from billing.outbound.models import WebhookEndpoint
 from billing.payments.models import StripeCustomer
 from billing.runtime.cli import app
 from billing.webhooks import inbox, personal_fields
@@ -236,3 +239,43 @@ async def test_a_payload_no_key_reads_is_reported_by_its_event_and_the_rest_rota
 
     assert counts.unreadable_events == [rows[0].id]
     assert (counts.rotated, counts.unreadable, counts.ok) == (1, [], False)
+
+
+async def _endpoint(database: Database, settings: Settings, rotate: bool) -> tuple[int, list[str]]:
+    """An endpoint whose secrets are encrypted under `settings`' key: its id and secrets,
+    the current one first (and the one it replaced, if `rotate`)."""
+    async with database.sessions() as session:
+        endpoint, secret = await outbound.create(
+            session,
+            settings,
+            url="http://127.0.0.1:9/",
+            events=["*"],
+            description=None,
+            actor="test",
+        )
+    if not rotate:
+        return endpoint.id, [secret]
+    async with database.sessions() as session:
+        _, newer = await outbound.rotate_secret(session, settings, endpoint.id, actor="test")
+    return endpoint.id, [newer, secret]
+
+
+async def test_webhook_endpoint_secrets_are_reencrypted_and_an_unreadable_one_reported(
+    database: Database, settings: Settings
+) -> None:
+    lost, old, new = new_key(), new_key(), new_key()
+    rotated_id, secrets = await _endpoint(database, with_keys(settings, old), rotate=True)
+    stray_id, _ = await _endpoint(database, with_keys(settings, lost), rotate=False)
+
+    counts = await rotate_keys(database, with_keys(settings, new, old), "test")
+
+    assert (counts.rotated, counts.unreadable_endpoints, counts.ok) == (2, [stray_id], False)
+    only_new = with_keys(settings, new)
+    async with database.sessions() as session:
+        stored = await session.get(WebhookEndpoint, rotated_id)
+    assert stored is not None
+    assert [
+        decrypt(only_new, token)
+        for token in (stored.secret_encrypted, stored.previous_secret_encrypted)
+        if token is not None
+    ] == secrets

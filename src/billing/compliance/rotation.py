@@ -1,8 +1,9 @@
 """`billing rotate-keys`: re-encrypt every personal data value under the newest key.
 
-Two kinds of rows hold it: the customer mirror's encrypted columns, then the personal
+Three kinds of rows hold it: the customer mirror's encrypted columns, the personal
 fields of stored webhook payloads (`webhooks.personal_fields`; a payload stored in clear
-by a version that did not encrypt them has them encrypted now). Rows are read a batch at
+by a version that did not encrypt them has them encrypted now), and the signing secrets
+of the platform's webhook endpoints. Rows are read a batch at
 a time in id order, and each batch is written in its own short transaction, so the job
 can stop anywhere and simply be run again: a value the newest key already reads is left
 as it is. A customer write is conditional on the token read, and a batch of payloads is
@@ -26,6 +27,7 @@ from billing.core.config import Settings
 from billing.core.encryption import cipher, primary, rotated
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
+from billing.outbound.models import WebhookEndpoint
 from billing.payments.models import StripeCustomer
 from billing.webhooks.models import WebhookEvent
 from billing.webhooks.personal_fields import reencrypted
@@ -34,6 +36,7 @@ BATCH_SIZE = 500
 ROTATED = "encryption_keys.rotated"
 COLUMNS = (StripeCustomer.email_encrypted, StripeCustomer.name_encrypted)
 HAS_DATA = or_(*(column.is_not(None) for column in COLUMNS))
+SECRETS = (WebhookEndpoint.secret_encrypted, WebhookEndpoint.previous_secret_encrypted)
 
 
 @dataclass
@@ -42,10 +45,11 @@ class RotationCounts:
     current: int = 0  # values the newest key already read
     unreadable: list[int] = field(default_factory=list)  # customer row ids no key reads
     unreadable_events: list[str] = field(default_factory=list)  # webhook events, likewise
+    unreadable_endpoints: list[int] = field(default_factory=list)  # webhook endpoints, too
 
     @property
     def ok(self) -> bool:
-        return not (self.unreadable or self.unreadable_events)
+        return not (self.unreadable or self.unreadable_events or self.unreadable_endpoints)
 
     def rotate_payload(
         self, event_id: str, payload: Payload, newest: Fernet, every_key: MultiFernet
@@ -86,6 +90,7 @@ async def rotate_keys(
     await _rotate_customers(database, newest, every_key, counts, on_batch, batch_size)
     payloads = partial(counts.rotate_payload, newest=newest, every_key=every_key)
     await rewrite_payloads(database, true(), payloads, batch_size, on_batch)
+    await _rotate_endpoint_secrets(database, newest, every_key, counts)
     await _audit(database, actor, counts)
     return counts
 
@@ -119,6 +124,29 @@ async def _rotate_customers(
         after = rows[-1].id
 
 
+async def _rotate_endpoint_secrets(
+    database: Database, newest: Fernet, every_key: MultiFernet, counts: RotationCounts
+) -> None:
+    """Endpoints are few: all of them in one transaction, locked while rewritten."""
+    async with database.sessions() as session, session.begin():
+        for endpoint in await session.scalars(select(WebhookEndpoint).with_for_update()):
+            try:
+                tokens = [rotated(newest, every_key, t) if t else None for t in _secrets(endpoint)]
+            except InvalidToken:
+                counts.unreadable_endpoints.append(endpoint.id)
+                continue
+            for column, token, new in zip(SECRETS, _secrets(endpoint), tokens, strict=True):
+                if new is not None:
+                    setattr(endpoint, column.key, new)
+                    counts.rotated += 1
+                elif token is not None:
+                    counts.current += 1
+
+
+def _secrets(endpoint: WebhookEndpoint) -> list[str | None]:
+    return [getattr(endpoint, column.key) for column in SECRETS]
+
+
 async def _audit(database: Database, actor: str, counts: RotationCounts) -> None:
     async with database.sessions() as session, session.begin():
         await audit.record(
@@ -129,7 +157,9 @@ async def _audit(database: Database, actor: str, counts: RotationCounts) -> None
             details={
                 "rotated": counts.rotated,
                 "current": counts.current,
-                "unreadable": len(counts.unreadable) + len(counts.unreadable_events),
+                "unreadable": len(counts.unreadable)
+                + len(counts.unreadable_events)
+                + len(counts.unreadable_endpoints),
             },
         )
 

@@ -5,7 +5,8 @@ put first while older tokens still read; `billing rotate-keys` then re-encrypts 
 and the old key can go. The primitive sits in `core`, below every domain, because two
 domains encrypt with it: the customer mirror (`compliance.personal_data`) and the
 webhook inbox's payloads (`webhooks.personal_fields`), and compliance imports webhooks,
-never the other way round.
+never the other way round. The platform's webhook signing secrets (`outbound`) use it
+too: the service must read them back to sign.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from billing.credits.models import (
 )
 from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
+from billing.outbound.models import WebhookEndpoint
 from billing.payments.models import Dispute, Payment, StripeCustomer, Subscription
 from billing.webhooks.models import WebhookEvent
 
@@ -35,6 +36,7 @@ __all__ = [
     "Product",
     "StripeCustomer",
     "Subscription",
+    "WebhookEndpoint",
     "WebhookEvent",
     "metadata",
 ]

@@ -308,6 +308,7 @@ def rotate_keys_command(
             for what, ids in (
                 ("customer rows", counts.unreadable),
                 ("webhook events", counts.unreadable_events),
+                ("webhook endpoints", counts.unreadable_endpoints),
             )
             if ids
         ]

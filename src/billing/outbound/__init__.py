@@ -1,0 +1,1 @@
+"""Webhooks to the platform: endpoints, their signatures, and where they may point."""

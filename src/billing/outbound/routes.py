@@ -1,0 +1,77 @@
+"""/api/admin/webhook-endpoints: the platform's receivers, managed by an admin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from billing.auth.dependencies import AdminPrincipal
+from billing.core.config import Settings
+from billing.db.engine import get_database
+from billing.idempotency.route import IdempotentRoute
+from billing.outbound import service
+from billing.outbound.schemas import (
+    CreateEndpointRequest,
+    Endpoint,
+    EndpointList,
+    EndpointWithSecret,
+)
+
+router = APIRouter(
+    prefix="/api/admin/webhook-endpoints", tags=["webhook endpoints"], route_class=IdempotentRoute
+)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _with_secret(endpoint: Endpoint, secret: str) -> EndpointWithSecret:
+    return EndpointWithSecret(**endpoint.model_dump(), secret=secret)
+
+
+@router.post("", status_code=201)
+async def create_endpoint(
+    body: CreateEndpointRequest, request: Request, principal: AdminPrincipal
+) -> EndpointWithSecret:
+    """Production takes only https URLs that resolve to public addresses."""
+    async with get_database(request).sessions() as session:
+        endpoint, secret = await service.create(
+            session,
+            _settings(request),
+            url=body.url,
+            events=body.events,
+            description=body.description,
+            actor=principal.scope,
+        )
+        return _with_secret(Endpoint.model_validate(endpoint), secret)
+
+
+@router.get("")
+async def list_endpoints(request: Request, principal: AdminPrincipal) -> EndpointList:
+    async with get_database(request).sessions() as session:
+        endpoints = await service.list_endpoints(session)
+    return EndpointList(data=[Endpoint.model_validate(e) for e in endpoints])
+
+
+@router.delete("/{endpoint_id}", status_code=204)
+async def delete_endpoint(
+    endpoint_id: int, request: Request, principal: AdminPrincipal
+) -> Response:
+    async with get_database(request).sessions() as session:
+        await service.delete(session, endpoint_id, actor=principal.scope)
+    return Response(status_code=204)
+
+
+@router.post("/{endpoint_id}/rotate-secret")
+async def rotate_secret(
+    endpoint_id: int, request: Request, principal: AdminPrincipal
+) -> EndpointWithSecret:
+    """A new secret, shown once; the old one keeps signing beside it for 24 hours."""
+    async with get_database(request).sessions() as session:
+        endpoint, secret = await service.rotate_secret(
+            session, _settings(request), endpoint_id, actor=principal.scope
+        )
+        return _with_secret(Endpoint.model_validate(endpoint), secret)
