@@ -36,6 +36,7 @@ from billing.obs.logs import configure_logging
 from billing.payments.sync import SyncCounts, sync_all
 from billing.runtime import server
 from billing.runtime.demo import run as run_demo
+from billing.runtime.webhooks_cli import webhooks_app
 from billing.runtime.worker import run_process
 from billing.stripe.client import create_client
 from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
@@ -44,6 +45,7 @@ from billing.webhooks.worker import POLL_INTERVAL
 app = typer.Typer(help="Billing service: Stripe payments and a prepaid credit ledger.")
 api_key_app = typer.Typer(help="API keys for server-to-server callers.")
 app.add_typer(api_key_app, name="api-key")
+app.add_typer(webhooks_app, name="webhooks")
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"  # the audit actor of admin actions run from this command
