@@ -146,13 +146,14 @@ async def settle(database: Database, settlement: Settlement) -> Settled:
         async with database.sessions() as session, session.begin():
             settled = await hold_settlement.stepwise(session, settlement, key, now)
     if settled is None:
-        return await _why_not_settled(database, settlement)
+        return await _why_not_settled(database, settlement, now)
     amount = settled.hold.captured or settled.hold.amount
     HOOKS.announce_posted(Transfer(settlement.kind, settlement.user_id, amount, settlement.actor))
     return settled
 
 
-async def _why_not_settled(database: Database, settlement: Settlement) -> Settled:
+async def _why_not_settled(database: Database, settlement: Settlement, now: datetime) -> Settled:
+    """The settlement at `now` wrote nothing: the replay of an earlier one, or why not."""
     async with database.sessions() as session:
         await read_without_transaction(session)
         hold = await hold_repository.hold_of(session, settlement.user_id, settlement.hold_id)
@@ -163,7 +164,7 @@ async def _why_not_settled(database: Database, settlement: Settlement) -> Settle
             return replay
     if hold.status != HOLD_ACTIVE:
         raise HoldNotActive(f"This hold is {hold.status}: only an active hold can be settled.")
-    if not settlement.due and hold.expires_at <= utcnow():
+    if not settlement.due and hold.expires_at <= now:
         raise HoldNotActive("This hold expired: the worker returns its credits to the wallet.")
     if settlement.capture is not None and settlement.capture > hold.amount:
         raise ValidationProblem(f"amount: at most the {hold.amount} credits the hold holds.")

@@ -88,8 +88,9 @@ Refusal = InsufficientCredits | IdempotencyConflict
 async def post_batch(database: Database, debits: list[Transfer]) -> list[Posted | Refusal]:
     """Keyed debits of one kind and actor, each atomic on its own and answered as if posted
     alone, committed together (one statement on PostgreSQL, one transaction on SQLite).
-    A key raced by another request, or a deadlock, writes none of them: they are then
-    posted one by one."""
+    A key that another request commits meanwhile is answered as that request's posting;
+    one that fails the statement instead (`single_statement.post_many`), or a deadlock,
+    writes none of them: they are then posted one by one."""
     now = utcnow()
     try:
         outcomes = await _post_together(database, debits, now)

@@ -206,7 +206,9 @@ async def fetch_committed(
 
 async def post_many(database: Database, debits: list[Transfer], now: datetime) -> list[Outcome]:
     """Keyed debits of one kind and actor, each atomic on its own, in one statement and one
-    commit. A key another transaction holds fails them all (`key_raced`): nothing written."""
+    commit. An event of a covered wallet whose key another transaction commits meanwhile is
+    skipped (and explained as a replay); a key raced on the one-by-one path fails them all
+    (`key_raced`): nothing written."""
     first = debits[0].audit_entry()
     entries = [debit.audit_entry() for debit in debits]
     columns = (

@@ -38,7 +38,8 @@ EVENTS = """
 """
 # 1. Lock the batch's wallets in user id order.
 # 2. Wallets whose spendable grants cover all of their events (a replayed one counted too)
-#    post them by set: an event whose key is used is skipped by the insert, and each
+#    post them by set: an event whose key is used is skipped by the insert (so is a key's
+#    second event in one call: the caller explains it as a replay or a conflict), and each
 #    posted event's slice of its wallet's running total meets the slices of the wallet's
 #    grants in consumption order.
 # 3. The events of the other wallets go one by one through `credit_debit`, in request
@@ -75,7 +76,8 @@ BEGIN
 
     RETURN QUERY
     WITH events AS (
-        SELECT e.* FROM {EVENTS} WHERE e.usr = ANY(v_covered)
+        SELECT DISTINCT ON (e.k) e.* FROM {EVENTS} WHERE e.usr = ANY(v_covered)
+        ORDER BY e.k, e.n
     ), txn AS (
         INSERT INTO credit_transactions (kind, user_id, amount, idempotency_key, fingerprint,
                                          actor, description, metadata, created_at)

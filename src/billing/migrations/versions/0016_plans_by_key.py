@@ -5,6 +5,7 @@ table is small (a new install, `credit_holds` at the start of a busy day), a loo
 id scans the table whole, and goes on doing so as it grows: settling holds ran 40%
 slower under load for that alone (bench/holds.py). Every statement of these functions
 finds its rows through an index, so a sequential scan is never the right plan for them.
+A later `CREATE OR REPLACE` of either function drops the setting: set it again there.
 
 Revision ID: 0016
 Revises: 0015
