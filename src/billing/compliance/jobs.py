@@ -1,5 +1,5 @@
 """What every worker does beside the inbox: expiring grants, releasing expired holds,
-retention, and sealing the audit log."""
+retention, sealing the audit log, and sending the platform's webhooks."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits.jobs import EXPIRY_INTERVAL, HOLD_INTERVAL, expire_due, release_due_holds
 from billing.db.engine import Database
+from billing.outbound.jobs import DISPATCH_INTERVAL, Dispatch
 from billing.webhooks.worker import PeriodicJob
 
 RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at start
 
 
 def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
-    """The grant expiry and hold release sweeps, the hourly retention job, and the sealer
-    that chains committed audit entries."""
+    """The grant expiry and hold release sweeps, the hourly retention job, the sealer
+    that chains committed audit entries, and the webhook dispatcher."""
     return [
         PeriodicJob("grant_expiry", EXPIRY_INTERVAL, lambda: expire_due(database)),
         PeriodicJob("hold_expiry", HOLD_INTERVAL, lambda: release_due_holds(database)),
@@ -24,4 +25,5 @@ def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
             "retention", RETENTION_INTERVAL, lambda: run_retention(database, settings, utcnow())
         ),
         PeriodicJob("audit_seal", SEAL_INTERVAL, lambda: seal(database)),
+        PeriodicJob("webhook_dispatch", DISPATCH_INTERVAL, Dispatch(database, settings)),
     ]

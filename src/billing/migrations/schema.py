@@ -11,9 +11,10 @@ from billing.credits.models import (
     CreditHold,
     CreditTransaction,
 )
+from billing.db.outbox import OutboxMessage
 from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
-from billing.outbound.models import WebhookEndpoint
+from billing.outbound.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from billing.payments.models import Dispute, Payment, StripeCustomer, Subscription
 from billing.webhooks.models import WebhookEvent
 
@@ -31,11 +32,14 @@ __all__ = [
     "CreditTransaction",
     "Dispute",
     "IdempotencyRecord",
+    "OutboxMessage",
     "Payment",
     "Price",
     "Product",
     "StripeCustomer",
     "Subscription",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
     "metadata",

@@ -43,6 +43,16 @@ def sign(secrets_: Iterable[str], message_id: str, timestamp: int, body: bytes) 
     return " ".join(_signature(_key(s), message_id, timestamp, body) for s in secrets_)
 
 
+def headers(
+    secrets_: Iterable[str], message_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secrets_, message_id, timestamp, body),
+    }
+
+
 def verify(
     secret: str, received: Mapping[str, str], body: bytes, now: int, tolerance: int = 300
 ) -> None:

@@ -1,0 +1,236 @@
+"""Sending the outbox: fan each message out to the endpoints subscribed to it, then send
+every due delivery, retrying with backoff for more than three days.
+
+Any number of workers may run this. Each pass:
+1. fans out new messages (locked with `SKIP LOCKED`, so each is fanned out once): a
+   delivery per live endpoint subscribed to its type at that moment;
+2. claims due deliveries (`SKIP LOCKED`) by counting the attempt and pushing
+   `next_attempt_at` one lease ahead, and commits: no transaction stays open while the
+   requests run, and a worker killed mid-request leaves a delivery another worker takes
+   up once the lease ends (the same `webhook-id`: receivers dedupe on it);
+3. sends the claimed deliveries concurrently and records each attempt: a 2xx delivers,
+   anything else is retried after the next step of `BACKOFF`; after the last one the
+   delivery is `failed` and an alert is raised. An outcome whose lease another worker
+   took over meanwhile is logged as an attempt but changes nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Row, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.core.config import Settings
+from billing.core.encryption import decrypt
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.db.outbox import OutboxMessage
+from billing.obs.alerts import alert
+from billing.outbound.events import EVERY_EVENT
+from billing.outbound.models import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from billing.outbound.sending import TIMEOUT_SECONDS, Answer, Message, send
+
+# Waits after each failed attempt: 75 h 35 min in all, then the delivery has failed.
+BACKOFF = tuple(
+    timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+)
+LEASE = timedelta(seconds=TIMEOUT_SECONDS * 3)  # a claimed attempt's time to finish
+BATCH = 100  # deliveries claimed, and messages fanned out, per pass
+SENDING_AT_ONCE = 32
+
+
+ClaimedRow = Row[int, int, int, int]  # delivery id, attempt, message id, endpoint id
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    delivery_id: int
+    attempt: int
+    url: str
+    secrets: list[str]
+    message: Message
+
+
+def subscribed(endpoint: WebhookEndpoint, type_: str) -> bool:
+    return EVERY_EVENT in endpoint.events or type_ in endpoint.events
+
+
+def live_secrets(settings: Settings, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets that sign now: the current one, and the one it replaced for a day."""
+    secrets = [decrypt(settings, endpoint.secret_encrypted)]
+    until, previous = endpoint.previous_secret_until, endpoint.previous_secret_encrypted
+    if previous is not None and until is not None and until > now:
+        secrets.append(decrypt(settings, previous))
+    return secrets
+
+
+async def fan_out(database: Database) -> int:
+    """Deliveries for new messages; how many messages were fanned out."""
+    now = utcnow()
+    async with database.sessions() as session, session.begin():
+        messages = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.fanned_out_at.is_(None))
+                .order_by(OutboxMessage.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not messages:
+            return 0
+        endpoints = (
+            await session.scalars(
+                select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
+            )
+        ).all()
+        for message in messages:
+            message.fanned_out_at = now
+            for endpoint in endpoints:
+                if subscribed(endpoint, message.type):
+                    session.add(new_delivery(message.id, endpoint.id, now))
+    return len(messages)
+
+
+def new_delivery(message_id: int, endpoint_id: int, now: datetime) -> WebhookDelivery:
+    return WebhookDelivery(
+        message_id=message_id,
+        endpoint_id=endpoint_id,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def claim(database: Database, settings: Settings, only: int | None = None) -> list[Claimed]:
+    """Due deliveries (or just `only`, due or not), each with its attempt counted."""
+    now = utcnow()
+    due = select(WebhookDelivery.id).where(WebhookDelivery.status == PENDING)
+    if only is None:
+        due = due.where(WebhookDelivery.next_attempt_at <= now)
+        due = due.order_by(WebhookDelivery.next_attempt_at).limit(BATCH)
+    else:
+        due = due.where(WebhookDelivery.id == only)
+    async with database.sessions() as session, session.begin():
+        claimed = (
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(due.with_for_update(skip_locked=True)))
+                .values(
+                    attempts=WebhookDelivery.attempts + 1,
+                    next_attempt_at=now + LEASE,
+                    updated_at=now,
+                )
+                .returning(
+                    WebhookDelivery.id,
+                    WebhookDelivery.attempts,
+                    WebhookDelivery.message_id,
+                    WebhookDelivery.endpoint_id,
+                )
+            )
+        ).all()
+        return await _with_messages(session, settings, claimed, now)
+
+
+async def _with_messages(
+    session: AsyncSession, settings: Settings, claimed: Sequence[ClaimedRow], now: datetime
+) -> list[Claimed]:
+    if not claimed:
+        return []
+    messages = {
+        m.id: m
+        for m in await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_({c.message_id for c in claimed}))
+        )
+    }
+    endpoints = {
+        e.id: e
+        for e in await session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.id.in_({c.endpoint_id for c in claimed}))
+        )
+    }
+    return [
+        Claimed(
+            c.id,
+            c.attempts,
+            endpoints[c.endpoint_id].url,
+            live_secrets(settings, endpoints[c.endpoint_id], now),
+            Message(messages[c.message_id].message_id, messages[c.message_id].body.encode()),
+        )
+        for c in claimed
+    ]
+
+
+async def record(database: Database, claimed: Claimed, answer: Answer) -> str:
+    """Log the attempt and settle the delivery by it; the delivery's status after."""
+    now = utcnow()
+    if answer.delivered:
+        status, values = DELIVERED, {"delivered_at": now}
+    elif claimed.attempt > len(BACKOFF):
+        status, values = FAILED, {}
+    else:
+        status, values = PENDING, {"next_attempt_at": now + BACKOFF[claimed.attempt - 1]}
+    async with database.sessions() as session, session.begin():
+        session.add(
+            WebhookAttempt(
+                delivery_id=claimed.delivery_id,
+                attempted_at=now,
+                duration_ms=answer.duration_ms,
+                status_code=answer.status_code,
+                response=answer.response,
+                error=answer.error,
+            )
+        )
+        settled = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                and_(
+                    WebhookDelivery.id == claimed.delivery_id,
+                    WebhookDelivery.attempts == claimed.attempt,
+                    WebhookDelivery.status == PENDING,
+                )
+            )
+            .values(
+                status=status,
+                last_status_code=answer.status_code,
+                last_error=answer.error,
+                updated_at=now,
+                **values,
+            )
+        )
+    if status == FAILED and settled.rowcount:  # type: ignore[attr-defined]
+        alert("webhook_delivery_failed", delivery_id=claimed.delivery_id, url=claimed.url)
+    return status
+
+
+async def deliver(
+    database: Database, settings: Settings, client: httpx.AsyncClient, only: int | None = None
+) -> int:
+    """One pass: fan out, claim, send, record; how many attempts it made."""
+    if only is None:
+        await fan_out(database)
+    claimed = await claim(database, settings, only)
+    gate = asyncio.Semaphore(SENDING_AT_ONCE)
+    production = settings.BILLING_ENV == "production"
+
+    async def attempt(one: Claimed) -> None:
+        async with gate:
+            answer = await send(client, one.url, one.secrets, one.message, production=production)
+        await record(database, one, answer)
+
+    await asyncio.gather(*(attempt(one) for one in claimed))
+    return len(claimed)
