@@ -38,6 +38,7 @@ from billing.http.route_lanes import route_lanes
 from billing.http.security_headers import SecurityHeaders
 from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
+from billing.outbound.routes import deliveries_router as webhook_deliveries_router
 from billing.outbound.routes import router as webhook_endpoints_router
 from billing.payments.routes import router as payments_router
 from billing.reporting.dashboard.routes import router as dashboard_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_admin_router)
     app.include_router(audit_router)
     app.include_router(webhook_endpoints_router)
+    app.include_router(webhook_deliveries_router)
     install_frontend(app, settings)  # after the API routers: `/` and `/assets` only
     laned: list[Callable[..., Any]] = [spend_credits, place_hold, capture_hold, stripe_webhook]
     lanes = route_lanes(app.routes, laned)  # raises if unservable

@@ -117,9 +117,14 @@ def new_delivery(message_id: int, endpoint_id: int, now: datetime) -> WebhookDel
 
 
 async def claim(database: Database, settings: Settings, only: int | None = None) -> list[Claimed]:
-    """Due deliveries (or just `only`, due or not), each with its attempt counted."""
+    """Due deliveries to live endpoints (or just `only`, due or not), each with its
+    attempt counted. A deleted endpoint's deliveries stay as they are."""
     now = utcnow()
-    due = select(WebhookDelivery.id).where(WebhookDelivery.status == PENDING)
+    due = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.status == PENDING, WebhookEndpoint.deleted_at.is_(None))
+    )
     if only is None:
         due = due.where(WebhookDelivery.next_attempt_at <= now)
         due = due.order_by(WebhookDelivery.next_attempt_at).limit(BATCH)
@@ -129,7 +134,11 @@ async def claim(database: Database, settings: Settings, only: int | None = None)
         claimed = (
             await session.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(due.with_for_update(skip_locked=True)))
+                .where(
+                    WebhookDelivery.id.in_(
+                        due.with_for_update(skip_locked=True, of=WebhookDelivery)
+                    )
+                )
                 .values(
                     attempts=WebhookDelivery.attempts + 1,
                     next_attempt_at=now + LEASE,

@@ -1,18 +1,25 @@
-"""/api/admin/webhook-endpoints: the platform's receivers, managed by an admin."""
+"""/api/admin/webhook-endpoints and /api/admin/webhook-deliveries: the platform's
+receivers and what was sent to them, managed by an admin."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
 from billing.auth.dependencies import AdminPrincipal
 from billing.core.config import Settings
+from billing.core.pagination import decode_cursor, encode_cursor
 from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute
-from billing.outbound import service
+from billing.outbound import deliveries, service
 from billing.outbound.schemas import (
     CreateEndpointRequest,
+    Delivery,
+    DeliveryPage,
+    DeliveryStatus,
     Endpoint,
     EndpointList,
     EndpointWithSecret,
@@ -20,6 +27,9 @@ from billing.outbound.schemas import (
 
 router = APIRouter(
     prefix="/api/admin/webhook-endpoints", tags=["webhook endpoints"], route_class=IdempotentRoute
+)
+deliveries_router = APIRouter(
+    prefix="/api/admin/webhook-deliveries", tags=["webhook endpoints"], route_class=IdempotentRoute
 )
 
 
@@ -75,3 +85,33 @@ async def rotate_secret(
             session, _settings(request), endpoint_id, actor=principal.scope
         )
         return _with_secret(Endpoint.model_validate(endpoint), secret)
+
+
+@router.get("/{endpoint_id}/deliveries")
+async def list_deliveries(
+    endpoint_id: int,
+    request: Request,
+    principal: AdminPrincipal,
+    status: DeliveryStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> DeliveryPage:
+    async with get_database(request).sessions() as session:
+        rows = await deliveries.of_endpoint(
+            session, endpoint_id, status, decode_cursor(cursor), limit + 1
+        )
+    more = len(rows) > limit
+    return DeliveryPage(
+        data=[Delivery.model_validate(row) for row in rows[:limit]],
+        has_more=more,
+        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+    )
+
+
+@deliveries_router.post("/{delivery_id}/retry")
+async def retry_delivery(delivery_id: int, request: Request, principal: AdminPrincipal) -> Delivery:
+    """Send it again now (the same `webhook-id`), with a fresh round of retries."""
+    async with get_database(request).sessions() as session:
+        return Delivery.model_validate(
+            await deliveries.retry(session, delivery_id, actor=principal.scope)
+        )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from billing.outbound.addresses import MAX_URL_LENGTH
 from billing.outbound.events import EVENT_TYPES
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
 class CreateEndpointRequest(BaseModel):
@@ -45,3 +47,25 @@ class EndpointWithSecret(Endpoint):
 
 class EndpointList(BaseModel):
     data: list[Endpoint]
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a DeliveryView
+
+    id: int
+    endpoint_id: int
+    message_id: str = Field(description="The message's `webhook-id`, the same on every retry")
+    type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When it is tried next, if pending")
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    data: list[Delivery] = Field(description="Newest first")
+    has_more: bool
+    next_cursor: str | None

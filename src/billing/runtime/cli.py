@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -10,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import stripe
 import typer
@@ -23,7 +22,7 @@ from billing.auth.tokens import issue_token
 from billing.compliance.export import open_export
 from billing.compliance.retention import RetentionCounts, run_retention
 from billing.compliance.rotation import RotationCounts, count_rows, rotate_keys
-from billing.core.config import ConfigurationError, DemoSettings, Settings, load_settings
+from billing.core.config import DemoSettings, Settings
 from billing.core.encryption import PersonalDataUnreadable
 from billing.core.errors import StripeProblem
 from billing.core.times import utcnow
@@ -35,6 +34,7 @@ from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
 from billing.payments.sync import SyncCounts, sync_all
 from billing.runtime import server
+from billing.runtime.commands import CLI_ACTOR, T, settings_or_exit, with_database
 from billing.runtime.demo import run as run_demo
 from billing.runtime.webhooks_cli import webhooks_app
 from billing.runtime.worker import run_process
@@ -47,33 +47,11 @@ api_key_app = typer.Typer(help="API keys for server-to-server callers.")
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(webhooks_app, name="webhooks")
 
-T = TypeVar("T")
-CLI_ACTOR = "cli"  # the audit actor of admin actions run from this command
-
-
-def _settings(kind: type[Settings] = Settings) -> Settings:
-    try:
-        return load_settings(kind)
-    except ConfigurationError as exc:
-        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from exc
-
-
-def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        database = Database(settings)
-        try:
-            return await work(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
-
 
 @app.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(settings.DATABASE_URL)
     typer.echo("database migrated to head")
 
@@ -85,7 +63,7 @@ def worker(
     ] = POLL_INTERVAL,
 ) -> None:
     """Process the webhook inbox until SIGTERM or SIGINT (the event in hand finishes)."""
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings)
     configure_alerts(settings)
     if not uvloop.run(run_process(settings, poll_interval)):  # the loop `serve` runs on
@@ -108,7 +86,7 @@ def _stripe_client(settings: Settings) -> stripe.StripeClient:
 def _with_stripe(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work`, reporting a Stripe failure as one line and exit 1."""
     try:
-        return _with_database(settings, work)
+        return with_database(settings, work)
     except StripeProblem as exc:
         typer.secho(f"Stripe error: {exc.detail} ({exc.extra['stripe_code']})", err=True)
         raise typer.Exit(1) from exc
@@ -136,7 +114,7 @@ def reconcile(
     """File Stripe events missing from the webhook inbox (missed deliveries)."""
     if days is not None and margin_hours is not None:
         raise typer.BadParameter("give --days or --margin-hours, not both")
-    settings = _settings()
+    settings = settings_or_exit()
     client = _stripe_client(settings)
 
     def report(progress: Progress) -> None:
@@ -163,7 +141,7 @@ def reconcile(
 @app.command()
 def sync() -> None:
     """Refresh the catalog and every known customer's subscriptions from Stripe."""
-    settings = _settings()
+    settings = settings_or_exit()
     client = _stripe_client(settings)
 
     async def work(database: Database) -> SyncCounts:
@@ -183,7 +161,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API."""
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_sqlite and workers > 1:
         typer.secho("SQLite runs one worker process; use PostgreSQL to scale out.", err=True)
         raise typer.Exit(2)
@@ -198,7 +176,7 @@ def demo(
 ) -> None:
     """Run the service against the Stripe sandbox, with a seeded catalog and a funded user
     (in development unless BILLING_ENV says otherwise; it refuses production)."""
-    settings = _settings(DemoSettings)
+    settings = settings_or_exit(DemoSettings)
     command = _sandbox_command(sandbox_port, settings.BILLING_DATA_DIR / "sandbox", None, None)
     run_demo(settings, command, port, sandbox_port)
 
@@ -226,7 +204,7 @@ def sandbox(
     webhook_secret: Annotated[str | None, typer.Option(help="whsec_ secret to sign with")] = None,
 ) -> None:
     """Run the Stripe sandbox (an offline Stripe) in the foreground."""
-    settings = _settings(DemoSettings)
+    settings = settings_or_exit(DemoSettings)
     directory = data_dir or settings.BILLING_DATA_DIR / "sandbox"
     command = _sandbox_command(port, directory, webhook, webhook_secret)
     # Become the sandbox: a SIGTERM (a supervisor's stop, a test's) then reaches it, where a
@@ -242,7 +220,7 @@ def token(
 ) -> None:
     """Print a signed bearer token (JWT) for a user or an admin."""
     role: Role = "admin" if admin else "user"
-    typer.echo(issue_token(_settings(), user, role, timedelta(minutes=ttl_minutes)))
+    typer.echo(issue_token(settings_or_exit(), user, role, timedelta(minutes=ttl_minutes)))
 
 
 @api_key_app.command("create")
@@ -260,7 +238,7 @@ def api_key_create(
             key, _ = await create_api_key(session, "admin" if role == "admin" else "service", name)
         return key
 
-    typer.echo(_with_database(_settings(), create))
+    typer.echo(with_database(settings_or_exit(), create))
 
 
 @app.command("verify-ledger")
@@ -280,7 +258,7 @@ def verify_ledger_command() -> None:
             typer.echo("ledger OK: every invariant holds")
         return report.ok
 
-    if not _with_database(_settings(), verify):
+    if not with_database(settings_or_exit(), verify):
         raise typer.Exit(1)
 
 
@@ -293,14 +271,14 @@ def rotate_keys_command(
     """Re-encrypt all personal data (customer rows, webhook payloads) under the first
     BILLING_ENCRYPTION_KEYS key; safe to stop and run again. Afterwards the older keys can
     be removed."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(database: Database) -> RotationCounts:
         total = await count_rows(database)
         with typer.progressbar(length=total, label="re-encrypting personal data") as bar:
             return await rotate_keys(database, settings, CLI_ACTOR, bar.update, batch_size)
 
-    counts = _with_database(settings, work)
+    counts = with_database(settings, work)
     typer.echo(
         f"{counts.rotated} values re-encrypted, {counts.current} already under the newest key"
     )
@@ -328,7 +306,7 @@ def export_command(
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout)")] = None,
 ) -> None:
     """Write all of a user's payment data as one JSON document."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(database: Database) -> None:
         chunks = await open_export(database, settings, user)
@@ -337,7 +315,7 @@ def export_command(
                 sink.write(chunk)
 
     try:
-        _with_database(settings, work)
+        with_database(settings, work)
     except PersonalDataUnreadable as exc:
         typer.secho(f"FAILED: {exc.detail}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from exc
@@ -346,12 +324,12 @@ def export_command(
 @app.command()
 def retention() -> None:
     """Apply the retention rules now (the worker does it every hour)."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(database: Database) -> RetentionCounts:
         return await run_retention(database, settings, utcnow())
 
-    counts = _with_database(settings, work)
+    counts = with_database(settings, work)
     typer.echo(
         f"{counts.webhook_payloads_pruned} webhook payloads older than"
         f" {settings.BILLING_WEBHOOK_RETENTION_DAYS} days pruned,"

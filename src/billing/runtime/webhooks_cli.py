@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
+from billing.db.engine import Database
+from billing.outbound import deliveries, sending
+from billing.outbound.deliveries import DeliveryView
+from billing.outbound.dispatcher import deliver
+from billing.outbound.models import DELIVERED
 from billing.outbound.signatures import BadSignature, verify
+from billing.runtime.commands import CLI_ACTOR, settings_or_exit, with_database
 
 webhooks_app = typer.Typer(help="Webhooks to the platform.")
 BLANK_LINE = re.compile(rb"\r?\n\r?\n")
@@ -41,3 +47,26 @@ def verify_command(
         typer.secho(f"FAILED: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from exc
     typer.echo(f"signature OK: {headers['webhook-id']}")
+
+
+@webhooks_app.command("test")
+def test_command(
+    endpoint: Annotated[int, typer.Option(help="The endpoint's id")],
+) -> None:
+    """Send the endpoint a signed `ping` now and say how its receiver answered."""
+    settings = settings_or_exit()
+
+    async def run(database: Database) -> DeliveryView:
+        async with database.sessions() as session:
+            delivery_id = await deliveries.ping(session, endpoint, actor=CLI_ACTOR)
+        async with sending.client() as client:
+            await deliver(database, settings, client, only=delivery_id)
+        async with database.sessions() as session:
+            return await deliveries.view(session, delivery_id)
+
+    sent = with_database(settings, run)
+    answer = sent.last_error or f"HTTP {sent.last_status_code}"
+    if sent.status != DELIVERED:
+        typer.secho(f"FAILED: {sent.message_id}: {answer}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.echo(f"delivered {sent.message_id}: {answer}")
