@@ -20,6 +20,7 @@ from billing.credits.service import balance, post
 from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
+from billing.db.outbox import OutboxMessage
 from billing.payments.customers import link
 from billing.payments.models import Payment, Subscription
 from billing.stripe.client import create_client
@@ -149,6 +150,14 @@ class Harness:
     async def payment(self, stripe_id: str) -> Payment:
         [found] = [p for p in await self.payments() if p.stripe_id == stripe_id]
         return found
+
+    async def messages(self, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """(type, data) of each message in the outbox whose type starts with `prefix`,
+        oldest first."""
+        async with self.database.sessions() as session:
+            rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            bodies = [json.loads(row.body) for row in rows if row.type.startswith(prefix)]
+        return [(body["type"], body["data"]) for body in bodies]
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         async with self.database.sessions() as session:

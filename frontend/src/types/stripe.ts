@@ -633,7 +633,108 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "payment.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A payment succeeded: what it bought is credited.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiverpayment_succeeded_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A payment attempt failed.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiverpayment_failed_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A subscription started.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiversubscription_created_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A subscription changed (plan, period, ...).
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiversubscription_updated_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "subscription.canceled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A subscription ended.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiversubscription_canceled_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** AddCreditsRequest */
@@ -1297,6 +1398,26 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** PaymentData */
+        PaymentData: {
+            /** User Id */
+            user_id: number | null;
+            payment: components["schemas"]["PaymentObject"];
+        };
+        /** PaymentFailedMessage */
+        PaymentFailedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "payment.failed";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["PaymentData"];
+        };
         /** PaymentIntentRequest */
         PaymentIntentRequest: {
             /** User Id */
@@ -1319,6 +1440,42 @@ export interface components {
             client_secret: string;
             /** Credits */
             credits: number;
+        };
+        /** PaymentObject */
+        PaymentObject: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "succeeded" | "failed";
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Credits */
+            credits: number;
+            /** Failure Code */
+            failure_code?: string | null;
+            /** Failure Message */
+            failure_message?: string | null;
+        };
+        /** PaymentSucceededMessage */
+        PaymentSucceededMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "payment.succeeded";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["PaymentData"];
         };
         /** Payments */
         Payments: {
@@ -1482,6 +1639,20 @@ export interface components {
             /** Stripe Js Url */
             stripe_js_url: string;
         };
+        /** SubscriptionCanceledMessage */
+        SubscriptionCanceledMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "subscription.canceled";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["SubscriptionData"];
+        };
         /** SubscriptionCreated */
         SubscriptionCreated: {
             /** Subscription Id */
@@ -1493,6 +1664,49 @@ export interface components {
              * @description Set while the first payment needs the customer (Stripe.js)
              */
             client_secret?: string | null;
+        };
+        /** SubscriptionCreatedMessage */
+        SubscriptionCreatedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "subscription.created";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["SubscriptionData"];
+        };
+        /** SubscriptionData */
+        SubscriptionData: {
+            /** User Id */
+            user_id: number | null;
+            subscription: components["schemas"]["SubscriptionObject"];
+        };
+        /** SubscriptionObject */
+        SubscriptionObject: {
+            /** Id */
+            id: string;
+            /** Status */
+            status: string;
+            /** Price Id */
+            price_id: string | null;
+            /** Product Id */
+            product_id: string | null;
+            /** Quantity */
+            quantity: number;
+            /** Current Period Start */
+            current_period_start: string | null;
+            /** Current Period End */
+            current_period_end: string | null;
+            /** Cancel At Period End */
+            cancel_at_period_end: boolean;
+            /** Canceled At */
+            canceled_at: string | null;
+            /** Ended At */
+            ended_at: string | null;
         };
         /** SubscriptionRequest */
         SubscriptionRequest: {
@@ -1534,6 +1748,20 @@ export interface components {
             credits_granted: number;
             /** Payments */
             payments: components["schemas"]["CurrencyTotal"][];
+        };
+        /** SubscriptionUpdatedMessage */
+        SubscriptionUpdatedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "subscription.updated";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["SubscriptionData"];
         };
         /**
          * SubscriptionView
@@ -3177,6 +3405,196 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    receiverpayment_succeeded_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentSucceededMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiverpayment_failed_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentFailedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiversubscription_created_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionCreatedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiversubscription_updated_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionUpdatedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiversubscription_canceled_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionCanceledMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

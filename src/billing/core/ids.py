@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 MAX_USER_ID = 2**63 - 1
+MAX_ROW_ID = 2**63 - 1  # the service's own row ids are 64-bit too
 
 
 def parse_user_id(value: object) -> int:

@@ -48,12 +48,12 @@ class OutboxMessage(Base):
 def message(type_: str, data: dict[str, Any], user_id: int | None) -> OutboxMessage:
     """A message of `type_` whose `data` carries `user_id` and the object."""
     now = utcnow()
-    body = {"type": type_, "timestamp": now.isoformat(), "data": {"user_id": user_id, **data}}
+    body = {"type": type_, "timestamp": now, "data": {"user_id": user_id, **data}}
     return OutboxMessage(
         message_id=f"msg_{uuid.uuid4().hex}",
         type=type_,
         user_id=user_id,
-        body=orjson.dumps(body).decode(),
+        body=orjson.dumps(body, option=orjson.OPT_UTC_Z).decode(),
         created_at=now,
     )
 

@@ -30,6 +30,7 @@ from billing.http.frontend import install_frontend
 from billing.http.health import router as health_router
 from billing.http.ledger_metrics import count_ledger_operations
 from billing.http.metrics import MetricsMiddleware, OverdueGauge
+from billing.http.platform_webhooks import document_platform_webhooks
 from billing.http.problem_docs import PROBLEM_RESPONSES, document_problems
 from billing.http.problems import AnswerUnhandled, install_error_handlers
 from billing.http.rate_limits import RateLimit, RateLimiter
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.overdue = OverdueGauge(database)
     install_error_handlers(app)
     document_problems(app)
+    document_platform_webhooks(app)
     app.include_router(health_router)
     app.include_router(credits_router)
     app.include_router(holds_router)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
 from billing.auth.dependencies import AdminPrincipal
 from billing.core.config import Settings
+from billing.core.ids import MAX_ROW_ID
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute
@@ -31,6 +32,9 @@ router = APIRouter(
 deliveries_router = APIRouter(
     prefix="/api/admin/webhook-deliveries", tags=["webhook endpoints"], route_class=IdempotentRoute
 )
+
+
+RowId = Annotated[int, Path(gt=0, le=MAX_ROW_ID)]
 
 
 def _settings(request: Request) -> Settings:
@@ -68,7 +72,7 @@ async def list_endpoints(request: Request, principal: AdminPrincipal) -> Endpoin
 
 @router.delete("/{endpoint_id}", status_code=204)
 async def delete_endpoint(
-    endpoint_id: int, request: Request, principal: AdminPrincipal
+    endpoint_id: RowId, request: Request, principal: AdminPrincipal
 ) -> Response:
     async with get_database(request).sessions() as session:
         await service.delete(session, endpoint_id, actor=principal.scope)
@@ -77,7 +81,7 @@ async def delete_endpoint(
 
 @router.post("/{endpoint_id}/rotate-secret")
 async def rotate_secret(
-    endpoint_id: int, request: Request, principal: AdminPrincipal
+    endpoint_id: RowId, request: Request, principal: AdminPrincipal
 ) -> EndpointWithSecret:
     """A new secret, shown once; the old one keeps signing beside it for 24 hours."""
     async with get_database(request).sessions() as session:
@@ -89,7 +93,7 @@ async def rotate_secret(
 
 @router.get("/{endpoint_id}/deliveries")
 async def list_deliveries(
-    endpoint_id: int,
+    endpoint_id: RowId,
     request: Request,
     principal: AdminPrincipal,
     status: DeliveryStatus | None = None,
@@ -109,7 +113,9 @@ async def list_deliveries(
 
 
 @deliveries_router.post("/{delivery_id}/retry")
-async def retry_delivery(delivery_id: int, request: Request, principal: AdminPrincipal) -> Delivery:
+async def retry_delivery(
+    delivery_id: RowId, request: Request, principal: AdminPrincipal
+) -> Delivery:
     """Send it again now (the same `webhook-id`), with a fresh round of retries."""
     async with get_database(request).sessions() as session:
         return Delivery.model_validate(

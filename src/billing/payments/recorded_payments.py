@@ -9,6 +9,7 @@ while a success after a failure (a retried card) turns the row succeeded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,7 +26,9 @@ from billing.db.after_commit import after_commit
 from billing.db.statements import insert_new, lock_by, locked
 from billing.obs.failure_spikes import SPIKES
 from billing.obs.metrics import PAYMENTS, series
-from billing.payments.models import FAILED, SUCCEEDED, Payment
+from billing.payments import events
+from billing.payments.events import PaymentObject
+from billing.payments.models import FAILED, SUCCEEDED, Payment, PaymentStatus
 
 ACTOR = "stripe"
 MAX_FAILURE_CODE, MAX_FAILURE_MESSAGE = 64, 500
@@ -70,9 +73,32 @@ async def already_succeeded(session: AsyncSession, stripe_id: str) -> bool:
     return found is not None and found.status == SUCCEEDED
 
 
-def _count(session: AsyncSession, outcome: str) -> None:
-    """Count the payment once its record is committed (a retried event counts once)."""
-    after_commit(session, partial(series(PAYMENTS, outcome).inc))
+def _settled(
+    session: AsyncSession,
+    payment: StripePayment,
+    outcome: PaymentStatus,
+    credits: int,
+    failure_code: str | None = None,
+    failure_message: str | None = None,
+) -> Callable[[], None]:
+    """What to do when a payment's outcome is news: count it once its record commits (a
+    retried event counts once) and tell the platform in the same transaction."""
+
+    def settle() -> None:
+        after_commit(session, partial(series(PAYMENTS, outcome).inc))
+        shown = PaymentObject(
+            id=payment.stripe_id,
+            kind=payment.kind,
+            status=outcome,
+            amount=payment.amount,
+            currency=payment.currency,
+            credits=credits,
+            failure_code=failure_code,
+            failure_message=failure_message,
+        )
+        events.payment_settled(session, payment.user_id, shown)
+
+    return settle
 
 
 async def _insert_new(session: AsyncSession, payment: StripePayment, **columns: object) -> bool:
@@ -125,13 +151,14 @@ async def record_success(session: AsyncSession, payment: StripePayment, *, credi
     """Record a successful payment (in the caller's transaction) that bought `credits`;
     whether the success is news. A success already recorded stays as it is (its credits
     included) but learns the ids it did not know."""
+    succeeded = _settled(session, payment, SUCCEEDED, credits)
     if await _insert_new(session, payment, status=SUCCEEDED, credits=credits):
-        _count(session, SUCCEEDED)
+        succeeded()
         return True
     row = await lock_by(session, Payment, "stripe_id", payment.stripe_id)
     news = row.status != SUCCEEDED
     if news:
-        _count(session, SUCCEEDED)
+        succeeded()
         row.status, row.credits = SUCCEEDED, credits
         row.failure_code = row.failure_message = None
     _update(row, payment)
@@ -178,7 +205,7 @@ async def record_failure(
     message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
     columns = {"status": FAILED, "failure_code": code, "failure_message": message}
     if await _insert_new(session, payment, **columns):
-        _count(session, FAILED)
+        _settled(session, payment, FAILED, 0, code, message)()
         after_commit(session, partial(SPIKES.note, "payment_failure"))
         return await lock_by(session, Payment, "stripe_id", payment.stripe_id)
     row = await lock_by(session, Payment, "stripe_id", payment.stripe_id)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.core.times import utcnow
 from billing.db.statements import insert_or_lock, locked
+from billing.payments import events
 from billing.payments.customers import user_for_customer
 from billing.payments.models import SUBSCRIPTION_ENDED, Subscription
 from billing.stripe.metadata import metadata_user_id
@@ -90,6 +91,7 @@ async def apply(
         row.user_id = user_id
     if not created and (row.status in SUBSCRIPTION_ENDED or state_at < row.state_at):
         return row
+    before = None if created else {name: getattr(row, name) for name in fields}
     for name, value in fields.items():
         setattr(row, name, value)
     row.state_at, row.updated_at = state_at, now
@@ -102,6 +104,9 @@ async def apply(
         user_id=row.user_id,
         created=created,
     )
+    event = events.subscription_event(created, before, row)
+    if event is not None:
+        events.subscription_changed(session, event, row)
     return row
 
 

@@ -48,6 +48,24 @@ async def test_a_topup_is_credited_once_from_its_metadata(harness: Harness, vers
     payment = await harness.payment(intent["id"])
     assert (payment.kind, payment.status, payment.user_id) == ("topup", "succeeded", 8001)
     assert (payment.amount, payment.credits, payment.charge_id) == (1200, 1200, charge)
+    assert await harness.messages("payment.") == [  # once, whatever the redeliveries
+        (
+            "payment.succeeded",
+            {
+                "user_id": 8001,
+                "payment": {
+                    "id": intent["id"],
+                    "kind": "topup",
+                    "status": "succeeded",
+                    "amount": 1200,
+                    "currency": "usd",
+                    "credits": 1200,
+                    "failure_code": None,
+                    "failure_message": None,
+                },
+            },
+        )
+    ]
     await harness.verify()
 
 
@@ -97,6 +115,8 @@ async def test_a_failure_then_a_success_ends_succeeded(harness: Harness, version
     await harness.run(event(version, FAILED, failed))
     assert (await harness.payment(failed["id"])).status == "succeeded"
     assert len(await harness.payments()) == 1
+    told = [(kind, data["payment"]["failure_code"]) for kind, data in await harness.messages()]
+    assert told == [("payment.failed", "insufficient_funds"), ("payment.succeeded", None)]
     await harness.verify()
 
 

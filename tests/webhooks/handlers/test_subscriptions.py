@@ -64,6 +64,16 @@ async def test_created_updated_deleted_mirror_the_subscription(
     assert row is not None
     assert (row.status, row.ended_at, row.state_at) == ("canceled", _at(T0 + 20), _at(T0 + 20))
     assert await harness.statuses() == ["processed"] * 3
+    told = await harness.messages("subscription.")
+    assert [(kind, data["user_id"], data["subscription"]["status"]) for kind, data in told] == [
+        ("subscription.created", 41, "active"),
+        ("subscription.updated", 41, "active"),
+        ("subscription.canceled", 41, "canceled"),
+    ]
+    shown = told[1][1]["subscription"]
+    assert (shown["id"], shown["price_id"], shown["quantity"]) == (sub_id, price["id"], 3)
+    assert shown["cancel_at_period_end"] is True
+    assert datetime.fromisoformat(shown["current_period_end"]) == _at(PERIOD[1])
 
 
 @pytest.mark.parametrize("version", [OLD, NEW])
@@ -99,3 +109,8 @@ async def test_stale_and_post_deletion_updates_change_nothing(
     assert row is not None
     assert (row.status, row.state_at) == ("canceled", _at(T0 + 20))
     assert await harness.statuses() == ["processed"] * 4
+    # Refused states tell nothing: the first one seen created it, then it ended.
+    assert [kind for kind, _ in await harness.messages("subscription.")] == [
+        "subscription.created",
+        "subscription.canceled",
+    ]
