@@ -7,6 +7,9 @@ everything it adds. Needs BASELINE_DSN.
 
 `GET /hello` (bench/report.py): hello world, the ceiling of the HTTP stack itself on
 this machine; no database, so it runs without BASELINE_DSN.
+
+`POST /hooks` (bench/outbound.py): a platform's webhook receiver that takes every
+message at once (204).
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ app = FastAPI(lifespan=lifespan)
 @app.get("/hello")
 async def hello() -> dict[str, str]:
     return {"hello": "world"}
+
+
+@app.post("/hooks", status_code=204)
+async def receive() -> None:
+    return None
 
 
 class Spend(BaseModel):

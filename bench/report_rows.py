@@ -172,6 +172,19 @@ def hold_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     ]
 
 
+def outbound_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
+    deliveries = f["deliveries"]
+    return [
+        Row(
+            "outbound",
+            deliveries["name"],
+            deliveries["rate"],
+            "/s",
+            target=at_least(1000),
+        )
+    ]
+
+
 def hello_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     hello, row = f["hello"], partial(Row, "baseline")
     return [
@@ -186,6 +199,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[Row]]
     "dashboard": dashboard_rows,
     "usage": usage_rows,
     "holds": hold_rows,
+    "outbound": outbound_rows,
     "hello": hello_rows,
 }
 

@@ -634,6 +634,26 @@ export interface paths {
     };
 }
 export interface webhooks {
+    "credits.granted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credits entered a wallet: a purchase, a plan's, an admin's, ...
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivercredits_granted_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "payment.succeeded": {
         parameters: {
             query?: never;
@@ -1058,6 +1078,20 @@ export interface components {
             /** @description `expired`, by the source of the grants */
             breakage: components["schemas"]["CreditBreakage"];
         };
+        /** CreditsGrantedMessage */
+        CreditsGrantedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "credits.granted";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["GrantedData"];
+        };
         /** CurrencyRevenue */
         CurrencyRevenue: {
             /** Currency */
@@ -1311,6 +1345,31 @@ export interface components {
              * @description In consumption order
              */
             data: components["schemas"]["Grant"][];
+        };
+        /** GrantObject */
+        GrantObject: {
+            /** Id */
+            id: number;
+            /** Source */
+            source: string;
+            /** Amount */
+            amount: number;
+            /** Priority */
+            priority: number;
+            /** Expires At */
+            expires_at: string | null;
+            /** Reference */
+            reference: string | null;
+        };
+        /** GrantedData */
+        GrantedData: {
+            /** User Id */
+            user_id: number;
+            grant: components["schemas"]["GrantObject"];
+            /** Transaction Id */
+            transaction_id: number;
+            /** Balance */
+            balance: number;
         };
         /** Hold */
         Hold: {
@@ -3405,6 +3464,44 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    receivercredits_granted_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditsGrantedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

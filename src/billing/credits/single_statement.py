@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core import correlation
+from billing.credits.events import GRANTED_MESSAGE
 from billing.credits.repository import MAX_WALLET_BALANCE
 from billing.credits.transfers import POSTED_FACTS, Transfer
 from billing.db.engine import Database
@@ -81,7 +82,8 @@ audit AS (
                                             wallet.balance),
            $20::varchar
     FROM txn, wallet
-)
+),
+message AS ({GRANTED_MESSAGE})
 SELECT txn.id, wallet.balance - credit_lapsed(wallet.id, $3) AS balance, $2::bigint AS amount,
        opened.id AS grant_id
 FROM txn, wallet, opened

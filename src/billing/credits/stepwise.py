@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
-from billing.credits import repository
+from billing.credits import events, repository
 from billing.credits.grants import allocate
 from billing.credits.transfers import POSTED_FACTS, Transfer
 
@@ -37,7 +37,9 @@ async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: date
     transaction_id = await _record(session, transfer, key, now, transfer.amount, state)
     grant_id = await repository.open_grant(session, state.account_id, transfer, transaction_id, now)
     await repository.insert_grant_entries(session, transaction_id, [(grant_id, transfer.amount)])
-    return transaction_id, await spendable(session, state, now), transfer.amount, grant_id
+    balance = await spendable(session, state, now)
+    events.granted(session, transfer, grant_id, transaction_id, balance, now)
+    return transaction_id, balance, transfer.amount, grant_id
 
 
 async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:

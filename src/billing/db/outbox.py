@@ -45,9 +45,12 @@ class OutboxMessage(Base):
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def message(type_: str, data: dict[str, Any], user_id: int | None) -> OutboxMessage:
-    """A message of `type_` whose `data` carries `user_id` and the object."""
-    now = utcnow()
+def message(
+    type_: str, data: dict[str, Any], user_id: int | None, at: datetime | None = None
+) -> OutboxMessage:
+    """A message of `type_` whose `data` carries `user_id` and the object, sent as of
+    `at` (the change's own time; default: now)."""
+    now = at or utcnow()
     body = {"type": type_, "timestamp": now, "data": {"user_id": user_id, **data}}
     return OutboxMessage(
         message_id=f"msg_{uuid.uuid4().hex}",
@@ -59,9 +62,13 @@ def message(type_: str, data: dict[str, Any], user_id: int | None) -> OutboxMess
 
 
 def write(
-    session: AsyncSession, type_: str, data: dict[str, Any], user_id: int | None
+    session: AsyncSession,
+    type_: str,
+    data: dict[str, Any],
+    user_id: int | None,
+    at: datetime | None = None,
 ) -> OutboxMessage:
     """Add the message to the session's transaction: it commits or rolls back with it."""
-    row = message(type_, data, user_id)
+    row = message(type_, data, user_id, at)
     session.add(row)
     return row

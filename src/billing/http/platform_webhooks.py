@@ -11,6 +11,7 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from pydantic import BaseModel, create_model
 
+from billing.credits.events import GRANTED, GrantedData
 from billing.payments.events import PaymentData, SubscriptionData
 
 HEADERS = (
@@ -22,6 +23,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     "default": {"description": "Anything else, or no answer in 10 s: retried with backoff"},
 }
 DATA: dict[str, tuple[type[BaseModel], str]] = {
+    GRANTED: (GrantedData, "Credits entered a wallet: a purchase, a plan's, an admin's, ..."),
     "payment.succeeded": (PaymentData, "A payment succeeded: what it bought is credited."),
     "payment.failed": (PaymentData, "A payment attempt failed."),
     "subscription.created": (SubscriptionData, "A subscription started."),

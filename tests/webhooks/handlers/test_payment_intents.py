@@ -66,6 +66,13 @@ async def test_a_topup_is_credited_once_from_its_metadata(harness: Harness, vers
             },
         )
     ]
+    [(told, granted)] = await harness.messages("credits.")  # the posting's own, once too
+    assert (told, granted["grant"]["source"], granted["grant"]["reference"]) == (
+        "credits.granted",
+        "topup",
+        intent["id"],
+    )
+    assert (granted["grant"]["amount"], granted["balance"]) == (1200, 1200)
     await harness.verify()
 
 
@@ -115,7 +122,9 @@ async def test_a_failure_then_a_success_ends_succeeded(harness: Harness, version
     await harness.run(event(version, FAILED, failed))
     assert (await harness.payment(failed["id"])).status == "succeeded"
     assert len(await harness.payments()) == 1
-    told = [(kind, data["payment"]["failure_code"]) for kind, data in await harness.messages()]
+    told = [
+        (kind, data["payment"]["failure_code"]) for kind, data in await harness.messages("payment.")
+    ]
     assert told == [("payment.failed", "insufficient_funds"), ("payment.succeeded", None)]
     await harness.verify()
 
