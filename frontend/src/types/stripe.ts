@@ -654,6 +654,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "credits.clawed_back": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credits taken back for money that went back (a refund, a dispute, a downgrade).
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivercredits_clawed_back_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "payment.succeeded": {
         parameters: {
             query?: never;
@@ -925,6 +945,29 @@ export interface components {
             /** Url */
             url: string;
         };
+        /** ClawbackObject */
+        ClawbackObject: {
+            /** Payment Id */
+            payment_id: string;
+            /** Kind */
+            kind: string;
+            /** Reason */
+            reason: string;
+            /** Credits */
+            credits: number;
+            /** Unrecovered */
+            unrecovered: number;
+            /** Transaction Id */
+            transaction_id: number | null;
+        };
+        /** ClawedBackData */
+        ClawedBackData: {
+            /** User Id */
+            user_id: number;
+            clawback: components["schemas"]["ClawbackObject"];
+            /** Balance */
+            balance: number | null;
+        };
         /** CreateEndpointRequest */
         CreateEndpointRequest: {
             /** Url */
@@ -1077,6 +1120,20 @@ export interface components {
             liability: components["schemas"]["CreditLiability"];
             /** @description `expired`, by the source of the grants */
             breakage: components["schemas"]["CreditBreakage"];
+        };
+        /** CreditsClawedBackMessage */
+        CreditsClawedBackMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "credits.clawed_back";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["ClawedBackData"];
         };
         /** CreditsGrantedMessage */
         CreditsGrantedMessage: {
@@ -3477,6 +3534,44 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CreditsGrantedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receivercredits_clawed_back_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditsClawedBackMessage"];
             };
         };
         responses: {

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, create_model
 
 from billing.credits.events import GRANTED, GrantedData
-from billing.payments.events import PaymentData, SubscriptionData
+from billing.payments.events import ClawedBackData, PaymentData, SubscriptionData
 
 HEADERS = (
     "Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: "
@@ -24,6 +24,10 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 DATA: dict[str, tuple[type[BaseModel], str]] = {
     GRANTED: (GrantedData, "Credits entered a wallet: a purchase, a plan's, an admin's, ..."),
+    "credits.clawed_back": (
+        ClawedBackData,
+        "Credits taken back for money that went back (a refund, a dispute, a downgrade).",
+    ),
     "payment.succeeded": (PaymentData, "A payment succeeded: what it bought is credited."),
     "payment.failed": (PaymentData, "A payment attempt failed."),
     "subscription.created": (SubscriptionData, "A subscription started."),

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.accounts import REFUND_CLAWBACK, TransactionKind
 from billing.credits.service import spendable_locked
+from billing.payments import events
+from billing.payments.events import ClawbackObject
 from billing.payments.models import Payment
 from billing.payments.recorded_payments import post_credits
 
@@ -56,7 +58,7 @@ async def _settle(
     prefer_reference: str | None,
 ) -> Clawback:
     assert payment.user_id is not None, "credits are taken from a known user only"
-    await post_credits(
+    posted = await post_credits(
         session,
         kind,
         user_id=payment.user_id,
@@ -67,6 +69,17 @@ async def _settle(
     )
     payment.credits_clawed_back += due.take
     payment.credits_unrecovered += due.unrecovered
+    if due.take or due.unrecovered:
+        clawback = ClawbackObject(
+            payment_id=payment.stripe_id,
+            kind=kind.name,
+            reason=reference,
+            credits=due.take,
+            unrecovered=due.unrecovered,
+            transaction_id=posted.transaction_id if posted else None,
+        )
+        balance = posted.balance if posted else None
+        events.clawed_back(session, payment.user_id, clawback, balance)
     return due
 
 

@@ -1,5 +1,6 @@
 """What payments tell the platform (docs/webhooks.md): a payment that succeeded or failed,
-a subscription that started, changed or ended. Each message is written in the
+credits taken back for money that went back, a subscription that started, changed or
+ended. Each message is written in the
 transaction that records the news, so it is sent once the news is committed, and only
 then. The models are the `data` of each message, as the OpenAPI document shows them."""
 
@@ -33,6 +34,21 @@ class PaymentData(BaseModel):
     payment: PaymentObject
 
 
+class ClawbackObject(BaseModel):
+    payment_id: str  # the payment whose money went back
+    kind: str  # refund_clawback (a refund, a dispute) | subscription_clawback (a downgrade)
+    reason: str  # what took it back: a refund's, a dispute's or an invoice's id
+    credits: int  # taken from the wallet now
+    unrecovered: int  # owed, but the wallet could not give it: recorded as lost
+    transaction_id: int | None  # the ledger's, when credits were taken
+
+
+class ClawedBackData(BaseModel):
+    user_id: int
+    clawback: ClawbackObject
+    balance: int | None  # what can be spent after, when credits were taken
+
+
 class SubscriptionObject(BaseModel):
     id: str
     status: str
@@ -51,7 +67,9 @@ class SubscriptionData(BaseModel):
     subscription: SubscriptionObject
 
 
-def _write(session: AsyncSession, type_: str, data: PaymentData | SubscriptionData) -> None:
+def _write(
+    session: AsyncSession, type_: str, data: PaymentData | SubscriptionData | ClawedBackData
+) -> None:
     fields: dict[str, Any] = data.model_dump(mode="json", exclude={"user_id"})
     outbox.write(session, type_, fields, data.user_id)
 
@@ -59,6 +77,14 @@ def _write(session: AsyncSession, type_: str, data: PaymentData | SubscriptionDa
 def payment_settled(session: AsyncSession, user_id: int | None, payment: PaymentObject) -> None:
     """`payment.succeeded` or `payment.failed`."""
     _write(session, f"payment.{payment.status}", PaymentData(user_id=user_id, payment=payment))
+
+
+def clawed_back(
+    session: AsyncSession, user_id: int, clawback: ClawbackObject, balance: int | None
+) -> None:
+    """`credits.clawed_back`, whether the wallet could give all of it back or not."""
+    data = ClawedBackData(user_id=user_id, clawback=clawback, balance=balance)
+    _write(session, "credits.clawed_back", data)
 
 
 def subscription_event(

@@ -21,7 +21,7 @@ from billing.core.times import utcnow
 from billing.credits.accounts import TransactionKind
 from billing.credits.grants import GrantTerms
 from billing.credits.service import post_within
-from billing.credits.transfers import Transfer
+from billing.credits.transfers import Posted, Transfer
 from billing.db.after_commit import after_commit
 from billing.db.statements import insert_new, lock_by, locked
 from billing.obs.failure_spikes import SPIKES
@@ -266,12 +266,13 @@ async def post_credits(
     reference: str,
     grant: GrantTerms | None = None,
     prefer_reference: str | None = None,
-) -> None:
-    """Move a payment's credits, once per ledger key; none: no-op. Credits open a grant on
+) -> Posted | None:
+    """Move a payment's credits, once per ledger key (what was posted, or replayed);
+    none: no-op (None). Credits open a grant on
     `grant`'s terms (None: the kind's); a claw-back takes from the grants of
     `prefer_reference` first."""
     if credits <= 0:
-        return
+        return None
     transfer = Transfer(
         kind,
         user_id,
@@ -282,4 +283,4 @@ async def post_credits(
         grant=grant,
         prefer_reference=prefer_reference,
     )
-    await post_within(session, transfer)
+    return await post_within(session, transfer)

@@ -85,6 +85,14 @@ async def test_an_expired_grant_not_yet_swept_gives_nothing_and_never_overdraws(
     assert (payment.credits_clawed_back, payment.credits_unrecovered) == (50, 250)
     assert _remaining(await harness.grants(topup.user_id)) == [("topup", 0), ("admin", 200)]
     assert await harness.balance(topup.user_id) == 0
+    [(_, data)] = await harness.messages("credits.clawed_back")  # the shortfall too
+    clawback = data["clawback"]
+    assert (data["user_id"], data["balance"]) == (topup.user_id, 0)
+    assert (clawback["payment_id"], clawback["kind"]) == (topup.intent["id"], "refund_clawback")
+    assert (clawback["credits"], clawback["unrecovered"]) == (50, 250)
+    assert clawback["transaction_id"] is not None
+    await harness.run(topup.refunded(CENTS))  # told again by Stripe: nothing new to say
+    assert len(await harness.messages("credits.clawed_back")) == 1
     await harness.verify()
 
 
