@@ -654,6 +654,46 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "credits.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A grant expired: what it still held is gone.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivercredits_expired_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "hold.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A hold reached its expiry unsettled: all of it is back.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiverhold_expired_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "credits.clawed_back": {
         parameters: {
             query?: never;
@@ -1135,6 +1175,20 @@ export interface components {
             timestamp: string;
             data: components["schemas"]["ClawedBackData"];
         };
+        /** CreditsExpiredMessage */
+        CreditsExpiredMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "credits.expired";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["ExpiredData"];
+        };
         /** CreditsGrantedMessage */
         CreditsGrantedMessage: {
             /**
@@ -1345,6 +1399,19 @@ export interface components {
             /** Credit Transactions Kept */
             credit_transactions_kept: number;
         };
+        /** ExpiredData */
+        ExpiredData: {
+            /** User Id */
+            user_id: number;
+            /** Grant Id */
+            grant_id: number;
+            /** Credits */
+            credits: number;
+            /** Transaction Id */
+            transaction_id: number;
+            /** Balance */
+            balance: number;
+        };
         /** ExpiringCredits */
         ExpiringCredits: {
             /** Amount */
@@ -1467,6 +1534,47 @@ export interface components {
             created_at: string;
             /** Settled At */
             settled_at: string | null;
+        };
+        /** HoldExpiredData */
+        HoldExpiredData: {
+            /** User Id */
+            user_id: number;
+            hold: components["schemas"]["HoldObject"];
+            /** Transaction Id */
+            transaction_id: number;
+            /** Balance */
+            balance: number;
+        };
+        /** HoldExpiredMessage */
+        HoldExpiredMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "hold.expired";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["HoldExpiredData"];
+        };
+        /** HoldObject */
+        HoldObject: {
+            /** Id */
+            id: number;
+            /** Amount */
+            amount: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** HoldPage */
         HoldPage: {
@@ -3534,6 +3642,82 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["CreditsGrantedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receivercredits_expired_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditsExpiredMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receiverhold_expired_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HoldExpiredMessage"];
             };
         };
         responses: {

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.audit.service import Entry, user_target
 from billing.core import correlation
-from billing.credits import hold_repository, repository, single_statement
+from billing.credits import events, hold_repository, repository, single_statement
 from billing.credits.accounts import EXPIRY, SYSTEM_ACCOUNT_IDS, TransactionKind
+from billing.credits.events import HOLD_EXPIRED_MESSAGE, HoldObject
 from billing.credits.grants import allocate
 from billing.credits.hold_repository import HoldView
 from billing.credits.models import HOLD_ACTIVE, CreditHold
@@ -33,6 +34,10 @@ from billing.credits.transfers import POSTED_FACTS
 from billing.db.engine import Database
 
 SETTLE = "SELECT * FROM credit_hold_settle(" + ", ".join(f"${n}" for n in range(1, 15)) + ")"  # noqa: S608
+# The worker's release of a hold past its expiry, and the message telling of it.
+SETTLE_DUE = (
+    f"WITH settled AS ({SETTLE}), message AS ({HOLD_EXPIRED_MESSAGE}) SELECT * FROM settled"  # noqa: S608
+)
 HELD, USAGE, EXPIRED = (SYSTEM_ACCOUNT_IDS[name] for name in ("held", "usage", "expired"))
 
 
@@ -90,7 +95,8 @@ async def on_postgres(
         correlation.current(),
         correlation.caller(),
     )
-    row = await single_statement.fetch_committed(database, SETTLE, arguments, settlement.user_id)
+    statement = SETTLE_DUE if settlement.due else SETTLE
+    row = await single_statement.fetch_committed(database, statement, arguments, settlement.user_id)
     return Settled(HoldView.of(row), row["transaction_id"], row["balance"]) if row else None
 
 
@@ -140,8 +146,13 @@ async def stepwise(
             "settled_at": now,
         },
     )
-    lapsed = await repository.lapsed_credits(session, hold.account_id, now)
-    return Settled(settled, transaction_id, balance - lapsed)
+    spendable = balance - await repository.lapsed_credits(session, hold.account_id, now)
+    if settlement.due:
+        told = HoldObject(
+            id=hold.id, amount=hold.amount, expires_at=hold.expires_at, created_at=hold.created_at
+        )
+        events.hold_expired(session, told, hold.user_id, (transaction_id, spendable), now)
+    return Settled(settled, transaction_id, spendable)
 
 
 def _settleable(hold: CreditHold, settlement: Settlement, now: datetime) -> bool:

@@ -24,7 +24,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core import correlation
-from billing.credits.events import GRANTED_MESSAGE
+from billing.credits.accounts import EXPIRY
+from billing.credits.events import EXPIRED_MESSAGE, GRANTED_MESSAGE
 from billing.credits.repository import MAX_WALLET_BALANCE
 from billing.credits.transfers import POSTED_FACTS, Transfer
 from billing.db.engine import Database
@@ -92,6 +93,8 @@ FROM txn, wallet, opened
 # its own sees what the debits before it committed. $21 the reference whose grants go
 # first, $22 the one grant to empty, $23 the status that leaves it in.
 DEBIT = "SELECT * FROM credit_debit(" + ", ".join(f"${n}" for n in range(1, 24)) + ")"  # noqa: S608
+# An expiry, and the message telling of it, in one statement.
+EXPIRY_DEBIT = f"WITH posted AS ({DEBIT}), message AS ({EXPIRED_MESSAGE}) SELECT * FROM posted"  # noqa: S608
 
 # Keyed debits of one kind and actor, one per event (migration 0013): $1-$8 arrays of
 # user ids, amounts, keys, fingerprints, descriptions, metadata, audit targets and details;
@@ -113,7 +116,9 @@ USER_ID, NOW, KEY = 0, 2, 3  # positions in Arguments
 
 
 def statement_for(transfer: Transfer) -> str:
-    return CREDIT if transfer.kind.credits_wallet else DEBIT
+    if transfer.kind.credits_wallet:
+        return CREDIT
+    return EXPIRY_DEBIT if transfer.kind is EXPIRY else DEBIT
 
 
 def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:

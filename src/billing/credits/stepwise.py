@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
 from billing.credits import events, repository
+from billing.credits.accounts import EXPIRY
 from billing.credits.grants import allocate
 from billing.credits.transfers import POSTED_FACTS, Transfer
 
@@ -66,7 +67,10 @@ async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datet
     await repository.insert_grant_entries(
         session, transaction_id, [(grant_id, -take) for grant_id, take in taken]
     )
-    return transaction_id, await spendable(session, state, now), amount, None
+    balance = await spendable(session, state, now)
+    if transfer.kind is EXPIRY:
+        events.expired(session, transfer, (transaction_id, balance, amount), now)
+    return transaction_id, balance, amount, None
 
 
 async def spendable(session: AsyncSession, state: repository.WalletState, now: datetime) -> int:

@@ -11,7 +11,14 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from pydantic import BaseModel, create_model
 
-from billing.credits.events import GRANTED, GrantedData
+from billing.credits.events import (
+    EXPIRED,
+    GRANTED,
+    HOLD_EXPIRED,
+    ExpiredData,
+    GrantedData,
+    HoldExpiredData,
+)
 from billing.payments.events import ClawedBackData, PaymentData, SubscriptionData
 
 HEADERS = (
@@ -24,6 +31,8 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 DATA: dict[str, tuple[type[BaseModel], str]] = {
     GRANTED: (GrantedData, "Credits entered a wallet: a purchase, a plan's, an admin's, ..."),
+    EXPIRED: (ExpiredData, "A grant expired: what it still held is gone."),
+    HOLD_EXPIRED: (HoldExpiredData, "A hold reached its expiry unsettled: all of it is back."),
     "credits.clawed_back": (
         ClawedBackData,
         "Credits taken back for money that went back (a refund, a dispute, a downgrade).",
