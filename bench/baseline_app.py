@@ -8,8 +8,8 @@ everything it adds. Needs BASELINE_DSN.
 `GET /hello` (bench/report.py): hello world, the ceiling of the HTTP stack itself on
 this machine; no database, so it runs without BASELINE_DSN.
 
-`POST /hooks` (bench/outbound.py): a platform's webhook receiver that takes every
-message at once (204).
+`receiver` (bench/outbound.py): a platform's webhook receiver that takes every message
+at once (204), as a bare ASGI app: what is timed is the sending, not a framework.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -39,14 +40,21 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
+async def receiver(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """204 to a POST once its body is read, 200 to anything else (a readiness probe)."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    status = 204 if scope["method"] == "POST" else 200
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
 @app.get("/hello")
 async def hello() -> dict[str, str]:
     return {"hello": "world"}
-
-
-@app.post("/hooks", status_code=204)
-async def receive() -> None:
-    return None
 
 
 class Spend(BaseModel):

@@ -185,14 +185,16 @@ def uvicorn_flags() -> list[str]:
 
 
 @contextmanager
-def baseline(database: str | None, workers: int = 2) -> Iterator[str]:
+def baseline(
+    database: str | None, workers: int = 2, app: str = "baseline_app:app", probe: str = "/docs"
+) -> Iterator[str]:
     """bench/baseline_app.py under uvicorn with the service's settings; its spend route
-    needs `database`, its hello-world route nothing."""
+    needs `database`, its hello-world route and its bare receiver nothing."""
     port = free_port()
     env = {**os.environ}
     if database is not None:
         env["BASELINE_DSN"] = f"{PG_ADMIN}/{database}"
-    command = [sys.executable, "-m", "uvicorn", "baseline_app:app", "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [*command, "--workers", str(workers), *uvicorn_flags()],
@@ -202,7 +204,7 @@ def baseline(database: str | None, workers: int = 2) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_for(f"http://127.0.0.1:{port}/docs")
+            wait_for(f"http://127.0.0.1:{port}{probe}")
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()

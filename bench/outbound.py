@@ -1,11 +1,11 @@
 """Webhooks to the platform: deliveries per second from the outbox to a local receiver.
 
 Seeds the outbox of a scratch PostgreSQL database with `--messages` messages and one
-endpoint subscribed to them (a FastAPI receiver on the service's server settings that
-answers 204 at once), then starts `--workers` `billing worker` processes and times them
-until every message is delivered: fan-out, claims with SKIP LOCKED, signing, the
-request and its record, all in. Prints deliveries per second, the attempts made (one
-per delivery when nothing is sent twice) and whether every delivery was made.
+endpoint subscribed to them (a bare ASGI receiver under uvicorn, 2 workers, answering
+204 at once: `baseline_app.receiver`), then starts `--workers` `billing worker`
+processes and times them until every message is delivered: fan-out, claims with SKIP
+LOCKED, signing, the request and its record, all in. Prints deliveries per second and
+the attempts made (one per delivery when nothing is sent twice).
 
     python bench/outbound.py [--messages 20000] [--workers 2]
 """
@@ -96,7 +96,7 @@ def main() -> None:
     with (
         scratch_database("billing_bench_outbound") as database,
         TemporaryDirectory() as data_dir,
-        baseline(None) as receiver,
+        baseline(None, app="baseline_app:receiver", probe="/") as receiver,
     ):
         upgrade(async_url(database))
         env = {

@@ -8,10 +8,11 @@ Any number of workers may run this. Each pass:
    `next_attempt_at` one lease ahead, and commits: no transaction stays open while the
    requests run, and a worker killed mid-request leaves a delivery another worker takes
    up once the lease ends (the same `webhook-id`: receivers dedupe on it);
-3. sends the claimed deliveries concurrently and records each attempt: a 2xx delivers,
-   anything else is retried after the next step of `BACKOFF`; after the last one the
-   delivery is `failed` and an alert is raised. An outcome whose lease another worker
-   took over meanwhile is logged as an attempt but changes nothing else.
+3. sends the claimed deliveries concurrently, then records every attempt in one
+   transaction: a 2xx delivers, anything else is retried after the next step of
+   `BACKOFF`; after the last one the delivery is `failed` and an alert is raised. An
+   outcome whose lease another worker took over meanwhile is logged as an attempt but
+   changes nothing else. (A request ends within its timeout, well inside the lease.)
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import Row, and_, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.config import Settings
@@ -30,6 +32,7 @@ from billing.core.encryption import decrypt
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.db.outbox import OutboxMessage
+from billing.db.types import UTCDateTime
 from billing.obs.alerts import alert
 from billing.outbound.events import EVERY_EVENT
 from billing.outbound.models import (
@@ -40,7 +43,7 @@ from billing.outbound.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from billing.outbound.sending import TIMEOUT_SECONDS, Answer, Message, send
+from billing.outbound.sending import CONNECTIONS, TIMEOUT_SECONDS, Answer, Message, send
 
 # Waits after each failed attempt: 75 h 35 min in all, then the delivery has failed.
 BACKOFF = tuple(
@@ -48,7 +51,6 @@ BACKOFF = tuple(
 )
 LEASE = timedelta(seconds=TIMEOUT_SECONDS * 3)  # a claimed attempt's time to finish
 BATCH = 100  # deliveries claimed, and messages fanned out, per pass
-SENDING_AT_ONCE = 32
 
 
 ClaimedRow = Row[int, int, int, int]  # delivery id, attempt, message id, endpoint id
@@ -172,29 +174,64 @@ async def _with_messages(
             select(WebhookEndpoint).where(WebhookEndpoint.id.in_({c.endpoint_id for c in claimed}))
         )
     }
+    secrets = {e.id: live_secrets(settings, e, now) for e in endpoints.values()}
     return [
         Claimed(
             c.id,
             c.attempts,
             endpoints[c.endpoint_id].url,
-            live_secrets(settings, endpoints[c.endpoint_id], now),
+            secrets[c.endpoint_id],
             Message(messages[c.message_id].message_id, messages[c.message_id].body.encode()),
         )
         for c in claimed
     ]
 
 
-async def record(database: Database, claimed: Claimed, answer: Answer) -> str:
-    """Log the attempt and settle the delivery by it; the delivery's status after."""
-    now = utcnow()
+# Settles a delivery by its attempt, unless another worker took its lease over meanwhile.
+SETTLE = (
+    update(WebhookDelivery)
+    .where(
+        WebhookDelivery.id == bindparam("delivery"),
+        WebhookDelivery.attempts == bindparam("attempt"),
+        WebhookDelivery.status == PENDING,
+    )
+    .values(
+        status=bindparam("status"),
+        last_status_code=bindparam("code"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_attempt_at", type_=UTCDateTime()),
+        delivered_at=bindparam("delivered_at", type_=UTCDateTime()),
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
+
+
+def _settled(claimed: Claimed, answer: Answer, now: datetime) -> dict[str, Any]:
+    """`SETTLE`'s parameters for this attempt's delivery."""
+    row: dict[str, Any] = {
+        "delivery": claimed.delivery_id,
+        "attempt": claimed.attempt,
+        "code": answer.status_code,
+        "error": answer.error,
+        "now": now,
+        "next_attempt_at": now + LEASE,  # unless pending, never due again anyway
+        "delivered_at": None,
+    }
     if answer.delivered:
-        status, values = DELIVERED, {"delivered_at": now}
-    elif claimed.attempt > len(BACKOFF):
-        status, values = FAILED, {}
-    else:
-        status, values = PENDING, {"next_attempt_at": now + BACKOFF[claimed.attempt - 1]}
+        return {**row, "status": DELIVERED, "delivered_at": now}
+    if claimed.attempt > len(BACKOFF):
+        return {**row, "status": FAILED}
+    return {**row, "status": PENDING, "next_attempt_at": now + BACKOFF[claimed.attempt - 1]}
+
+
+async def record(database: Database, outcomes: list[tuple[Claimed, Answer]]) -> None:
+    """Log each attempt and settle its delivery by it, in one transaction: the settlements
+    in one batch, but those that fail for good, each told (once committed) by an alert."""
+    now = utcnow()
+    rows = [_settled(claimed, answer, now) for claimed, answer in outcomes]
+    failed: list[int] = []
     async with database.sessions() as session, session.begin():
-        session.add(
+        session.add_all(
             WebhookAttempt(
                 delivery_id=claimed.delivery_id,
                 attempted_at=now,
@@ -203,27 +240,21 @@ async def record(database: Database, claimed: Claimed, answer: Answer) -> str:
                 response=answer.response,
                 error=answer.error,
             )
+            for claimed, answer in outcomes
         )
-        settled = await session.execute(
-            update(WebhookDelivery)
-            .where(
-                and_(
-                    WebhookDelivery.id == claimed.delivery_id,
-                    WebhookDelivery.attempts == claimed.attempt,
-                    WebhookDelivery.status == PENDING,
-                )
+        connection = await session.connection()  # Core: one executemany for the batch
+        going_on = [row for row in rows if row["status"] != FAILED]
+        if going_on:
+            await connection.execute(SETTLE, going_on)
+        for row in rows:
+            settled = row["status"] == FAILED and await connection.scalar(
+                SETTLE.returning(WebhookDelivery.id), row
             )
-            .values(
-                status=status,
-                last_status_code=answer.status_code,
-                last_error=answer.error,
-                updated_at=now,
-                **values,
-            )
-        )
-    if status == FAILED and settled.rowcount:  # type: ignore[attr-defined]
-        alert("webhook_delivery_failed", delivery_id=claimed.delivery_id, url=claimed.url)
-    return status
+            if settled:
+                failed.append(row["delivery"])
+    urls = {claimed.delivery_id: claimed.url for claimed, _ in outcomes}
+    for delivery in failed:  # an alert for a write that rolled back would lie
+        alert("webhook_delivery_failed", delivery_id=delivery, url=urls[delivery])
 
 
 async def deliver(
@@ -233,13 +264,13 @@ async def deliver(
     if only is None:
         await fan_out(database)
     claimed = await claim(database, settings, only)
-    gate = asyncio.Semaphore(SENDING_AT_ONCE)
+    gate = asyncio.Semaphore(CONNECTIONS)
     production = settings.BILLING_ENV == "production"
 
-    async def attempt(one: Claimed) -> None:
+    async def attempt(one: Claimed) -> tuple[Claimed, Answer]:
         async with gate:
-            answer = await send(client, one.url, one.secrets, one.message, production=production)
-        await record(database, one, answer)
+            return one, await send(client, one.url, one.secrets, one.message, production=production)
 
-    await asyncio.gather(*(attempt(one) for one in claimed))
+    if claimed:
+        await record(database, list(await asyncio.gather(*(attempt(one) for one in claimed))))
     return len(claimed)

@@ -18,6 +18,7 @@ from billing.outbound import addresses, signatures
 TIMEOUT_SECONDS = 10.0
 RESPONSE_KEPT = 1024  # bytes of each answer logged with its attempt
 USER_AGENT = "billing-webhooks/1"
+CONNECTIONS = 32  # the requests the dispatcher has in flight at once, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,9 @@ async def send(
 
 
 def client() -> httpx.AsyncClient:
-    """One per process: connections to an endpoint are reused from send to send. Redirects
-    are not followed (a 3xx is an answer, and the next hop would go unchecked)."""
-    return httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+    """One per process: connections to an endpoint are reused from send to send, as many
+    kept open as the dispatcher sends at once (fewer would be closed and opened again
+    all the time). Redirects are not followed (a 3xx is an answer, and the next hop
+    would go unchecked)."""
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    return httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, limits=limits)
