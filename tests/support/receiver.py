@@ -23,6 +23,7 @@ class Receiver:
     url: str = ""
     answers: list[int] = field(default_factory=list)  # the next answers; then 200s
     received: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds before each answer
 
     def ids(self) -> list[str]:
         return [r.headers["webhook-id"] for r in self.received]
@@ -40,6 +41,7 @@ class Receiver:
                 status = self.answers.pop(0) if self.answers else 200
                 if status == HANG:
                     await asyncio.Event().wait()
+                await asyncio.sleep(self.delay)
                 writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
