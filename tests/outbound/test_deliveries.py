@@ -15,6 +15,7 @@ from billing.core.config import Settings
 from billing.db import outbox
 from billing.db.engine import Database
 from billing.outbound.dispatcher import BACKOFF, deliver
+from billing.outbound.models import WebhookDelivery
 from billing.outbound.sending import client as http_client
 from billing.runtime.cli import app
 from tests.conftest import Credentials
@@ -104,6 +105,10 @@ async def test_a_deleted_endpoint_has_no_deliveries_to_see_retry_or_send(
         await deliver(database, settings, http)
     [delivery] = (await _page(client, creds, endpoint_id))["data"]
     await client.delete(f"{ENDPOINTS}/{endpoint_id}", headers=creds.admin())
+    async with database.sessions() as session:
+        ended = await session.get(WebhookDelivery, delivery["id"])
+    assert ended is not None
+    assert (ended.status, ended.last_error) == ("failed", "the endpoint was deleted")
     gone = await client.get(f"{ENDPOINTS}/{endpoint_id}/deliveries", headers=creds.admin())
     assert_problem(gone, 404, "not_found")
     again = await client.post(f"{DELIVERIES}/{delivery['id']}/retry", headers=creds.admin())

@@ -120,7 +120,8 @@ def new_delivery(message_id: int, endpoint_id: int, now: datetime) -> WebhookDel
 
 async def claim(database: Database, settings: Settings, only: int | None = None) -> list[Claimed]:
     """Due deliveries to live endpoints (or just `only`, due or not), each with its
-    attempt counted. A deleted endpoint's deliveries stay as they are."""
+    attempt counted. (Deleting an endpoint ends its pending deliveries; the join keeps
+    one deleted while a pass runs from being sent to.)"""
     now = utcnow()
     due = (
         select(WebhookDelivery.id)

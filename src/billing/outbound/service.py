@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
@@ -19,7 +19,7 @@ from billing.core.errors import NotFound, ValidationProblem
 from billing.core.times import utcnow
 from billing.outbound import addresses
 from billing.outbound.events import EVENT_TYPES, EVERY_EVENT
-from billing.outbound.models import WebhookEndpoint
+from billing.outbound.models import FAILED, PENDING, WebhookDelivery, WebhookEndpoint
 from billing.outbound.signatures import new_secret
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -100,9 +100,15 @@ async def _live(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
 
 
 async def delete(session: AsyncSession, endpoint_id: int, *, actor: str) -> None:
+    """The endpoint is gone; what was still to be sent to it ends `failed`, never sent."""
     async with session.begin():
         endpoint = await _live(session, endpoint_id)
-        endpoint.deleted_at = endpoint.updated_at = utcnow()
+        endpoint.deleted_at = endpoint.updated_at = now = utcnow()
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
+            .values(status=FAILED, last_error="the endpoint was deleted", updated_at=now)
+        )
         await audit.record(
             session, actor=actor, action="webhook_endpoint.deleted", target=_target(endpoint)
         )
