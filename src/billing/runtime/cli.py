@@ -268,9 +268,9 @@ def rotate_keys_command(
         int, typer.Option(min=1, help="Rows (customers, then webhook events) per transaction")
     ] = 500,
 ) -> None:
-    """Re-encrypt all personal data (customer rows, webhook payloads) under the first
-    BILLING_ENCRYPTION_KEYS key; safe to stop and run again. Afterwards the older keys can
-    be removed."""
+    """Re-encrypt everything encrypted (customer rows, webhook payloads, webhook endpoint
+    secrets) under the first BILLING_ENCRYPTION_KEYS key; safe to stop and run again.
+    Afterwards the older keys can be removed."""
     settings = settings_or_exit()
 
     async def work(database: Database) -> RotationCounts:
