@@ -118,7 +118,8 @@ USER_ID, NOW, KEY = 0, 2, 3  # positions in Arguments
 def statement_for(transfer: Transfer) -> str:
     if transfer.kind.credits_wallet:
         return CREDIT
-    return EXPIRY_DEBIT if transfer.kind is EXPIRY else DEBIT
+    swept = transfer.kind is EXPIRY and transfer.grant_id is not None  # a grant expired
+    return EXPIRY_DEBIT if swept else DEBIT
 
 
 def arguments_for(transfer: Transfer, key: str, now: datetime) -> Arguments:

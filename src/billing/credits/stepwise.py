@@ -68,7 +68,7 @@ async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datet
         session, transaction_id, [(grant_id, -take) for grant_id, take in taken]
     )
     balance = await spendable(session, state, now)
-    if transfer.kind is EXPIRY:
+    if transfer.kind is EXPIRY and transfer.grant_id is not None:  # the sweep's, of a grant
         events.expired(session, transfer, (transaction_id, balance, amount), now)
     return transaction_id, balance, amount, None
 
