@@ -146,7 +146,7 @@ async def stepwise(
             "settled_at": now,
         },
     )
-    spendable = balance - await repository.lapsed_credits(session, hold.account_id, now)
+    spendable = await repository.spendable_after(session, hold.account_id, balance, now)
     if settlement.due:
         told = HoldObject(
             id=hold.id, amount=hold.amount, expires_at=hold.expires_at, created_at=hold.created_at

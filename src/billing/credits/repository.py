@@ -204,6 +204,14 @@ async def lapsed_credits(session: AsyncSession, account_id: int, now: datetime) 
     return await _held_by(session, account_id, lapsed(now))
 
 
+async def spendable_after(
+    session: AsyncSession, account_id: int, balance: int, now: datetime
+) -> int:
+    """What a wallet holding `balance` can spend at `now`: less its lapsed, unswept grants.
+    Every posting answers it."""
+    return balance - await lapsed_credits(session, account_id, now)
+
+
 async def _held_by(session: AsyncSession, account_id: int, which: ColumnElement[bool]) -> int:
     """What the wallet's grants that match `which` hold."""
     total = await session.scalar(

@@ -28,7 +28,7 @@ from billing.core.times import utcnow
 from billing.credits import hold_repository, repository, single_statement, stepwise
 from billing.credits.grants import GrantTerms
 from billing.credits.hooks import HOOKS
-from billing.credits.models import CreditAccount, CreditTransaction
+from billing.credits.models import CreditTransaction
 from billing.credits.transfers import Posted, Transfer
 from billing.db.after_commit import after_commit
 from billing.db.conflicts import lost_a_conflict
@@ -164,7 +164,11 @@ async def _explain_refusal(session: AsyncSession, transfer: Transfer) -> Posted:
         raise Conflict("Nothing remains of this grant: it is spent, expired or voided.")
     HOOKS.announce_refused(transfer)
     account = await repository.wallet(session, transfer.user_id)
-    spendable = await _spendable(session, account, utcnow()) if account else 0
+    spendable = (
+        await repository.spendable_after(session, account.id, account.balance or 0, utcnow())
+        if account
+        else 0
+    )
     raise InsufficientCredits(balance=spendable, required=transfer.amount)
 
 
@@ -222,16 +226,11 @@ async def _balance(session: AsyncSession, user_id: int) -> Balance:
     expiring = await repository.next_expiring(session, account.id, now, EXPIRING_SHOWN)
     return Balance(
         user_id,
-        await _spendable(session, account, now),
+        await repository.spendable_after(session, account.id, account.balance or 0, now),
         account.updated_at,
         held=await hold_repository.held(session, user_id),
         expiring=tuple(Expiring(amount, at) for amount, at in expiring),
     )
-
-
-async def _spendable(session: AsyncSession, account: CreditAccount, now: datetime) -> int:
-    """The wallet's balance less its lapsed, unswept grants: what can be spent at `now`."""
-    return (account.balance or 0) - await repository.lapsed_credits(session, account.id, now)
 
 
 async def spendable_locked(session: AsyncSession, user_id: int) -> int:

@@ -38,7 +38,7 @@ async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: date
     transaction_id = await _record(session, transfer, key, now, transfer.amount, state)
     grant_id = await repository.open_grant(session, state.account_id, transfer, transaction_id, now)
     await repository.insert_grant_entries(session, transaction_id, [(grant_id, transfer.amount)])
-    balance = await spendable(session, state, now)
+    balance = await repository.spendable_after(session, state.account_id, state.balance, now)
     events.granted(session, transfer, grant_id, transaction_id, balance, now)
     return transaction_id, balance, transfer.amount, grant_id
 
@@ -67,15 +67,10 @@ async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datet
     await repository.insert_grant_entries(
         session, transaction_id, [(grant_id, -take) for grant_id, take in taken]
     )
-    balance = await spendable(session, state, now)
+    balance = await repository.spendable_after(session, state.account_id, state.balance, now)
     if transfer.kind is EXPIRY and transfer.grant_id is not None:  # the sweep's, of a grant
         events.expired(session, transfer, (transaction_id, balance, amount), now)
     return transaction_id, balance, amount, None
-
-
-async def spendable(session: AsyncSession, state: repository.WalletState, now: datetime) -> int:
-    """What a posting answers: the wallet's balance less its lapsed, unswept grants."""
-    return state.balance - await repository.lapsed_credits(session, state.account_id, now)
 
 
 async def _record(
