@@ -9,7 +9,6 @@ while a success after a failure (a retried card) turns the row succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -80,25 +79,21 @@ def _settled(
     credits: int,
     failure_code: str | None = None,
     failure_message: str | None = None,
-) -> Callable[[], None]:
-    """What to do when a payment's outcome is news: count it once its record commits (a
-    retried event counts once) and tell the platform in the same transaction."""
-
-    def settle() -> None:
-        after_commit(session, partial(series(PAYMENTS, outcome).inc))
-        shown = PaymentObject(
-            id=payment.stripe_id,
-            kind=payment.kind,
-            status=outcome,
-            amount=payment.amount,
-            currency=payment.currency,
-            credits=credits,
-            failure_code=failure_code,
-            failure_message=failure_message,
-        )
-        events.payment_settled(session, payment.user_id, shown)
-
-    return settle
+) -> None:
+    """A payment's outcome is news: count it once its record commits (a retried event
+    counts once) and tell the platform in the same transaction."""
+    after_commit(session, partial(series(PAYMENTS, outcome).inc))
+    shown = PaymentObject(
+        id=payment.stripe_id,
+        kind=payment.kind,
+        status=outcome,
+        amount=payment.amount,
+        currency=payment.currency,
+        credits=credits,
+        failure_code=failure_code,
+        failure_message=failure_message,
+    )
+    events.payment_settled(session, payment.user_id, shown)
 
 
 async def _insert_new(session: AsyncSession, payment: StripePayment, **columns: object) -> bool:
@@ -151,14 +146,13 @@ async def record_success(session: AsyncSession, payment: StripePayment, *, credi
     """Record a successful payment (in the caller's transaction) that bought `credits`;
     whether the success is news. A success already recorded stays as it is (its credits
     included) but learns the ids it did not know."""
-    succeeded = _settled(session, payment, SUCCEEDED, credits)
     if await _insert_new(session, payment, status=SUCCEEDED, credits=credits):
-        succeeded()
+        _settled(session, payment, SUCCEEDED, credits)
         return True
     row = await lock_by(session, Payment, "stripe_id", payment.stripe_id)
     news = row.status != SUCCEEDED
     if news:
-        succeeded()
+        _settled(session, payment, SUCCEEDED, credits)
         row.status, row.credits = SUCCEEDED, credits
         row.failure_code = row.failure_message = None
     _update(row, payment)
@@ -205,7 +199,7 @@ async def record_failure(
     message = (failure_message or "")[:MAX_FAILURE_MESSAGE] or None
     columns = {"status": FAILED, "failure_code": code, "failure_message": message}
     if await _insert_new(session, payment, **columns):
-        _settled(session, payment, FAILED, 0, code, message)()
+        _settled(session, payment, FAILED, 0, code, message)
         after_commit(session, partial(SPIKES.note, "payment_failure"))
         return await lock_by(session, Payment, "stripe_id", payment.stripe_id)
     row = await lock_by(session, Payment, "stripe_id", payment.stripe_id)
