@@ -138,16 +138,16 @@ FROM {rows}
 
 # A CTE of the credit statement (`single_statement.CREDIT`): its parameters ($1 user,
 # $2 amount, $3 now, $8 reference, $11 expires_at, $21 source, $22 priority) and its
-# `txn`, `wallet` and `opened` rows; `balance` is what the statement answers.
+# `answer` row (transaction, balance, amount, grant): what the statement answers.
 GRANTED_MESSAGE = _insert_message(
     GRANTED,
     f"""'grant', jsonb_build_object(
-            'id', opened.id, 'source', $21::varchar, 'amount', $2::bigint,
+            'id', answer.grant_id, 'source', $21::varchar, 'amount', $2::bigint,
             'priority', $22::smallint, 'expires_at', {_rfc3339("$11::timestamptz")},
             'reference', $8::varchar),
-        'transaction_id', txn.id,
-        'balance', wallet.balance - credit_lapsed(wallet.id, $3)""",
-    "txn, wallet, opened",
+        'transaction_id', answer.id,
+        'balance', answer.balance""",
+    "answer",
     "$1::bigint",
     "$3::timestamptz",
 )

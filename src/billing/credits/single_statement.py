@@ -84,10 +84,13 @@ audit AS (
            $20::varchar
     FROM txn, wallet
 ),
+answer AS (
+    SELECT txn.id, wallet.balance - credit_lapsed(wallet.id, $3) AS balance,
+           $2::bigint AS amount, opened.id AS grant_id
+    FROM txn, wallet, opened
+),
 message AS ({GRANTED_MESSAGE})
-SELECT txn.id, wallet.balance - credit_lapsed(wallet.id, $3) AS balance, $2::bigint AS amount,
-       opened.id AS grant_id
-FROM txn, wallet, opened
+SELECT * FROM answer
 """  # noqa: S608 (constants only)
 # The function (migration 0011) locks the wallet, then reads its grants: a statement of
 # its own sees what the debits before it committed. $21 the reference whose grants go
