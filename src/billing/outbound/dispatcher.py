@@ -119,15 +119,10 @@ def new_delivery(message_id: int, endpoint_id: int, now: datetime) -> WebhookDel
 
 
 async def claim(database: Database, settings: Settings, only: int | None = None) -> list[Claimed]:
-    """Due deliveries to live endpoints (or just `only`, due or not), each with its
-    attempt counted. (Deleting an endpoint ends its pending deliveries; the join keeps
-    one deleted while a pass runs from being sent to.)"""
+    """Due deliveries (or just `only`, due or not), each with its attempt counted. A
+    deleted endpoint has none pending: deleting it ends them (`service.delete`)."""
     now = utcnow()
-    due = (
-        select(WebhookDelivery.id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.status == PENDING, WebhookEndpoint.deleted_at.is_(None))
-    )
+    due = select(WebhookDelivery.id).where(WebhookDelivery.status == PENDING)
     if only is None:
         due = due.where(WebhookDelivery.next_attempt_at <= now)
         due = due.order_by(WebhookDelivery.next_attempt_at).limit(BATCH)
@@ -137,11 +132,7 @@ async def claim(database: Database, settings: Settings, only: int | None = None)
         claimed = (
             await session.execute(
                 update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id.in_(
-                        due.with_for_update(skip_locked=True, of=WebhookDelivery)
-                    )
-                )
+                .where(WebhookDelivery.id.in_(due.with_for_update(skip_locked=True)))
                 .values(
                     attempts=WebhookDelivery.attempts + 1,
                     next_attempt_at=now + LEASE,
