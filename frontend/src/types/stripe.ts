@@ -383,6 +383,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/financial/credits/{user_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Settings */
+        get: operations["get_settings_api_financial_credits__user_id__settings_get"];
+        /**
+         * Put Settings
+         * @description Replace them whole. Enabling auto top-up needs a saved card (422
+         *     `payment_method_required`); saving resumes one a decline paused.
+         */
+        put: operations["put_settings_api_financial_credits__user_id__settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/financial/subscriptions/{user_id}/summary": {
         parameters: {
             query?: never;
@@ -654,6 +676,46 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "credits.low": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A debit took the balance below the low-balance threshold.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivercredits_low_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "credits.depleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A debit left nothing to spend.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivercredits_depleted_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "credits.expired": {
         parameters: {
             query?: never;
@@ -814,6 +876,66 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "topup.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An auto top-up was paid: its credits are in.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivertopup_succeeded_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "topup.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An auto top-up failed: auto top-up is paused until saved again.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivertopup_failed_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "topup.limit_reached": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An auto top-up was not made: the monthly limit.
+         * @description Signed by the Standard Webhooks convention: `webhook-id` (the same on every retry: dedupe on it), `webhook-timestamp`, `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receivertopup_limit_reached_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -896,6 +1018,54 @@ export interface components {
             has_more: boolean;
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** AutoTopupState */
+        AutoTopupState: {
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Threshold
+             * @description Top up when a debit leaves less than this
+             */
+            threshold: number;
+            /**
+             * Amount
+             * @description What each top-up charges
+             */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Monthly Limit
+             * @description Auto top-ups charged in a UTC calendar month, at most
+             */
+            monthly_limit: number;
+            /** Paused At */
+            paused_at: string | null;
+            /** Pause Reason */
+            pause_reason: string | null;
+        };
+        /** AutoTopupTerms */
+        AutoTopupTerms: {
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Threshold
+             * @description Top up when a debit leaves less than this
+             */
+            threshold: number;
+            /**
+             * Amount
+             * @description What each top-up charges
+             */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Monthly Limit
+             * @description Auto top-ups charged in a UTC calendar month, at most
+             */
+            monthly_limit: number;
         };
         /** CaptureHoldRequest */
         CaptureHoldRequest: {
@@ -1117,6 +1287,23 @@ export interface components {
              */
             held: number;
         };
+        /** CreditSettings */
+        CreditSettings: {
+            /**
+             * Low Balance Threshold
+             * @description `credits.low` below this; null: the service default
+             */
+            low_balance_threshold?: number | null;
+            auto_topup?: components["schemas"]["AutoTopupTerms"] | null;
+        };
+        /** CreditSettingsView */
+        CreditSettingsView: {
+            /** User Id */
+            user_id: number;
+            /** Low Balance Threshold */
+            low_balance_threshold: number | null;
+            auto_topup: components["schemas"]["AutoTopupState"] | null;
+        };
         /** CreditTransactionResult */
         CreditTransactionResult: {
             /** Transaction Id */
@@ -1175,6 +1362,20 @@ export interface components {
             timestamp: string;
             data: components["schemas"]["ClawedBackData"];
         };
+        /** CreditsDepletedMessage */
+        CreditsDepletedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "credits.depleted";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["DepletedData"];
+        };
         /** CreditsExpiredMessage */
         CreditsExpiredMessage: {
             /**
@@ -1202,6 +1403,20 @@ export interface components {
              */
             timestamp: string;
             data: components["schemas"]["GrantedData"];
+        };
+        /** CreditsLowMessage */
+        CreditsLowMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "credits.low";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["LowData"];
         };
         /** CurrencyRevenue */
         CurrencyRevenue: {
@@ -1322,6 +1537,13 @@ export interface components {
             has_more: boolean;
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** DepletedData */
+        DepletedData: {
+            /** User Id */
+            user_id: number;
+            /** Balance */
+            balance: number;
         };
         /** Endpoint */
         Endpoint: {
@@ -1622,6 +1844,25 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** LimitReachedData */
+        LimitReachedData: {
+            /** User Id */
+            user_id: number;
+            topup: components["schemas"]["TopupObject"];
+            /** Monthly Limit */
+            monthly_limit: number;
+            /** Charged This Month */
+            charged_this_month: number;
+        };
+        /** LowData */
+        LowData: {
+            /** User Id */
+            user_id: number;
+            /** Balance */
+            balance: number;
+            /** Threshold */
+            threshold: number;
+        };
         /** PaymentData */
         PaymentData: {
             /** User Id */
@@ -1655,6 +1896,12 @@ export interface components {
             currency: string;
             /** Description */
             description?: string | null;
+            /**
+             * Save Card
+             * @description Keep the card as the customer's default for auto top-up (Stripe's `setup_future_usage=off_session`).
+             * @default false
+             */
+            save_card?: boolean;
         };
         /** PaymentIntentResult */
         PaymentIntentResult: {
@@ -2045,6 +2292,71 @@ export interface components {
             user_id: number;
             /** Spent */
             spent: number;
+        };
+        /** TopupData */
+        TopupData: {
+            /** User Id */
+            user_id: number;
+            topup: components["schemas"]["TopupObject"];
+        };
+        /** TopupFailedMessage */
+        TopupFailedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "topup.failed";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["TopupData"];
+        };
+        /** TopupLimitReachedMessage */
+        TopupLimitReachedMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "topup.limit_reached";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["LimitReachedData"];
+        };
+        /** TopupObject */
+        TopupObject: {
+            /** Id */
+            id: number;
+            /** Status */
+            status: string;
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Credits */
+            credits: number;
+            /** Payment Intent Id */
+            payment_intent_id: string | null;
+            /** Failure Code */
+            failure_code: string | null;
+        };
+        /** TopupSucceededMessage */
+        TopupSucceededMessage: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "topup.succeeded";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["TopupData"];
         };
         /**
          * UsageBatch
@@ -3055,6 +3367,92 @@ export interface operations {
             };
         };
     };
+    get_settings_api_financial_credits__user_id__settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditSettingsView"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_settings_api_financial_credits__user_id__settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditSettings"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditSettingsView"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_subscription_summary_api_financial_subscriptions__user_id__summary_get: {
         parameters: {
             query?: never;
@@ -3670,6 +4068,82 @@ export interface operations {
             };
         };
     };
+    receivercredits_low_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditsLowMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receivercredits_depleted_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditsDepletedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     receivercredits_expired_post: {
         parameters: {
             query?: never;
@@ -3946,6 +4420,120 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SubscriptionCanceledMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receivertopup_succeeded_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopupSucceededMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receivertopup_failed_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopupFailedMessage"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Received: the delivery is done */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer in 10 s: retried with backoff */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    receivertopup_limit_reached_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopupLimitReachedMessage"];
             };
         };
         responses: {

@@ -63,11 +63,21 @@ def _invoice_of(pi: PaymentIntent) -> Any:
 
 
 def _on_success(self: PaymentIntent) -> None:
+    _save_method(self)
     events.emit("charge.succeeded", self.latest_charge)
     events.emit("payment_intent.succeeded", self)
     invoice = _invoice_of(self)
     if invoice is not None:
         invoice._on_payment_success()
+
+
+def _save_method(pi: PaymentIntent) -> None:
+    """As Stripe does, a payment made with `setup_future_usage` attaches its method to the
+    customer (who may then be charged off-session with it)."""
+    pm = payment_methods.retrieve(pi.payment_method) if pi.payment_method else None
+    if pi.setup_future_usage and pi.customer and pm is not None and pm.customer != pi.customer:
+        pm.customer = pi.customer
+        events.emit("payment_method.attached", pm)
 
 
 def _record_failure(self: PaymentIntent) -> None:

@@ -1,5 +1,6 @@
 """What every worker does beside the inbox: expiring grants, releasing expired holds,
-retention, sealing the audit log, and sending the platform's webhooks."""
+retention, sealing the audit log, sending the platform's webhooks and charging auto
+top-ups."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from billing.core.times import utcnow
 from billing.credits.jobs import EXPIRY_INTERVAL, HOLD_INTERVAL, expire_due, release_due_holds
 from billing.db.engine import Database
 from billing.outbound.jobs import DISPATCH_INTERVAL, Dispatch
+from billing.payments.auto_topup.charging import INTERVAL as TOPUP_INTERVAL
+from billing.payments.auto_topup.charging import AutoTopups
 from billing.webhooks.worker import PeriodicJob
 
 RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at start
@@ -17,7 +20,7 @@ RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at
 
 def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
     """The grant expiry and hold release sweeps, the hourly retention job, the sealer
-    that chains committed audit entries, and the webhook dispatcher."""
+    that chains committed audit entries, the webhook dispatcher and auto top-up."""
     return [
         PeriodicJob("grant_expiry", EXPIRY_INTERVAL, lambda: expire_due(database)),
         PeriodicJob("hold_expiry", HOLD_INTERVAL, lambda: release_due_holds(database)),
@@ -26,4 +29,5 @@ def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
         ),
         PeriodicJob("audit_seal", SEAL_INTERVAL, lambda: seal(database)),
         PeriodicJob("webhook_dispatch", DISPATCH_INTERVAL, Dispatch(database, settings)),
+        PeriodicJob("auto_topup", TOPUP_INTERVAL, AutoTopups(database, settings)),
     ]

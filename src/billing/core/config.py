@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     BILLING_ALLOWED_REDIRECT_HOSTS: str = ""
     BILLING_TOPUP_MIN: int = Field(default=100, ge=1)
     BILLING_TOPUP_MAX: int = Field(default=1_000_000, ge=1)
+    # `credits.low` below this balance, for users who set no threshold of their own.
+    BILLING_LOW_BALANCE_THRESHOLD: int | None = Field(default=None, ge=1)
     BILLING_WEBHOOK_RETENTION_DAYS: int = Field(default=365, ge=1)
     BILLING_ALERT_WEBHOOK_URL: str | None = None
     BILLING_RATE_LIMIT: str = DEFAULT_RATE_LIMIT

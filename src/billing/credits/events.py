@@ -14,6 +14,8 @@ from billing.credits.transfers import Transfer
 from billing.db import outbox
 
 GRANTED, EXPIRED, HOLD_EXPIRED = "credits.granted", "credits.expired", "hold.expired"
+# Told by the wallet's watch (`credits.watch`, migration 0018's trigger on PostgreSQL).
+LOW, DEPLETED = "credits.low", "credits.depleted"
 
 
 class GrantObject(BaseModel):
@@ -54,10 +56,21 @@ class HoldExpiredData(BaseModel):
     balance: int
 
 
+class LowData(BaseModel):
+    user_id: int
+    balance: int  # what can be spent now, below the threshold
+    threshold: int  # the user's own, else BILLING_LOW_BALANCE_THRESHOLD
+
+
+class DepletedData(BaseModel):
+    user_id: int
+    balance: int  # 0: nothing left to spend
+
+
 def _write(
     session: AsyncSession,
     type_: str,
-    data: GrantedData | ExpiredData | HoldExpiredData,
+    data: GrantedData | ExpiredData | HoldExpiredData | LowData | DepletedData,
     now: datetime,
 ) -> None:
     fields = data.model_dump(mode="json", exclude={"user_id"})
@@ -116,6 +129,16 @@ def hold_expired(
         user_id=user_id, hold=hold, transaction_id=transaction_id, balance=balance
     )
     _write(session, HOLD_EXPIRED, data, now)
+
+
+def ran_low(
+    session: AsyncSession, user_id: int, balance: int, threshold: int, now: datetime
+) -> None:
+    _write(session, LOW, LowData(user_id=user_id, balance=balance, threshold=threshold), now)
+
+
+def depleted(session: AsyncSession, user_id: int, balance: int, now: datetime) -> None:
+    _write(session, DEPLETED, DepletedData(user_id=user_id, balance=balance), now)
 
 
 def _rfc3339(value: str) -> str:

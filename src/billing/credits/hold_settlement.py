@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.audit.service import Entry, user_target
 from billing.core import correlation
-from billing.credits import events, hold_repository, repository, single_statement
+from billing.credits import events, hold_repository, repository, single_statement, watch
 from billing.credits.accounts import EXPIRY, SYSTEM_ACCOUNT_IDS, TransactionKind
 from billing.credits.events import HOLD_EXPIRED_MESSAGE, HoldObject
 from billing.credits.grants import allocate
@@ -147,6 +147,7 @@ async def stepwise(
         },
     )
     spendable = await repository.spendable_after(session, hold.account_id, balance, now)
+    await watch.balance_moved(session, hold.account_id, spendable, now, debit=False)
     if settlement.due:
         told = HoldObject(
             id=hold.id, amount=hold.amount, expires_at=hold.expires_at, created_at=hold.created_at

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Index,
     SmallInteger,
     String,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from billing.db.types import Base, BigIntId, JSONDocument, UTCDateTime
 
 FIRST_WALLET_ACCOUNT_ID = 1000
+TOPUP_REQUESTED = text("topup_requested_at IS NOT NULL")
 
 
 class CreditAccount(Base):
@@ -49,6 +51,13 @@ class CreditAccount(Base):
             " AND balance IS NOT NULL AND balance >= 0)"
             " OR (kind = 'system' AND user_id IS NULL AND name IS NOT NULL AND balance IS NULL)",
             name="wallet_or_system",
+        ),
+        # The wallets whose auto top-up the worker has yet to start.
+        Index(
+            "ix_credit_accounts_topup_requested",
+            "id",
+            postgresql_where=TOPUP_REQUESTED,
+            sqlite_where=TOPUP_REQUESTED,
         ),
     )
 
@@ -61,6 +70,13 @@ class CreditAccount(Base):
     balance: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What a wallet watches for (`credits.watch`; migration 0018 keeps it on PostgreSQL).
+    low_balance_threshold: Mapped[int | None] = mapped_column(BigInteger)
+    alert_level: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    topup_threshold: Mapped[int | None] = mapped_column(BigInteger)  # while armed
+    topup_pending: Mapped[bool] = mapped_column(server_default=false())
+    topup_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    topup_resumes_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CreditTransaction(Base):

@@ -76,6 +76,51 @@ async def wallet(session: AsyncSession, user_id: int) -> CreditAccount | None:
     )
 
 
+async def watched_wallet(session: AsyncSession, account_id: int) -> Row[Any]:
+    """What the wallet watches for (`credits.watch`), read fresh inside the posting."""
+    statement = select(
+        CreditAccount.user_id,
+        CreditAccount.low_balance_threshold,
+        CreditAccount.alert_level,
+        CreditAccount.topup_threshold,
+        CreditAccount.topup_pending,
+        CreditAccount.topup_resumes_at,
+    ).where(CreditAccount.id == account_id)
+    return cast(Row[Any], (await session.execute(statement)).one())
+
+
+async def update_wallet(session: AsyncSession, account_id: int, values: dict[str, Any]) -> None:
+    await session.execute(
+        update(CreditAccount).where(CreditAccount.id == account_id).values(**values)
+    )
+
+
+async def update_wallet_of(session: AsyncSession, user_id: int, values: dict[str, Any]) -> None:
+    await session.execute(
+        update(CreditAccount)
+        .where(CreditAccount.user_id == user_id, CreditAccount.kind == "wallet")
+        .values(**values)
+    )
+
+
+async def take_topup_requests(session: AsyncSession, limit: int) -> list[int]:
+    """Users whose wallets ask for an auto top-up; each request is cleared as it is taken."""
+    asking = (
+        select(CreditAccount.id)
+        .where(CreditAccount.topup_requested_at.is_not(None))
+        .order_by(CreditAccount.topup_requested_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    taken = (
+        update(CreditAccount)
+        .where(CreditAccount.id.in_(asking.scalar_subquery()))
+        .values(topup_requested_at=None)
+        .returning(CreditAccount.user_id)
+    )
+    return [cast(int, user_id) for user_id in (await session.scalars(taken)).all()]
+
+
 async def insert_transaction(session: AsyncSession, values: dict[str, Any]) -> int:
     statement = insert(CreditTransaction).values(**values).returning(CreditTransaction.id)
     transaction_id: int = (await session.execute(statement)).scalar_one()

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit import service as audit
-from billing.credits import events, repository
+from billing.credits import events, repository, watch
 from billing.credits.accounts import EXPIRY
 from billing.credits.grants import allocate
 from billing.credits.transfers import POSTED_FACTS, Transfer
@@ -39,6 +39,7 @@ async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: date
     grant_id = await repository.open_grant(session, state.account_id, transfer, transaction_id, now)
     await repository.insert_grant_entries(session, transaction_id, [(grant_id, transfer.amount)])
     balance = await repository.spendable_after(session, state.account_id, state.balance, now)
+    await watch.balance_moved(session, state.account_id, balance, now, debit=False)
     events.granted(session, transfer, grant_id, transaction_id, balance, now)
     return transaction_id, balance, transfer.amount, grant_id
 
@@ -68,6 +69,7 @@ async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datet
         session, transaction_id, [(grant_id, -take) for grant_id, take in taken]
     )
     balance = await repository.spendable_after(session, state.account_id, state.balance, now)
+    await watch.balance_moved(session, state.account_id, balance, now, debit=True)
     if transfer.kind is EXPIRY and transfer.grant_id is not None:  # the sweep's, of a grant
         events.expired(session, transfer, (transaction_id, balance, amount), now)
     return transaction_id, balance, amount, None

@@ -37,6 +37,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 AUTOCOMMIT = "AUTOCOMMIT"
 
 POOL_TIMEOUT_SECONDS = 10
+# The default low-balance threshold: a setting of every PostgreSQL connection (the
+# wallet trigger reads it) and of every session (`credits.watch` reads it on SQLite).
+LOW_BALANCE_THRESHOLD = "billing.low_balance_threshold"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -53,8 +56,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=POOL_TIMEOUT_SECONDS,
         hide_parameters=True,  # bound values (descriptions, metadata) stay out of logs
         pool_recycle=1800,
-        connect_args={"server_settings": {"synchronous_commit": "on", "jit": "off"}},
+        connect_args={"server_settings": _server_settings(settings)},
     )
+
+
+def _server_settings(settings: Settings) -> dict[str, str]:
+    """Set on every connection; `billing.*` are read by the database's own functions."""
+    found = {"synchronous_commit": "on", "jit": "off"}
+    if settings.BILLING_LOW_BALANCE_THRESHOLD is not None:
+        found[LOW_BALANCE_THRESHOLD] = str(settings.BILLING_LOW_BALANCE_THRESHOLD)
+    return found
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -82,7 +93,11 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            info={LOW_BALANCE_THRESHOLD: settings.BILLING_LOW_BALANCE_THRESHOLD},
+        )
         pool = self.engine.pool
         # A first-come-first-served queue in front of the pool, one place per connection.
         self._gate = asyncio.Semaphore(pool.size() if isinstance(pool, QueuePool) else 1)

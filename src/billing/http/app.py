@@ -41,6 +41,7 @@ from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
 from billing.outbound.routes import deliveries_router as webhook_deliveries_router
 from billing.outbound.routes import router as webhook_endpoints_router
+from billing.payments.auto_topup.routes import router as credit_settings_router
 from billing.payments.routes import router as payments_router
 from billing.reporting.dashboard.routes import router as dashboard_router
 from billing.reporting.routes import router as reporting_router
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(usage_router)
     app.include_router(catalog_router)
     app.include_router(payments_router)
+    app.include_router(credit_settings_router)
     app.include_router(reporting_router)
     app.include_router(dashboard_router)
     app.include_router(compliance_router)

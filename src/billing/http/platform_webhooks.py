@@ -12,12 +12,23 @@ from fastapi import FastAPI
 from pydantic import BaseModel, create_model
 
 from billing.credits.events import (
+    DEPLETED,
     EXPIRED,
     GRANTED,
     HOLD_EXPIRED,
+    LOW,
+    DepletedData,
     ExpiredData,
     GrantedData,
     HoldExpiredData,
+    LowData,
+)
+from billing.payments.auto_topup.events import (
+    FAILED,
+    LIMIT_REACHED,
+    SUCCEEDED,
+    LimitReachedData,
+    TopupData,
 )
 from billing.payments.events import ClawedBackData, PaymentData, SubscriptionData
 
@@ -31,6 +42,8 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 DATA: dict[str, tuple[type[BaseModel], str]] = {
     GRANTED: (GrantedData, "Credits entered a wallet: a purchase, a plan's, an admin's, ..."),
+    LOW: (LowData, "A debit took the balance below the low-balance threshold."),
+    DEPLETED: (DepletedData, "A debit left nothing to spend."),
     EXPIRED: (ExpiredData, "A grant expired: what it still held is gone."),
     HOLD_EXPIRED: (HoldExpiredData, "A hold reached its expiry unsettled: all of it is back."),
     "credits.clawed_back": (
@@ -42,6 +55,9 @@ DATA: dict[str, tuple[type[BaseModel], str]] = {
     "subscription.created": (SubscriptionData, "A subscription started."),
     "subscription.updated": (SubscriptionData, "A subscription changed (plan, period, ...)."),
     "subscription.canceled": (SubscriptionData, "A subscription ended."),
+    SUCCEEDED: (TopupData, "An auto top-up was paid: its credits are in."),
+    FAILED: (TopupData, "An auto top-up failed: auto top-up is paused until saved again."),
+    LIMIT_REACHED: (LimitReachedData, "An auto top-up was not made: the monthly limit."),
 }
 
 

@@ -15,6 +15,7 @@ from billing.db.outbox import OutboxMessage
 from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
 from billing.outbound.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from billing.payments.auto_topup.models import AutoTopup, AutoTopupSettings
 from billing.payments.models import Dispute, Payment, StripeCustomer, Subscription
 from billing.webhooks.models import WebhookEvent
 
@@ -23,6 +24,8 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "AutoTopup",
+    "AutoTopupSettings",
     "CatalogVersion",
     "CreditAccount",
     "CreditEntry",

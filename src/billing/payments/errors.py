@@ -35,3 +35,7 @@ class AmountOutOfRange(ValidationProblem):
 
 class UnsupportedCurrency(ValidationProblem):
     code, title = "unsupported_currency", "The currency is not supported"
+
+
+class PaymentMethodRequired(ValidationProblem):
+    code, title = "payment_method_required", "A saved card is required"

@@ -66,6 +66,8 @@ async def create_topup(
     }
     if order.description:
         params["description"] = order.description
+    if order.save_card:
+        params["setup_future_usage"] = "off_session"
     async with stripe_errors():
         intent = await client.v1.payment_intents.create_async(
             params, {"idempotency_key": stripe_key}

@@ -57,7 +57,7 @@ QueryUserId = Annotated[  # bounds before the validator, as in `UserId`
 ]
 
 
-def _settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -69,7 +69,7 @@ def _act_for(principal: Principal, user_id: int) -> None:
 
 
 def _redirect(request: Request, url: str, name: str) -> str:
-    allowed = _settings(request).allowed_redirect_hosts
+    allowed = app_settings(request).allowed_redirect_hosts
     return check_redirect(url, allowed, request.url.hostname, name)
 
 
@@ -104,7 +104,7 @@ async def create_payment_intent(
     _act_for(principal, body.user_id)
     key = _stripe_key(request, "payment_intent", principal)
     async with get_database(request).sessions() as session:
-        topup = await intents.create_topup(session, client, _settings(request), body, key)
+        topup = await intents.create_topup(session, client, app_settings(request), body, key)
     assert topup.intent.client_secret is not None
     return PaymentIntentResult(
         id=topup.intent.id, client_secret=topup.intent.client_secret, credits=topup.credits
@@ -118,7 +118,7 @@ async def create_subscription(
     _act_for(principal, body.user_id)
     key = _stripe_key(request, "subscription", principal)
     async with get_database(request).sessions() as session:
-        started = await subscriptions.start(session, client, _settings(request), body, key)
+        started = await subscriptions.start(session, client, app_settings(request), body, key)
     return SubscriptionCreated(
         subscription_id=started.subscription_id,
         status=started.status,
@@ -172,7 +172,7 @@ async def customer_portal(
     key = derive_key(_stripe_key(request, "portal", principal), str(user_id), return_url)
     async with get_database(request).sessions() as session:
         url = await portal.portal_url(
-            session, request.app.state.stripe, _settings(request), user_id, return_url, key
+            session, request.app.state.stripe, app_settings(request), user_id, return_url, key
         )
     return PortalLink(url=url)
 
@@ -180,4 +180,4 @@ async def customer_portal(
 @router.get("/config")
 async def stripe_config(request: Request) -> StripeConfig:
     """Public: the publishable key and where to load Stripe.js from."""
-    return portal.frontend_config(_settings(request))
+    return portal.frontend_config(app_settings(request))

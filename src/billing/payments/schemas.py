@@ -45,6 +45,14 @@ class PaymentIntentRequest(PaymentRequest):
     amount: Annotated[int, Field(strict=True, description="Minor units of `currency`")]
     currency: Annotated[str, StringConstraints(max_length=16)]
     description: Description | None = None
+    save_card: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="Keep the card as the customer's default for auto top-up"
+            " (Stripe's `setup_future_usage=off_session`).",
+        ),
+    ] = False
 
 
 class PaymentIntentResult(BaseModel):

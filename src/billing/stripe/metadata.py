@@ -28,6 +28,7 @@ PURPOSE = "purpose"
 CREDITS = "credits"
 TOPUP = "topup"  # the purpose of a payment-form top-up's payment intent
 AUTO_TOPUP = "auto_topup"  # the purpose of an automatic (off-session) top-up's intent
+TOPUP_ID = "topup_id"  # which auto top-up an intent charges for
 
 
 def written(user_id: int, **fields: str) -> dict[str, str]:
@@ -94,10 +95,19 @@ def metadata_credits(obj: StripeObject, legacy_before: datetime | None) -> int |
     """The credits the service wrote into an object's metadata (a top-up's intent, a
     checkout session); None when absent. ValueError when it is not a whole number: the
     service never writes that, so it is a fault for a person, not a value to guess at."""
-    value = _value(obj, CREDITS, legacy_before)
+    return _whole_number(obj, CREDITS, legacy_before)
+
+
+def metadata_topup_id(obj: StripeObject) -> int | None:
+    """The auto top-up an intent charges for (written since auto top-up was built)."""
+    return _whole_number(obj, TOPUP_ID, None)
+
+
+def _whole_number(obj: StripeObject, name: str, legacy_before: datetime | None) -> int | None:
+    value = _value(obj, name, legacy_before)
     if value is None:
         return None
     text = str(value)
     if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"{obj.get('id')} has malformed credits metadata")
+        raise ValueError(f"{obj.get('id')} has malformed {name} metadata")
     return int(text)

@@ -5,6 +5,9 @@ made, never by the client; see `stripe.metadata` for the plain keys of older int
 Only those are credited here: checkout and invoice payment intents succeed too, and
 their own events credit them (no double credit). The credits open a grant whose source
 is the purpose (default priority, never expiring); both are recorded as `topup` payments.
+An auto top-up's intent also names its top-up (`billing_topup_id`), which it settles; a
+card paid with `setup_future_usage=off_session` becomes the customer's default, the one
+auto top-up charges.
 """
 
 from __future__ import annotations
@@ -15,14 +18,18 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.errors import ValidationProblem
+from billing.core.times import utcnow
 from billing.credits.accounts import PURCHASE
 from billing.credits.grants import GrantTerms
 from billing.payments import recorded_payments
+from billing.payments.auto_topup import service as auto_topup
+from billing.payments.auto_topup.cards import keep_as_default
 from billing.stripe.metadata import (
     AUTO_TOPUP,
     TOPUP,
     metadata_credits,
     metadata_purpose,
+    metadata_topup_id,
     metadata_user_id,
 )
 from billing.stripe.readers import StripeObject, object_id
@@ -76,6 +83,12 @@ async def topup_succeeded(
     await recorded_payments.record_purchase(
         session, PURCHASE, payment, credits=credits, key=key, grant=GrantTerms(purpose)
     )
+    topup_id = metadata_topup_id(intent) if purpose == AUTO_TOPUP else None
+    if topup_id is not None:
+        await auto_topup.succeeded(session, topup_id, intent_id, utcnow())
+    method, customer = object_id(intent.get("payment_method")), object_id(intent.get("customer"))
+    if intent.get("setup_future_usage") == "off_session" and method and customer:
+        await keep_as_default(context.stripe, customer, method)  # the card saved to top up
 
 
 async def topup_failed(context: HandlerContext, session: AsyncSession, event: WebhookEvent) -> None:
@@ -98,6 +111,10 @@ async def topup_failed(context: HandlerContext, session: AsyncSession, event: We
         failure_code=error.get("decline_code") or error.get("code"),
         failure_message=error.get("message"),
     )
+    topup_id = metadata_topup_id(intent)
+    if topup_id is not None:
+        code = str(error.get("code") or "card_declined")
+        await auto_topup.failed(session, topup_id, (code, str(intent["id"])), utcnow())
     logger.info("topup_failed", payment_intent=intent["id"], code=error.get("code"))
 
 
