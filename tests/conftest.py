@@ -45,7 +45,7 @@ PG_RESET = (
     "TRUNCATE credit_holds, credit_grant_entries, credit_grants, credit_entries,"
     " credit_transactions,"
     " idempotency_keys, api_keys, webhook_events, webhook_endpoints, webhook_messages,"
-    " webhook_deliveries, webhook_attempts,"
+    " webhook_deliveries, webhook_attempts, auto_topups, auto_topup_settings,"
     " stripe_customers, subscriptions, payments, disputes, catalog_products, catalog_prices,"
     " audit_log;"
     " UPDATE catalog_version SET version = 0;"

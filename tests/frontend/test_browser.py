@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from billing.http.frontend import FRONTEND_DIST
+from billing.runtime.demo import SECRET_KEY
 from tests.runtime.test_demo import Demo, running_demo
 from tests.runtime.test_demo import _pay as pay
 from tests.support.sandbox import wait_for
@@ -232,6 +233,25 @@ def test_payment_form(
     page.screenshot(path=shots / "outcome.png", full_page=True)
     settle(demo)  # a decline's events, too, are processed before the balance is read
     assert api.balance() == credits
+
+
+def test_payment_form_saves_the_card_for_auto_top_up(page: Page, demo: Demo) -> None:
+    api = Api(demo, 207)
+    sign_in(page, demo, api.user_id)
+    page.get_by_label("Amount (USD)").fill("25.00")
+    type_card(page, "4242424242424242")
+    save = page.get_by_role("checkbox", name="Save this card for auto top-up")
+    expect(save).not_to_be_checked()
+    save.check()
+    with page.expect_response("**/api/stripe/create-payment-intent") as created:
+        page.get_by_role("button", name="Pay $25.00").click()
+    assert created.value.request.post_data_json["save_card"] is True
+    expect(page.get_by_role("status").filter(has_text="succeeded")).to_be_visible()
+    intent_id = created.value.json()["id"]
+    url = f"{demo.sandbox}/v1/payment_intents/{intent_id}"
+    intent = httpx.get(url, headers={"Authorization": f"Bearer {SECRET_KEY}"}).json()
+    assert (intent["status"], intent["setup_future_usage"]) == ("succeeded", "off_session")
+    balance_is(page, 2500)
 
 
 def test_subscribing_then_canceling_at_period_end(page: Page, demo: Demo, shots: Path) -> None:

@@ -142,3 +142,17 @@ async def test_a_replayed_request_creates_one_intent(
     assert_problem(conflict, 409, "idempotency_conflict")
     customer = sandbox.v1.payment_intents.retrieve(first.json()["id"]).customer
     assert [i.id for i in intents_of(sandbox, customer)] == [first.json()["id"]]
+
+
+async def test_save_card_asks_stripe_to_keep_the_card_for_off_session_charges(
+    http: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
+) -> None:
+    user = fresh_user()
+    saved = await post(http, PATH, topup(user, save_card=True), creds.bearer(user))
+    plain = await post(http, PATH, topup(user), creds.bearer(user))
+    assert sandbox.v1.payment_intents.retrieve(saved.json()["id"]).setup_future_usage == (
+        "off_session"
+    )
+    assert sandbox.v1.payment_intents.retrieve(plain.json()["id"]).setup_future_usage is None
+    refused = await post(http, PATH, topup(user, save_card="yes"), creds.bearer(user))
+    assert_problem(refused, 422, "validation_error")

@@ -8,7 +8,7 @@ from typing import Any
 
 from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund, store
 
-from . import errors, events, payment_methods, routing
+from . import errors, events, pagination, payment_methods, routing
 from .params import Params, as_bool, as_dict, as_int, metadata, reject_unknown, required
 
 _CREATE = (
@@ -294,6 +294,17 @@ def create(data: Params) -> PaymentIntent:
             off_session=as_bool(data.get("off_session", False), "off_session"),
         )
     return pi
+
+
+@routing.api("GET", "/v1/payment_intents")
+def list_all(data: Params) -> pagination.Page:
+    """PaymentIntents newest first, a customer's when `customer` is given."""
+    reject_unknown(data, (*pagination.PAGE_PARAMS, "customer"))
+    customer = data.get("customer")
+    items = [
+        pi for pi in pagination.stored("payment_intent") if not customer or pi.customer == customer
+    ]
+    return pagination.page("/v1/payment_intents", items, data)
 
 
 def _intent_for(data: Params) -> PaymentIntent:

@@ -63,8 +63,23 @@ describe('<PaymentForm>', () => {
       amount: 2500,
       currency: 'usd',
       description: 'Top-up',
+      save_card: false,
     });
     expect(api.calls[0]?.headers.get('Idempotency-Key')).toBeTruthy();
+  });
+
+  it('offers to save the card for auto top-up, unticked by default, and sends save_card when ticked', async () => {
+    const { api, onSuccess } = setup(async () => SUCCEEDED);
+    const save = await screen.findByRole('checkbox', { name: 'Save this card for auto top-up' });
+    expect(save).not.toBeChecked();
+    await userEvent.click(save);
+    expect(save).toBeChecked();
+    await userEvent.click(screen.getByRole('button', { name: 'Pay $25.00' }));
+
+    await waitFor(() => expect(onSuccess).toHaveBeenCalledTimes(1));
+    expect(api.sent('POST', '/api/stripe/create-payment-intent').map((call) => call.body)).toEqual([
+      { user_id: 7, amount: 2500, currency: 'usd', description: 'Top-up', save_card: true },
+    ]);
   });
 
   it('disables the button while paying, so one click pays once', async () => {
@@ -75,6 +90,7 @@ describe('<PaymentForm>', () => {
 
     const paying = await screen.findByRole('button', { name: 'Paying…' });
     expect(paying).toBeDisabled();
+    expect(screen.getByRole('checkbox', { name: 'Save this card for auto top-up' })).toBeDisabled();
     await userEvent.click(paying);
     expect(api.calls).toHaveLength(1);
 

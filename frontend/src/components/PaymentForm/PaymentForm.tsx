@@ -5,6 +5,8 @@
  * The service creates the payment intent (it decides the credits, never the browser), and
  * Stripe.js confirms it with the card, running 3D Secure when the bank asks for it. The card
  * goes from the element to Stripe only: the service receives the amount, never card data.
+ * With "Save this card for auto top-up" ticked, the service asks Stripe to keep the card for
+ * later off-session charges (`save_card: true`); unticked, the request says `save_card: false`.
  */
 import { CardElement, Elements, useElements, useStripe } from '@stripe/react-stripe-js';
 import type { Stripe, StripeCardElementOptions } from '@stripe/stripe-js';
@@ -124,7 +126,9 @@ function CardPayment(props: PaymentFormProps & { service: StripeService }) {
   const stripe = useStripe();
   const elements = useElements();
   const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
+  const [saveCard, setSaveCard] = useState(false);
   const labelId = useId();
+  const saveCardId = useId();
   const live = useRef(true);
   useEffect(() => {
     live.current = true;
@@ -159,6 +163,7 @@ function CardPayment(props: PaymentFormProps & { service: StripeService }) {
       amount,
       currency: currency.toLowerCase(),
       description: description ?? null,
+      save_card: saveCard,
     });
     if (!intent.success) {
       fail({ code: intent.error.code, message: problemMessage(intent.error) });
@@ -222,6 +227,18 @@ function CardPayment(props: PaymentFormProps & { service: StripeService }) {
           <CardElement options={CARD_OPTIONS} />
         </div>
         <p className="hint">Your card details go straight to Stripe; this site never sees them.</p>
+      </div>
+      <div className="field">
+        <label htmlFor={saveCardId}>
+          <input
+            id={saveCardId}
+            type="checkbox"
+            checked={saveCard}
+            disabled={paying}
+            onChange={(event) => setSaveCard(event.target.checked)}
+          />{' '}
+          Save this card for auto top-up
+        </label>
       </div>
       {outcome.kind === 'failed' && (
         <p className="notice notice-error" role="alert">
