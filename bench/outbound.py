@@ -51,18 +51,18 @@ ATTEMPTS = "SELECT count(*) FROM webhook_attempts"
 TIMEOUT_SECONDS = 300
 
 
-async def _endpoint(settings: Settings, url: str) -> None:
+async def endpoint(settings: Settings, url: str, events: tuple[str, ...] = ("*",)) -> None:
     database = Database(settings)
     try:
         async with database.sessions() as session:
             await service.create(
-                session, settings, url=url, events=["*"], description="bench", actor="bench"
+                session, settings, url=url, events=list(events), description="bench", actor="bench"
             )
     finally:
         await database.dispose()
 
 
-def _workers(env: dict[str, str], count: int, stack: ExitStack) -> None:
+def workers(env: dict[str, str], count: int, stack: ExitStack) -> None:
     for _ in range(count):
         log = stack.enter_context(open(os.devnull, "wb"))  # noqa: SIM115 (closed by the stack)
         worker = subprocess.Popen(
@@ -111,11 +111,11 @@ def main() -> None:
             DATABASE_URL=env["DATABASE_URL"],
             BILLING_DATA_DIR=Path(data_dir),
         )
-        asyncio.run(_endpoint(settings, f"{receiver}/hooks"))
+        asyncio.run(endpoint(settings, f"{receiver}/hooks"))
         psql(database, SEED.format(messages=args.messages))
         say(f"{args.messages:,} messages in the outbox; {args.workers} workers sending ...")
-        with ExitStack() as workers:
-            _workers(env, args.workers, workers)
+        with ExitStack() as running:
+            workers(env, args.workers, running)
             rate = _delivered_per_second(database, args.messages)
         attempts = int(psql(database, ATTEMPTS))
 

@@ -185,6 +185,32 @@ def outbound_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     ]
 
 
+def alert_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
+    """Spends while wallets cross a low-balance threshold, against spends with none."""
+    rate, errors, row = columns(f, "rate"), columns(f, "errors"), partial(Row, "alerts")
+    none, off = "spends, no thresholds", "spends, wallet trigger off"
+    return [
+        row(none, rate["no_thresholds"], "/s", off, rate["watch_off"]),
+        row(
+            "credits.low told, nobody subscribed",
+            rate["alerts_unsubscribed"],
+            "/s",
+            none,
+            rate["no_thresholds"],
+            at_least(0.9, "ratio"),
+        ),
+        row(
+            "credits.low told, an endpoint subscribed, delivered on the same cores",
+            rate["alerts_subscribed"],
+            "/s",
+            none,
+            rate["no_thresholds"],
+            at_least(0.9, "ratio"),
+        ),
+        row("non-2xx responses", sum(errors.values()), "", target=at_most(0)),
+    ]
+
+
 def hello_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     hello, row = f["hello"], partial(Row, "baseline")
     return [
@@ -200,6 +226,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[Row]]
     "usage": usage_rows,
     "holds": hold_rows,
     "outbound": outbound_rows,
+    "alerts": alert_rows,
     "hello": hello_rows,
 }
 

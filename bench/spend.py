@@ -45,18 +45,20 @@ TOKEN_USERS = 2000
 # (the limiter still counts every request, as in production; it just never refuses one).
 SERVICE_ENV = {"BILLING_RATE_LIMIT": "1000000/second"}
 # Line i of BENCH_TOKENS is user i's bearer token; BENCH_KEY, if set, is used instead.
+# Random users are BENCH_OFFSET + 1..BENCH_USERS.
 WRK_SCRIPT = """
 local tokens = {}
 for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
 local key = os.getenv("BENCH_KEY")
 local users = tonumber(os.getenv("BENCH_USERS"))
 local hot = tonumber(os.getenv("BENCH_HOT") or "0")
+local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 wrk.method = "POST"
 wrk.body = '{"amount": 1}'
 wrk.headers["Content-Type"] = "application/json"
 request = function()
   local user = hot
-  if hot == 0 then user = math.random(1, users) end
+  if hot == 0 then user = offset + math.random(1, users) end
   if key then
     wrk.headers["X-API-Key"] = key
   else

@@ -22,6 +22,9 @@ from billing.outbound import service
 from billing.outbound.dispatcher import BACKOFF, LEASE, claim, deliver, fan_out
 from billing.outbound.models import WebhookAttempt, WebhookDelivery
 from billing.outbound.sending import client as http_client
+from tests.conftest import Credentials
+from tests.credits.test_watch import set_threshold
+from tests.support.credits import add, spend
 from tests.support.receiver import HANG, Receiver, receiver
 
 
@@ -219,3 +222,17 @@ async def test_workers_share_the_outbox_and_send_each_message_once(world: Dispat
         pass
     assert sorted(world.platform.ids()) == sorted(sent)
     assert {status for status, _, _ in await _deliveries(world)} == {"delivered"}
+
+
+async def test_a_balance_alert_written_by_a_debit_reaches_the_platform_signed(
+    world: Dispatching, client: httpx.AsyncClient, creds: Credentials
+) -> None:
+    _, secret = await _endpoint(world, events="credits.low")
+    await set_threshold(client, creds.admin(), 50, 100)
+    await add(client, creds.admin(), 50, 150)
+    await spend(client, creds.admin(), 50, 60)
+    assert await world.deliver() == 1
+    [request] = world.platform.received
+    payload = Webhook(secret).verify(request.body, request.headers)
+    assert payload["type"] == "credits.low"
+    assert payload["data"] == {"user_id": 50, "balance": 90, "threshold": 100}

@@ -255,6 +255,21 @@ async def deliver(
     """One pass: fan out, claim, send, record; how many attempts it made."""
     if only is None:
         await fan_out(database)
+    return await send_due(database, settings, client, only)
+
+
+async def more_to_do(database: Database, settings: Settings, client: httpx.AsyncClient) -> bool:
+    """One pass of a worker; True when it came back full (fanning out or sending), so the
+    worker goes on at once."""
+    fanned = await fan_out(database)
+    return max(fanned, await send_due(database, settings, client)) >= BATCH
+
+
+async def send_due(
+    database: Database, settings: Settings, client: httpx.AsyncClient, only: int | None = None
+) -> int:
+    """Claim what is due (`only` that delivery, if given), send it and record the answers;
+    how many attempts it made."""
     claimed = await claim(database, settings, only)
     gate = asyncio.Semaphore(CONNECTIONS)
     production = settings.BILLING_ENV == "production"

@@ -94,14 +94,18 @@ class PeriodicJob:
 async def run_periodically(
     stop: asyncio.Event, interval: float, job: Callable[[], Awaitable[object]], name: str
 ) -> None:
-    """Run `job` now and then every `interval` seconds until `stop` is set. A failure is
-    logged and the job tried again at its next turn; the jobs resume where they left off."""
+    """Run `job` now and then every `interval` seconds until `stop` is set. A job that
+    answers `True` has more to do at once: it runs again without the pause, so a backlog
+    is worked off in short runs, each ending in a chance to stop. A failure is logged and
+    the job tried again at its next turn; the jobs resume where they left off."""
     while not stop.is_set():
         try:
-            await job()
+            more = await job()
         except Exception:
             logger.exception("periodic_job_failed", job=name)
-        await _pause(stop, interval)
+            more = False
+        if more is not True:
+            await _pause(stop, interval)
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

@@ -65,21 +65,19 @@ async def test_one_top_up_in_flight_charged_once_and_settled_once(
     creds: Credentials,
     sandbox: stripe.StripeClient,
 ) -> None:
-    database, job = (
-        app_database(stripe_client),
-        AutoTopups(app_database(stripe_client), stripe_settings),
-    )
+    database = app_database(stripe_client)
+    charge = AutoTopups(database, stripe_settings).charge_requested
     user, customer = await armed_user(stripe_client, creds, sandbox, limit=10_000)
-    assert await job() == 0  # above the threshold: nothing asked
+    assert await charge() == 0  # above the threshold: nothing asked
     await spend(stripe_client, creds.admin(), user, 600)  # 400: asks
     await spend(stripe_client, creds.admin(), user, 100)  # 300: one is asked for already
-    assert await job() == 1
+    assert await charge() == 1
     [topup] = await topups(database, user)
     [intent] = intents_for(sandbox, customer)
     assert (topup.status, topup.payment_intent_id) == (PENDING, intent)
     assert sandbox.v1.payment_intents.retrieve(intent).status == "succeeded"
     await spend(stripe_client, creds.admin(), user, 100)  # still in flight: no second one
-    assert await job() == 0
+    assert await charge() == 0
 
     # Its worker stopped before hearing Stripe's answer: the next one charges again under
     # the same idempotency key, and Stripe answers with the same intent.
@@ -90,7 +88,7 @@ async def test_one_top_up_in_flight_charged_once_and_settled_once(
             .where(AutoTopup.id == topup.id)
             .values(status=CHARGING, payment_intent_id=None, claimed_until=stale)
         )
-    assert await job() == 1
+    assert await charge() == 1
     assert intents_for(sandbox, customer) == [intent]
     assert (await topups(database, user))[0].payment_intent_id == intent
 
@@ -99,7 +97,7 @@ async def test_one_top_up_in_flight_charged_once_and_settled_once(
             await service.succeeded(session, topup.id, intent, utcnow())
     assert await told(database, user) == ["topup.succeeded"]
     await spend(stripe_client, creds.admin(), user, 100)  # settled: it may ask again
-    assert await job() == 1
+    assert await charge() == 1
     assert len(intents_for(sandbox, customer)) == 2
 
 
@@ -110,30 +108,28 @@ async def test_the_monthly_limit_holds_until_the_next_utc_month(
     sandbox: stripe.StripeClient,
     clock: Clock,
 ) -> None:
-    database, job = (
-        app_database(stripe_client),
-        AutoTopups(app_database(stripe_client), stripe_settings),
-    )
+    database = app_database(stripe_client)
+    charge = AutoTopups(database, stripe_settings).charge_requested
     user, customer = await armed_user(stripe_client, creds, sandbox, limit=3000)
     headers = await creds.api_key("service")
     await spend(stripe_client, headers, user, 600)
-    assert await job() == 1
+    assert await charge() == 1
     [first] = await topups(database, user)
     async with database.sessions() as session, session.begin():
         await service.succeeded(session, first.id, str(first.payment_intent_id), utcnow())
     await spend(stripe_client, headers, user, 100)  # 2000 more would make 4000 > 3000
-    assert await job() == 0
+    assert await charge() == 0
     assert await told(database, user) == ["topup.succeeded", "topup.limit_reached"]
     limit = json.loads(await _last_body(database, user))["data"]
     assert (limit["monthly_limit"], limit["charged_this_month"]) == (3000, 2000)
     await spend(stripe_client, headers, user, 100)  # no asking again this month
-    assert await job() == 0
+    assert await charge() == 0
     assert len(intents_for(sandbox, customer)) == 1
 
     _, next_month = month_of(utcnow())
     clock.offset = next_month - utcnow() + timedelta(minutes=1)
     await spend(stripe_client, headers, user, 100)
-    assert await job() == 1
+    assert await charge() == 1
     assert len(intents_for(sandbox, customer)) == 2
 
 

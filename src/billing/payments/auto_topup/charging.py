@@ -42,7 +42,12 @@ class AutoTopups:
         self.database, self.settings = database, settings
         self._client: stripe.StripeClient | None = None
 
-    async def __call__(self) -> int:
+    async def __call__(self) -> bool:
+        """True when it took a full batch: there may be more waiting."""
+        return await self.charge_requested() >= BATCH
+
+    async def charge_requested(self) -> int:
+        """Take the requests and the abandoned charges, and charge each; how many."""
         self._client = self._client or create_client(self.settings)
         if self._client is None:  # no Stripe configured: the requests wait for one
             return 0
