@@ -40,16 +40,23 @@ BACKENDS = [
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 WEBHOOK_SECRET = "whsec_test_billing"
 SLOW_RETRIES = ("--webhook-retry-delays", "0.5,1,2,4,8")
-# Rows that tests create; system accounts (seeded by the migration) stay.
-PG_RESET = (
-    "TRUNCATE credit_holds, credit_grant_entries, credit_grants, credit_entries,"
-    " credit_transactions,"
+# Rows that tests create; system accounts (seeded by the migration) stay. DELETE, not
+# TRUNCATE: a TRUNCATE gives each table new files, synced at commit (180 ms a test here,
+# against 10); the `replica` role skips the ledger's immutability and key triggers.
+TESTS_TABLES = (
+    "credit_holds, credit_grant_entries, credit_grants, credit_entries, credit_transactions,"
     " idempotency_keys, api_keys, webhook_events, webhook_endpoints, webhook_messages,"
     " webhook_deliveries, webhook_attempts, auto_topups, auto_topup_settings,"
     " stripe_customers, subscriptions, payments, disputes, catalog_products, catalog_prices,"
-    " audit_log;"
-    " UPDATE catalog_version SET version = 0;"
-    " DELETE FROM credit_accounts WHERE kind = 'wallet'"
+    " audit_log"
+)
+PG_RESET = ";".join(
+    [
+        "SET LOCAL session_replication_role = replica",
+        *(f"DELETE FROM {table.strip()}" for table in TESTS_TABLES.split(",")),  # noqa: S608
+        "UPDATE catalog_version SET version = 0",
+        "DELETE FROM credit_accounts WHERE kind = 'wallet'",
+    ]
 )
 
 

@@ -20,6 +20,7 @@ from billing.core.correlation import HEADER
 from billing.core.times import Clock, utcnow
 from billing.db.engine import Database
 from billing.payments import recorded_payments
+from billing.payments.auto_topup.models import AutoTopup
 from billing.payments.models import Subscription
 from billing.runtime.cli import app
 from tests.compliance.privacy import EXPORT, customer_with_contact
@@ -71,6 +72,7 @@ async def seed(database: Database, settings: Settings) -> None:
             session, failed, failure_code="card_declined", failure_message="declined"
         )
         session.add_all([subscription(USER, "sub_mine"), subscription(OTHER, "sub_other")])
+        session.add_all([auto_topup(USER, "pi_auto_mine"), auto_topup(OTHER, "pi_auto_other")])
 
 
 @pytest.fixture
@@ -83,7 +85,24 @@ async def seeded(
     traced = {**creds.bearer(USER), HEADER: "trace-export"}
     assert (await spend(client, traced, USER, 120)).status_code == 200
     assert (await add(client, admin, OTHER, 70)).status_code == 200
+    threshold = {"low_balance_threshold": 50}
+    put = await client.put(f"/api/financial/credits/{USER}/settings", json=threshold, headers=admin)
+    assert put.status_code == 200, put.text
     return client
+
+
+def auto_topup(user_id: int, intent: str) -> AutoTopup:
+    now = utcnow()
+    return AutoTopup(
+        user_id=user_id,
+        status="succeeded",
+        amount=2000,
+        currency="usd",
+        credits=2000,
+        payment_intent_id=intent,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def without_time(document: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +130,10 @@ async def test_the_export_holds_the_users_customer_payments_subscriptions_ledger
     ]
     assert payments[1]["failure_code"] == "card_declined"
     assert [s["stripe_subscription_id"] for s in export["subscriptions"]] == ["sub_mine"]
+    assert export["credit_settings"] == {"low_balance_threshold": 50, "auto_topup": None}
+    assert [(t["payment_intent_id"], t["status"]) for t in export["auto_topups"]] == [
+        ("pi_auto_mine", "succeeded")
+    ]
 
     grant, spent = export["credit_transactions"]
     assert (grant["kind"], grant["amount"], grant["description"]) == ("admin_grant", 500, "welcome")
@@ -212,8 +235,10 @@ async def test_an_unknown_user_exports_an_empty_document(
             "held": 0,
             "expiring": [],
         },
+        "credit_settings": {"low_balance_threshold": None, "auto_topup": None},
         "payments": [],
         "subscriptions": [],
+        "auto_topups": [],
         "credit_grants": [],
         "credit_transactions": [],
         "audit_entries": [],

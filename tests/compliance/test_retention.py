@@ -175,6 +175,24 @@ async def test_a_periodic_job_runs_at_start_then_each_interval_and_outlives_fail
     assert all(gap >= 0.04 for gap in gaps)
 
 
+async def test_a_job_with_more_to_do_runs_again_at_once_and_may_stop_in_between() -> None:
+    stop = asyncio.Event()
+    runs: list[float] = []
+
+    async def job() -> bool:
+        runs.append(asyncio.get_running_loop().time())
+        if len(runs) == 5:
+            stop.set()
+        return len(runs) != 3  # a backlog, drained on the third run, then another
+
+    await asyncio.wait_for(run_periodically(stop, 1.0, job, "test"), 5)
+    assert len(runs) == 5
+    gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
+    assert max(gaps[:2]) < 0.5  # no pause while the job has more to do
+    assert gaps[2] >= 0.9  # the pause once it had none
+    assert max(gaps[3:]) < 0.5
+
+
 async def test_the_worker_applies_retention_when_it_starts(
     database: Database, settings: Settings
 ) -> None:

@@ -2,7 +2,8 @@
 
 {"user_id", "generated_at", "customer": {stripe_customer_id, email, name, created_at,
 erased_at} | null, "credit_balance": {user_id, balance, updated_at, held, expiring: [{amount,
-expires_at}]}, "payments": [...], "subscriptions": [...], "credit_grants": [...],
+expires_at}]}, "credit_settings": {low_balance_threshold, auto_topup}, "payments": [...],
+"subscriptions": [...], "auto_topups": [...], "credit_grants": [...],
 "credit_transactions": [{..., "entries": [{"account", "amount", "balance_after"}]}],
 "audit_entries": [...]}
 
@@ -36,6 +37,8 @@ from billing.credits.models import CreditAccount, CreditEntry, CreditGrant, Cred
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.db.types import Base
+from billing.payments.auto_topup import settings as auto_topup_settings
+from billing.payments.auto_topup.models import AutoTopup
 from billing.payments.models import Payment, StripeCustomer, Subscription
 
 PAGE_SIZE = 500
@@ -122,6 +125,7 @@ def _as_shown(grant: CreditGrant) -> Record:
 SECTIONS: tuple[tuple[str, Page], ...] = (
     ("payments", _rows(Payment, Payment.id, Payment.user_id)),
     ("subscriptions", _rows(Subscription, Subscription.id, Subscription.user_id)),
+    ("auto_topups", _rows(AutoTopup, AutoTopup.id, AutoTopup.user_id)),
     ("credit_grants", _rows(CreditGrant, CreditGrant.id, CreditGrant.user_id, shown=_as_shown)),
     ("credit_transactions", _ledger),
     ("audit_entries", _rows(AuditEntry, AuditEntry.id, AuditEntry.user_id, frozenset({"txid"}))),
@@ -156,11 +160,14 @@ async def open_export(
     async with database.sessions() as session:
         balance = await credits.balance(session, user_id)  # reads outside a transaction
         customer = await customer_record(session, settings, user_id)
+    async with database.sessions() as session:
+        credit_settings = await auto_topup_settings.read(session, user_id)
     head = {
         "user_id": user_id,
         "generated_at": utcnow(),
         "customer": customer,
         "credit_balance": balance,  # a dataclass: orjson writes every field
+        "credit_settings": credit_settings.model_dump(exclude={"user_id"}),
     }
     return _stream(database, user_id, orjson.dumps(head), page_size)
 

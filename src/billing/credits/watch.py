@@ -31,7 +31,7 @@ def alert_level(spendable: int, threshold: int | None) -> int:
     return ABOVE
 
 
-def low_balance_threshold(session: AsyncSession, own: int | None) -> int | None:
+def threshold_for(session: AsyncSession, own: int | None) -> int | None:
     """The user's own threshold, else the service's default (BILLING_LOW_BALANCE_THRESHOLD)."""
     return own if own is not None else session.info.get(LOW_BALANCE_THRESHOLD)
 
@@ -47,7 +47,7 @@ async def balance_moved(
     """A SQLite posting moved the wallet (its row locked: SQLite has one writer) to
     `spendable`: tell a downward crossing, request an auto top-up, remember the level."""
     wallet = await repository.watched_wallet(session, account_id)
-    threshold = low_balance_threshold(session, wallet.low_balance_threshold)
+    threshold = threshold_for(session, wallet.low_balance_threshold)
     level = alert_level(spendable, threshold)
     changes: dict[str, Any] = {"alert_level": level} if level != wallet.alert_level else {}
     if debit:

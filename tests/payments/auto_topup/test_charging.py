@@ -13,12 +13,14 @@ from sqlalchemy import select, update
 
 from billing.core.config import Settings
 from billing.core.times import Clock, utcnow
+from billing.credits import watch
 from billing.db.engine import Database
 from billing.db.outbox import OutboxMessage
-from billing.payments.auto_topup import service
+from billing.payments.auto_topup import charging, service
 from billing.payments.auto_topup.charging import AutoTopups
-from billing.payments.auto_topup.models import CHARGING, PENDING, AutoTopup
+from billing.payments.auto_topup.models import CANCELED, CHARGING, PENDING, AutoTopup
 from billing.payments.auto_topup.service import month_of
+from billing.stripe.client import create_client, require_client
 from tests.conftest import Credentials, app_database
 from tests.payments.auto_topup.conftest import SETTINGS, TERMS, user_with_card
 from tests.support.credits import add, spend
@@ -99,6 +101,32 @@ async def test_one_top_up_in_flight_charged_once_and_settled_once(
     await spend(stripe_client, creds.admin(), user, 100)  # settled: it may ask again
     assert await charge() == 1
     assert len(intents_for(sandbox, customer)) == 2
+
+
+async def test_a_top_up_asked_for_before_auto_topup_was_turned_off_is_not_charged(
+    stripe_client: httpx.AsyncClient,
+    stripe_settings: Settings,
+    creds: Credentials,
+    sandbox: stripe.StripeClient,
+) -> None:
+    database = app_database(stripe_client)
+    charge = AutoTopups(database, stripe_settings).charge_requested
+    user, customer = await armed_user(stripe_client, creds, sandbox, limit=10_000)
+    await spend(stripe_client, creds.admin(), user, 600)  # asks
+    async with database.sessions() as session, session.begin():  # taken, not yet charged
+        [user_asking] = await watch.take_topup_requests(session, 10)
+        row = await service.start(session, stripe_settings, user_asking, utcnow())
+    assert row is not None
+    off = {"auto_topup": {**TERMS, "enabled": False, "monthly_limit": 10_000}}
+    saved = await stripe_client.put(SETTINGS.format(user), json=off, headers=creds.admin())
+    assert saved.status_code == 200, saved.text
+    await charging.charge(database, require_client(create_client(stripe_settings)), row.id)
+    assert intents_for(sandbox, customer) == []
+    assert [topup.status for topup in await topups(database, user)] == [CANCELED]
+    on = {"auto_topup": {**TERMS, "monthly_limit": 10_000}}
+    await stripe_client.put(SETTINGS.format(user), json=on, headers=creds.admin())
+    await spend(stripe_client, creds.admin(), user, 100)  # no longer in flight: asks again
+    assert await charge() == 1
 
 
 async def test_the_monthly_limit_holds_until_the_next_utc_month(

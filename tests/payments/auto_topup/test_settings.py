@@ -99,3 +99,13 @@ async def test_only_the_user_and_admins_may_change_them(
     assert (await put(stripe_client, creds.admin(), 9, body)).status_code == 200
     low = {"low_balance_threshold": 0}
     assert_problem(await put(stripe_client, creds.admin(), 9, low), 422, "validation_error")
+
+
+async def test_a_deleted_customer_has_no_saved_card(
+    stripe_client: httpx.AsyncClient, creds: Credentials, sandbox: stripe.StripeClient
+) -> None:
+    user, customer = await user_with_card(app_database(stripe_client), sandbox)
+    sandbox.v1.customers.delete(customer)
+    body = {"auto_topup": {**TERMS, "monthly_limit": 6000}}
+    refused = await put(stripe_client, creds.bearer(user), user, body)
+    assert_problem(refused, 422, "payment_method_required")

@@ -8,7 +8,9 @@ request, `topup_resumes_at` after the monthly limit).
 Every posting that moves a wallet updates that row with the row locked, so what a debit
 decides there is decided once, in the debit's own transaction: on PostgreSQL a trigger on
 the row decides it, whatever statement moved the balance; on SQLite `credits.watch` does,
-in the posting's transaction.
+in the posting's transaction. Wallets start above every line (`alert_level` 0): one whose
+balance is already below the service's default threshold tells `credits.low` once, at its
+next debit.
 
 Revision ID: 0018
 Revises: 0017
@@ -85,7 +87,7 @@ END $$
 """
 WATCH_TRIGGER = """
 CREATE TRIGGER credit_wallet_watch
-AFTER INSERT OR UPDATE OF balance, low_balance_threshold, topup_threshold
+AFTER INSERT OR UPDATE OF balance, low_balance_threshold
 ON credit_accounts FOR EACH ROW WHEN (NEW.kind = 'wallet')
 EXECUTE FUNCTION credit_wallet_watch()
 """

@@ -7,12 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import stripe
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.payments.customers import customer_id_for
 from billing.payments.errors import PaymentMethodRequired
-from billing.stripe.client import stripe_errors
+from billing.stripe.client import retrieve_or_none
 from billing.stripe.readers import object_id
+
+logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +28,12 @@ async def saved_card(session: AsyncSession, client: stripe.StripeClient, user_id
     """The user's saved card; 422 `payment_method_required` when there is none."""
     async with session.begin():
         customer = await customer_id_for(session, user_id)
-    method = None
+    found = None
     if customer is not None:
-        async with stripe_errors():
-            found = await client.v1.customers.retrieve_async(customer)
-        chosen = found.invoice_settings.default_payment_method if found.invoice_settings else None
-        method = object_id(chosen) if not isinstance(chosen, stripe.PaymentMethod) else chosen.id
+        found = await retrieve_or_none(client.v1.customers.retrieve_async(customer))
+    method = None
+    if found is not None and not found.get("deleted"):  # a deleted customer: `deleted: true`
+        method = object_id((found.get("invoice_settings") or {}).get("default_payment_method"))
     if customer is None or method is None:
         raise PaymentMethodRequired(
             "Auto top-up charges a saved card: make a top-up with save_card: true, or save"
@@ -40,8 +43,12 @@ async def saved_card(session: AsyncSession, client: stripe.StripeClient, user_id
 
 
 async def keep_as_default(client: stripe.StripeClient, customer: str, payment_method: str) -> None:
-    """Make a card just saved (`setup_future_usage`) the customer's default."""
-    async with stripe_errors():
+    """Make a card just saved (`setup_future_usage`) the customer's default. Best effort:
+    the payment it paid is credited whatever Stripe answers here (a card detached since,
+    a customer deleted); the user can still save one in the portal."""
+    try:
         await client.v1.customers.update_async(
             customer, {"invoice_settings": {"default_payment_method": payment_method}}
         )
+    except stripe.StripeError as exc:
+        logger.warning("default_card_not_kept", customer=customer, error=type(exc).__name__)

@@ -22,7 +22,7 @@ from billing.credits import watch
 from billing.db.engine import Database
 from billing.payments.auto_topup import repository, service
 from billing.payments.auto_topup.cards import SavedCard, saved_card
-from billing.payments.auto_topup.models import CHARGING, AutoTopup
+from billing.payments.auto_topup.models import AutoTopup
 from billing.payments.errors import PaymentMethodRequired
 from billing.stripe.client import create_client
 from billing.stripe.metadata import AUTO_TOPUP, TOPUP_ID, written
@@ -53,7 +53,10 @@ class AutoTopups:
             return 0
         charges = await self._take()
         for topup_id in charges:
-            await charge(self.database, self._client, topup_id)
+            try:
+                await charge(self.database, self._client, topup_id)
+            except Exception:  # the others go on; this one is leased again later
+                logger.exception("auto_topup_charge_failed", topup_id=topup_id)
         return len(charges)
 
     async def _take(self) -> list[int]:
@@ -61,20 +64,27 @@ class AutoTopups:
         async with self.database.sessions() as session, session.begin():
             started = []
             for user_id in await watch.take_topup_requests(session, BATCH):
-                row = await service.start(session, self.settings, user_id, now)
+                try:
+                    async with session.begin_nested():
+                        row = await service.start(session, self.settings, user_id, now)
+                except Exception:  # never left in flight: the next debit asks again
+                    logger.exception("auto_topup_not_started", user_id=user_id)
+                    await watch.topup_ended(session, user_id)
+                    continue
                 started += [row.id] if row is not None else []
-            return started + await repository.abandoned_charges(session, now, now + service.LEASE)
+            lease = now + service.LEASE
+            return started + await repository.abandoned_charges(session, now, lease, BATCH)
 
 
 async def charge(database: Database, client: stripe.StripeClient, topup_id: int) -> None:
     """Charge the saved card for the top-up, if it is still to be charged."""
     async with database.sessions() as session:
         async with session.begin():
-            row = await session.get(AutoTopup, topup_id)
-        if row is None or row.status != CHARGING:
+            row = await service.lease(session, topup_id, utcnow())
+        if row is None:
             return
         outcome = await _charge(session, client, row)
-        if outcome is None:  # Stripe did not answer: charged again once the lease ends
+        if outcome is None:  # no answer from Stripe: charged again once the lease ends
             return
         async with session.begin():
             if isinstance(outcome, str):
@@ -88,8 +98,9 @@ async def _charge(session: AsyncSession, client: stripe.StripeClient, row: AutoT
         card = await saved_card(session, client, row.user_id)
     except PaymentMethodRequired as missing:
         return missing.code, None
-    except StripeProblem:
-        return None
+    except StripeProblem as problem:  # Stripe refused the request itself: final
+        refused = isinstance(problem.__cause__, stripe.InvalidRequestError)
+        return (problem.extra.get("stripe_code") or "invalid_request", None) if refused else None
     return await _create_intent(client, row, card)
 
 
@@ -112,9 +123,24 @@ async def _create_intent(client: stripe.StripeClient, row: AutoTopup, card: Save
     except stripe.CardError as declined:
         made = declined.error.payment_intent if declined.error else None
         return declined.code or "card_declined", made.id if made else None
+    except stripe.IdempotencyError:  # the same key in flight from another worker
+        return None
+    except stripe.InvalidRequestError as refused:  # a detached card, an amount too small, ...
+        return refused.code or "invalid_request", None
     except stripe.StripeError as exc:
         logger.warning("auto_topup_unanswered", topup_id=row.id, error=type(exc).__name__)
         return None
     if intent.status in TAKEN:
         return intent.id
-    return "authentication_required", intent.id  # off-session, nobody can act on it
+    await _cancel(client, intent.id)  # off-session, nobody is there to authenticate it
+    return "authentication_required", intent.id
+
+
+async def _cancel(client: stripe.StripeClient, intent_id: str) -> None:
+    """So that it can never succeed later, outside the top-up's books."""
+    try:
+        await client.v1.payment_intents.cancel_async(intent_id)
+    except stripe.StripeError as exc:
+        logger.warning(
+            "auto_topup_not_canceled", payment_intent=intent_id, error=type(exc).__name__
+        )

@@ -13,12 +13,14 @@ IN_FLIGHT = (CHARGING, PENDING)
 COUNTED = (CHARGING, PENDING, SUCCEEDED)  # what the monthly limit counts
 
 
-async def charged_since(session: AsyncSession, user_id: int, since: datetime) -> int:
-    """What the user's auto top-ups made since `since` charge, pending ones included."""
+async def charged_since(session: AsyncSession, user_id: int, currency: str, since: datetime) -> int:
+    """What the user's auto top-ups in `currency` made since `since` charge, pending ones
+    included (the limit is in the minor units of the terms' currency)."""
     total = await session.scalar(
         select(func.coalesce(func.sum(AutoTopup.amount), 0)).where(
             AutoTopup.user_id == user_id,
             AutoTopup.status.in_(COUNTED),
+            AutoTopup.currency == currency,
             AutoTopup.created_at >= since,
         )
     )
@@ -35,7 +37,7 @@ async def in_flight(session: AsyncSession, user_id: int) -> AutoTopup | None:
 
 
 async def abandoned_charges(
-    session: AsyncSession, now: datetime, lease_until: datetime
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
 ) -> list[int]:
     """Charges whose worker stopped before Stripe answered, leased anew to this one: they
     are charged again under the same Stripe idempotency key, so at most once."""
@@ -43,6 +45,7 @@ async def abandoned_charges(
         select(AutoTopup.id)
         .where(AutoTopup.status == CHARGING, AutoTopup.claimed_until < now)
         .order_by(AutoTopup.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     leased = (

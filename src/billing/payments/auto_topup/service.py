@@ -19,6 +19,7 @@ from billing.core.errors import ValidationProblem
 from billing.credits import watch
 from billing.payments.auto_topup import events, repository
 from billing.payments.auto_topup.models import (
+    CANCELED,
     CHARGING,
     FAILED,
     LIMIT_REACHED,
@@ -30,6 +31,9 @@ from billing.payments.auto_topup.models import (
 from billing.payments.intents import topup_credits
 
 LEASE = timedelta(minutes=2)  # a charge whose worker stops is charged again after this
+# Stripe keeps an idempotency key for 24 hours: a charge still unconfirmed after this is
+# never asked for again (it would be a new charge), and fails.
+UNCONFIRMED_AFTER = timedelta(hours=23)
 ACTOR = "system:auto_topup"
 
 
@@ -65,7 +69,7 @@ async def start(
         await _fail(session, row, (refusal.code, None), now)
         return None
     month, next_month = month_of(now)
-    charged = await repository.charged_since(session, user_id, month)
+    charged = await repository.charged_since(session, user_id, terms.currency, month)
     if charged + terms.amount > terms.monthly_limit:
         row.status, row.claimed_until = LIMIT_REACHED, None
     session.add(row)
@@ -76,6 +80,28 @@ async def start(
         await _audit(session, row)
         return None
     await _audit(session, row, "auto_topup.started")
+    return row
+
+
+async def lease(session: AsyncSession, topup_id: int, now: datetime) -> AutoTopup | None:
+    """The top-up, leased anew to the caller right before it asks Stripe; None if it is
+    not to be charged: settled already, canceled now (auto top-up was turned off or paused
+    since it was asked for) or failed now (unconfirmed for too long)."""
+    row = await session.get(AutoTopup, topup_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status != CHARGING:
+        return None
+    terms = await session.get(
+        AutoTopupSettings, row.user_id, with_for_update=True, populate_existing=True
+    )
+    if terms is None or not terms.enabled or terms.paused_at is not None:
+        _settle(row, CANCELED, None, now)
+        await watch.topup_ended(session, row.user_id)
+        await _audit(session, row)
+        return None
+    if row.created_at < now - UNCONFIRMED_AFTER:
+        await _fail(session, row, ("charge_unconfirmed", None), now)
+        return None
+    row.claimed_until, row.updated_at = now + LEASE, now
     return row
 
 

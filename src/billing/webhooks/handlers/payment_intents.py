@@ -118,7 +118,22 @@ async def topup_failed(context: HandlerContext, session: AsyncSession, event: We
     logger.info("topup_failed", payment_intent=intent["id"], code=error.get("code"))
 
 
+async def topup_canceled(
+    context: HandlerContext, session: AsyncSession, event: WebhookEvent
+) -> None:
+    """An auto top-up's intent canceled before it succeeded (at Stripe, or by the worker
+    when it needed authentication): the top-up failed, if it is still in flight."""
+    intent = event_object(event)
+    if _topup_purpose(intent, context.legacy_metadata_before) != AUTO_TOPUP:
+        return
+    topup_id = metadata_topup_id(intent)
+    if topup_id is not None:
+        reason = str(intent.get("cancellation_reason") or "canceled")
+        await auto_topup.failed(session, topup_id, (reason, str(intent["id"])), utcnow())
+
+
 HANDLERS: dict[str, EventHandler] = {
     "payment_intent.succeeded": topup_succeeded,
     "payment_intent.payment_failed": topup_failed,
+    "payment_intent.canceled": topup_canceled,
 }
