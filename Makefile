@@ -9,7 +9,7 @@ FRONTEND_BUILD := $(FRONTEND)/dist/index.html
 FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html \
 	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
 
-.PHONY: install lint typecheck test test-fast demo bench bench-tools soak browser promtool \
+.PHONY: install lint typecheck test demo bench bench-tools soak browser promtool \
 	alert-rules clean frontend-test types
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -60,8 +60,12 @@ alert-rules: promtool
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
 
+# Two workers, each on databases of its own (tests/support/workers.py) and each given
+# whole files (their module fixtures are shared in order), then alone what kills workers
+# at random or measures the machine.
 test: install browser lint alert-rules frontend-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 # Ports: make demo DEMO_ARGS='--port 8001 --sandbox-port 8421'
 # `billing demo` runs in development by itself (the service defaults to production).

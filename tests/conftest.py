@@ -30,8 +30,11 @@ from billing.obs.failure_spikes import SPIKES
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.inbox import DELIVERIES
 from tests.support.sandbox_process import Sandbox, start, stop
+from tests.support.workers import drop_own_postgres, own_postgres, own_redis
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+POSTGRES_URL = own_postgres(os.environ.get("TEST_POSTGRES_URL"))
+if (REDIS_URL := own_redis(os.environ.get("TEST_REDIS_URL"))) is not None:
+    os.environ["TEST_REDIS_URL"] = REDIS_URL  # read by the modules that need it
 NO_POSTGRES = "TEST_POSTGRES_URL is not set: PostgreSQL tests need a real server (.ci/run sets it)"
 BACKENDS = [
     "sqlite",
@@ -58,6 +61,13 @@ PG_RESET = ";".join(
         "DELETE FROM credit_accounts WHERE kind = 'wallet'",
     ]
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_databases_dropped() -> Iterator[None]:
+    """A worker's own PostgreSQL database goes with it (`support.workers`)."""
+    yield
+    drop_own_postgres(POSTGRES_URL)
 
 
 @pytest.fixture

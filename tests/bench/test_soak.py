@@ -18,7 +18,11 @@ from sqlalchemy import make_url
 
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 
-pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.serial,
+    pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES),
+]
 
 SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 MINUTES = 0.25

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from billing.core.config import Settings
@@ -27,6 +28,8 @@ from billing.outbound.models import DELIVERED, WebhookDelivery
 from tests.faults.killer import Workers
 from tests.support.receiver import receiver
 from tests.support.worker import ONLY_POSTGRES
+
+pytestmark = pytest.mark.serial  # workers killed at random: timed, alone
 
 MESSAGES = 1000
 ANSWER_DELAY = 0.2  # seconds: slow enough that kills land mid-request

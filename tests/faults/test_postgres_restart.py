@@ -37,6 +37,7 @@ PROCESSING_WAIT = sum(retry_delay(attempt).total_seconds() for attempt in (1, 2,
 
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.serial,
     pytest.mark.skipif(missing_tools() is not None, reason=str(missing_tools())),
 ]
 

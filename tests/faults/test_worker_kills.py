@@ -39,6 +39,8 @@ from tests.support.worker import (
     wallet_balances,
 )
 
+pytestmark = pytest.mark.serial  # workers killed at random: timed, alone
+
 BACKLOG = 300  # deliveries filed as the workers start; the rest stream in, in chunks
 CHUNK = 120
 DRAIN_SECONDS = 120  # a hang, not a slow run
