@@ -165,6 +165,11 @@ def pay_on_hosted_checkout(page: Page, shots: Path) -> None:
     page.fill("#cardCvc", "123")
     page.fill("#billingName", "Browser Buyer")
     page.screenshot(path=shots / "checkout.png", full_page=True)
+    box = page.locator("button[type=submit]").bounding_box()
+    other = page.get_by_role("link", name="Back").bounding_box()
+    assert box is not None
+    assert other is not None
+    assert (other["x"], other["width"]) == (box["x"], box["width"])  # one column, as Stripe's
     page.click("button[type=submit]")
 
 

@@ -13,7 +13,8 @@ box-shadow:0 2px 8px rgba(0,0,0,.08)}
 label{display:block;margin:12px 0 4px;font-size:14px}
 input{width:100%;box-sizing:border-box;padding:10px;border:1px solid #ccc;border-radius:6px}
 .row{display:flex;gap:8px}.row>div{flex:1}
-button,.button{margin-top:16px;padding:12px;width:100%;border:0;border-radius:6px;
+button,.button{margin-top:16px;padding:12px;width:100%;box-sizing:border-box;border:0;
+border-radius:6px;
 background:#635bff;color:#fff;font-size:16px;cursor:pointer;text-align:center;
 text-decoration:none;display:block}
 .secondary{background:#e3e8ee;color:#30313d}

@@ -61,7 +61,7 @@ def _subscriptions(customer: str) -> list[Subscription]:
     ]
 
 
-def _describe(sub: Subscription) -> str:
+def _describe(sub: Subscription, home: str) -> str:
     names = ", ".join(escape(Product._api_retrieve(i.price.product).name) for i in sub.item_list())
     amount = money(sum(i.amount() for i in sub.item_list()), sub.currency)
     when = periods.day(sub.current_period_end)
@@ -74,7 +74,7 @@ def _describe(sub: Subscription) -> str:
     return (
         f"<section class=subscription data-id={sub.id}><h3>{names}</h3>"
         f"<p>{amount} / {sub.recurring()['interval']} &middot; {sub.status}"
-        f" &middot; {state}</p><form method=post action='subscriptions/{sub.id}/{verb}'>"
+        f" &middot; {state}</p><form method=post action='{home}/subscriptions/{sub.id}/{verb}'>"
         f"<button type=submit class='secondary {verb}'>{label}</button></form></section>"
     )
 
@@ -92,29 +92,30 @@ def _render(session: PortalSession, error: str = "") -> web.Response:
         if session.return_url
         else ""
     )
-    subs = "".join(_describe(s) for s in _subscriptions(customer.id)) or "<p>No plans.</p>"
+    home = _home(session)
+    subs = "".join(_describe(s, home) for s in _subscriptions(customer.id)) or "<p>No plans.</p>"
     body = (
         f"<h1>Billing</h1><h2>Subscriptions</h2>{subs}<h2>Payment method</h2>"
-        f"<p id=card>{_card(customer)}</p><form method=post action=payment_method>"
+        f"<p id=card>{_card(customer)}</p><form method=post action='{home}/payment_method'>"
         f"{card_fields()}<button type=submit id=update-card>Update card</button>"
         f"<div id=error class=error role=alert>{escape(error)}</div></form>{back}"
     )
     return page("Billing portal", body, status=402 if error else 200)
 
 
+def _home(session: PortalSession) -> str:
+    """The page's own address, as `url` gives it; its forms post below it."""
+    return f"/p/session/{session.id}"
+
+
 def _redirect(session: PortalSession) -> web.Response:
-    raise web.HTTPSeeOther(f"/p/session/{session.id}/")
+    """Back to the page after a change (post, redirect, get)."""
+    raise web.HTTPSeeOther(_home(session))
 
 
 @routing.page("GET", "/p/session/{id}")
-async def show_bare(_: web.Request, path: dict[str, str]) -> web.Response:
-    """The portal's address as returned in `url`."""
-    return _redirect(_session(path["id"]))
-
-
-@routing.page("GET", "/p/session/{id}/")
 async def show(_: web.Request, path: dict[str, str]) -> web.Response:
-    """Subscriptions, card, and the way back."""
+    """Subscriptions, card, and the way back, at the address `url` gives, as Stripe's."""
     return _render(_session(path["id"]))
 
 
