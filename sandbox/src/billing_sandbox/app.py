@@ -19,6 +19,7 @@ FEATURES = (
     "prices",
     "payment_methods",
     "payments",
+    "disputes",
     "invoice_api",
     "subscription_api",
     "clocks",

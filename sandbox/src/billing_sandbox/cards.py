@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Auth = Literal["never", "once", "always"]
+# The dispute a successful charge on the card opens: a chargeback, or an inquiry.
+Disputed = Literal["needs_response", "warning_needs_response"] | None
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class TestCard:
 
     decline: Decline | None = None
     auth: Auth = "never"
+    dispute: Disputed = None
 
 
 CARDS: dict[str, TestCard] = {
@@ -52,6 +55,8 @@ CARDS: dict[str, TestCard] = {
     "4000002760003184": TestCard(auth="always"),
     "4000000000003063": TestCard(auth="always"),
     "4000008260003178": TestCard(INSUFFICIENT, auth="always"),
+    "4000000000000259": TestCard(dispute="needs_response"),
+    "4000000000001976": TestCard(dispute="warning_needs_response"),
 }
 
 # The `pm_card_*` ids Stripe accepts in test mode, and the numbers behind them.
@@ -76,6 +81,8 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_threeDSecure2Required": "4000000000003220",
     "pm_card_authenticationRequired": "4000002760003184",
     "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds": "4000008260003178",
+    "pm_card_createDispute": "4000000000000259",
+    "pm_card_createDisputeInquiry": "4000000000001976",
 }
 
 _BRANDS = (("34", "amex"), ("37", "amex"), ("5", "mastercard"), ("6011", "discover"))

@@ -119,6 +119,11 @@ def _charging_is_declined(self: Any) -> bool:
     return cards.card_for(self._card_number).decline is not None
 
 
+def dispute_for(pm: Any) -> cards.Disputed:
+    """The dispute a successful charge on pm opens (`pm_card_createDispute`, ...)."""
+    return cards.card_for(getattr(pm, "_card_number", "")).dispute
+
+
 def decline_for(pm: Any) -> cards.Decline:
     """Why charging pm fails."""
     return cards.card_for(getattr(pm, "_card_number", "")).decline or cards.GENERIC

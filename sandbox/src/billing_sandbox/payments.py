@@ -8,7 +8,7 @@ from typing import Any
 
 from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund, store
 
-from . import errors, events, pagination, payment_methods, routing
+from . import disputes, errors, events, pagination, payment_methods, routing
 from .params import Params, as_bool, as_dict, as_int, metadata, reject_unknown, required
 
 _CREATE = (
@@ -69,6 +69,7 @@ def _on_success(self: PaymentIntent) -> None:
     invoice = _invoice_of(self)
     if invoice is not None:
         invoice._on_payment_success()
+    disputes.open_if_tested(self.latest_charge)
 
 
 def _save_method(pi: PaymentIntent) -> None:
