@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from contextlib import ExitStack
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -40,10 +39,9 @@ from common import (
     write_json,
     wrk,
 )
-from outbound import endpoint, workers
+from outbound import endpoint, worker_setup, workers
 from spend import WRK_SCRIPT
 
-from billing.core.config import Settings
 from billing.migrations import upgrade
 
 THRESHOLD = 100
@@ -109,18 +107,7 @@ def main() -> None:
                 first = group * args.users
                 last = first + args.users
                 psql(database, THRESHOLDS.format(threshold=THRESHOLD, first=first, last=last))
-        env = {
-            **os.environ,
-            "DATABASE_URL": async_url(database),
-            "BILLING_ENV": "development",
-            "BILLING_DATA_DIR": data_dir,
-        }
-        settings = Settings(
-            _env_file=None,
-            BILLING_ENV="development",
-            DATABASE_URL=env["DATABASE_URL"],
-            BILLING_DATA_DIR=Path(data_dir),  # the key that encrypts endpoint secrets
-        )
+        env, settings = worker_setup(database, data_dir)
         token_file = Path(data_dir) / "tokens"
         token_file.write_text("\n".join(tokens(wallets)) + "\n")
         workers(env, 1, running)

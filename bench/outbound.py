@@ -62,6 +62,24 @@ async def endpoint(settings: Settings, url: str, events: tuple[str, ...] = ("*",
         await database.dispose()
 
 
+def worker_setup(database: str, data_dir: str) -> tuple[dict[str, str], Settings]:
+    """The environment of `billing worker` processes on the scratch database, and the same
+    settings for this process (`data_dir` holds the key that encrypts endpoint secrets)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": async_url(database),
+        "BILLING_ENV": "development",
+        "BILLING_DATA_DIR": data_dir,
+    }
+    settings = Settings(
+        _env_file=None,
+        BILLING_ENV="development",
+        DATABASE_URL=env["DATABASE_URL"],
+        BILLING_DATA_DIR=Path(data_dir),
+    )
+    return env, settings
+
+
 def workers(env: dict[str, str], count: int, stack: ExitStack) -> None:
     for _ in range(count):
         log = stack.enter_context(open(os.devnull, "wb"))  # noqa: SIM115 (closed by the stack)
@@ -99,18 +117,7 @@ def main() -> None:
         baseline(None, app="baseline_app:receiver", probe="/") as receiver,
     ):
         upgrade(async_url(database))
-        env = {
-            **os.environ,
-            "DATABASE_URL": async_url(database),
-            "BILLING_ENV": "development",
-            "BILLING_DATA_DIR": data_dir,
-        }
-        settings = Settings(
-            _env_file=None,
-            BILLING_ENV="development",
-            DATABASE_URL=env["DATABASE_URL"],
-            BILLING_DATA_DIR=Path(data_dir),
-        )
+        env, settings = worker_setup(database, data_dir)
         asyncio.run(endpoint(settings, f"{receiver}/hooks"))
         psql(database, SEED.format(messages=args.messages))
         say(f"{args.messages:,} messages in the outbox; {args.workers} workers sending ...")

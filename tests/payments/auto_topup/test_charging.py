@@ -20,7 +20,6 @@ from billing.payments.auto_topup import charging, service
 from billing.payments.auto_topup.charging import AutoTopups
 from billing.payments.auto_topup.models import CANCELED, CHARGING, PENDING, AutoTopup
 from billing.payments.auto_topup.service import month_of
-from billing.stripe.client import create_client, require_client
 from tests.conftest import Credentials, app_database
 from tests.payments.auto_topup.conftest import SETTINGS, TERMS, user_with_card
 from tests.support.credits import add, spend
@@ -106,6 +105,7 @@ async def test_one_top_up_in_flight_charged_once_and_settled_once(
 async def test_a_top_up_asked_for_before_auto_topup_was_turned_off_is_not_charged(
     stripe_client: httpx.AsyncClient,
     stripe_settings: Settings,
+    stripe_api: stripe.StripeClient,
     creds: Credentials,
     sandbox: stripe.StripeClient,
 ) -> None:
@@ -120,7 +120,7 @@ async def test_a_top_up_asked_for_before_auto_topup_was_turned_off_is_not_charge
     off = {"auto_topup": {**TERMS, "enabled": False, "monthly_limit": 10_000}}
     saved = await stripe_client.put(SETTINGS.format(user), json=off, headers=creds.admin())
     assert saved.status_code == 200, saved.text
-    await charging.charge(database, require_client(create_client(stripe_settings)), row.id)
+    await charging.charge(database, stripe_api, row.id)
     assert intents_for(sandbox, customer) == []
     assert [topup.status for topup in await topups(database, user)] == [CANCELED]
     on = {"auto_topup": {**TERMS, "monthly_limit": 10_000}}

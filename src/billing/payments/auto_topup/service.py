@@ -9,6 +9,7 @@ that heard Stripe's answer, or the webhook that brought it.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,12 +45,17 @@ def month_of(now: datetime) -> tuple[datetime, datetime]:
     return start, following
 
 
+def _armed(terms: AutoTopupSettings | None) -> TypeGuard[AutoTopupSettings]:
+    """Auto top-up is on for the user, and no decline has paused it."""
+    return terms is not None and terms.enabled and terms.paused_at is None
+
+
 async def start(
     session: AsyncSession, settings: Settings, user_id: int, now: datetime
 ) -> AutoTopup | None:
     """The top-up to charge for the user's request, leased to the caller; None if none is."""
     terms = await session.get(AutoTopupSettings, user_id, populate_existing=True)
-    if terms is None or not terms.enabled or terms.paused_at is not None:
+    if not _armed(terms):
         await watch.topup_ended(session, user_id)
         return None
     row = AutoTopup(
@@ -93,7 +99,7 @@ async def lease(session: AsyncSession, topup_id: int, now: datetime) -> AutoTopu
     terms = await session.get(
         AutoTopupSettings, row.user_id, with_for_update=True, populate_existing=True
     )
-    if terms is None or not terms.enabled or terms.paused_at is not None:
+    if not _armed(terms):
         _settle(row, CANCELED, None, now)
         await watch.topup_ended(session, row.user_id)
         await _audit(session, row)
