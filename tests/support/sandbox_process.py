@@ -52,7 +52,7 @@ def start(data_dir: Path, *extra: str) -> Sandbox:
     port = free_port()
     script = Path(sys.executable).with_name("billing-sandbox")
     args = [str(script), "--port", str(port), "--data-dir", str(data_dir)]
-    args += ["--webhook-retry-delays", FAST_RETRIES, *extra]
+    args += ["--webhook-retry-delays", FAST_RETRIES, "--async-payment-delay", "0.5", *extra]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

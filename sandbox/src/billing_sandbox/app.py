@@ -8,7 +8,7 @@ from aiohttp import web
 from localstripe import server
 from localstripe.resources import store
 
-from . import errors, events, idempotency, routing, shapes, storage
+from . import bank_debits, errors, events, idempotency, routing, shapes, storage
 from .config import Settings
 from .delivery import Deliverer
 
@@ -18,12 +18,16 @@ FEATURES = (
     "customers",
     "prices",
     "payment_methods",
+    "charges",
+    "bank_debits",
     "payments",
     "disputes",
     "invoice_api",
     "subscription_api",
     "clocks",
     "checkout",
+    "checkout_flow",
+    "payment_pages",
     "checkout_page",
     "portal",
     "stripejs",
@@ -54,5 +58,10 @@ def build(settings: Settings) -> web.Application:
         idempotency.idempotency,
         routing.dispatch,
     ]
+
+    async def answer_debits(_: web.Application) -> None:
+        bank_debits.run(settings.async_payment_delay)
+
+    app.on_startup.append(answer_debits)
     app.on_cleanup.append(deliverer.close)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 
 from localstripe.resources import Customer, Product, StripeObject, store
 
-from . import context, errors, events, pagination, prices, routing
+from . import bank_debits, context, errors, events, pagination, prices, routing
 from .params import Params, as_dict, as_int, as_list, metadata, reject_unknown, required
 
 _CREATE = (
@@ -211,6 +211,21 @@ def _expiry(moment: int, created: int) -> int:
     return moment
 
 
+def _method_types(data: Params, currency: str) -> list[str]:
+    """As asked; else, as Stripe's dynamic methods would offer, cards and the currency's
+    bank debit."""
+    if not data.get("payment_method_types"):
+        return ["card", *(t for t, c in bank_debits.CURRENCY.items() if c == currency)]
+    asked = [str(t) for t in as_list(data["payment_method_types"], "payment_method_types")]
+    for type in asked:
+        if type != "card" and bank_debits.CURRENCY.get(type) != currency:
+            raise errors.invalid(
+                f"The payment method type `{type}` is not available for {currency} in the sandbox.",
+                "payment_method_types",
+            )
+    return asked
+
+
 def _apply(session: CheckoutSession, data: Params) -> None:
     if data.get("customer"):
         session.customer = Customer._api_retrieve(str(data["customer"])).id
@@ -231,6 +246,7 @@ def _apply(session: CheckoutSession, data: Params) -> None:
     session._subscription_data = as_dict(data.get("subscription_data"), "")
     if data.get("expires_at"):
         session.expires_at = _expiry(as_int(data["expires_at"], "expires_at"), session.created)
+    session.payment_method_types = _method_types(data, session.currency)
     if data.get("allow_promotion_codes") is not None:
         session.allow_promotion_codes = str(data["allow_promotion_codes"]) == "true"
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from localstripe.resources import Customer, PaymentIntent, store
+from localstripe.resources import Customer, PaymentIntent, PaymentMethod, store
 
-from . import events, payment_methods, payments, subscription_api, subscriptions
+from . import (
+    bank_debits,
+    events,
+    pagination,
+    payment_methods,
+    payments,
+    subscription_api,
+    subscriptions,
+)
 from .checkout import CheckoutSession
 from .errors import StripeError
 from .params import Params, metadata
@@ -17,7 +25,8 @@ Outcome = dict[str, Any]
 def _customer(session: CheckoutSession, email: str, name: str) -> str | None:
     if session.customer:
         return session.customer
-    if session.mode == "payment" and session.customer_creation != "always":
+    keeps_method = bool(session._payment_intent_data.get("setup_future_usage"))
+    if session.mode == "payment" and session.customer_creation != "always" and not keeps_method:
         return None
     customer = Customer(email=email, name=name or None)
     session.customer = customer.id
@@ -45,6 +54,9 @@ def _pay(session: CheckoutSession, customer: str | None, method: str) -> Payment
                 "customer": customer,
                 "description": extra.get("description"),
                 "metadata": metadata(extra.get("metadata")),
+                "payment_method_types": session.payment_method_types,
+                "setup_future_usage": extra.get("setup_future_usage"),
+                "shipping": extra.get("shipping"),
             }
         )
         session.payment_intent = pi.id
@@ -73,7 +85,8 @@ def _subscribe(session: CheckoutSession, customer: str, method: str) -> PaymentI
             }
         )
         pi = store[f"invoice:{sub.latest_invoice}"].intent()
-        if sub.status == "incomplete" and pi is not None and pi.status != "requires_action":
+        waiting = ("requires_action", "processing")
+        if sub.status == "incomplete" and pi is not None and pi.status not in waiting:
             error = pi.last_payment_error or {}
             subscriptions.discard(sub)
             raise payment_methods.card_error(
@@ -88,21 +101,47 @@ def _subscribe(session: CheckoutSession, customer: str, method: str) -> PaymentI
     return pi
 
 
-def finish(session: CheckoutSession) -> Outcome:
-    """Mark the session complete if its payment went through; tell the page what next."""
-    pi = store.get(f"payment_intent:{session.payment_intent}")
+def _intent(session: CheckoutSession) -> PaymentIntent | None:
     sub = store.get(f"subscription:{session.subscription}")
     if sub is not None:
-        pi = store[f"invoice:{sub.latest_invoice}"].intent()
+        return store[f"invoice:{sub.latest_invoice}"].intent()
+    return store.get(f"payment_intent:{session.payment_intent}")
+
+
+def finish(session: CheckoutSession) -> Outcome:
+    """Mark the session complete if its payment went through or is on its way (a bank
+    debit: `unpaid` until the bank answers); tell the page what next."""
+    pi = _intent(session)
     if pi is not None and pi.status == "requires_action":
         return {"requires_action": True}
-    if pi is not None and pi.status != "succeeded":
+    if pi is not None and pi.status not in ("succeeded", "processing"):
         return {"error": pi.last_payment_error or {"message": "Your card was declined."}}
     session.status = "complete"
-    session.payment_status = "paid" if pi is not None else "no_payment_required"
+    session.payment_status = {None: "no_payment_required", "processing": "unpaid"}.get(
+        pi and pi.status, "paid"
+    )
     events.emit("checkout.session.completed", session)
     url = str(session.success_url or "").replace("{CHECKOUT_SESSION_ID}", session.id)
     return {"redirect": url}
+
+
+def _charge(session: CheckoutSession, customer: str | None, method: str) -> Outcome:
+    if session.mode == "subscription":
+        _subscribe(session, str(customer), method)
+    else:
+        _pay(session, customer, method)
+    return finish(session)
+
+
+def _details(email: str, name: str) -> dict[str, Any]:
+    return {
+        "address": None,
+        "email": email or None,
+        "name": name or None,
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    }
 
 
 def complete(session: CheckoutSession, form: Params) -> Outcome:
@@ -113,21 +152,39 @@ def complete(session: CheckoutSession, form: Params) -> Outcome:
     try:
         customer = _customer(session, email, name)
         method = _card(session, form, customer)
-        session.customer_details = {
-            "address": None,
-            "email": email,
-            "name": name or None,
-            "phone": None,
-            "tax_exempt": "none",
-            "tax_ids": [],
-        }
-        if session.mode == "subscription":
-            _subscribe(session, str(customer), method)
-        else:
-            _pay(session, customer, method)
+        session.customer_details = _details(email, name)
+        return _charge(session, customer, method)
     except StripeError as error:
         return {"error": error.body["error"]}
-    return finish(session)
+
+
+def confirm(session: CheckoutSession, pm: PaymentMethod) -> Outcome:
+    """Pay (or subscribe) with a PaymentMethod made beforehand (`payment_pages` confirm);
+    errors are raised as the API's."""
+    billing = pm.billing_details or {}
+    email, name = str(billing.get("email") or ""), str(billing.get("name") or "")
+    customer = _customer(session, email, name)
+    if customer and pm.customer != customer:
+        pm.customer = customer
+        events.emit("payment_method.attached", pm)
+    session.customer_details = _details(email, name)
+    return _charge(session, customer, str(pm.id))
+
+
+def _async_outcome(pi: PaymentIntent) -> None:
+    """A bank debit a completed session is waiting for has been answered."""
+    for session in pagination.stored("checkout.session"):
+        waiting = _intent(session) if session.payment_status == "unpaid" else None
+        if waiting is not None and waiting.id == pi.id:
+            paid = pi.status == "succeeded"
+            session.payment_status = "paid" if paid else "unpaid"
+            outcome = "succeeded" if paid else "failed"
+            events.emit(f"checkout.session.async_payment_{outcome}", session)
+
+
+def install() -> None:
+    """Hear of the bank debits Checkout sessions wait for."""
+    bank_debits.on_settled(_async_outcome)
 
 
 def authenticate(session: CheckoutSession, success: bool) -> Outcome:

@@ -6,7 +6,7 @@ from typing import Any
 
 from localstripe.resources import StripeObject, store
 
-from . import errors, events, pagination, routing, subscriptions
+from . import bank_debits, errors, events, pagination, routing, subscriptions
 from .params import Params, as_int, reject_unknown, required
 
 _LIFETIME = 30 * 86400  # Stripe deletes test clocks thirty days after creation
@@ -80,7 +80,8 @@ def delete(data: Params) -> dict[str, Any]:
 
 @routing.api("POST", "/v1/test_helpers/test_clocks/{id}/advance")
 def advance(data: Params) -> dict[str, Any]:
-    """Move the clock forward, renewing, charging, ending trials and cancelling on the way."""
+    """Move the clock forward: pending bank debits are answered, then subscriptions renew,
+    charge, end trials and cancel on the way."""
     clock = _clock(data.pop("id"))
     reject_unknown(data, ("frozen_time",))
     target = as_int(required(data, "frozen_time"), "frozen_time")
@@ -91,6 +92,7 @@ def advance(data: Params) -> dict[str, Any]:
     clock.status = "advancing"
     reply = clock._export()
     events.emit("test_helpers.test_clock.advancing", clock)
+    bank_debits.settle_for_clock(clock.id)
     for sub in _subscriptions(clock):
         subscriptions.advance(sub, target)
     clock.frozen_time = target

@@ -22,6 +22,7 @@ class Settings:
     webhook_secret: str | None = None
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     webhook_timeout: float = 10.0
+    async_payment_delay: float = 3.0
     verbose: bool = False
 
 
@@ -47,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="comma-separated seconds between delivery retries",
     )
     parser.add_argument("--webhook-timeout", type=float, default=10.0)
+    parser.add_argument(
+        "--async-payment-delay",
+        type=float,
+        default=3.0,
+        help="seconds before a bank debit (sepa_debit, us_bank_account) succeeds or fails",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if args.webhook_url and not args.webhook_secret:
@@ -59,5 +66,6 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         webhook_secret=args.webhook_secret,
         retry_delays=args.webhook_retry_delays,
         webhook_timeout=args.webhook_timeout,
+        async_payment_delay=args.async_payment_delay,
         verbose=args.verbose,
     )

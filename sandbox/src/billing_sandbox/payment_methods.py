@@ -7,7 +7,7 @@ from typing import Any
 
 from localstripe.resources import Customer, PaymentMethod, fingerprint, store
 
-from . import cards, errors, events, pagination, routing
+from . import bank_debits, cards, errors, events, pagination, routing
 from .errors import StripeError
 from .params import Params, as_dict, as_int, metadata, reject_unknown
 
@@ -102,10 +102,9 @@ def _billing(details: Params | None) -> dict[str, Any]:
 
 
 def _test_method(id: str) -> PaymentMethod | None:
-    number = cards.TEST_PAYMENT_METHODS.get(id)
-    if number is None:
+    if id not in cards.TEST_PAYMENT_METHODS:
         return None
-    return create_card({"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"})
+    return create_card(_tokenized("tok_" + id.removeprefix("pm_card_")))
 
 
 def _requires_authentication(self: Any) -> bool:
@@ -121,6 +120,8 @@ def _charging_is_declined(self: Any) -> bool:
 
 def dispute_for(pm: Any) -> cards.Disputed:
     """The dispute a successful charge on pm opens (`pm_card_createDispute`, ...)."""
+    if pm.type in bank_debits.TYPES:
+        return bank_debits.answer_for(pm).dispute
     return cards.card_for(getattr(pm, "_card_number", "")).dispute
 
 
@@ -149,12 +150,14 @@ def retrieve(id: str) -> PaymentMethod:
 
 @routing.api("POST", "/v1/payment_methods", auth="publishable")
 def create(data: Params) -> PaymentMethod:
-    """Create a card PaymentMethod (Stripe.js posts here with the publishable key)."""
+    """Create a PaymentMethod (Stripe.js posts here with the publishable key)."""
     reject_unknown(
         data,
         (
             "type",
             "card",
+            "sepa_debit",
+            "us_bank_account",
             "billing_details",
             "metadata",
             "customer",
@@ -166,16 +169,33 @@ def create(data: Params) -> PaymentMethod:
             "time_on_page",
         ),
     )
-    if data.get("type", "card") != "card":
-        raise errors.invalid("Only card PaymentMethods exist in the sandbox.", "type")
+    return build(data)
+
+
+def build(data: Params) -> PaymentMethod:
+    """A PaymentMethod of any type the sandbox has, from Stripe's create parameters."""
+    type = str(data.get("type", "card"))
+    billing = as_dict(data.get("billing_details"), "billing_details")
+    meta = metadata(data.get("metadata"))
+    if type in bank_debits.TYPES:
+        return bank_debits.create_method(type, data, _billing(billing), meta)
+    if type != "card":
+        raise errors.invalid(
+            f"The sandbox has no {type} PaymentMethods: use card, sepa_debit or us_bank_account.",
+            "type",
+        )
     card = as_dict(data.get("card"), "card")
-    if str(card.get("token", "")).startswith("tok_"):
-        raise errors.invalid("Card tokens are not supported; send the card.", "card")
-    return create_card(
-        card,
-        as_dict(data.get("billing_details"), "billing_details"),
-        metadata(data.get("metadata")),
-    )
+    if card.get("token"):
+        card = _tokenized(str(card["token"]))
+    return create_card(card, billing, meta)
+
+
+def _tokenized(token: str) -> Params:
+    """The card behind one of Stripe's test tokens (`tok_visa`, `tok_chargeDeclined`)."""
+    number = cards.TEST_PAYMENT_METHODS.get("pm_card_" + token.removeprefix("tok_"))
+    if not token.startswith("tok_") or number is None:
+        raise errors.no_such("token", token, "card[token]")
+    return {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 
 
 @routing.api("POST", "/v1/payment_methods/{id}/attach")
@@ -190,11 +210,11 @@ def attach(data: Params) -> PaymentMethod:
 
 @routing.api("GET", "/v1/payment_methods")
 def list_all(data: Params) -> pagination.Page:
-    """A customer's payment methods, newest first."""
+    """A customer's payment methods, newest first, of one type when `type` is given."""
     reject_unknown(data, (*pagination.PAGE_PARAMS, "customer", "type"))
     items = [
         pm
         for pm in pagination.stored("payment_method")
-        if pm.customer == data.get("customer") and pm.type == data.get("type", "card")
+        if pm.customer == data.get("customer") and pm.type == data.get("type", pm.type)
     ]
     return pagination.page("/v1/payment_methods", items, data)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund, store
+from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund
 
-from . import disputes, errors, events, pagination, payment_methods, routing
+from . import bank_debits, disputes, errors, events, pagination, payment_methods, routing
 from .params import Params, as_bool, as_dict, as_int, metadata, reject_unknown, required
 
 _CREATE = (
@@ -114,71 +113,8 @@ def _last_payment_error(self: PaymentIntent) -> dict[str, Any] | None:
     }
 
 
-def _set_auth_failure(self: Charge) -> None:
-    decline = payment_methods.decline_for(payment_methods.retrieve(self.payment_method))
-    self.status = "failed"
-    self.failure_code = decline.code
-    self.failure_message = decline.message
-    self._decline_code = decline.decline_code
-
-
-def _raise_failure(self: Charge) -> None:
-    decline = payment_methods.decline_for(payment_methods.retrieve(self.payment_method))
-    intent = PaymentIntent._api_retrieve(self.payment_intent) if self.payment_intent else None
-    raise payment_methods.card_error(
-        decline,
-        charge=self.id,
-        payment_intent=intent._export() if intent else None,
-        payment_method={"id": self.payment_method},
-    )
-
-
-def _outcome(self: Charge) -> dict[str, Any]:
-    failed = self.status == "failed"
-    return {
-        "advice_code": None,
-        "network_advice_code": None,
-        "network_decline_code": None,
-        "network_status": "declined_by_network" if failed else "approved_by_network",
-        "reason": getattr(self, "_decline_code", None) if failed else None,
-        "risk_level": "normal",
-        "risk_score": 20,
-        "seller_message": "The bank did not return any further details with this decline."
-        if failed
-        else "Payment complete.",
-        "type": "issuer_declined" if failed else "authorized",
-    }
-
-
-def _payment_method_details(self: Charge) -> dict[str, Any]:
-    pm = payment_methods.retrieve(self.payment_method)
-    card = dict(getattr(pm, "card", {}) or {})
-    return {
-        "card": {
-            **card,
-            "amount_authorized": self.amount,
-            "network": card.get("brand"),
-            "three_d_secure": None,
-        },
-        "type": "card",
-    }
-
-
-def _inherit_metadata(initialize: Callable[..., None]) -> Callable[..., None]:
-    """A payment intent's charge starts with the intent's metadata, as on Stripe."""
-
-    def initialize_charge(self: Charge, *args: Any) -> None:
-        intent = store.get("payment_intent:" + str(self.payment_intent))
-        if intent is not None and not self.metadata:
-            self.metadata = dict(intent.metadata or {})
-        initialize(self, *args)
-
-    return initialize_charge
-
-
 def install() -> None:
-    """Patch localstripe's PaymentIntent and Charge to follow Stripe."""
-    Charge._initialize_charge = _inherit_metadata(Charge._initialize_charge)
+    """Patch localstripe's PaymentIntent to follow Stripe."""
     PaymentIntent._on_success = _on_success
     PaymentIntent._record_failure = _record_failure
     PaymentIntent._report_failure = _report_failure
@@ -189,17 +125,6 @@ def install() -> None:
     PaymentIntent.amount_capturable = property(
         lambda self: self.amount if self.status == "requires_capture" else 0
     )
-    Charge._decline_code = None
-    Charge._set_auth_failure = _set_auth_failure
-    Charge._raise_failure = _raise_failure
-    Charge.outcome = property(_outcome)
-    Charge.payment_method_details = property(_payment_method_details)
-    Charge.billing_details = property(
-        lambda self: getattr(payment_methods.retrieve(self.payment_method), "billing_details", None)
-    )
-    Charge.amount_captured = property(
-        lambda self: self.amount if self.captured and self.status == "succeeded" else 0
-    )
 
 
 def confirm(pi: PaymentIntent, *, raise_errors: bool, off_session: bool = False) -> None:
@@ -209,6 +134,10 @@ def confirm(pi: PaymentIntent, *, raise_errors: bool, off_session: bool = False)
         None if pi.latest_charge and pi.latest_charge.status == "failed" else pi.latest_charge
     )
     pm = payment_methods.retrieve(pi.payment_method)
+    _check_allowed(pi, pm.type)
+    if pm.type in bank_debits.TYPES:
+        bank_debits.start(pi, pm)
+        return
     if pm._requires_authentication():
         if off_session:
             _authentication_required(pi, raise_errors)
@@ -220,6 +149,19 @@ def confirm(pi: PaymentIntent, *, raise_errors: bool, off_session: bool = False)
         events.emit("payment_intent.requires_action", pi)
         return
     pi._create_charge(on_failure_now=pi._report_failure if raise_errors else pi._record_failure)
+
+
+def _check_allowed(pi: PaymentIntent, type: str) -> None:
+    allowed = getattr(pi, "payment_method_types", None)  # invoices' intents take any
+    if getattr(pi, "automatic_payment_methods", None) or not allowed or type in allowed:
+        return
+    raise errors.invalid(
+        f"The PaymentMethod provided ({type}) is not allowed for this PaymentIntent. Please"
+        " attach a PaymentMethod of one of the following types: "
+        + ", ".join(allowed)
+        + ". Alternatively update the allowed payment_method_types for this PaymentIntent.",
+        "payment_method",
+    )
 
 
 def _authentication_required(pi: PaymentIntent, raise_errors: bool) -> None:
@@ -245,10 +187,7 @@ def _authentication_required(pi: PaymentIntent, raise_errors: bool) -> None:
 
 def _use_method(pi: PaymentIntent, data: Params) -> None:
     if data.get("payment_method_data"):
-        details = as_dict(data["payment_method_data"], "payment_method_data")
-        pm = payment_methods.create_card(
-            as_dict(details.get("card"), "card"), as_dict(details.get("billing_details"), "")
-        )
+        pm = payment_methods.build(as_dict(data["payment_method_data"], "payment_method_data"))
         pi.payment_method = pm.id
     elif data.get("payment_method"):
         pi.payment_method = payment_methods.retrieve(str(data["payment_method"])).id
