@@ -131,3 +131,43 @@ def test_refund_emits_charge_refunded(client: stripe.StripeClient) -> None:
     assert event.data.object.amount_refunded == 500
     succeeded = client.v1.events.list(params={"type": "charge.succeeded", "limit": 5}).data
     assert intent.latest_charge in [e.data.object.id for e in succeeded]
+
+
+def _saved(client: stripe.StripeClient, method: str) -> tuple[Any, str]:
+    """A customer and the card a payment with `setup_future_usage` kept for them."""
+    customer = client.v1.customers.create(params={"email": "saver@example.com"})
+    intent = _pay(client, "pm_card_visa", customer=customer.id, setup_future_usage="off_session")
+    kept = client.v1.payment_methods.retrieve(intent.payment_method)
+    assert kept.customer == customer.id
+    pm = client.v1.payment_methods.retrieve(method)
+    client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
+    return customer, pm.id
+
+
+def test_off_session_a_card_needing_authentication_fails_as_stripes_do(
+    client: stripe.StripeClient,
+) -> None:
+    customer, method = _saved(client, "pm_card_authenticationRequired")
+    with pytest.raises(stripe.CardError) as caught:
+        _pay(client, method, customer=customer.id, off_session=True)
+    assert caught.value.code == "authentication_required"
+    intent = client.v1.payment_intents.retrieve(caught.value.error.payment_intent.id)
+    assert intent.status == "requires_payment_method"
+    assert intent.last_payment_error.decline_code == "authentication_required"
+    assert client.v1.charges.retrieve(intent.latest_charge).status == "failed"
+    assert _pay(client, method, customer=customer.id).status == "requires_action"  # on-session
+
+
+@pytest.mark.parametrize(
+    ("method", "code"), [("pm_card_visa", None), ("pm_card_chargeDeclined", "card_declined")]
+)
+def test_off_session_saved_cards_pay_or_decline(
+    client: stripe.StripeClient, method: str, code: str | None
+) -> None:
+    customer, saved = _saved(client, method)
+    if code is None:
+        assert _pay(client, saved, customer=customer.id, off_session=True).status == "succeeded"
+        return
+    with pytest.raises(stripe.CardError) as caught:
+        _pay(client, saved, customer=customer.id, off_session=True)
+    assert caught.value.code == code

@@ -10,7 +10,7 @@ from localstripe.resources import store
 
 from . import bank_debits, errors, events, idempotency, routing, shapes, storage
 from .config import Settings
-from .delivery import Deliverer
+from .delivery import DELIVERER, Deliverer
 
 # Importing these registers their routes and patches.
 FEATURES = (
@@ -31,6 +31,7 @@ FEATURES = (
     "checkout_page",
     "portal",
     "stripejs",
+    "dashboard",
 )
 
 
@@ -52,6 +53,7 @@ def build(settings: Settings) -> web.Application:
             module.install()
     routing.page("GET", "/_config/health")(_health)
     app = server.app
+    app[DELIVERER] = deliverer
     position = 1  # after localstripe's error middleware, before its auth
     app.middlewares[position:position] = [
         routing.request_context,

@@ -19,7 +19,7 @@ from typing import Any
 
 from localstripe.resources import Charge, PaymentIntent, PaymentMethod, fingerprint, store
 
-from . import cards, errors, events, pagination
+from . import cards, charges, errors, events, pagination
 from .params import Params, as_dict, required
 
 TYPES = ("sepa_debit", "us_bank_account")
@@ -132,6 +132,7 @@ def create_method(type: str, data: Params, billing: Params, meta: dict[str, str]
     pm.__dict__.pop("sepa_debit", None)
     setattr(pm, type, view)
     pm._account = account
+    pm._charge_details = {**{key: view[key] for key in _DETAILS[type]}, "mandate": None}
     pm.billing_details = billing
     pm.metadata = meta
     return pm
@@ -142,12 +143,6 @@ def answer_for(pm: Any) -> Answer:
     return ACCOUNTS.get(getattr(pm, "_account", ""), Answer())
 
 
-def details(pm: Any) -> dict[str, Any]:
-    """The charge's `payment_method_details` entry for pm."""
-    view = getattr(pm, pm.type)
-    return {**{key: view[key] for key in _DETAILS[pm.type]}, "mandate": None}
-
-
 def start(pi: PaymentIntent, pm: Any) -> None:
     """Debit pm for pi: the intent is `processing` until the bank answers."""
     if pi.currency != CURRENCY[pm.type]:
@@ -156,11 +151,8 @@ def start(pi: PaymentIntent, pm: Any) -> None:
             f" which support {CURRENCY[pm.type]}.",
             "currency",
         )
-    charge = Charge(amount=pi.amount, currency=pi.currency, customer=pi.customer, source=pm.id)
-    charge.payment_intent = pi.id
-    charge.metadata = dict(pi.metadata or {})
+    charge = charges.for_intent(pi)
     charge.status = "pending"
-    pi.latest_charge = charge
     events.emit("charge.pending", charge)
     events.emit("payment_intent.processing", pi)
     if _clock_of(pi) is None:
@@ -190,9 +182,7 @@ def settle(charge: Charge) -> None:
     if failure is None:
         charge._trigger_payment(pi._on_success)
     else:
-        charge.status = "failed"
-        charge.failure_code = failure.code
-        charge.failure_message = failure.message
+        charges.fail(charge, failure)
         pi._record_failure()
     for listener in _settled:
         listener(pi)

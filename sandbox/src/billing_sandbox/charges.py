@@ -7,19 +7,34 @@ from typing import Any
 
 from localstripe.resources import Charge, PaymentIntent, store
 
-from . import bank_debits, payment_methods
+from . import cards, payment_methods
+
+
+def for_intent(pi: PaymentIntent) -> Charge:
+    """A charge of pi's payment method for pi: its latest, not yet tried."""
+    charge = Charge(
+        amount=pi.amount, currency=pi.currency, customer=pi.customer, source=pi.payment_method
+    )
+    charge.payment_intent = pi.id
+    charge.metadata = dict(pi.metadata or {})
+    pi.latest_charge = charge
+    return charge
+
+
+def fail(charge: Charge, decline: cards.Decline) -> None:
+    """The charge failed, for this reason."""
+    charge.status = "failed"
+    charge.failure_code = decline.code
+    charge.failure_message = decline.message
+    charge._decline_code = decline.decline_code
 
 
 def _set_auth_failure(self: Charge) -> None:
-    decline = payment_methods.decline_for(payment_methods.retrieve(self.payment_method))
-    self.status = "failed"
-    self.failure_code = decline.code
-    self.failure_message = decline.message
-    self._decline_code = decline.decline_code
+    fail(self, payment_methods.decline_for(payment_methods.retrieve(self.payment_method)))
 
 
 def _raise_failure(self: Charge) -> None:
-    decline = payment_methods.decline_for(payment_methods.retrieve(self.payment_method))
+    decline = cards.Decline(self.failure_code, self._decline_code, self.failure_message)
     intent = PaymentIntent._api_retrieve(self.payment_intent) if self.payment_intent else None
     raise payment_methods.card_error(
         decline,
@@ -48,8 +63,8 @@ def _outcome(self: Charge) -> dict[str, Any]:
 
 def _payment_method_details(self: Charge) -> dict[str, Any]:
     pm = payment_methods.retrieve(self.payment_method)
-    if pm.type in bank_debits.TYPES:
-        return {pm.type: bank_debits.details(pm), "type": pm.type}
+    if pm.type != "card":  # a bank debit's method says what its charges show
+        return {pm.type: pm._charge_details, "type": pm.type}
     card = dict(getattr(pm, "card", {}) or {})
     return {
         "card": {

@@ -8,16 +8,20 @@ import hmac
 import json
 import logging
 import time
+from collections import OrderedDict, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from localstripe.resources import Event, store
 
 from .config import Settings
 
 log = logging.getLogger("billing_sandbox.webhooks")
+ATTEMPTS_PER_EVENT = 20
+EVENTS_RECORDED = 1000
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,43 @@ class Target:
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.events or event_type in self.events
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at delivering an event to a target: its HTTP status, or why there was none."""
+
+    target: str
+    url: str
+    number: int  # 1 for the first try at this target, counting retries and resends
+    at: float
+    status: int | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Attempts:
+    """The last attempts of the last events, in memory: bounded per event and overall."""
+
+    def __init__(self, per_event: int = ATTEMPTS_PER_EVENT, events: int = EVENTS_RECORDED) -> None:
+        self._per_event = per_event
+        self._events = events
+        self._log: OrderedDict[str, deque[Attempt]] = OrderedDict()
+
+    def of(self, event_id: str) -> list[Attempt]:
+        """An event's recorded attempts, oldest first."""
+        return list(self._log.get(event_id, ()))
+
+    def record(self, event_id: str, target: Target, status: int | None, error: str | None) -> None:
+        log = self._log.setdefault(event_id, deque(maxlen=self._per_event))
+        self._log.move_to_end(event_id)
+        number = 1 + max((a.number for a in log if a.target == target.id), default=0)
+        log.append(Attempt(target.id, target.url, number, time.time(), status, error))
+        while len(self._log) > self._events:
+            self._log.popitem(last=False)
 
 
 def sign(payload: bytes, secret: str, timestamp: int) -> str:
@@ -61,6 +102,7 @@ class Deliverer:
         self._queues: dict[str, asyncio.Queue[tuple[str, bytes]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        self.attempts = Attempts()
 
     def targets(self) -> list[Target]:
         """Where an event raised now would go."""
@@ -69,10 +111,24 @@ class Deliverer:
     def publish(self, event: Event) -> None:
         """Queue event for every target that wants it."""
         payload = json.dumps(event._export(), indent=2).encode()
-        targets = [t for t in self.targets() if t.wants(event.type)]
+        targets = self._wanting(event.type)
         event.pending_webhooks = len(targets)
+        self._enqueue(targets, event.id, payload)
+
+    def resend(self, event: Event) -> list[Target]:
+        """Queue event again for every target that wants it now (the dashboard's Resend)."""
+        payload = json.dumps(event._export(), indent=2).encode()
+        targets = self._wanting(event.type)
+        event.pending_webhooks += len(targets)
+        self._enqueue(targets, event.id, payload)
+        return targets
+
+    def _wanting(self, event_type: str) -> list[Target]:
+        return [t for t in self.targets() if t.wants(event_type)]
+
+    def _enqueue(self, targets: list[Target], event_id: str, payload: bytes) -> None:
         for target in targets:
-            self._queue(target).put_nowait((event.id, payload))
+            self._queue(target).put_nowait((event_id, payload))
 
     def _queue(self, target: Target) -> asyncio.Queue[tuple[str, bytes]]:
         if target.id not in self._queues:
@@ -100,6 +156,17 @@ class Deliverer:
         log.warning("gave up delivering %s to %s", event_id, target.url)
 
     async def _send(self, target: Target, event_id: str, payload: bytes) -> bool:
+        status, error = await self._post(target, payload)
+        self.attempts.record(event_id, target, status, error)
+        delivered = status is not None and 200 <= status < 300
+        if delivered:
+            self._acknowledge(event_id)
+        elif error:
+            log.info("delivery of %s to %s failed: %s", event_id, target.url, error)
+        return delivered
+
+    async def _post(self, target: Target, payload: bytes) -> tuple[int | None, str | None]:
+        """The receiver's HTTP status, or (None, why) when it gave none."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {
@@ -109,13 +176,9 @@ class Deliverer:
         }
         try:
             async with self._session.post(target.url, data=payload, headers=headers) as reply:
-                delivered = 200 <= reply.status < 300
+                return reply.status, None
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.info("delivery of %s to %s failed: %s", event_id, target.url, error)
-            return False
-        if delivered:
-            self._acknowledge(event_id)
-        return delivered
+            return None, str(error) or type(error).__name__
 
     @staticmethod
     def _acknowledge(event_id: str) -> None:
@@ -129,3 +192,7 @@ class Deliverer:
             task.cancel()
         if self._session is not None:
             await self._session.close()
+
+
+# Where the app keeps its Deliverer, for pages that show or resend deliveries.
+DELIVERER = web.AppKey("deliverer", Deliverer)

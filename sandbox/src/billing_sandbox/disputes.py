@@ -98,13 +98,22 @@ def open_if_tested(charge: Charge | None) -> None:
     if charge is None or not charge.payment_method:
         return
     status = payment_methods.dispute_for(payment_methods.retrieve(charge.payment_method))
-    if status is None:
-        return
+    if status is not None:
+        open(charge, status)
+
+
+def open(charge: Charge, status: str = "needs_response") -> Dispute:
+    """Open a dispute on a succeeded charge: a chargeback, or an inquiry (INQUIRY)."""
+    if charge.status != "succeeded" or getattr(charge, "disputed", False):
+        raise errors.invalid(f"Charge {charge.id} cannot be disputed.", "charge")
+    if status not in ("needs_response", INQUIRY):
+        raise errors.invalid(f"Invalid dispute status: {status}", "status")
     charge.disputed = True
     dispute = Dispute(charge, status)
     events.emit("charge.dispute.created", dispute)
     if status != INQUIRY:
         events.emit("charge.dispute.funds_withdrawn", dispute)
+    return dispute
 
 
 def _dispute(id: str) -> Dispute:

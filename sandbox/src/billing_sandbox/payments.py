@@ -7,7 +7,17 @@ from typing import Any
 
 from localstripe.resources import Charge, Customer, Invoice, PaymentIntent, Refund
 
-from . import bank_debits, disputes, errors, events, pagination, payment_methods, routing
+from . import (
+    bank_debits,
+    cards,
+    charges,
+    disputes,
+    errors,
+    events,
+    pagination,
+    payment_methods,
+    routing,
+)
 from .params import Params, as_bool, as_dict, as_int, metadata, reject_unknown, required
 
 _CREATE = (
@@ -54,6 +64,13 @@ _CONFIRM = (
     "mandate_data",
     "payment_method_options",
     "error_on_requires_action",
+)
+
+
+_NEEDS_AUTHENTICATION = cards.Decline(
+    "authentication_required",
+    "authentication_required",
+    "Your card was declined. This transaction requires authentication.",
 )
 
 
@@ -165,24 +182,13 @@ def _check_allowed(pi: PaymentIntent, type: str) -> None:
 
 
 def _authentication_required(pi: PaymentIntent, raise_errors: bool) -> None:
-    """Off-session charges of a card that needs 3D Secure fail as Stripe's do."""
-    pi.next_action = {
-        "type": "use_stripe_sdk",
-        "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": ""},
-    }
-    events.emit("payment_intent.payment_failed", pi)
-    invoice = _invoice_of(pi)
-    if invoice is not None:
-        invoice._on_payment_failure_now()
+    """Off-session, nobody is there to authenticate: the charge fails as Stripe's does and
+    the intent needs a payment method again."""
+    charges.fail(charges.for_intent(pi), _NEEDS_AUTHENTICATION)
     if raise_errors:
-        raise payment_methods.card_error(
-            payment_methods.cards.Decline(
-                "authentication_required",
-                "authentication_required",
-                "Your card was declined. This transaction requires authentication.",
-            ),
-            payment_intent=pi._export(),
-        )
+        pi._report_failure()
+    else:
+        pi._record_failure()
 
 
 def _use_method(pi: PaymentIntent, data: Params) -> None:

@@ -309,6 +309,7 @@ Billing demo on {database}
   API docs        {base}/docs
   Products        {base}/api/stripe/products
   Stripe sandbox  {sandbox_url}  (events go to {base}/api/stripe/webhook)
+  Dashboard       {sandbox_url}/dashboard  (the sandbox's customers, invoices, events)
   Readiness       {base}/readyz
   Metrics         {base}/metrics
 Catalog, seeded in the sandbox and mirrored locally:
