@@ -244,3 +244,30 @@ def test_a_declined_token_is_refused_as_a_card_error(sandbox: Sandbox) -> None:
         sandbox.client.v1.payment_methods.create(
             params={"type": "card", "card": {"token": "tok_nope"}}
         )
+
+
+def test_a_subscription_page_with_sepa_activates_when_the_bank_pays(sandbox: Sandbox) -> None:
+    client = sandbox.client
+    price = client.v1.prices.create(
+        params={
+            "currency": "eur",
+            "unit_amount": 3000,
+            "recurring": {"interval": "month"},
+            "product_data": {"name": "Plan"},
+        }
+    )
+    session = client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "line_items": [{"price": price.id}],
+            "success_url": "https://app.example/done",
+        }
+    )
+    pm = client.v1.payment_methods.create(params={**SEPA_PAID, "billing_details": BILLING})
+    assert _confirm(sandbox, session, pm.id).status_code == 200
+    done = client.v1.checkout.sessions.retrieve(session.id)
+    assert (done.status, done.payment_status) == ("complete", "unpaid")
+    assert client.v1.subscriptions.retrieve(done.subscription).status == "incomplete"
+    wait_for(lambda: client.v1.subscriptions.retrieve(done.subscription).status == "active")
+    assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
+    assert "checkout.session.async_payment_succeeded" in event_types(client, session.id)

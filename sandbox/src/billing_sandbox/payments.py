@@ -169,9 +169,9 @@ def confirm(pi: PaymentIntent, *, raise_errors: bool, off_session: bool = False)
 
 
 def _check_allowed(pi: PaymentIntent, type: str) -> None:
-    allowed = getattr(pi, "payment_method_types", None)  # invoices' intents take any
-    if getattr(pi, "automatic_payment_methods", None) or not allowed or type in allowed:
-        return
+    allowed = getattr(pi, "payment_method_types", None) or []
+    if pi.invoice or getattr(pi, "automatic_payment_methods", None) or type in allowed:
+        return  # an invoice's intent takes what its payment settings (none here) allow
     raise errors.invalid(
         f"The PaymentMethod provided ({type}) is not allowed for this PaymentIntent. Please"
         " attach a PaymentMethod of one of the following types: "
