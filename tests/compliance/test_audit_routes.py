@@ -1,7 +1,9 @@
-"""GET /api/admin/audit: admins only, newest first, filtered, a page at a time."""
+"""GET /api/admin/audit: admins only, newest first, filtered, a page at a time; and
+GET /api/admin/audit/chain: the hash chain verified now, its head, or where it breaks."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy import insert
 from billing.audit.models import AuditEntry
 from billing.db.engine import Database
 from tests.conftest import Credentials
-from tests.support.audit import AUDIT, empty_audit_log, seal_everything
+from tests.support.audit import AUDIT, empty_audit_log, entries, seal_everything, tamper
 from tests.support.credits import assert_problem
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -161,3 +163,53 @@ async def test_bad_filters_are_validation_errors(
 ) -> None:
     response = await client.get(AUDIT, params=params, headers=creds.admin())
     assert_problem(response, 422, "validation_error")
+
+
+CHAIN = f"{AUDIT}/chain"
+
+
+@pytest.fixture
+async def sealed(database: Database, seeded: list[int]) -> AsyncIterator[list[int]]:
+    """The seeded entries, chained; the log is emptied afterwards (PostgreSQL's is shared,
+    and a tampered chain must not outlive its test)."""
+    await seal_everything(database)
+    yield seeded
+    await empty_audit_log(database)
+
+
+async def test_an_intact_chain_reports_its_head(
+    client: httpx.AsyncClient, creds: Credentials, database: Database, sealed: list[int]
+) -> None:
+    response = await client.get(CHAIN, headers=creds.admin())
+    assert response.status_code == 200, response.text
+    head = (await entries(database))[-1]
+    assert response.json() == {
+        "verified": True,
+        "sealed": len(sealed),
+        "unsealed": 0,
+        "head_seq": len(sealed),
+        "head_hash": head.hash,
+        "broken": None,
+    }
+
+
+@pytest.mark.ledger_tampered
+async def test_a_tampered_entry_is_where_the_chain_breaks(
+    client: httpx.AsyncClient, creds: Credentials, database: Database, sealed: list[int]
+) -> None:
+    await tamper(database, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+    body = (await client.get(CHAIN, headers=creds.admin())).json()
+    assert body["verified"] is False
+    assert (body["sealed"], body["head_seq"]) == (2, 2)
+    assert body["broken"] == {
+        "id": sealed[2],
+        "seq": 3,
+        "reason": "its hash does not match its contents",
+    }
+
+
+async def test_only_admins_see_the_chain(
+    client: httpx.AsyncClient, creds: Credentials, sealed: list[int]
+) -> None:
+    assert (await client.get(CHAIN, headers=creds.bearer(5))).status_code == 403
+    assert (await client.get(CHAIN)).status_code == 401

@@ -12,17 +12,18 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from billing.audit import repository as audit_log
+from billing.audit.chain import verify_chain
 from billing.auth.dependencies import AdminPrincipal, SelfOrAdmin, UserId
 from billing.compliance.erasure import Erasure, erase_personal_data
 from billing.compliance.export import open_export
-from billing.compliance.schemas import AuditEntryOut, AuditPage
+from billing.compliance.schemas import AuditChainOut, AuditEntryOut, AuditPage, BrokenLink
 from billing.core.config import Settings
 from billing.core.errors import ValidationProblem
 from billing.core.ids import MAX_USER_ID
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import ISO_8601_ONLY
 from billing.db.engine import get_database
-from billing.db.statements import read_without_transaction
+from billing.db.statements import read_in_one_snapshot, read_without_transaction
 from billing.idempotency.route import IdempotentRoute
 from billing.stripe.client import get_stripe
 
@@ -111,4 +112,21 @@ async def list_audit(
         data=[AuditEntryOut.model_validate(row, from_attributes=True) for row in rows[:limit]],
         has_more=more,
         next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+    )
+
+
+@audit_router.get("/chain")
+async def audit_chain(request: Request, principal: AdminPrincipal) -> AuditChainOut:
+    """Walk the audit log's hash chain now, from its first entry to its head or first break."""
+    async with get_database(request).sessions() as session:
+        await read_in_one_snapshot(session)
+        report = await verify_chain(session)
+    broken = report.broken
+    return AuditChainOut(
+        verified=broken is None,
+        sealed=report.sealed,
+        unsealed=report.unsealed,
+        head_seq=report.head_seq,
+        head_hash=report.head_hash,
+        broken=BrokenLink(id=broken.id, seq=broken.seq, reason=broken.reason) if broken else None,
     )

@@ -27,3 +27,20 @@ class AuditPage(BaseModel):
     data: list[AuditEntryOut]
     has_more: bool
     next_cursor: str | None
+
+
+class BrokenLink(BaseModel):
+    id: int
+    seq: int
+    reason: str
+
+
+class AuditChainOut(BaseModel):
+    """The hash chain as verified now: sealed through `head_seq`, or broken at `broken`."""
+
+    verified: bool  # every sealed entry's hash and link checked, and none broken
+    sealed: int  # entries chained and checked, up to the head or the break
+    unsealed: int  # committed entries the sealer has not chained yet (about a second)
+    head_seq: int
+    head_hash: str  # keep it elsewhere: a later verify must reach the same hash
+    broken: BrokenLink | None

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit.chain import ChainReport, verify_chain
+from billing.db.statements import read_in_one_snapshot
 
 CHECKS: dict[str, str] = {
     "every transaction has two or more entries summing to zero": """
@@ -131,8 +132,7 @@ class LedgerReport:
 
 async def verify_ledger(session: AsyncSession) -> LedgerReport:
     """Run every check in one snapshot, so concurrent postings cannot fake a failure."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    await read_in_one_snapshot(session)
     report = LedgerReport()
     report.transactions = int(
         await session.scalar(text("SELECT COUNT(*) FROM credit_transactions")) or 0

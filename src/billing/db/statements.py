@@ -89,3 +89,11 @@ async def read_without_transaction(session: AsyncSession) -> None:
     lock on SQLite (whose BEGIN here is IMMEDIATE) and cost no BEGIN/COMMIT round trips
     on PostgreSQL. Call it before the session's first statement."""
     await session.connection(execution_options={"isolation_level": AUTOCOMMIT})
+
+
+async def read_in_one_snapshot(session: AsyncSession) -> None:
+    """Let the session's next statements all see one snapshot (PostgreSQL's REPEATABLE
+    READ; SQLite's transaction is one already), so that concurrent writes cannot make
+    reads of several tables disagree. Call it before the session's first statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
