@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import stripe
+from playwright.sync_api import Browser
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -29,6 +30,7 @@ from billing.migrations import upgrade
 from billing.obs.failure_spikes import SPIKES
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.inbox import DELIVERIES
+from tests.support.browser import chromium
 from tests.support.sandbox_process import Sandbox, start, stop
 from tests.support.workers import drop_own_postgres, own_postgres, own_redis
 
@@ -266,3 +268,10 @@ class Credentials:
 @pytest.fixture
 def creds(settings: Settings, database: Database) -> Credentials:
     return Credentials(settings, database)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, shared by a module's browser tests."""
+    with chromium() as launched:
+        yield launched

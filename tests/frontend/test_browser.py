@@ -9,7 +9,6 @@ hosted Checkout page, as a customer would. A screenshot of each page goes to
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -18,32 +17,21 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from billing.http.frontend import FRONTEND_DIST
 from billing.runtime.demo import SECRET_KEY
 from tests.runtime.test_demo import Demo, running_demo
 from tests.runtime.test_demo import _pay as pay
+from tests.support.browser import NEEDS_CHROMIUM
 from tests.support.sandbox import wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CREDIT_MS = 20_000  # credits arrive by webhook: the page polls until they do
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium (make browser)",
-    ),
+    NEEDS_CHROMIUM,
     pytest.mark.skipif(
         not (FRONTEND_DIST / "index.html").is_file(),
         reason="frontend/dist is missing: build the frontend (make install)",
@@ -55,14 +43,6 @@ pytestmark = [
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with running_demo(tmp_path_factory.mktemp("frontend-demo")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -151,10 +131,11 @@ def balance_is(page: Page, credits: int) -> None:
 
 
 def type_card(page: Page, number: str) -> None:
-    """Into the card element of the sandbox's Stripe.js stand-in."""
-    for field, value in (("number", number), ("exp_month", "12"), ("exp_year", "34")):
-        page.fill(f"input[placeholder={field}]", value)
-    page.fill("input[placeholder=cvc]", "123")
+    """Into the card Element of the sandbox's Stripe.js stand-in, by its fields' labels as in
+    Stripe's Card Element (the form hides the postal code)."""
+    typed = (("Card number", number), ("Expiration date", "12 / 34"), ("Security code", "123"))
+    for label, value in typed:
+        page.get_by_label(label, exact=True).fill(value)
 
 
 def pay_on_hosted_checkout(page: Page, shots: Path) -> None:

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import stripe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support.browser import NEEDS_CHROMIUM
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: install Debian's chromium (make browser)",
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield launched
-        launched.close()
+pytestmark = NEEDS_CHROMIUM
 
 
 def _session(client: stripe.StripeClient) -> Any:
@@ -92,9 +71,10 @@ def _shop(page: Page, sandbox_url: str) -> None:
 
 
 def _type_card(page: Page, number: str) -> None:
-    for field, value in (("number", number), ("exp_month", "12"), ("exp_year", "34")):
-        page.fill(f"input[placeholder={field}]", value)
-    page.fill("input[placeholder=cvc]", "123")
+    """Into the card Element's fields, found by their labels as in Stripe's Card Element."""
+    typed = (("Card number", number), ("Expiration date", "12 / 34"), ("Security code", "123"))
+    for label, value in (*typed, ("ZIP", "42424")):
+        page.get_by_label(label, exact=True).fill(value)
 
 
 def _confirm(page: Page, secret: str) -> None:

@@ -20,12 +20,10 @@ import pytest
 import stripe
 from playwright.sync_api import Page, expect
 
-from tests.sandbox import test_browser
+from tests.support.browser import NEEDS_CHROMIUM
 from tests.support.sandbox import customer_with_card, receiver, recurring_price, wait_for
 from tests.support.sandbox_process import Sandbox
 
-browser = test_browser.browser  # the module's Chromium, launched as the Checkout tests do
-needs_chromium = test_browser.pytestmark
 DAY = 86400
 
 
@@ -63,7 +61,7 @@ def _clocked(client: stripe.StripeClient) -> tuple[Any, Any]:
     return clock, sub
 
 
-@needs_chromium
+@NEEDS_CHROMIUM
 def test_advancing_a_clock_from_the_dashboard_renews_the_subscription(
     browser: Any, make_sandbox: Callable[..., Sandbox], shots: Path
 ) -> None:
@@ -98,7 +96,7 @@ def test_advancing_a_clock_from_the_dashboard_renews_the_subscription(
     page.close()
 
 
-@needs_chromium
+@NEEDS_CHROMIUM
 def test_an_event_page_shows_its_deliveries_and_resends_it(
     browser: Any, make_sandbox: Callable[..., Sandbox], shots: Path
 ) -> None:
@@ -131,7 +129,7 @@ def test_an_event_page_shows_its_deliveries_and_resends_it(
     assert [d.event["id"] for d in hook.about(customer.id)] == [event.id, event.id]
 
 
-@needs_chromium
+@NEEDS_CHROMIUM
 def test_a_dispute_created_from_the_charge_page(
     browser: Any, make_sandbox: Callable[..., Sandbox], shots: Path
 ) -> None:
