@@ -7,7 +7,7 @@ FRONTEND := frontend
 NODE_STAMP := $(FRONTEND)/node_modules/.installed
 FRONTEND_BUILD := $(FRONTEND)/dist/index.html
 FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html \
-	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json
+	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json $(FRONTEND)/scripts/swagger-ui.mjs
 
 .PHONY: install lint typecheck test demo bench bench-tools soak browser promtool \
 	alert-rules clean frontend-test types
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 	touch $(STAMP)
 
 # The frontend: npm packages from the lock file, then the build the service serves at `/`
-# (type-checked; rebuilt only when a source changed).
+# (type-checked; rebuilt only when a source changed), with Swagger UI for `/docs`.
 $(NODE_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)

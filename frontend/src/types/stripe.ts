@@ -559,6 +559,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/audit/chain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit Chain
+         * @description Walk the audit log's hash chain now, from its first entry to its head or first break.
+         */
+        get: operations["audit_chain_api_admin_audit_chain_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -978,6 +998,23 @@ export interface components {
             created_at: string;
             grant: components["schemas"]["Grant"];
         };
+        /**
+         * AuditChainOut
+         * @description The hash chain as verified now: sealed through `head_seq`, or broken at `broken`.
+         */
+        AuditChainOut: {
+            /** Verified */
+            verified: boolean;
+            /** Sealed */
+            sealed: number;
+            /** Unsealed */
+            unsealed: number;
+            /** Head Seq */
+            head_seq: number;
+            /** Head Hash */
+            head_hash: string;
+            broken: components["schemas"]["BrokenLink"] | null;
+        };
         /** AuditEntryOut */
         AuditEntryOut: {
             /** Id */
@@ -1066,6 +1103,15 @@ export interface components {
              * @description Auto top-ups charged in a UTC calendar month, at most
              */
             monthly_limit: number;
+        };
+        /** BrokenLink */
+        BrokenLink: {
+            /** Id */
+            id: number;
+            /** Seq */
+            seq: number;
+            /** Reason */
+            reason: string;
         };
         /** CaptureHoldRequest */
         CaptureHoldRequest: {
@@ -3766,6 +3812,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    audit_chain_api_admin_audit_chain_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditChainOut"];
                 };
             };
             /** @description Client error */

@@ -24,6 +24,7 @@ from billing.credits.hold_routes import router as holds_router
 from billing.credits.routes import router as credits_router
 from billing.credits.routes import spend_credits, usage_router
 from billing.db.engine import Database
+from billing.http.api_docs import DOCS_URL, install_api_docs
 from billing.http.body_limit import BodySizeLimit
 from billing.http.fast_lanes import FastLanes
 from billing.http.frontend import install_frontend
@@ -101,6 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Stripe payments and a prepaid credit ledger for SaaS platforms.",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        # FastAPI's docs pages load their code from a CDN: ours works offline (api_docs.py).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         # Metrics are Prometheus' (/metrics) and logs structlog's: FastAPI's OpenTelemetry
         # hooks would only look up, on every request, whether a provider is configured.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook_endpoints_router)
     app.include_router(webhook_deliveries_router)
     install_frontend(app, settings)  # after the API routers: `/` and `/assets` only
+    install_api_docs(app)  # `/docs`, with Swagger UI from the frontend's build
     laned: list[Callable[..., Any]] = [spend_credits, place_hold, capture_hold, stripe_webhook]
     lanes = route_lanes(app.routes, laned)  # raises if unservable
     app.add_middleware(FastLanes, lanes=lanes)  # innermost
@@ -141,8 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AnswerUnhandled)
     app.add_middleware(RequestId)  # every response, even a 429, carries its id
-    docs = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
     app.add_middleware(  # outermost: every response carries them
-        SecurityHeaders, settings=settings, docs_paths=[path for path in docs if path]
+        SecurityHeaders, settings=settings, docs_paths=[DOCS_URL]
     )
     return app

@@ -97,11 +97,16 @@ def install_frontend(app: FastAPI, settings: Settings, dist: Path | None = None)
         app.include_router(dev_router)
     dist = dist or FRONTEND_DIST
     index, assets = dist / "index.html", dist / "assets"
-    if index.is_file() and assets.is_dir():
+    if is_built(dist):
         app.add_api_route("/", _serve(index), methods=["GET"], include_in_schema=False)
         app.mount("/assets", StaticFiles(directory=assets), name="assets")
     else:
         app.add_api_route("/", _not_built, methods=["GET"], include_in_schema=False)
+
+
+def is_built(dist: Path) -> bool:
+    """Whether `install_frontend` serves this build: `/` and everything in `assets/`."""
+    return (dist / "index.html").is_file() and (dist / "assets").is_dir()
 
 
 def _serve(index: Path) -> Callable[[], Awaitable[Response]]:

@@ -9,9 +9,10 @@ Offline, Stripe.js is the sandbox's: its origin is allowed where Stripe's are, t
 from the URL the frontend is given (`GET /api/stripe/config`), so the two cannot differ.
 
 The headers are built once per app and appended to each response's start: the spend
-and webhook routes are hot paths. FastAPI's docs pages (Swagger UI, ReDoc) load their
-code from a CDN and run inline scripts: they get a policy of their own, allowing that CDN
-and exactly those inline scripts, by hash; they are rare, so each is hashed as served.
+and webhook routes are hot paths. The API reference (`/docs`, Swagger UI served by the
+service itself: api_docs.py) runs an inline script to start: it gets a policy of its
+own, allowing exactly that inline script, by hash, and still nothing from elsewhere; it
+is rare, so it is hashed as served.
 """
 
 from __future__ import annotations
@@ -25,20 +26,18 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing.core.config import Settings
-from billing.http.middleware import HttpMiddleware
+from billing.http.middleware import HttpMiddleware, route_path
 from billing.payments.portal import frontend_config
 
 STRIPE_JS = "https://js.stripe.com"
 Headers = list[tuple[bytes, bytes]]
-# What FastAPI's docs pages load: scripts and styles from jsDelivr, ReDoc's fonts from
-# Google, FastAPI's favicon; ReDoc runs a web worker from a blob and styles inline.
+# What the API reference loads: Swagger UI's script, stylesheet and favicon from the
+# service, its icons as data: URLs, the OpenAPI document ("try it out" too) from the service.
 DOCS_SOURCES = {
     "default-src": ["'none'"],
-    "script-src": ["https://cdn.jsdelivr.net"],
-    "style-src": ["https://cdn.jsdelivr.net", "https://fonts.googleapis.com", "'unsafe-inline'"],
-    "font-src": ["https://fonts.gstatic.com"],
-    "img-src": ["'self'", "data:", "https://fastapi.tiangolo.com", "https://cdn.redoc.ly"],
-    "worker-src": ["blob:"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
     "connect-src": ["'self'"],
 }
 LOCKED = {  # in every policy
@@ -66,7 +65,7 @@ def app_policy(settings: Settings) -> str:
 
 
 def docs_policy(page: bytes) -> str:
-    """A docs page's policy: its CDN, and each inline script of this page by hash."""
+    """A docs page's policy: the service, and each inline script of this page by hash."""
     hashes = [
         f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
         for script in INLINE_SCRIPT.findall(page)
@@ -106,7 +105,7 @@ class SecurityHeaders(HttpMiddleware):
         self.docs_paths = frozenset(docs_paths)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] in self.docs_paths:
+        if route_path(scope) in self.docs_paths:  # behind a proxy's prefix too
             await self._docs_page(scope, receive, send)
             return
         headers = self.headers
