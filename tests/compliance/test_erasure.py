@@ -160,7 +160,7 @@ async def test_erasure_deletes_the_customer_keeps_the_money_and_is_audited(
     assert not stripe_has(stripe_sandbox.client, customer_id)
 
     row = await stored_row(db, user)
-    assert (row.email_encrypted, row.name_encrypted) == (None, None)
+    assert (row.email_encrypted, row.name_encrypted, row.email_lookup) == (None, None, None)
     assert row.erased_at is not None
     assert row.stripe_customer_id == customer_id
     assert await without_payload(db, scrubbed_ids + kept_ids) == set()

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from billing.audit.models import AuditEntry
 from billing.compliance.export import customer_record
 from billing.compliance.rotation import ROTATED, rotate_keys
 from billing.core.config import Settings
-from billing.core.encryption import decrypt
+from billing.core.encryption import decrypt, email_lookup
 from billing.db.engine import Database
 from billing.outbound import service as outbound
 from billing.outbound.models import WebhookEndpoint
@@ -279,3 +279,28 @@ async def test_webhook_endpoint_secrets_are_reencrypted_and_an_unreadable_one_re
         for token in (stored.secret_encrypted, stored.previous_secret_encrypted)
         if token is not None
     ] == secrets
+
+
+async def lookups(database: Database) -> list[str | None]:
+    async with database.sessions() as session:
+        query = select(StripeCustomer.email_lookup).order_by(StripeCustomer.user_id)
+        return list(await session.scalars(query))
+
+
+async def test_email_lookups_follow_the_newest_key_and_rows_without_one_get_theirs(
+    database: Database, settings: Settings
+) -> None:
+    old, new = new_key(), new_key()
+    await seed(database, settings, old)
+    async with database.sessions() as session, session.begin():  # as stored before 0020
+        await session.execute(
+            update(StripeCustomer).where(StripeCustomer.user_id == 101).values(email_lookup=None)
+        )
+    rotated = with_keys(settings, new, old)
+
+    counts = await rotate_keys(database, rotated, "test", batch_size=3)
+
+    assert counts.rotated == 14  # the values; their lookups are not counted as rotated
+    expected = [email_lookup(with_keys(settings, new), f"u{u}@example.com") for u in USERS]
+    assert await lookups(database) == expected
+    assert expected[0] != email_lookup(with_keys(settings, old), "u101@example.com")

@@ -7,7 +7,7 @@ import asyncio
 
 from billing.core.errors import IdempotencyConflict
 from billing.core.times import utcnow
-from billing.credits import service, single_statement
+from billing.credits import balances, service, single_statement
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.transfers import Posted, Transfer
 from billing.db.engine import Database
@@ -25,7 +25,7 @@ async def _funded(database: Database, *users: int) -> None:
 
 async def _balance(database: Database, user_id: int) -> int:
     async with database.sessions() as session:
-        return (await service.balance(session, user_id)).balance
+        return (await balances.balance(session, user_id)).balance
 
 
 async def test_a_key_twice_in_one_call_posts_once(pg: Database) -> None:

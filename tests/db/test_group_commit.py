@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from billing.core.config import Settings
 from billing.core.errors import InsufficientCredits, ServiceUnavailable
-from billing.credits import service, single_statement
+from billing.credits import balances, service, single_statement
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.transfers import Transfer
 from billing.db import group_commit
@@ -217,7 +217,7 @@ def test_concurrent_spends_post_as_if_one_after_another(
                 *(spend(database, user, amount) for amount in amounts), return_exceptions=True
             )
             async with database.sessions() as session:
-                return outcomes, (await service.balance(session, user)).balance
+                return outcomes, (await balances.balance(session, user)).balance
         finally:
             await database.dispose()
             await assert_ledger_holds(migrated["postgres"])

@@ -15,8 +15,9 @@ from billing.core.config import Settings
 from billing.core.errors import InsufficientCredits
 from billing.core.times import utcnow
 from billing.credits.accounts import SPEND
+from billing.credits.balances import balance
 from billing.credits.models import CreditGrant, CreditTransaction
-from billing.credits.service import balance, post
+from billing.credits.service import post
 from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.accounts import PURCHASE
-from billing.credits.service import balance, post_within
+from billing.credits.balances import balance
+from billing.credits.service import post_within
 from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.webhooks import inbox

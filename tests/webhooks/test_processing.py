@@ -14,7 +14,8 @@ from billing.audit.models import AuditEntry
 from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits.accounts import PURCHASE
-from billing.credits.service import balance, post_within
+from billing.credits.balances import balance
+from billing.credits.service import post_within
 from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
 from billing.db.after_commit import after_commit

@@ -446,6 +446,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Users
+         * @description Users by id, by email (matched through a keyed hash: emails are encrypted) or by
+         *     Stripe customer id; at most 20.
+         */
+        get: operations["search_users_api_admin_users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get User
+         * @description Who the user is (email and name decrypted) and what their wallet holds.
+         */
+        get: operations["get_user_api_admin_users__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/financial/credits/{user_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credit Usage
+         * @description Credits spent and granted on each UTC day; the last 30 days unless a range is given.
+         */
+        get: operations["credit_usage_api_financial_credits__user_id__usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/financial/export/{user_id}": {
         parameters: {
             query?: never;
@@ -1365,6 +1426,17 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /** CreditUsage */
+        CreditUsage: {
+            /** User Id */
+            user_id: number;
+            range: components["schemas"]["DateRange"];
+            /**
+             * Days
+             * @description Every day of the range, oldest first
+             */
+            days: components["schemas"]["UsageDay"][];
         };
         /** Credits */
         Credits: {
@@ -2412,6 +2484,24 @@ export interface components {
             /** Events */
             events: unknown[];
         };
+        /** UsageDay */
+        UsageDay: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * Spent
+             * @description Credits used: spends, usage events and captured holds
+             */
+            spent: number;
+            /**
+             * Granted
+             * @description Credits granted: purchases, plans, admins' grants
+             */
+            granted: number;
+        };
         /** UsageResult */
         UsageResult: {
             /** Idempotency Key */
@@ -2437,6 +2527,65 @@ export interface components {
              * @description One per event, in the request's order
              */
             results: components["schemas"]["UsageResult"][];
+        };
+        /** UserProfile */
+        UserProfile: {
+            /** User Id */
+            user_id: number;
+            /** Email */
+            email: string | null;
+            /** Name */
+            name: string | null;
+            /** Stripe Customer Id */
+            stripe_customer_id: string | null;
+            /**
+             * Personal Data Erased
+             * @description An earlier customer's data was erased
+             */
+            personal_data_erased: boolean;
+            /**
+             * Balance
+             * @description What can be spent now
+             */
+            balance: number;
+            /**
+             * Held
+             * @description What active holds reserve
+             */
+            held: number;
+            /** Expiring */
+            expiring: components["schemas"]["ExpiringCredits"][];
+            /** Low Balance Threshold */
+            low_balance_threshold: number | null;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /** UserSearch */
+        UserSearch: {
+            /** Data */
+            data: components["schemas"]["UserSummary"][];
+        };
+        /** UserSummary */
+        UserSummary: {
+            /** User Id */
+            user_id: number;
+            /**
+             * Email
+             * @description Decrypted, for admins; None if unknown or erased
+             */
+            email: string | null;
+            /** Name */
+            name: string | null;
+            /**
+             * Stripe Customer Id
+             * @description The user's current customer
+             */
+            stripe_customer_id: string | null;
+            /**
+             * Balance
+             * @description The wallet's credits, expired-but-not-swept included
+             */
+            balance: number;
         };
         /** VoidGrantRequest */
         VoidGrantRequest: {
@@ -3561,6 +3710,133 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Dashboard"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    search_users_api_admin_users_get: {
+        parameters: {
+            query: {
+                query: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSearch"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_user_api_admin_users__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserProfile"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    credit_usage_api_financial_credits__user_id__usage_get: {
+        parameters: {
+            query?: {
+                /** @description First UTC day */
+                from?: string | null;
+                /** @description Last UTC day */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditUsage"];
                 };
             };
             /** @description Client error */

@@ -155,7 +155,7 @@ async def _anonymise(
     ]
     now = utcnow()
     for row in rows.values():
-        row.email_encrypted = row.name_encrypted = None
+        row.email_encrypted = row.name_encrypted = row.email_lookup = None
         row.erased_at = row.erased_at or now
     return held, rows[customers[0]].erased_at
 

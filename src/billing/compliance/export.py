@@ -31,7 +31,7 @@ from billing.audit.models import AuditEntry
 from billing.core.config import Settings
 from billing.core.encryption import decrypt_optional
 from billing.core.times import utcnow
-from billing.credits import service as credits
+from billing.credits import balances
 from billing.credits.grant_service import as_of
 from billing.credits.models import CreditAccount, CreditEntry, CreditGrant, CreditTransaction
 from billing.db.engine import Database
@@ -158,7 +158,7 @@ async def open_export(
     """The export as chunks of JSON text. The customer is read (and decrypted) before
     this returns, so a missing key is an error response, not a truncated document."""
     async with database.sessions() as session:
-        balance = await credits.balance(session, user_id)  # reads outside a transaction
+        balance = await balances.balance(session, user_id)  # reads outside a transaction
         customer = await customer_record(session, settings, user_id)
     async with database.sessions() as session:
         credit_settings = await auto_topup_settings.read(session, user_id)

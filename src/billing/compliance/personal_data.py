@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.config import Settings
-from billing.core.encryption import encrypt
+from billing.core.encryption import email_lookup, encrypt
 from billing.payments.models import StripeCustomer
 from billing.stripe.readers import object_id
 
@@ -36,6 +36,8 @@ async def remember_contact(
         for column, value in (("email_encrypted", email), ("name_encrypted", name))
         if value
     }
+    if email:
+        values["email_lookup"] = email_lookup(settings, email)
     if not values:
         return False
     conditions = [StripeCustomer.user_id == user_id, StripeCustomer.erased_at.is_(None)]

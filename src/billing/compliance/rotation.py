@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.audit import service as audit
 from billing.compliance.webhook_payloads import Payload, rewrite_payloads
 from billing.core.config import Settings
-from billing.core.encryption import cipher, primary, rotated
+from billing.core.encryption import cipher, email_lookup, primary, rotated
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.outbound.models import WebhookEndpoint
@@ -87,7 +87,8 @@ async def rotate_keys(
     each batch is written. A finished run leaves an audit entry with its counts."""
     newest, every_key = primary(settings), cipher(settings)
     counts = RotationCounts()
-    await _rotate_customers(database, newest, every_key, counts, on_batch, batch_size)
+    lookup = partial(email_lookup, settings)
+    await _rotate_customers(database, newest, every_key, lookup, counts, on_batch, batch_size)
     payloads = partial(counts.rotate_payload, newest=newest, every_key=every_key)
     await rewrite_payloads(database, true(), payloads, batch_size, on_batch)
     await _rotate_endpoint_secrets(database, newest, every_key, counts)
@@ -99,6 +100,7 @@ async def _rotate_customers(
     database: Database,
     newest: Fernet,
     every_key: MultiFernet,
+    lookup: Callable[[str], str],
     counts: RotationCounts,
     on_batch: Callable[[int], None],
     batch_size: int,
@@ -109,7 +111,7 @@ async def _rotate_customers(
             await read_without_transaction(session)
             rows = (
                 await session.execute(
-                    select(StripeCustomer.id, *COLUMNS)
+                    select(StripeCustomer.id, *COLUMNS, StripeCustomer.email_lookup)
                     .where(StripeCustomer.id > after, HAS_DATA)
                     .order_by(StripeCustomer.id)
                     .limit(batch_size)
@@ -119,7 +121,7 @@ async def _rotate_customers(
             return
         async with database.sessions() as session, session.begin():
             for row in rows:
-                await _rotate_row(session, newest, every_key, row, counts)
+                await _rotate_row(session, newest, every_key, lookup, row, counts)
         on_batch(len(rows))
         after = rows[-1].id
 
@@ -168,11 +170,12 @@ async def _rotate_row(
     session: AsyncSession,
     newest: Fernet,
     every_key: MultiFernet,
-    row: Row[int, str | None, str | None],
+    lookup: Callable[[str], str],
+    row: Row[int, str | None, str | None, str | None],
     counts: RotationCounts,
 ) -> None:
     changes: dict[str, str] = {}
-    for column, token in zip(COLUMNS, row[1:], strict=True):
+    for column, token in zip(COLUMNS, row[1:3], strict=True):
         if token is None:
             continue
         try:
@@ -184,6 +187,11 @@ async def _rotate_row(
             counts.current += 1
         else:
             changes[column.key] = new
+    rotating = len(changes)
+    if row.email_encrypted is not None:  # its lookup hash, under the newest key
+        wanted = lookup(every_key.decrypt(row.email_encrypted.encode()).decode())
+        if wanted != row.email_lookup:
+            changes["email_lookup"] = wanted
     if not changes:
         return
     unchanged = [getattr(StripeCustomer, name) == row._mapping[name] for name in changes]
@@ -194,4 +202,4 @@ async def _rotate_row(
         .returning(StripeCustomer.id)
     )
     if written is not None:  # else stored anew or erased meanwhile
-        counts.rotated += len(changes)
+        counts.rotated += rotating

@@ -11,6 +11,8 @@ too: the service must read them back to sign.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -61,6 +63,28 @@ def decrypt(settings: Settings, token: str) -> str:
         raise PersonalDataUnreadable(
             "Personal data was encrypted under a key missing from BILLING_ENCRYPTION_KEYS."
         ) from exc
+
+
+def email_lookups(settings: Settings, email: str) -> list[str]:
+    """Keyed hashes of the normalised email, one per configured key, newest first: what
+    is stored is the first, and a search tries them all, so rows written before a key
+    rotation are still found until `billing rotate-keys` rewrites them. A hash keyed by
+    the secret keys cannot be reversed by guessing emails without them."""
+    normalised = email.strip().lower().encode()
+    return [
+        hmac.new(_lookup_key(key), normalised, hashlib.sha256).hexdigest()
+        for key in settings.encryption_keys()
+    ]
+
+
+def email_lookup(settings: Settings, email: str) -> str:
+    """The keyed hash stored beside an encrypted email."""
+    return email_lookups(settings, email)[0]
+
+
+def _lookup_key(fernet_key: str) -> bytes:
+    """A key for lookups only, derived from a Fernet key (never the Fernet key itself)."""
+    return hmac.new(fernet_key.encode(), b"billing email lookup", hashlib.sha256).digest()
 
 
 def decrypt_optional(settings: Settings, token: str | None) -> str | None:

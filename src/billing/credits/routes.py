@@ -13,7 +13,7 @@ from billing.auth.dependencies import AdminPrincipal, SelfServiceOrAdmin, Servic
 from billing.auth.principals import Principal
 from billing.core.errors import ValidationProblem
 from billing.core.ids import MAX_USER_ID
-from billing.credits import grant_service, service
+from billing.credits import balances, grant_service, service
 from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.grant_service import GrantView
 from billing.credits.grants import GrantSource, GrantTerms
@@ -96,7 +96,7 @@ async def get_balance(
 ) -> CreditBalance:
     # Sessions open in the handlers: a generator dependency costs more on hot paths.
     async with get_database(request).sessions() as session:
-        current = await service.balance(session, user_id)
+        current = await balances.balance(session, user_id)
     return CreditBalance(
         user_id=current.user_id,
         balance=current.balance,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredits
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import utcnow
-from billing.credits import hold_repository, repository, single_statement, stepwise
+from billing.credits import repository, single_statement, stepwise
 from billing.credits.grants import GrantTerms
 from billing.credits.hooks import HOOKS
 from billing.credits.models import CreditTransaction
@@ -34,8 +34,6 @@ from billing.db.after_commit import after_commit
 from billing.db.conflicts import lost_a_conflict
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
-
-EXPIRING_SHOWN = 3
 
 
 def transaction_key(idempotency_key: str | None) -> str:
@@ -190,46 +188,6 @@ async def _replay(session: AsyncSession, transfer: Transfer) -> Posted | None:
         original.created_at,
         replayed=True,
         grant_id=opened,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Expiring:
-    amount: int
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """`balance` can be spent now; `held` is reserved by active holds; `expiring` is the
-    next grants to expire, soonest first."""
-
-    user_id: int
-    balance: int
-    updated_at: datetime | None
-    held: int = 0
-    expiring: tuple[Expiring, ...] = ()
-
-
-async def balance(session: AsyncSession, user_id: int) -> Balance:
-    await read_without_transaction(session)
-    return await _balance(session, user_id)
-
-
-async def _balance(session: AsyncSession, user_id: int) -> Balance:
-    """A user without a wallet yet simply has none: balance 0. Grants past their expiry
-    count for nothing, whether or not the expiry job has swept them."""
-    account = await repository.wallet(session, user_id)
-    if account is None:
-        return Balance(user_id, 0, None)
-    now = utcnow()
-    expiring = await repository.next_expiring(session, account.id, now, EXPIRING_SHOWN)
-    return Balance(
-        user_id,
-        await repository.spendable_after(session, account.id, account.balance or 0, now),
-        account.updated_at,
-        held=await hold_repository.held(session, user_id),
-        expiring=tuple(Expiring(amount, at) for amount, at in expiring),
     )
 
 

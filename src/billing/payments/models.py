@@ -48,6 +48,9 @@ class StripeCustomer(Base):
     # Personal data, Fernet tokens (billing.core.encryption); NULL once erased.
     email_encrypted: Mapped[str | None] = mapped_column(Text)
     name_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The email's keyed hash (core.encryption.email_lookup), for admins' search; NULL once
+    # erased, and for rows stored before migration 0020 until `billing rotate-keys`.
+    email_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

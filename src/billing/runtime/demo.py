@@ -38,7 +38,8 @@ from billing.auth.tokens import issue_token
 from billing.catalog.sync import sync_catalog
 from billing.core.config import Settings
 from billing.credits.accounts import ADMIN_GRANT
-from billing.credits.service import balance, post
+from billing.credits.balances import balance
+from billing.credits.service import post
 from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from billing.http.app import create_app, server_options

@@ -49,7 +49,7 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
+def utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
     """The UTC calendar day of a timestamp (SQLite stores them as naive UTC text)."""
     if _is_postgres(session):
         return cast(func.timezone(literal_column("'UTC'"), column), Date)
@@ -72,7 +72,7 @@ class PaymentGroup:
 
 async def payment_groups(session: AsyncSession, window: Window) -> list[PaymentGroup]:
     """Payments recorded in the window, per UTC day, currency and outcome."""
-    day = _utc_day(session, Payment.created_at)
+    day = utc_day(session, Payment.created_at)
     taken_back = Payment.amount_refunded + Payment.amount_disputed
     reversed_ = case((taken_back < Payment.amount, taken_back), else_=Payment.amount)
     query = (
@@ -151,7 +151,7 @@ async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
 
 async def ledger_by_day(session: AsyncSession, window: Window) -> list[tuple[date, str, int]]:
     """Credits moved in the window, per UTC day and transaction kind."""
-    day = _utc_day(session, CreditTransaction.created_at)
+    day = utc_day(session, CreditTransaction.created_at)
     query = (
         select(day, CreditTransaction.kind, func.sum(CreditTransaction.amount))
         .where(window.holds(CreditTransaction.created_at))
@@ -165,7 +165,7 @@ async def promotional_expiry_by_day(
 ) -> list[tuple[date, str, int]]:
     """Of the window's `expiry` credits, those of promotional grants, per UTC day (the
     grant entries say which grants each expiry emptied), as `PROMOTIONAL_EXPIRY` rows."""
-    day = _utc_day(session, CreditTransaction.created_at)
+    day = utc_day(session, CreditTransaction.created_at)
     query = (
         select(day, func.sum(-CreditGrantEntry.amount))
         .join(CreditGrantEntry, CreditGrantEntry.transaction_id == CreditTransaction.id)

@@ -20,7 +20,8 @@ router = APIRouter(prefix="/api/financial/admin", tags=["reporting"])
 DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
-def _day(value: str | None, name: str) -> date | None:
+def parse_day(value: str | None, name: str) -> date | None:
+    """A `YYYY-MM-DD` query parameter as a date; 422 when it is no date."""
     if value is None:
         return None
     try:
@@ -40,5 +41,5 @@ async def get_dashboard(
 ) -> Dashboard:
     """Revenue, recurring revenue, subscriptions, payments, credits, top spenders and
     webhook health; the last 30 days ending today (UTC) unless a range is given."""
-    days = date_range(_day(from_, "from"), _day(to, "to"), utcnow().date())
+    days = date_range(parse_day(from_, "from"), parse_day(to, "to"), utcnow().date())
     return await dashboard(get_database(request), days)
