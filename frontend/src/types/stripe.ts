@@ -346,6 +346,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stripe/invoices/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invoices
+         * @description The user's payments, newest first, with Stripe's hosted invoice page and receipt.
+         */
+        get: operations["list_invoices_api_stripe_invoices__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stripe/saved-card/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Saved Card
+         * @description The card renewals and auto top-up charge (the customer's default); null if none.
+         */
+        get: operations["saved_card_api_stripe_saved_card__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stripe/customer-portal": {
         parameters: {
             query?: never;
@@ -2052,6 +2092,61 @@ export interface components {
             /** Failure Message */
             failure_message?: string | null;
         };
+        /**
+         * PaymentRecord
+         * @description A payment as its payer keeps it: what, when, and Stripe's copies of it.
+         */
+        PaymentRecord: {
+            /** Id */
+            id: number;
+            /**
+             * Stripe Id
+             * @description The payment intent, else the invoice
+             */
+            stripe_id: string;
+            /**
+             * Kind
+             * @description topup, checkout or invoice
+             */
+            kind: string;
+            /**
+             * Status
+             * @description succeeded or failed
+             */
+            status: string;
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Credits */
+            credits: number;
+            /** Amount Refunded */
+            amount_refunded: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Invoice Url
+             * @description Stripe's hosted invoice page, for invoices
+             */
+            invoice_url: string | null;
+            /**
+             * Receipt Url
+             * @description The charge's receipt, once paid
+             */
+            receipt_url: string | null;
+        };
+        /** PaymentRecordPage */
+        PaymentRecordPage: {
+            /** Data */
+            data: components["schemas"]["PaymentRecord"][];
+            /** Has More */
+            has_more: boolean;
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** PaymentSucceededMessage */
         PaymentSucceededMessage: {
             /**
@@ -2205,6 +2300,20 @@ export interface components {
              * @description Days without a succeeded payment are left out
              */
             daily: components["schemas"]["DailyRevenue"][];
+        };
+        /**
+         * SavedCardView
+         * @description The card auto top-up and renewals charge: the customer's default payment method.
+         */
+        SavedCardView: {
+            /** Brand */
+            brand: string | null;
+            /** Last4 */
+            last4: string | null;
+            /** Exp Month */
+            exp_month: number | null;
+            /** Exp Year */
+            exp_year: number | null;
         };
         /** SpendCreditsRequest */
         SpendCreditsRequest: {
@@ -3460,6 +3569,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SubscriptionView"][];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_invoices_api_stripe_invoices__user_id__get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentRecordPage"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    saved_card_api_stripe_saved_card__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Platform user id (digits) */
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedCardView"] | null;
                 };
             };
             /** @description Client error */

@@ -30,6 +30,7 @@ FEATURES = (
     "payment_pages",
     "checkout_page",
     "portal",
+    "documents",
     "stripejs",
     "dashboard",
 )

@@ -46,8 +46,8 @@ from billing.payments.auto_topup.routes import router as credit_settings_router
 from billing.payments.routes import router as payments_router
 from billing.reporting.dashboard.routes import router as dashboard_router
 from billing.reporting.routes import router as reporting_router
-from billing.users.routes import router as users_router
 from billing.stripe.client import create_client
+from billing.users.routes import router as users_router
 from billing.webhooks.routes import admin_router as webhooks_admin_router
 from billing.webhooks.routes import router as webhooks_router
 from billing.webhooks.routes import stripe_webhook

@@ -131,6 +131,10 @@ class Payment(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(255))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
+    # The customer's copies, as Stripe hosts them: found on first display
+    # (`payments.documents`); "" when Stripe had none to give.
+    hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
+    receipt_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -19,12 +19,14 @@ from billing.auth.principals import Principal
 from billing.core.config import Settings
 from billing.core.errors import Forbidden, NotFound
 from billing.core.ids import MAX_USER_ID, parse_user_id
+from billing.core.pagination import decode_cursor, encode_cursor
 from billing.db.engine import get_database
 from billing.db.statements import read_without_transaction
 from billing.idempotency.route import HEADER as IDEMPOTENCY_HEADER
 from billing.idempotency.route import IdempotentRoute, idempotency_key
 from billing.payments import (
     checkout,
+    documents,
     intents,
     portal,
     repository,
@@ -38,8 +40,11 @@ from billing.payments.schemas import (
     CheckoutSessionResult,
     PaymentIntentRequest,
     PaymentIntentResult,
+    PaymentRecord,
+    PaymentRecordPage,
     PortalLink,
     RedirectUrl,
+    SavedCardView,
     StripeConfig,
     SubscriptionCreated,
     SubscriptionRequest,
@@ -157,6 +162,38 @@ async def list_subscriptions(
         await read_without_transaction(session)
         rows = await repository.subscriptions_for_user(session, user_id)
     return [SubscriptionView.of(row) for row in rows]
+
+
+@router.get("/invoices/{user_id}")
+async def list_invoices(
+    user_id: UserId,
+    principal: SelfOrAdmin,
+    request: Request,
+    client: Annotated[stripe.StripeClient, Depends(get_stripe)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> PaymentRecordPage:
+    """The user's payments, newest first, with Stripe's hosted invoice page and receipt."""
+    async with get_database(request).sessions() as session:
+        rows = await documents.page(session, client, user_id, decode_cursor(cursor), limit + 1)
+    more = len(rows) > limit
+    return PaymentRecordPage(
+        data=[PaymentRecord.of(row) for row in rows[:limit]],
+        has_more=more,
+        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+    )
+
+
+@router.get("/saved-card/{user_id}")
+async def saved_card(
+    user_id: UserId,
+    principal: SelfOrAdmin,
+    request: Request,
+    client: Annotated[stripe.StripeClient, Depends(get_stripe)],
+) -> SavedCardView | None:
+    """The card renewals and auto top-up charge (the customer's default); null if none."""
+    async with get_database(request).sessions() as session:
+        return await documents.saved_card(session, client, user_id)
 
 
 @router.get("/customer-portal")

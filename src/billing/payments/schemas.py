@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from billing.core.ids import MAX_USER_ID
 from billing.credits.schemas import Description
-from billing.payments.models import Subscription
+from billing.payments.models import Payment, Subscription
 
 BodyUserId = Annotated[int, Field(strict=True, ge=1, le=MAX_USER_ID)]
 STRIPE_ID_PATTERN = r"^[A-Za-z0-9_]{1,255}$"
@@ -118,3 +118,50 @@ class SubscriptionView(BaseModel):
             canceled_at=row.canceled_at,
             ended_at=row.ended_at,
         )
+
+
+class PaymentRecord(BaseModel):
+    """A payment as its payer keeps it: what, when, and Stripe's copies of it."""
+
+    id: int
+    stripe_id: str = Field(description="The payment intent, else the invoice")
+    kind: str = Field(description="topup, checkout or invoice")
+    status: str = Field(description="succeeded or failed")
+    amount: int
+    currency: str
+    credits: int
+    amount_refunded: int
+    created_at: datetime
+    invoice_url: str | None = Field(description="Stripe's hosted invoice page, for invoices")
+    receipt_url: str | None = Field(description="The charge's receipt, once paid")
+
+    @classmethod
+    def of(cls, row: Payment) -> PaymentRecord:
+        return cls(
+            id=row.id,
+            stripe_id=row.stripe_id,
+            kind=row.kind,
+            status=row.status,
+            amount=row.amount,
+            currency=row.currency,
+            credits=row.credits,
+            amount_refunded=row.amount_refunded,
+            created_at=row.created_at,
+            invoice_url=row.hosted_invoice_url or None,
+            receipt_url=row.receipt_url or None,
+        )
+
+
+class PaymentRecordPage(BaseModel):
+    data: list[PaymentRecord]
+    has_more: bool
+    next_cursor: str | None
+
+
+class SavedCardView(BaseModel):
+    """The card auto top-up and renewals charge: the customer's default payment method."""
+
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
