@@ -20,7 +20,7 @@ from billing.compliance.schemas import AuditChainOut, AuditEntryOut, AuditPage, 
 from billing.core.config import Settings
 from billing.core.errors import ValidationProblem
 from billing.core.ids import MAX_USER_ID
-from billing.core.pagination import decode_cursor, encode_cursor
+from billing.core.pagination import decode_cursor, page_of
 from billing.core.times import ISO_8601_ONLY
 from billing.db.engine import get_database
 from billing.db.statements import read_in_one_snapshot, read_without_transaction
@@ -107,11 +107,11 @@ async def list_audit(
     async with get_database(request).sessions() as session:
         await read_without_transaction(session)
         rows = await audit_log.entries(session, matching, before, limit + 1)
-    more = len(rows) > limit
+    shown, after = page_of(rows, limit)
     return AuditPage(
-        data=[AuditEntryOut.model_validate(row, from_attributes=True) for row in rows[:limit]],
-        has_more=more,
-        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+        data=[AuditEntryOut.model_validate(row, from_attributes=True) for row in shown],
+        has_more=after is not None,
+        next_cursor=after,
     )
 
 

@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from billing.core.errors import ValidationProblem
+
+
+class Row(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=Row)
+
+
+def page_of(rows: Sequence[R], limit: int) -> tuple[Sequence[R], str | None]:
+    """Of rows fetched as `limit + 1` (one more, to know there are more): the page to show
+    and the cursor after it, None when it is the last."""
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor(rows[limit - 1].id)
 
 
 def encode_cursor(row_id: int) -> str:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from billing.auth.dependencies import AdminPrincipal
 from billing.core.config import Settings
 from billing.core.ids import MAX_ROW_ID
-from billing.core.pagination import decode_cursor, encode_cursor
+from billing.core.pagination import decode_cursor, page_of
 from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute
 from billing.outbound import deliveries, service
@@ -104,11 +104,11 @@ async def list_deliveries(
         rows = await deliveries.of_endpoint(
             session, endpoint_id, status, decode_cursor(cursor), limit + 1
         )
-    more = len(rows) > limit
+    shown, after = page_of(rows, limit)
     return DeliveryPage(
-        data=[Delivery.model_validate(row) for row in rows[:limit]],
-        has_more=more,
-        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+        data=[Delivery.model_validate(row) for row in shown],
+        has_more=after is not None,
+        next_cursor=after,
     )
 
 

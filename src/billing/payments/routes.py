@@ -19,7 +19,7 @@ from billing.auth.principals import Principal
 from billing.core.config import Settings
 from billing.core.errors import Forbidden, NotFound
 from billing.core.ids import MAX_USER_ID, parse_user_id
-from billing.core.pagination import decode_cursor, encode_cursor
+from billing.core.pagination import decode_cursor, page_of
 from billing.db.engine import get_database
 from billing.db.statements import read_without_transaction
 from billing.idempotency.route import HEADER as IDEMPOTENCY_HEADER
@@ -176,11 +176,9 @@ async def list_invoices(
     """The user's payments, newest first, with Stripe's hosted invoice page and receipt."""
     async with get_database(request).sessions() as session:
         rows = await documents.page(session, client, user_id, decode_cursor(cursor), limit + 1)
-    more = len(rows) > limit
+    shown, after = page_of(rows, limit)
     return PaymentRecordPage(
-        data=[PaymentRecord.of(row) for row in rows[:limit]],
-        has_more=more,
-        next_cursor=encode_cursor(rows[limit - 1].id) if more else None,
+        data=[PaymentRecord.of(row) for row in shown], has_more=after is not None, next_cursor=after
     )
 
 

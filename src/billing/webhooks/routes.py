@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from billing.auth.dependencies import AdminPrincipal
 from billing.core.config import Settings
-from billing.core.pagination import decode_cursor, encode_cursor
+from billing.core.pagination import decode_cursor, page_of
 from billing.db.engine import get_database
 from billing.idempotency.route import IdempotentRoute
 from billing.obs.metrics import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
@@ -79,10 +79,9 @@ async def list_inbox(
     before = decode_cursor(cursor)
     async with get_database(request).sessions() as session:
         rows = await admin.list_events(session, status, before, limit + 1)
-    events = [_summary(event) for event in rows[:limit]]
-    more = len(rows) > limit
+    shown, after = page_of(rows, limit)
     return InboxPage(
-        data=events, has_more=more, next_cursor=encode_cursor(rows[limit - 1].id) if more else None
+        data=[_summary(event) for event in shown], has_more=after is not None, next_cursor=after
     )
 
 
