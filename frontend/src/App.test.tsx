@@ -1,7 +1,9 @@
+import { QueryClientProvider } from '@tanstack/react-query';
 import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
+import { createQueryClient } from './lib/queryClient';
 import { readToken, SessionProvider } from './lib/session';
 import { stripeService } from './services/stripe';
 import { fakeApi, problem } from './test/fakeApi';
@@ -11,14 +13,16 @@ function token(claims: object): string {
   return `e30.${part}.signature`;
 }
 
-function app(routes: Parameters<typeof fakeApi>[0]) {
+function app(routes: Parameters<typeof fakeApi>[0], hash = '#/sign-in') {
   const api = fakeApi(routes);
   vi.stubGlobal('fetch', api.fetch);
-  window.location.hash = '#/sign-in';
+  window.location.hash = hash;
   render(
-    <SessionProvider>
-      <App />
-    </SessionProvider>,
+    <QueryClientProvider client={createQueryClient({ defaultOptions: { queries: { retry: false } } })}>
+      <SessionProvider>
+        <App />
+      </SessionProvider>
+    </QueryClientProvider>,
   );
   return api;
 }

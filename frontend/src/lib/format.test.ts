@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCredits, formatDay, formatInterval, formatMoney, formatRate, parseMoney } from './format';
+import { formatCredits, formatDay, formatInterval, formatMoney, formatRate, formatShortDate, parseMoney } from './format';
 
 /** Intl puts no-break spaces in some locales; compare them as plain spaces. */
 const money = (minor: number, currency: string, locale: string) =>
@@ -38,5 +38,14 @@ describe('other figures', () => {
     expect(formatInterval('month')).toBe('/ month');
     expect(formatInterval('month', 3)).toBe('every 3 months');
     expect(formatInterval(null)).toBe('one-time');
+  });
+});
+
+describe('formatShortDate', () => {
+  it('names the day and month, and the year only when it is not this one', () => {
+    const now = new Date(2026, 11, 5);
+    expect(formatShortDate(new Date(2026, 11, 24, 18).toISOString(), 'en-US', now)).toBe('Dec 24');
+    expect(formatShortDate(new Date(2027, 0, 4, 12).toISOString(), 'en-GB', now)).toBe('4 Jan 2027');
+    expect(formatShortDate(new Date(2026, 0, 4, 12).toISOString(), 'en-GB', now)).toBe('4 Jan');
   });
 });

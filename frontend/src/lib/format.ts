@@ -67,3 +67,11 @@ export function formatInterval(interval: string | null, count: number | null = 1
   if (!interval) return 'one-time';
   return count && count > 1 ? `every ${count} ${interval}s` : `/ ${interval}`;
 }
+
+/** An ISO time as a short day in the reader's zone ('Jan 4'; 'Jan 4, 2028' in another year). */
+export function formatShortDate(iso: string, locale?: string, now: Date = new Date()): string {
+  const date = new Date(iso);
+  const options: Intl.DateTimeFormatOptions = { month: 'short', day: 'numeric' };
+  if (date.getFullYear() !== now.getFullYear()) options.year = 'numeric';
+  return new Intl.DateTimeFormat(locale, options).format(date);
+}

@@ -6,7 +6,7 @@ export function AdminPage() {
   const { session } = useSession();
   return (
     <>
-      <h1 tabIndex={-1}>Admin</h1>
+      <h1 tabIndex={-1}>Admin dashboard</h1>
       {session?.role === 'admin' ? (
         <AdminFinancialDashboard />
       ) : (

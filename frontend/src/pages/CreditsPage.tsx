@@ -1,195 +1,193 @@
 /**
- * The credit balance (what can be spent now; what holds reserve and what expires soon, apart)
- * and its history, and a top-up with `<PaymentForm>`. After a payment
- * (here or through Checkout) the page looks again every second until the ledger shows the
- * transaction for that very Stripe object: credits come by webhook, a moment later.
+ * `#/credits`: the balance (what can be spent now; what holds reserve and what expires
+ * next, apart), credits spent and granted over the last 30 days, a top-up with
+ * `<PaymentForm>`, the low-balance alert and auto top-up, and the history a page at a time.
+ *
+ * After a payment (here or through Checkout) the balance and history look again every
+ * second until the ledger shows the transaction for that very Stripe object: credits come
+ * by webhook, a moment later.
  */
-import { useCallback, useEffect, useId, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { lazy, Suspense, useEffect, useId, useState } from 'react';
+import { addDays, todayUtc } from '../components/AdminFinancialDashboard/days';
+import { AutoTopupForm } from '../components/account/AutoTopupForm';
+import { ExpiringList } from '../components/account/ExpiringList';
+import { TransactionTable } from '../components/account/TransactionTable';
+import '../components/account/account.css';
 import { PaymentForm } from '../components/PaymentForm';
-import { formatCredits, formatDateTime, formatMoney, formatNumber, parseMoney } from '../lib/format';
-import { problemMessage } from '../lib/problems';
-import type { Route } from '../lib/router';
-import { type CreditBalance, type CreditHistoryItem, stripeService } from '../services/stripe';
+import { ErrorNotice } from '../components/ui/ErrorNotice';
+import { Loading } from '../components/ui/Loading';
+import { LoadMore } from '../components/ui/LoadMore';
+import { accountKey, rows, useBalance, useSettings, useTransactions, useUsage } from '../lib/account';
+import { formatCredits, formatMoney, parseMoney } from '../lib/format';
+
+const UsageChart = lazy(() => import('../components/account/UsageChart'));
 
 const CURRENCY = 'usd';
-const PAGE = 20;
 const POLL_MS = 1000;
-const POLL_LIMIT = 30;
-const KINDS: Record<string, string> = {
-  purchase: 'Purchase',
-  subscription_grant: 'Subscription credits',
-  admin_grant: 'Granted',
-  spend: 'Spent',
-  refund_clawback: 'Refund',
-  dispute_reinstatement: 'Dispute won',
-  subscription_clawback: 'Plan downgrade',
-  expiry: 'Expired',
-};
+const WAIT_MS = 30_000;
+const DAYS = 30;
 
-export function CreditsPage({ userId, route }: { userId: number; route: Route }) {
-  const [balance, setBalance] = useState<CreditBalance | null>(null);
-  const [history, setHistory] = useState<CreditHistoryItem[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [awaiting, setAwaiting] = useState<string | null>(route.params.get('session_id'));
+export interface CreditsPageProps {
+  userId: number;
+  /** The Checkout session (`?session_id=`) whose credits to wait for, after a redirect. */
+  awaiting?: string | null;
+}
+
+export function CreditsPage({ userId, awaiting: returnedFrom = null }: CreditsPageProps) {
+  const [awaiting, setAwaiting] = useState<string | null>(returnedFrom);
   const [late, setLate] = useState(false);
-  const [amountText, setAmountText] = useState('25.00');
-  const amountId = useId();
-
-  const reload = useCallback(async (): Promise<CreditHistoryItem[]> => {
-    const [held, page] = await Promise.all([
-      stripeService.getCreditBalance(userId),
-      stripeService.listCreditTransactions(userId, { limit: PAGE }),
-    ]);
-    if (!held.success) setError(problemMessage(held.error));
-    else setBalance(held.data);
-    if (!page.success) return [];
-    setHistory(page.data.data);
-    setCursor(page.data.has_more ? page.data.next_cursor : null);
-    return page.data.data;
-  }, [userId]);
+  const poll = { refetchInterval: awaiting ? POLL_MS : (false as const) };
+  const balance = useBalance(userId, poll);
+  const history = useTransactions(userId, poll);
+  const queries = useQueryClient();
+  const items = rows(history.data?.pages);
+  const arrived = awaiting !== null && items.some((item) => item.reference === awaiting);
 
   useEffect(() => {
-    void reload();
-  }, [reload]);
+    if (!arrived) return;
+    setAwaiting(null);
+    // Whatever else the payment changed: the chart, the saved card, the payments.
+    void queries.invalidateQueries({ queryKey: accountKey(userId) });
+  }, [arrived, queries, userId]);
 
   useEffect(() => {
     if (!awaiting) return;
-    let tries = 0;
-    const timer = setInterval(() => {
-      tries += 1;
-      void reload().then((items) => {
-        const arrived = items.some((item) => item.reference === awaiting);
-        if (arrived || tries >= POLL_LIMIT) {
-          clearInterval(timer);
-          setLate(!arrived);
-          setAwaiting(null);
-        }
-      });
-    }, POLL_MS);
-    return () => clearInterval(timer);
-  }, [awaiting, reload]);
+    const timer = setTimeout(() => {
+      setAwaiting(null);
+      setLate(true);
+    }, WAIT_MS);
+    return () => clearTimeout(timer);
+  }, [awaiting]);
 
-  async function more() {
-    if (!cursor) return;
-    const page = await stripeService.listCreditTransactions(userId, { limit: PAGE, cursor });
-    if (!page.success) {
-      setError(problemMessage(page.error));
-      return;
-    }
-    setHistory((items) => [...items, ...page.data.data]);
-    setCursor(page.data.has_more ? page.data.next_cursor : null);
-  }
-
-  const amount = parseMoney(amountText, CURRENCY) ?? 0;
   return (
     <>
       <h1 tabIndex={-1}>Credits</h1>
-      {error && (
-        <p className="notice notice-error" role="alert">
-          {error}
-        </p>
-      )}
-      <section className="card balance" aria-live="polite">
-        <h2>Balance</h2>
-        <p className="figure" data-testid="credit-balance" data-value={balance?.balance ?? ''}>
-          {balance ? formatCredits(balance.balance) : '…'}
-        </p>
-        {balance && <BalanceDetails balance={balance} />}
+      <section className="card balance" aria-labelledby="credits-balance">
+        <h2 id="credits-balance">Balance</h2>
+        {balance.isPending ? (
+          <Loading>Loading your balance…</Loading>
+        ) : !balance.data ? (
+          <ErrorNotice error={balance.error} what="Your balance could not be loaded" onRetry={() => void balance.refetch()} />
+        ) : (
+          <div aria-live="polite">
+            <p className="figure" data-testid="credit-balance" data-value={balance.data.balance}>
+              {formatCredits(balance.data.balance)}
+            </p>
+            <p className="muted" data-testid="credit-held" data-value={balance.data.held}>
+              {formatCredits(balance.data.held)} held for work in progress
+            </p>
+            <h3>Expiring next</h3>
+            <ExpiringList expiring={balance.data.expiring} />
+          </div>
+        )}
         {awaiting && (
           <p className="notice" role="status">
-            Payment received. Waiting for Stripe to confirm it; your credits appear here in a
-            moment…
+            Payment received. Waiting for Stripe to confirm it; your credits appear here in a moment…
           </p>
         )}
         {late && (
           <p className="notice" role="status">
-            Your payment went through, but the credits have not arrived yet. They will appear
-            once Stripe reports the payment.
+            Your payment went through, but the credits have not arrived yet. They will appear once Stripe
+            reports the payment.
           </p>
         )}
       </section>
-      <section className="card">
-        <h2>Top up</h2>
-        <div className="field">
-          <label htmlFor={amountId}>Amount ({CURRENCY.toUpperCase()})</label>
-          <input
-            id={amountId}
-            inputMode="decimal"
-            value={amountText}
-            onChange={(event) => setAmountText(event.target.value)}
-          />
-        </div>
-        <PaymentForm
-          amount={amount}
-          currency={CURRENCY}
-          description={amount ? `Credit top-up of ${formatMoney(amount, CURRENCY)}` : undefined}
-          onSuccess={(payment) => {
-            setLate(false);
-            setAwaiting(payment.paymentIntentId);
-          }}
-        />
-      </section>
-      <section className="card">
-        <h2>History</h2>
-        {history.length === 0 ? (
-          <p className="muted">No transactions yet.</p>
+      <Usage userId={userId} />
+      <TopUp
+        onPaid={(paymentIntentId) => {
+          setLate(false);
+          setAwaiting(paymentIntentId);
+        }}
+      />
+      <AutoTopup userId={userId} />
+      <section className="card" aria-labelledby="credits-history">
+        <h2 id="credits-history">History</h2>
+        {history.isPending ? (
+          <Loading>Loading your history…</Loading>
+        ) : !history.data ? (
+          <ErrorNotice error={history.error} what="Your history could not be loaded" onRetry={() => void history.refetch()} />
+        ) : items.length === 0 ? (
+          <p className="muted" data-testid="credit-history-empty">
+            No transactions yet.
+          </p>
         ) : (
-          <div className="table-scroll">
-            <table className="table" data-testid="credit-history">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Change</th>
-                  <th scope="col">Balance</th>
-                </tr>
-              </thead>
-              <tbody>
-                {history.map((item) => (
-                  <tr key={item.id} data-reference={item.reference ?? ''}>
-                    <td>{formatDateTime(item.created_at)}</td>
-                    <td>{item.description ?? KINDS[item.kind] ?? item.kind}</td>
-                    <td className={item.amount < 0 ? 'negative' : 'positive'}>
-                      {item.amount > 0 ? '+' : '−'}
-                      {formatNumber(Math.abs(item.amount))}
-                    </td>
-                    <td>{formatNumber(item.balance_after)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        {cursor && (
-          <button type="button" className="button secondary" onClick={() => void more()}>
-            Show older
-          </button>
+          <>
+            <TransactionTable items={items} />
+            {history.isFetchNextPageError && <ErrorNotice error={history.error} what="Older transactions could not be loaded" />}
+            <LoadMore
+              hasMore={history.hasNextPage}
+              loading={history.isFetchingNextPage}
+              onMore={() => void history.fetchNextPage()}
+            />
+          </>
         )}
       </section>
     </>
   );
 }
 
-/** What holds reserve (not in the balance) and the next credits to expire (in it). */
-function BalanceDetails({ balance }: { balance: CreditBalance }) {
+function Usage({ userId }: { userId: number }) {
+  const [range] = useState(() => {
+    const to = todayUtc();
+    return { from: addDays(to, 1 - DAYS), to };
+  });
+  const usage = useUsage(userId, range);
+  const days = usage.data?.days ?? [];
+  const quiet = days.every((day) => day.spent === 0 && day.granted === 0);
   return (
-    <>
-      <p className="muted" data-testid="credit-held" data-value={balance.held}>
-        {formatCredits(balance.held)} held for work in progress
-      </p>
-      {balance.expiring.length > 0 && (
-        <>
-          <h3>Expiring soon</h3>
-          <ul data-testid="credit-expiring">
-            {balance.expiring.map((soon) => (
-              <li key={soon.expires_at} data-value={soon.amount}>
-                {formatCredits(soon.amount)} on {formatDateTime(soon.expires_at)}
-              </li>
-            ))}
-          </ul>
-        </>
+    <section className="card" aria-labelledby="credits-usage">
+      <h2 id="credits-usage">Last {DAYS} days</h2>
+      {usage.isPending ? (
+        <Loading>Loading your usage…</Loading>
+      ) : !usage.data ? (
+        <ErrorNotice error={usage.error} what="Your usage could not be loaded" onRetry={() => void usage.refetch()} />
+      ) : quiet ? (
+        <p className="muted" data-testid="usage-empty">
+          No credits were spent or granted in the last {DAYS} days.
+        </p>
+      ) : (
+        <Suspense fallback={<Loading>Loading the chart…</Loading>}>
+          <UsageChart days={days} />
+        </Suspense>
       )}
-    </>
+    </section>
+  );
+}
+
+function TopUp({ onPaid }: { onPaid: (paymentIntentId: string) => void }) {
+  const [amountText, setAmountText] = useState('25.00');
+  const amountId = useId();
+  const amount = parseMoney(amountText, CURRENCY) ?? 0;
+  return (
+    <section className="card" aria-labelledby="credits-top-up">
+      <h2 id="credits-top-up">Top up</h2>
+      <div className="field">
+        <label htmlFor={amountId}>Amount ({CURRENCY.toUpperCase()})</label>
+        <input id={amountId} inputMode="decimal" value={amountText} onChange={(event) => setAmountText(event.target.value)} />
+      </div>
+      <PaymentForm
+        amount={amount}
+        currency={CURRENCY}
+        description={amount ? `Credit top-up of ${formatMoney(amount, CURRENCY)}` : undefined}
+        onSuccess={(payment) => onPaid(payment.paymentIntentId)}
+      />
+    </section>
+  );
+}
+
+function AutoTopup({ userId }: { userId: number }) {
+  const settings = useSettings(userId);
+  return (
+    <section className="card" aria-labelledby="credits-auto-top-up">
+      <h2 id="credits-auto-top-up">Low balance and auto top-up</h2>
+      {settings.isPending ? (
+        <Loading>Loading your settings…</Loading>
+      ) : !settings.data ? (
+        <ErrorNotice error={settings.error} what="Your settings could not be loaded" onRetry={() => void settings.refetch()} />
+      ) : (
+        <AutoTopupForm userId={userId} settings={settings.data} />
+      )}
+    </section>
   );
 }

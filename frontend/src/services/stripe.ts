@@ -109,7 +109,8 @@ export function newIdempotencyKey(): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-function problemOf(status: number, statusText: string, body: unknown): Problem {
+/** A problem from an HTTP answer: the body when it is problem+json, else one made from the status. */
+export function problemOf(status: number, statusText: string, body: unknown): Problem {
   if (body && typeof body === 'object' && 'code' in body && 'title' in body) {
     return { type: 'about:blank', status, ...(body as Partial<Problem>) } as Problem;
   }
@@ -122,7 +123,7 @@ function problemOf(status: number, statusText: string, body: unknown): Problem {
   };
 }
 
-const NETWORK_PROBLEM: Problem = {
+export const NETWORK_PROBLEM: Problem = {
   type: 'about:blank',
   title: 'The service could not be reached',
   status: 0,
@@ -148,6 +149,11 @@ export class StripeService {
   /** Who calls from now on (null: nobody, only public routes work). */
   setAuth(auth: Auth | null): void {
     this.auth = auth;
+  }
+
+  /** The bearer token of who calls, for the app's other API client (`lib/api.ts`). */
+  get token(): string | null {
+    return this.auth?.token ?? null;
   }
 
   /** The signed-in user's id, for components that act for "the current user". */

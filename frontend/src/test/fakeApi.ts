@@ -27,22 +27,26 @@ export function problem(status: number, code: string, detail: string): Answer {
 
 export function fakeApi(routes: Record<string, Route>) {
   const calls: Recorded[] = [];
+  // Both clients: StripeService calls fetch(url, init); openapi-fetch calls fetch(request).
   const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = new URL(String(input), 'http://billing.test');
+    const asked = input instanceof Request ? input : null;
+    const url = new URL(asked ? asked.url : String(input), 'http://billing.test');
+    const text = asked ? await asked.clone().text() : init.body;
     const request: Recorded = {
-      method: init.method ?? 'GET',
+      method: asked?.method ?? init.method ?? 'GET',
       path: url.pathname,
       query: url.searchParams,
-      headers: new Headers(init.headers),
-      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      headers: new Headers(asked?.headers ?? init.headers),
+      body: typeof text === 'string' && text ? JSON.parse(text) : undefined,
     };
     calls.push(request);
     const route = routes[`${request.method} ${request.path}`];
     const answer = typeof route === 'function' ? await route(request) : route;
     const { status = 200, body } = answer ?? problem(404, 'not_found', 'No such route.');
-    return new Response(JSON.stringify(body), {
+    const empty = status === 204 || body === undefined;
+    return new Response(empty ? null : JSON.stringify(body), {
       status,
-      headers: { 'Content-Type': status < 400 ? 'application/json' : 'application/problem+json' },
+      headers: empty ? {} : { 'Content-Type': status < 400 ? 'application/json' : 'application/problem+json' },
     });
   });
   const service = new StripeService({ fetch });

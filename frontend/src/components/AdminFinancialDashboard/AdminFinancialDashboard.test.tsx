@@ -85,6 +85,32 @@ describe('<AdminFinancialDashboard>', () => {
     expect(within(chart).getByRole('row', { name: 'Nov 1 $10.00 $0.00 $10.00' })).toBeInTheDocument();
   });
 
+  it('splits the liability and the breakage into paid and promotional, with their shares', async () => {
+    const api = fakeApi({ [ROUTE]: { body: EXAMPLE } });
+    render(<AdminFinancialDashboard service={api.service} />);
+    await screen.findByTestId('credits-liability-paid');
+    expect(shown('credits-liability-paid-share')).toBe('87.72% of the liability');
+    expect(shown('credits-liability-promotional-share')).toBe('10.53% of the liability');
+    expect(shown('credits-liability-held-share')).toBe('1.75% of the liability');
+    expect(shown('credits-breakage-paid-share')).toBe('66.67% of what expired');
+    expect(shown('credits-breakage-promotional-share')).toBe('33.33% of what expired');
+  });
+
+  it('gives no share of nothing: no liability, no breakage', async () => {
+    const credits = {
+      ...EXAMPLE.credits,
+      expired: 0,
+      outstanding: 0,
+      liability: { paid: 0, promotional: 0, held: 0 },
+      breakage: { paid: 0, promotional: 0 },
+    };
+    const api = fakeApi({ [ROUTE]: { body: { ...EXAMPLE, credits } } });
+    render(<AdminFinancialDashboard service={api.service} />);
+    expect(await screen.findByTestId('credits-breakage-promotional')).toHaveTextContent('0 credits');
+    expect(screen.queryByTestId('credits-liability-paid-share')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('credits-breakage-paid-share')).not.toBeInTheDocument();
+  });
+
   it('asks for the range picked, and refuses an inverted one without asking', async () => {
     const api = fakeApi({ [ROUTE]: ({ query }) => ({ body: { ...EXAMPLE, range: { from: query.get('from') ?? EXAMPLE.range.from, to: query.get('to') ?? EXAMPLE.range.to } } }) });
     render(<AdminFinancialDashboard service={api.service} today="2026-11-26" />);

@@ -1,7 +1,8 @@
 /**
  * The admin's financial dashboard: revenue per day (chart) and per currency, MRR/ARR,
- * subscriptions and churn, payments and failures, the credit liability, top spenders and
- * webhook health, for a range of UTC days. Figures are the service's, formatted only.
+ * subscriptions and churn, payments and failures, the credit liability (paid, promotional
+ * and held, each with its share) and breakage (expired paid and promotional credits, each
+ * with its share of what expired), top spenders and webhook health, for a range of UTC days. Figures are the service's, formatted only.
  */
 import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
 import { formatCredits, formatMoney, formatNumber, formatRate } from '../../lib/format';
@@ -159,6 +160,7 @@ function Figures({ data }: { data: AdminDashboard }) {
                 id={`credits-liability-${key}`}
                 label={capitalize(key)}
                 value={data.credits.liability[key]}
+                share={{ of: data.credits.outstanding, what: 'of the liability' }}
               />
             ))}
           </Metrics>
@@ -169,6 +171,7 @@ function Figures({ data }: { data: AdminDashboard }) {
                 id={`credits-breakage-${key}`}
                 label={capitalize(key)}
                 value={data.credits.breakage[key]}
+                share={{ of: data.credits.expired, what: 'of what expired' }}
               />
             ))}
           </Metrics>
@@ -212,21 +215,34 @@ function Panel(props: { title: string; children: ReactNode }) {
 
 function Metrics(props: { caption?: string; children: ReactNode }) {
   return (
-    <dl className="metrics">
-      {props.caption && <div className="metrics-caption">{props.caption}</div>}
-      {props.children}
-    </dl>
+    <>
+      {/* Outside the list: a <dl> holds only <dt>/<dd> groups (axe: definition-list). */}
+      {props.caption && <p className="metrics-caption">{props.caption}</p>}
+      <dl className="metrics">{props.children}</dl>
+    </>
   );
 }
 
+/** A part of a whole, for the reader ('87.72% of the liability'); none of nothing. */
+interface Share {
+  of: number;
+  what: string;
+}
+
 /** One figure: the formatted text for people, the raw value in `data-value` for checks. */
-function Metric(props: { id: string; label: string; value: number | null; children: ReactNode }) {
+function Metric(props: { id: string; label: string; value: number | null; children: ReactNode; share?: Share }) {
+  const { share, value } = props;
   return (
     <div className="metric">
       <dt>{props.label}</dt>
-      <dd data-testid={props.id} data-value={props.value ?? ''}>
+      <dd data-testid={props.id} data-value={value ?? ''}>
         {props.children}
       </dd>
+      {share && share.of > 0 && value !== null && (
+        <dd className="hint" data-testid={`${props.id}-share`} data-value={value / share.of}>
+          {formatRate(value / share.of)} {share.what}
+        </dd>
+      )}
     </div>
   );
 }
@@ -239,9 +255,9 @@ function Count(props: { id: string; label: string; value: number }) {
   );
 }
 
-function CreditsMetric(props: { id: string; label: string; value: number }) {
+function CreditsMetric(props: { id: string; label: string; value: number; share?: Share }) {
   return (
-    <Metric id={props.id} label={props.label} value={props.value}>
+    <Metric id={props.id} label={props.label} value={props.value} share={props.share}>
       {formatCredits(props.value)}
     </Metric>
   );
