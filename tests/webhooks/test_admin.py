@@ -111,3 +111,48 @@ async def test_only_admins_see_or_replay_the_inbox(
     assert_problem(await client.get(URL, headers=headers), status, code)
     replay = await client.post(f"{URL}/evt_x/replay", headers=headers)
     assert_problem(replay, status, code)
+
+
+async def test_an_event_shows_its_payload_with_personal_values_masked(
+    client: httpx.AsyncClient, creds: Credentials, database: Database
+) -> None:
+    customer = {
+        "id": "cus_masked",
+        "object": "customer",
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "address": {"city": "London", "country": "GB"},
+        "phone": None,
+        "metadata": {"billing_user_id": "7"},
+        "balance": 0,
+    }
+    event = inbox.parse_event(stripe_event("customer.updated", data={"object": customer}), FILING)
+    async with database.sessions() as session:
+        await inbox.receive(session, event)
+
+    reply = await client.get(f"{URL}/{event.id}", headers=creds.admin())
+
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["id"], body["type"], body["status"]) == (event.id, "customer.updated", "pending")
+    shown = body["payload"]["data"]["object"]
+    assert {k: shown[k] for k in ("email", "name", "address")} == dict.fromkeys(
+        ("email", "name", "address"), "[personal data]"
+    )
+    assert (shown["id"], shown["metadata"], shown["phone"]) == (
+        "cus_masked",
+        {"billing_user_id": "7"},
+        None,  # nothing to mask
+    )
+    assert "lovelace" not in reply.text.lower()
+    assert "example.com" not in reply.text
+
+
+async def test_an_unknown_event_has_no_detail_and_only_admins_see_one(
+    client: httpx.AsyncClient, creds: Credentials, inbox_events: dict[str, str]
+) -> None:
+    assert_problem(await client.get(f"{URL}/evt_nope", headers=creds.admin()), 404, "not_found")
+    mine = f"{URL}/{inbox_events['failed']}"
+    assert (await client.get(mine, headers=creds.bearer(9))).status_code == 403
+    detail = (await client.get(mine, headers=creds.admin())).json()
+    assert (detail["attempts"], detail["last_error"]) == (1, "RuntimeError: not yet")

@@ -626,6 +626,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/webhooks/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Event
+         * @description One event: its processing state and its payload, personal values masked.
+         */
+        get: operations["get_event_api_admin_webhooks__event_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/webhooks/{event_id}/replay": {
         parameters: {
             query?: never;
@@ -1992,6 +2012,50 @@ export interface components {
             next_attempt_at: string;
             /** Processed At */
             processed_at: string | null;
+        };
+        /**
+         * InboxEventDetail
+         * @description One inbox event with what Stripe sent, personal values masked.
+         */
+        InboxEventDetail: {
+            /** Id */
+            id: string;
+            /** Type */
+            type: string;
+            /** Status */
+            status: string;
+            /** Attempts */
+            attempts: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /** Processed At */
+            processed_at: string | null;
+            /** Api Version */
+            api_version: string | null;
+            /** Livemode */
+            livemode: boolean;
+            /**
+             * Created
+             * Format: date-time
+             */
+            created: string;
+            /**
+             * Payload
+             * @description The event as stored, each personal value shown as `[personal data]`; null once retention has emptied it
+             */
+            payload: {
+                [key: string]: unknown;
+            } | null;
         };
         /** InboxPage */
         InboxPage: {
@@ -4193,6 +4257,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InboxPage"];
+                };
+            };
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Server error */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_event_api_admin_webhooks__event_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxEventDetail"];
                 };
             };
             /** @description Client error */

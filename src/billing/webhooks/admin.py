@@ -27,6 +27,17 @@ async def list_events(
     return (await session.scalars(query)).all()
 
 
+async def event(session: AsyncSession, stripe_event_id: str) -> WebhookEvent:
+    """One inbox event; 404 when the inbox has none of that id."""
+    await read_without_transaction(session)
+    found = await session.scalar(
+        select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)
+    )
+    if found is None:
+        raise NotFound(f"No event {stripe_event_id} in the inbox.")
+    return found
+
+
 async def replay(session: AsyncSession, stripe_event_id: str, actor: str) -> WebhookEvent:
     """Queue the event for processing again now, audited as `actor`'s; handlers' effects
     stay single through their idempotency keys, so replaying a processed event changes

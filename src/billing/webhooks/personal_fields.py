@@ -22,6 +22,7 @@ address of nulls) is left as it is.
   personal value replaced by null, so nothing of it is left, not even encrypted; ids and
   amounts stay for the financial records.
 - At key rotation (`compliance.rotation`), `reencrypted`.
+- For an admin looking at the inbox, `masked`: each personal value shown as a mark.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ NOT_PERSONAL_OBJECTS: Final = frozenset(
     {"product", "price", "plan", "coupon", "promotion_code", "tax_rate", "shipping_rate"}
 )
 SEALED: Final = "$encrypted"  # the one key of an encrypted value's object
+MASK: Final = "[personal data]"  # what an admin sees of a personal value (`masked`)
 CONTAINERS: Final = frozenset({dict, list})
 
 JSON = Any
@@ -154,6 +156,10 @@ def _blank(value: JSON) -> JSON:
     return None if _holds_data(value) else value
 
 
+def _mask(value: JSON) -> JSON:
+    return MASK if _holds_data(value) else value
+
+
 def _unless_same(payload: dict[str, JSON], rewritten: dict[str, JSON]) -> dict[str, JSON] | None:
     return None if rewritten is payload else rewritten
 
@@ -168,6 +174,13 @@ def opened(settings: Settings, payload: dict[str, JSON]) -> dict[str, JSON]:
     """The payload as Stripe sent it, each encrypted value decrypted
     (`PersonalDataUnreadable` if no configured key reads one)."""
     result: dict[str, JSON] = _rewrite(payload, partial(_open, settings))
+    return result
+
+
+def masked(payload: dict[str, JSON]) -> dict[str, JSON]:
+    """The payload for an admin's eyes: each personal value, encrypted or not, shown as
+    MASK; ids, amounts, statuses and metadata as stored."""
+    result: dict[str, JSON] = _rewrite(payload, _mask)
     return result
 
 

@@ -17,7 +17,8 @@ from billing.idempotency.route import IdempotentRoute
 from billing.obs.metrics import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
 from billing.webhooks import admin, inbox
 from billing.webhooks.models import EventStatus, WebhookEvent
-from billing.webhooks.schemas import InboxEvent, InboxPage, WebhookAck
+from billing.webhooks.personal_fields import masked
+from billing.webhooks.schemas import InboxEvent, InboxEventDetail, InboxPage, WebhookAck
 from billing.webhooks.signature import InvalidSignature, verify
 
 router = APIRouter(prefix="/api/stripe", tags=["webhooks"])
@@ -82,6 +83,20 @@ async def list_inbox(
     shown, after = page_of(rows, limit)
     return InboxPage(
         data=[_summary(event) for event in shown], has_more=after is not None, next_cursor=after
+    )
+
+
+@admin_router.get("/{event_id}")
+async def get_event(event_id: str, request: Request, principal: AdminPrincipal) -> InboxEventDetail:
+    """One event: its processing state and its payload, personal values masked."""
+    async with get_database(request).sessions() as session:
+        found = await admin.event(session, event_id)
+    return InboxEventDetail(
+        **_summary(found).model_dump(),
+        api_version=found.api_version,
+        livemode=found.livemode,
+        created=found.created,
+        payload=masked(found.payload) if found.payload is not None else None,
     )
 
 
