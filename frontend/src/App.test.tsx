@@ -1,37 +1,21 @@
-import { QueryClientProvider } from '@tanstack/react-query';
-import { render, screen, waitFor } from '@testing-library/react';
+import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { App } from './App';
-import { createQueryClient } from './lib/queryClient';
-import { readToken, SessionProvider } from './lib/session';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readToken } from './lib/session';
 import { stripeService } from './services/stripe';
-import { fakeApi, problem } from './test/fakeApi';
+import { type fakeApi, problem } from './test/fakeApi';
+import { leaveApp, renderApp } from './test/renderApp';
 
 function token(claims: object): string {
   const part = btoa(JSON.stringify(claims)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   return `e30.${part}.signature`;
 }
 
-function app(routes: Parameters<typeof fakeApi>[0], hash = '#/sign-in') {
-  const api = fakeApi(routes);
-  vi.stubGlobal('fetch', api.fetch);
-  window.location.hash = hash;
-  render(
-    <QueryClientProvider client={createQueryClient({ defaultOptions: { queries: { retry: false } } })}>
-      <SessionProvider>
-        <App />
-      </SessionProvider>
-    </QueryClientProvider>,
-  );
-  return api;
+function app(routes: Parameters<typeof fakeApi>[0]) {
+  return renderApp(routes, { hash: '#/sign-in' });
 }
 
-afterEach(() => {
-  vi.unstubAllGlobals();
-  stripeService.setAuth(null);
-  window.location.hash = '';
-});
+afterEach(leaveApp);
 
 describe('development sign-in', () => {
   it('signs in as the admin through the service and opens the admin page', async () => {

@@ -3,6 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { Suspense, useRef } from 'react';
 import { NavLink, Outlet } from 'react-router';
 import { Loading } from './components/ui/Loading';
+import { NavList } from './components/ui/NavList';
 import { useSession } from './lib/session';
 import { usePageFocus } from './lib/usePageFocus';
 
@@ -36,17 +37,7 @@ export function Layout() {
         <a className="brand" href="#/">
           Billing demo
         </a>
-        <nav aria-label="Main">
-          <ul>
-            {NAV.map((item) => (
-              <li key={item.to}>
-                <NavLink to={item.to} end={item.end}>
-                  {item.label}
-                </NavLink>
-              </li>
-            ))}
-          </ul>
-        </nav>
+        <NavList label="Main" items={NAV} />
         <div className="who">
           {session ? (
             <>

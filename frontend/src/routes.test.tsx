@@ -1,38 +1,16 @@
-import { QueryClientProvider } from '@tanstack/react-query';
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { App } from './App';
-import { createQueryClient } from './lib/queryClient';
-import { SessionProvider } from './lib/session';
-import { stripeService } from './services/stripe';
-import { fakeApi } from './test/fakeApi';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { fakeApi } from './test/fakeApi';
+import { leaveApp, renderApp } from './test/renderApp';
 
 const EMPTY = { body: { data: [], has_more: false, next_cursor: null } };
 
 function at(hash: string, role: 'user' | 'admin' | null, routes: Parameters<typeof fakeApi>[0] = {}) {
-  const api = fakeApi(routes);
-  vi.stubGlobal('fetch', api.fetch);
-  if (role) {
-    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    sessionStorage.setItem('billing.session', JSON.stringify({ token: 't', userId: 7, role, expiresAt }));
-  }
-  window.location.hash = hash;
-  render(
-    <QueryClientProvider client={createQueryClient({ defaultOptions: { queries: { retry: false } } })}>
-      <SessionProvider>
-        <App />
-      </SessionProvider>
-    </QueryClientProvider>,
-  );
-  return api;
+  return renderApp(routes, { hash, role });
 }
 
-afterEach(() => {
-  vi.unstubAllGlobals();
-  stripeService.setAuth(null);
-  window.location.hash = '';
-});
+afterEach(leaveApp);
 
 describe('routes', () => {
   it('answers an unknown route with the not-found page', async () => {

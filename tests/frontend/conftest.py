@@ -1,6 +1,6 @@
-"""What the browser tests of the web app share: a page with nobody signed in that fails
-its test on any Content-Security-Policy refusal, a folder for its screenshots, and the
-two widths every page is looked at."""
+"""What the browser tests of the web app share: one `billing demo` (service + Stripe
+sandbox, SQLite) for each test module, a page with nobody signed in that fails its test
+on any Content-Security-Policy refusal, and a folder for its screenshots."""
 
 from __future__ import annotations
 
@@ -10,8 +10,22 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+from tests.runtime.test_demo import Demo, running_demo
+from tests.support.screens import DESKTOP
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The demo's folder, one for each module (`admin-console-demo0` for
+    test_admin_console.py)."""
+    name = request.module.__name__.rpartition(".")[2].removeprefix("test_").replace("_", "-")
+    return tmp_path_factory.mktemp(f"{name}-demo")
+
+
+@pytest.fixture(scope="module")
+def demo(home: Path) -> Iterator[Demo]:
+    with running_demo(home) as running:
+        yield running
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The admin console in a real browser (Debian's Chromium via Playwright) against
-`billing demo`: the webhook inbox and a replay, outbound endpoints with their secret shown
+`billing demo`: the webhook inbox, an event's payload (personal values masked) and its
+replay, outbound endpoints with their secret shown
 once and a delivery retried, the audit log and its chain, each page checked by axe-core
 (no serious or critical violation) and shown at desktop and phone widths.
 
@@ -12,7 +13,6 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,62 +20,26 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from billing.http.frontend import FRONTEND_DIST
 from billing.outbound.signatures import verify
-from tests.frontend.test_browser import Api, fits_a_phone
-from tests.runtime.test_demo import Demo, running_demo
+from tests.frontend.test_browser import Api
+from tests.runtime.test_demo import Demo
 from tests.support.axe import NEEDS_AXE, assert_accessible
 from tests.support.browser import NEEDS_CHROMIUM
 from tests.support.http_receiver import Receiver, http_receiver
 from tests.support.sandbox import wait_for
+from tests.support.screens import NEEDS_FRONTEND_BUILD, at_both_widths, shot, sign_in_as_admin
 from tests.support.stripe_events import sign
 
 SETTLE_S = 20  # the demo's worker processes an event or sends a delivery within a second or two
+MASK = "[personal data]"  # what the inbox shows of a personal value
+CONTACT = "dispute.contact@example.com"  # a personal value in the failing event
 
-pytestmark = [
-    NEEDS_CHROMIUM,
-    NEEDS_AXE,
-    pytest.mark.skipif(
-        not (FRONTEND_DIST / "index.html").is_file(),
-        reason="frontend/dist is missing: build the frontend (make install)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("admin-console-demo")
-
-
-@pytest.fixture(scope="module")
-def demo(home: Path) -> Iterator[Demo]:
-    with running_demo(home) as running:
-        yield running
+pytestmark = [NEEDS_CHROMIUM, NEEDS_AXE, NEEDS_FRONTEND_BUILD]
 
 
 @pytest.fixture(scope="module")
 def admin(demo: Demo) -> Api:
     return Api(demo, 1, "admin")
-
-
-def shot(page: Page, folder: Path, name: str) -> Path:
-    path = folder / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")
-    return path
-
-
-def at_both_widths(page: Page, folder: Path, name: str) -> None:
-    """The page at 1280 px, then at 390 px (where nothing may scroll sideways)."""
-    shot(page, folder, name)
-    fits_a_phone(page, folder / f"{name}-phone.png")
-    print(f"screenshot: {folder / f'{name}-phone.png'}")
-
-
-def sign_in_as_admin(page: Page, demo: Demo) -> None:
-    page.goto(f"{demo.base}/#/sign-in")
-    page.get_by_role("button", name="Sign in as admin").click()
-    page.wait_for_url(re.compile(r"#/admin$"))
 
 
 def open_section(page: Page, name: str, heading: str) -> None:
@@ -85,7 +49,9 @@ def open_section(page: Page, name: str, heading: str) -> None:
 
 def post_failing_event(demo: Demo, home: Path) -> str:
     """A Stripe event, signed with the demo's own endpoint secret, that its handler cannot
-    process (a dispute event without its object): it fails, and is retried with backoff."""
+    process (a dispute event without its object): it fails, and is retried with backoff.
+    What changed on the dispute names a person (`CONTACT`): the inbox keeps it encrypted,
+    and shows it masked."""
     secret = json.loads((home / "data" / "demo-webhook.json").read_text())["secret"]
     event_id = f"evt_admin_{uuid.uuid4().hex[:16]}"
     event = {
@@ -95,7 +61,7 @@ def post_failing_event(demo: Demo, home: Path) -> str:
         "created": int(time.time()),
         "livemode": False,
         "api_version": "2025-03-31.basil",
-        "data": {},
+        "data": {"previous_attributes": {"evidence": {"customer_email_address": CONTACT}}},
     }
     payload = json.dumps(event).encode()
     answer = httpx.post(
@@ -134,6 +100,19 @@ def test_replaying_a_failed_event(
     expect(detail.get_by_role("heading", level=2)).to_be_focused()
     expect(detail.get_by_test_id("event-error")).to_contain_text("carries no object")
     expect(detail.get_by_test_id("event-status")).to_have_text("Failed")
+
+    payload = detail.get_by_test_id("event-payload")
+    payload.locator("summary").focus()
+    page.keyboard.press("Enter")  # a native <details>: the keyboard opens it
+    shown = payload.get_by_test_id("payload-json")
+    expect(shown).to_contain_text(f'"id": "{event_id}"')
+    expect(shown).to_contain_text('"type": "charge.dispute.created"')
+    expect(shown).to_contain_text(f'"customer_email_address": "{MASK}"')
+    assert CONTACT not in page.content()
+    assert_accessible(page, "the event's payload")
+    at_both_widths(page, shots, "event-payload")
+    page.keyboard.press("Enter")
+    expect(shown).to_be_hidden()
 
     replay = detail.get_by_role("button", name="Replay event")
     replay.click()

@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from billing.http.frontend import FRONTEND_DIST
-from tests.frontend.test_browser import Api, balance_is, buy_top_up, settle, sign_in
-from tests.runtime.test_demo import Demo, running_demo
+from tests.frontend.test_browser import Api, balance_is, buy_top_up, settle
+from tests.runtime.test_demo import Demo
 from tests.support.axe import NEEDS_AXE, assert_accessible
 from tests.support.browser import NEEDS_CHROMIUM
-from tests.support.screens import at_both_widths, short_date, shot
+from tests.support.screens import (
+    NEEDS_FRONTEND_BUILD,
+    at_both_widths,
+    short_date,
+    shot,
+    sign_in,
+    sign_in_as_admin,
+)
 
-pytestmark = [
-    NEEDS_CHROMIUM,
-    NEEDS_AXE,
-    pytest.mark.skipif(
-        not (FRONTEND_DIST / "index.html").is_file(),
-        reason="frontend/dist is missing: build the frontend (make install)",
-    ),
-]
+pytestmark = [NEEDS_CHROMIUM, NEEDS_AXE, NEEDS_FRONTEND_BUILD]
 
 # A day a month from now in the browser's own zone, as a date field takes it.
 MONTH_AHEAD = """() => {
@@ -42,20 +40,8 @@ MONTH_AHEAD = """() => {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with running_demo(tmp_path_factory.mktemp("admin-users-demo")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def admin(demo: Demo) -> Api:
     return Api(demo, 1, "admin")
-
-
-def sign_in_as_admin(page: Page, demo: Demo) -> None:
-    page.goto(f"{demo.base}/#/sign-in")
-    page.get_by_role("button", name="Sign in as admin").click()
-    page.wait_for_url(re.compile(r"#/admin$"))
 
 
 def user_balance_is(page: Page, credits: int) -> None:

@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, Route, expect
 
 from billing.http import frontend
-from tests.frontend.test_browser import DESKTOP
-from tests.runtime.test_demo import Demo, running_demo
+from tests.runtime.test_demo import Demo
 from tests.support.browser import NEEDS_CHROMIUM, chromium
+from tests.support.screens import DESKTOP
 
 pytestmark = [
     NEEDS_CHROMIUM,
@@ -25,12 +25,6 @@ pytestmark = [
         reason="frontend/dist is missing: build the frontend (make install)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with running_demo(tmp_path_factory.mktemp("api-docs-demo")) as running:
-        yield running
 
 
 class Offline:

@@ -4,72 +4,35 @@ One demo stack (service + Stripe sandbox, SQLite) serves the module; each test s
 as its own user through the development sign-in, so tests neither share a balance nor
 depend on their order. Cards are typed into the sandbox's Stripe.js stand-in and its
 hosted Checkout page, as a customer would. A screenshot of each page goes to
-`<pytest basetemp>/frontend-screenshots/<test>/`.
+`<pytest basetemp>/frontend-screenshots/<test>/`; each path is printed.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from billing.http.frontend import FRONTEND_DIST
 from billing.runtime.demo import SECRET_KEY
-from tests.runtime.test_demo import Demo, running_demo
+from tests.runtime.test_demo import Demo
 from tests.runtime.test_demo import _pay as pay
 from tests.support.browser import NEEDS_CHROMIUM
 from tests.support.sandbox import wait_for
+from tests.support.screens import (
+    NEEDS_FRONTEND_BUILD,
+    at_both_widths,
+    shot,
+    sign_in,
+    sign_in_as_admin,
+)
 
 CREDIT_MS = 20_000  # credits arrive by webhook: the page polls until they do
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
-pytestmark = [
-    NEEDS_CHROMIUM,
-    pytest.mark.skipif(
-        not (FRONTEND_DIST / "index.html").is_file(),
-        reason="frontend/dist is missing: build the frontend (make install)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with running_demo(tmp_path_factory.mktemp("frontend-demo")) as running:
-        yield running
-
-
-@pytest.fixture
-def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    folder = tmp_path_factory.getbasetemp() / "frontend-screenshots" / request.node.name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context: nobody signed in. The test fails if the service's
-    Content-Security-Policy refused anything the page tried (Chromium reports each
-    refusal on the console)."""
-    context = browser.new_context(viewport=DESKTOP)
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    refused: list[str] = []
-    opened.on(
-        "console",
-        lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield opened
-    context.close()
-    assert refused == []
+pytestmark = [NEEDS_CHROMIUM, NEEDS_FRONTEND_BUILD]
 
 
 class Api:
@@ -102,28 +65,6 @@ def settle(demo: Demo) -> None:
     wait_for(drained, 20)
 
 
-def fits_a_phone(page: Page, shot: Path) -> None:
-    """At a phone's width the page reflows: nothing scrolls sideways."""
-    page.set_viewport_size(PHONE)
-    fits = f"document.documentElement.scrollWidth <= {PHONE['width']}"
-    # Polled from here: `wait_for_function` evaluates its predicate with the page's eval,
-    # which the service's Content-Security-Policy (no 'unsafe-eval') rightly refuses.
-    deadline = time.monotonic() + 5  # once the chart has followed the resize
-    while not page.evaluate(fits):
-        assert time.monotonic() < deadline, "the page still scrolls sideways"
-        page.wait_for_timeout(50)
-    page.screenshot(path=shot, full_page=True)
-    page.set_viewport_size(DESKTOP)
-
-
-def sign_in(page: Page, demo: Demo, user_id: int) -> None:
-    page.goto(f"{demo.base}/#/sign-in")
-    page.get_by_label("User id", exact=True).fill(str(user_id))
-    page.get_by_role("button", name=f"Sign in as user {user_id}").click()
-    page.wait_for_url(re.compile(r"#/credits$"))
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(f"User {user_id}")
-
-
 def balance_is(page: Page, credits: int) -> None:
     expect(page.get_by_test_id("credit-balance")).to_have_attribute(
         "data-value", str(credits), timeout=CREDIT_MS
@@ -145,7 +86,7 @@ def pay_on_hosted_checkout(page: Page, shots: Path) -> None:
     page.fill("#cardExpiry", "12 / 34")
     page.fill("#cardCvc", "123")
     page.fill("#billingName", "Browser Buyer")
-    page.screenshot(path=shots / "checkout.png", full_page=True)
+    shot(page, shots, "checkout")
     box = page.locator("button[type=submit]").bounding_box()
     other = page.get_by_role("link", name="Back").bounding_box()
     assert box is not None
@@ -163,8 +104,7 @@ def test_buying_the_top_up_through_checkout_raises_the_balance(
     page.get_by_role("link", name="Pricing").click()
     expect(page.get_by_test_id("product-Top-up")).to_contain_text("$5.00")
     expect(page.get_by_test_id("product-Starter")).to_contain_text("1,000 credits every month")
-    page.screenshot(path=shots / "pricing.png", full_page=True)
-    fits_a_phone(page, shots / "pricing-phone.png")
+    at_both_widths(page, shots, "pricing")
 
     page.get_by_role("button", name="Buy Top-up").click()
     pay_on_hosted_checkout(page, shots)
@@ -172,7 +112,7 @@ def test_buying_the_top_up_through_checkout_raises_the_balance(
     balance_is(page, 500)
     expect(page.get_by_test_id("credit-balance")).to_have_text("500 credits")
     expect(page.get_by_test_id("credit-history")).to_contain_text("+500")
-    page.screenshot(path=shots / "credits-after-checkout.png", full_page=True)
+    shot(page, shots, "credits-after-checkout")
     assert api.balance() == 500
 
 
@@ -198,12 +138,12 @@ def test_payment_form(
     sign_in(page, demo, user_id)
     page.get_by_label("Amount (USD)").fill("25.00")
     type_card(page, card)
-    page.screenshot(path=shots / "card-typed.png", full_page=True)
+    shot(page, shots, "card-typed")
     page.get_by_role("button", name="Pay $25.00").click()
     if challenge:
         authenticate = page.get_by_role("button", name="Complete authentication")
         authenticate.wait_for()
-        page.screenshot(path=shots / "3ds-challenge.png", full_page=True)
+        shot(page, shots, "3ds-challenge")
         authenticate.click()
 
     if credits:
@@ -216,7 +156,7 @@ def test_payment_form(
             "Your card was declined. Please try another card or contact your bank."
         )
         expect(page.get_by_role("button", name="Pay $25.00")).to_be_enabled()
-    page.screenshot(path=shots / "outcome.png", full_page=True)
+    shot(page, shots, "outcome")
     settle(demo)  # a decline's events, too, are processed before the balance is read
     assert api.balance() == credits
 
@@ -253,7 +193,7 @@ def test_subscribing_then_canceling_at_period_end(page: Page, demo: Demo, shots:
     expect(status).to_have_text("Active")
     expect(page.get_by_test_id("subscription-plan")).to_contain_text("Starter $10.00 / month")
     expect(page.get_by_test_id("subscription-credits")).to_have_text("1,000 credits")
-    page.screenshot(path=shots / "subscription-active.png", full_page=True)
+    shot(page, shots, "subscription-active")
     summary = api.get(f"/api/financial/subscriptions/{api.user_id}/summary")
     assert summary["status"] == "active"
     assert summary["renews_at"] is not None
@@ -261,13 +201,13 @@ def test_subscribing_then_canceling_at_period_end(page: Page, demo: Demo, shots:
     page.get_by_role("button", name="Cancel subscription").click()
     dialog = page.get_by_role("alertdialog", name="Cancel Starter?")
     expect(dialog.get_by_role("button", name="Keep my plan")).to_be_focused()
-    page.screenshot(path=shots / "cancel-confirmation.png", full_page=True)
+    shot(page, shots, "cancel-confirmation")
     dialog.get_by_role("button", name="Yes, cancel at period end").click()
 
     ending = page.get_by_test_id("subscription-ending")
     expect(ending).to_contain_text("Your plan is canceled and ends on")
     expect(status).to_have_text("Active")  # until the period ends
-    page.screenshot(path=shots / "subscription-canceled.png", full_page=True)
+    shot(page, shots, "subscription-canceled")
     [subscription] = api.get(f"/api/stripe/subscriptions/{api.user_id}")
     assert subscription["cancel_at_period_end"] is True
     assert subscription["status"] == "active"
@@ -331,9 +271,7 @@ def test_the_admin_dashboard_shows_the_apis_numbers(page: Page, demo: Demo, shot
     settle(demo)
     data = admin.get("/api/financial/admin/dashboard")
 
-    page.goto(f"{demo.base}/#/sign-in")
-    page.get_by_role("button", name="Sign in as admin").click()
-    page.wait_for_url(re.compile(r"#/admin$"))
+    sign_in_as_admin(page, demo)
     expect(page.get_by_test_id("dashboard-range")).to_contain_text(
         f"{data['range']['from']} to {data['range']['to']}"
     )
@@ -348,8 +286,7 @@ def test_the_admin_dashboard_shows_the_apis_numbers(page: Page, demo: Demo, shot
     chart = page.get_by_test_id("revenue-chart-usd")
     expect(chart.get_by_role("application")).to_be_visible()  # recharts' chart surface
     expect(chart.locator(".recharts-bar-rectangle").first).to_be_visible()
-    page.screenshot(path=shots / "admin-dashboard.png", full_page=True)
-    fits_a_phone(page, shots / "admin-dashboard-phone.png")
+    at_both_widths(page, shots, "admin-dashboard")
 
     page.get_by_role("button", name="Last 7 days").click()
     week = page.get_by_test_id("dashboard-range")

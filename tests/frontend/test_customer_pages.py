@@ -10,35 +10,19 @@ Screenshots go to `<pytest basetemp>/frontend-screenshots/<test>/`; each path is
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
-from billing.http.frontend import FRONTEND_DIST
-from tests.frontend.test_browser import Api, balance_is, settle, sign_in, type_card
-from tests.runtime.test_demo import Demo, running_demo
+from tests.frontend.test_browser import Api, balance_is, settle, type_card
+from tests.runtime.test_demo import Demo
 from tests.support.axe import NEEDS_AXE, assert_accessible
 from tests.support.browser import NEEDS_CHROMIUM
 from tests.support.sandbox import wait_for
-from tests.support.screens import at_both_widths, shot
+from tests.support.screens import NEEDS_FRONTEND_BUILD, at_both_widths, shot, sign_in
 
-pytestmark = [
-    NEEDS_CHROMIUM,
-    NEEDS_AXE,
-    pytest.mark.skipif(
-        not (FRONTEND_DIST / "index.html").is_file(),
-        reason="frontend/dist is missing: build the frontend (make install)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with running_demo(tmp_path_factory.mktemp("customer-pages-demo")) as running:
-        yield running
+pytestmark = [NEEDS_CHROMIUM, NEEDS_AXE, NEEDS_FRONTEND_BUILD]
 
 
 def pay_and_save_the_card(page: Page) -> None:
@@ -150,3 +134,35 @@ def test_billing_shows_the_payment_and_its_receipt(page: Page, demo: Demo, shots
     page.get_by_role("button", name="Manage cards and invoices in Stripe").click()
     page.wait_for_url(re.compile(r"/p/session/"))  # the sandbox's customer portal
     shot(page, shots, "billing-portal")
+
+
+PUBLIC_PAGES = [  # (fragment, its heading, screenshot name)
+    ("#/", None, "pricing"),
+    ("#/sign-in", None, "sign-in"),
+    ("#/nowhere", "Page not found", "not-found"),
+]
+USER_PAGES = [
+    ("#/credits", "Credits", "credits-new-user"),
+    ("#/subscription", None, "subscription"),
+    ("#/billing", None, "billing-new-user"),
+]
+
+
+def test_every_public_and_customer_page_is_accessible_at_both_widths(
+    page: Page, demo: Demo, shots: Path
+) -> None:
+    """Signed out, then as a new user: axe finds nothing serious on any page, and each is
+    shown at 1280 px and at 390 px without scrolling sideways."""
+    for pages in (PUBLIC_PAGES, USER_PAGES):
+        if pages is USER_PAGES:
+            sign_in(page, demo, 321)
+        for fragment, heading, name in pages:
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"{demo.base}/{fragment}")
+            title = page.get_by_role("heading", level=1)
+            expect(title).to_be_visible()
+            if heading:
+                expect(title).to_have_text(heading)
+            expect(page.get_by_role("status").filter(has_text="Loading")).to_have_count(0)
+            assert_accessible(page, name)
+            at_both_widths(page, shots, name)

@@ -6,33 +6,12 @@
  * panel showing that user refreshes. Lists a person pages through ask 20 rows at a time.
  */
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, idempotent, unwrap } from './api';
-import type { components } from '../types/stripe';
-
-type Schemas = components['schemas'];
-
-export type Balance = Schemas['CreditBalance'];
-export type Expiring = Schemas['ExpiringCredits'];
-export type Transaction = Schemas['CreditHistoryItem'];
-export type Grant = Schemas['Grant'];
-export type GrantStatus = 'active' | 'depleted' | 'expired' | 'voided';
-export type Hold = Schemas['Hold'];
-export type Settings = Schemas['CreditSettingsView'];
-export type SettingsInput = Schemas['CreditSettings'];
-export type AutoTopupTerms = Schemas['AutoTopupTerms'];
-export type UsageDay = Schemas['UsageDay'];
-export type Payment = Schemas['PaymentRecord'];
-export type SavedCard = Schemas['SavedCardView'];
-export type Subscription = Schemas['SubscriptionView'];
-export type AddCreditsInput = Schemas['AddCreditsRequest'];
-
-/** Rows per page of every list here (the service allows up to 50 or 100). */
-export const ROWS = 20;
+import { api, idempotent, type Keyed, unwrap } from './api';
+import { byCursor, PAGE_SIZE } from './pages';
+import type { GrantStatus, SettingsInput } from './schemas';
 
 export const accountKey = (userId: number) => ['account', userId] as const;
 
-const next = (last: { has_more: boolean; next_cursor: string | null }) =>
-  last.has_more ? last.next_cursor : null;
 const user = (userId: number) => ({ path: { user_id: userId } });
 
 export function useBalance(userId: number, options: { refetchInterval?: number | false } = {}) {
@@ -46,14 +25,13 @@ export function useBalance(userId: number, options: { refetchInterval?: number |
 export function useTransactions(userId: number, options: { refetchInterval?: number | false } = {}) {
   return useInfiniteQuery({
     queryKey: [...accountKey(userId), 'transactions'],
-    initialPageParam: null as string | null,
+    ...byCursor,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET('/api/financial/credits/{user_id}/transactions', {
-          params: { ...user(userId), query: { limit: ROWS, cursor: pageParam } },
+          params: { ...user(userId), query: { limit: PAGE_SIZE, cursor: pageParam } },
         }),
       ),
-    getNextPageParam: next,
     ...options,
   });
 }
@@ -70,14 +48,13 @@ export function useGrants(userId: number, status: GrantStatus | null) {
 export function useActiveHolds(userId: number) {
   return useInfiniteQuery({
     queryKey: [...accountKey(userId), 'holds', 'active'],
-    initialPageParam: null as string | null,
+    ...byCursor,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET('/api/financial/credits/{user_id}/holds', {
-          params: { ...user(userId), query: { status: 'active', limit: ROWS, cursor: pageParam } },
+          params: { ...user(userId), query: { status: 'active', limit: PAGE_SIZE, cursor: pageParam } },
         }),
       ),
-    getNextPageParam: next,
   });
 }
 
@@ -91,7 +68,7 @@ export function useSettings(userId: number) {
 export function useSaveSettings(userId: number) {
   const queries = useQueryClient();
   return useMutation({
-    mutationFn: ({ key, input }: { key: string; input: SettingsInput }) =>
+    mutationFn: ({ key, input }: Keyed<SettingsInput>) =>
       unwrap(
         api.PUT('/api/financial/credits/{user_id}/settings', {
           params: user(userId),
@@ -114,14 +91,13 @@ export function useUsage(userId: number, range: { from: string; to: string }) {
 export function usePayments(userId: number) {
   return useInfiniteQuery({
     queryKey: [...accountKey(userId), 'payments'],
-    initialPageParam: null as string | null,
+    ...byCursor,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET('/api/stripe/invoices/{user_id}', {
-          params: { ...user(userId), query: { limit: ROWS, cursor: pageParam } },
+          params: { ...user(userId), query: { limit: PAGE_SIZE, cursor: pageParam } },
         }),
       ),
-    getNextPageParam: next,
   });
 }
 
@@ -148,9 +124,4 @@ export function usePortal(userId: number, go: (url: string) => void) {
       ),
     onSuccess: (link) => go(link.url),
   });
-}
-
-/** The rows of every loaded page, in order. */
-export function rows<T>(pages: { data: T[] }[] | undefined): T[] {
-  return pages?.flatMap((page) => page.data) ?? [];
 }

@@ -55,6 +55,12 @@ export function idempotent(key: string) {
   return { 'Idempotency-Key': key };
 }
 
+/** An action's input with its idempotency key, made when the person asked (a dialog opened). */
+export interface Keyed<T> {
+  key: string;
+  input: T;
+}
+
 type Answer = { data?: unknown; error?: unknown; response: Response };
 type DataOf<R> = R extends { data: infer D } ? D : never;
 

@@ -7,8 +7,10 @@ import '../components/account/account.css';
 import { PaymentTable } from '../components/account/PaymentTable';
 import { ErrorNotice } from '../components/ui/ErrorNotice';
 import { Loading } from '../components/ui/Loading';
-import { LoadMore } from '../components/ui/LoadMore';
-import { rows, type SavedCard, usePayments, usePortal, useSavedCard } from '../lib/account';
+import { MoreRows } from '../components/ui/MoreRows';
+import { usePayments, usePortal, useSavedCard } from '../lib/account';
+import { rows } from '../lib/pages';
+import type { SavedCard } from '../lib/schemas';
 
 export interface BillingPageProps {
   userId: number;
@@ -87,15 +89,7 @@ export function BillingPage({ userId, navigate = (url) => window.location.assign
         ) : (
           <>
             <PaymentTable payments={listed} />
-            {payments.isFetchNextPageError && (
-              <ErrorNotice error={payments.error} what="Older payments could not be loaded" />
-            )}
-            <LoadMore
-              hasMore={payments.hasNextPage}
-              loading={payments.isFetchingNextPage}
-              onMore={() => void payments.fetchNextPage()}
-              label="Show older payments"
-            />
+            <MoreRows query={payments} label="Show older payments" moreFailed="Older payments could not be loaded" />
           </>
         )}
       </section>

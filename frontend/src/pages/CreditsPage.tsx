@@ -17,9 +17,10 @@ import '../components/account/account.css';
 import { PaymentForm } from '../components/PaymentForm';
 import { ErrorNotice } from '../components/ui/ErrorNotice';
 import { Loading } from '../components/ui/Loading';
-import { LoadMore } from '../components/ui/LoadMore';
-import { accountKey, rows, useBalance, useSettings, useTransactions, useUsage } from '../lib/account';
+import { MoreRows } from '../components/ui/MoreRows';
+import { accountKey, useBalance, useSettings, useTransactions, useUsage } from '../lib/account';
 import { formatCredits, formatMoney, parseMoney } from '../lib/format';
+import { rows } from '../lib/pages';
 
 const UsageChart = lazy(() => import('../components/account/UsageChart'));
 
@@ -114,12 +115,7 @@ export function CreditsPage({ userId, awaiting: returnedFrom = null }: CreditsPa
         ) : (
           <>
             <TransactionTable items={items} />
-            {history.isFetchNextPageError && <ErrorNotice error={history.error} what="Older transactions could not be loaded" />}
-            <LoadMore
-              hasMore={history.hasNextPage}
-              loading={history.isFetchingNextPage}
-              onMore={() => void history.fetchNextPage()}
-            />
+            <MoreRows query={history} moreFailed="Older transactions could not be loaded" />
           </>
         )}
       </section>

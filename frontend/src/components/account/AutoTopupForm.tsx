@@ -7,7 +7,8 @@
 import { type FormEvent, useId, useRef, useState } from 'react';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { newIdempotencyKey, problemFrom } from '../../lib/api';
-import { type Settings, type SettingsInput, useSaveSettings } from '../../lib/account';
+import { useSaveSettings } from '../../lib/account';
+import type { Settings, SettingsInput } from '../../lib/schemas';
 import { formatDateTime, formatMoney, minorDigits, parseMoney } from '../../lib/format';
 
 type Field = 'low' | 'threshold' | 'amount' | 'limit';

@@ -1,6 +1,6 @@
 /** The next credits to expire: "500 credits expire on Jan 4", in the reader's locale and zone. */
 import { formatCredits, formatDateTime, formatShortDate } from '../../lib/format';
-import type { Expiring } from '../../lib/account';
+import type { Expiring } from '../../lib/schemas';
 
 export function expiryText(soon: Expiring): string {
   const verb = Math.abs(soon.amount) === 1 ? 'expires' : 'expire';

@@ -5,7 +5,7 @@
  */
 import { TableScroll } from '../ui/TableScroll';
 import { formatCredits, formatDate, formatMoney } from '../../lib/format';
-import type { Payment } from '../../lib/account';
+import type { Payment } from '../../lib/schemas';
 
 const KINDS: Record<string, string> = {
   topup: 'Top-up',

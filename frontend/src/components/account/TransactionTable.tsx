@@ -1,7 +1,7 @@
 /** A page of the ledger's transactions for one wallet, newest first. */
 import { TableScroll } from '../ui/TableScroll';
 import { formatDateTime, formatNumber } from '../../lib/format';
-import type { Transaction } from '../../lib/account';
+import type { Transaction } from '../../lib/schemas';
 
 export const KINDS: Record<string, string> = {
   purchase: 'Purchase',

@@ -1,7 +1,8 @@
 /** The admin console: its own navigation above each admin page. */
 import { Suspense } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { Outlet } from 'react-router';
 import { Loading } from '../../components/ui/Loading';
+import { NavList } from '../../components/ui/NavList';
 
 export const ADMIN_NAV = [
   { to: '/admin', label: 'Dashboard', end: true },
@@ -14,17 +15,7 @@ export const ADMIN_NAV = [
 export function AdminLayout() {
   return (
     <>
-      <nav aria-label="Admin" className="subnav">
-        <ul>
-          {ADMIN_NAV.map((item) => (
-            <li key={item.to}>
-              <NavLink to={item.to} end={item.end}>
-                {item.label}
-              </NavLink>
-            </li>
-          ))}
-        </ul>
-      </nav>
+      <NavList label="Admin" items={ADMIN_NAV} className="subnav" />
       <Suspense fallback={<Loading>Loading the page…</Loading>}>
         <Outlet />
       </Suspense>

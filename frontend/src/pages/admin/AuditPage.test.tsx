@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fakeApi, problem } from '../../test/fakeApi';
 import { renderPage } from '../../test/render';
 import { AuditPage } from './AuditPage';
-import type { AuditChain, AuditEntry } from './types';
+import type { AuditChain, AuditEntry } from '../../lib/schemas';
 
 const HASH = 'a3f1'.repeat(16);
 const SEALED: AuditChain = { verified: true, sealed: 1234, unsealed: 0, head_seq: 1234, head_hash: HASH, broken: null };

@@ -5,13 +5,13 @@
 import { useSearchParams } from 'react-router';
 import { ErrorNotice } from '../../components/ui/ErrorNotice';
 import { Loading } from '../../components/ui/Loading';
-import { LoadMore } from '../../components/ui/LoadMore';
+import { MoreRows } from '../../components/ui/MoreRows';
+import { rows } from '../../lib/pages';
 import { AuditFilterForm } from './audit/AuditFilterForm';
 import { AuditTable } from './audit/AuditTable';
 import { ChainStatus } from './audit/ChainStatus';
 import { filtersFrom } from './audit/filters';
 import { type AuditFilters, useAuditLog } from './audit/queries';
-import { rowsOf } from './types';
 
 function toParams(filters: AuditFilters): Record<string, string> {
   return Object.fromEntries(Object.entries(filters).map(([name, value]) => [name, String(value)]));
@@ -21,7 +21,7 @@ export function AuditPage() {
   const [params, setParams] = useSearchParams();
   const filters = filtersFrom(params);
   const log = useAuditLog(filters);
-  const entries = rowsOf(log.data?.pages);
+  const entries = rows(log.data?.pages);
   const filtered = Object.keys(filters).length > 0;
 
   return (
@@ -46,17 +46,11 @@ export function AuditPage() {
         ) : (
           <>
             <AuditTable entries={entries} />
-            {log.isError && (
-              <ErrorNotice
-                error={log.error}
-                what={log.isFetchNextPageError ? 'More entries could not be loaded' : 'The audit log could not be refreshed'}
-              />
-            )}
-            <LoadMore
-              hasMore={log.hasNextPage}
-              loading={log.isFetchingNextPage}
-              onMore={() => void log.fetchNextPage()}
+            <MoreRows
+              query={log}
               label="Show older entries"
+              moreFailed="More entries could not be loaded"
+              refreshFailed="The audit log could not be refreshed"
             />
           </>
         )}

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fakeApi, problem } from '../../test/fakeApi';
 import { renderPage } from '../../test/render';
 import { DeliveriesPage } from './DeliveriesPage';
-import type { Delivery } from './types';
+import type { Delivery } from '../../lib/schemas';
 
 const LIST = '/api/admin/webhook-endpoints/3/deliveries';
 const FIRST: Delivery = {

@@ -2,15 +2,17 @@
  * `#/admin/endpoints/:endpointId`: what was sent to one endpoint, a page at a time, by
  * status; any delivery can be sent again now (the same `webhook-id`, fresh retries).
  */
-import { useId, useState } from 'react';
+import { useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import { ErrorNotice } from '../../components/ui/ErrorNotice';
 import { Loading } from '../../components/ui/Loading';
-import { LoadMore } from '../../components/ui/LoadMore';
+import { MoreRows } from '../../components/ui/MoreRows';
+import { StatusFilter } from '../../components/ui/StatusFilter';
 import { newIdempotencyKey } from '../../lib/api';
+import { rows } from '../../lib/pages';
+import type { DeliveryStatus } from '../../lib/schemas';
 import { DeliveryTable } from './endpoints/DeliveryTable';
 import { useDeliveries, useEndpoints, useRetryDelivery } from './endpoints/queries';
-import { type DeliveryStatus, rowsOf } from './types';
 
 const STATUSES: { value: DeliveryStatus | 'all'; label: string }[] = [
   { value: 'all', label: 'All statuses' },
@@ -47,8 +49,7 @@ function Deliveries({ endpointId }: { endpointId: number }) {
   const deliveries = useDeliveries(endpointId, status);
   const retry = useRetryDelivery(endpointId);
   const [said, setSaid] = useState('');
-  const filterId = useId();
-  const rows = rowsOf(deliveries.data?.pages);
+  const sent = rows(deliveries.data?.pages);
 
   return (
     <>
@@ -59,20 +60,11 @@ function Deliveries({ endpointId }: { endpointId: number }) {
         Deliveries{endpoint ? ' to ' : ''}
         {endpoint && <span className="mono wrap">{endpoint.url}</span>}
       </h1>
-      <div className="field filter">
-        <label htmlFor={filterId}>Status</label>
-        <select
-          id={filterId}
-          value={status ?? 'all'}
-          onChange={(change) => setParams({ status: change.target.value }, { replace: true })}
-        >
-          {STATUSES.map((option) => (
-            <option key={option.value} value={option.value}>
-              {option.label}
-            </option>
-          ))}
-        </select>
-      </div>
+      <StatusFilter
+        options={STATUSES}
+        value={status ?? 'all'}
+        onChange={(value) => setParams({ status: value }, { replace: true })}
+      />
       <p role="status" className="hint" data-testid="deliveries-said">
         {said}
       </p>
@@ -86,14 +78,14 @@ function Deliveries({ endpointId }: { endpointId: number }) {
             what="The deliveries could not be loaded"
             onRetry={() => void deliveries.refetch()}
           />
-        ) : rows.length === 0 ? (
+        ) : sent.length === 0 ? (
           <p className="muted" data-testid="deliveries-empty">
             {status ? `No ${status} deliveries.` : 'Nothing was sent to this endpoint yet.'}
           </p>
         ) : (
           <>
             <DeliveryTable
-              deliveries={rows}
+              deliveries={sent}
               retrying={retry.isPending ? (retry.variables?.input ?? null) : null}
               onRetry={(delivery) => {
                 setSaid('');
@@ -103,17 +95,11 @@ function Deliveries({ endpointId }: { endpointId: number }) {
                 );
               }}
             />
-            {deliveries.isError && (
-              <ErrorNotice
-                error={deliveries.error}
-                what={deliveries.isFetchNextPageError ? 'More deliveries could not be loaded' : 'The deliveries could not be refreshed'}
-              />
-            )}
-            <LoadMore
-              hasMore={deliveries.hasNextPage}
-              loading={deliveries.isFetchingNextPage}
-              onMore={() => void deliveries.fetchNextPage()}
+            <MoreRows
+              query={deliveries}
               label="Show older deliveries"
+              moreFailed="More deliveries could not be loaded"
+              refreshFailed="The deliveries could not be refreshed"
             />
           </>
         )}

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fakeApi, problem } from '../../test/fakeApi';
 import { renderPage } from '../../test/render';
 import { EndpointsPage } from './EndpointsPage';
-import type { Endpoint } from './types';
+import type { Endpoint } from '../../lib/schemas';
 
 const URL = '/api/admin/webhook-endpoints';
 const HOOKS: Endpoint = {

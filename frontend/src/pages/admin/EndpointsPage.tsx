@@ -11,7 +11,7 @@ import { EndpointDialog } from './endpoints/EndpointDialog';
 import { EndpointForm } from './endpoints/EndpointForm';
 import { type EndpointAction, EndpointTable } from './endpoints/EndpointTable';
 import { useEndpoints } from './endpoints/queries';
-import type { Endpoint, EndpointWithSecret } from './types';
+import type { Endpoint, EndpointWithSecret } from '../../lib/schemas';
 
 interface Shown {
   endpoint: EndpointWithSecret;

@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Grant } from '../../lib/account';
+import type { Grant } from '../../lib/schemas';
 import { formatShortDate } from '../../lib/format';
 import { fakeApi, problem, type Recorded } from '../../test/fakeApi';
 import { renderPage } from '../../test/render';

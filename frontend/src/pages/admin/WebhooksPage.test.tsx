@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { stripeService } from '../../services/stripe';
 import { type Answer, deferred, fakeApi, problem } from '../../test/fakeApi';
 import { renderPage } from '../../test/render';
-import type { InboxEvent } from './types';
+import type { InboxEvent, InboxEventDetail } from '../../lib/schemas';
 import { WebhooksPage } from './WebhooksPage';
 
 const FAILED: InboxEvent = {
@@ -18,6 +18,17 @@ const FAILED: InboxEvent = {
   processed_at: null,
 };
 const URL = '/api/admin/webhooks';
+const PAYLOAD = {
+  id: 'evt_failed1',
+  object: 'event',
+  type: 'charge.dispute.created',
+  data: { previous_attributes: { evidence: { customer_email_address: '[personal data]' } } },
+};
+
+/** The event's own detail, as `GET /api/admin/webhooks/{event_id}` answers for `event`. */
+function detailOf(event: InboxEvent, payload: InboxEventDetail['payload'] = PAYLOAD): InboxEventDetail {
+  return { ...event, api_version: '2025-03-31.basil', livemode: false, created: '2026-12-01T09:59:58Z', payload };
+}
 
 function page(routes: Parameters<typeof fakeApi>[0], url = '/admin/webhooks') {
   const api = fakeApi(routes);
@@ -97,6 +108,7 @@ describe('<WebhooksPage>', () => {
         const data = [now].filter((event) => event.status === request.query.get('status'));
         return { body: { data, has_more: false, next_cursor: null } };
       },
+      [`GET ${URL}/evt_failed1`]: () => ({ body: detailOf(now) }),
       [`POST ${URL}/evt_failed1/replay`]: async () => {
         now = replayed;
         return answer.promise;
@@ -140,7 +152,8 @@ describe('<WebhooksPage>', () => {
 
   it('watches a replayed event until it settles, though the list it came from no longer has it', async () => {
     let now = FAILED;
-    page({
+    const api = page({
+      [`GET ${URL}/evt_failed1`]: () => ({ body: detailOf(now) }),
       [`GET ${URL}`]: (request) => {
         const data = [now].filter((event) => event.status === request.query.get('status'));
         return { body: { data, has_more: false, next_cursor: null } };
@@ -162,6 +175,66 @@ describe('<WebhooksPage>', () => {
       timeout: 5000,
     });
     expect(within(detail).getByTestId('event-attempts')).toHaveTextContent('1');
+    // The detail, too, was asked again while the event was pending.
+    expect(api.sent('GET', `${URL}/evt_failed1`).length).toBeGreaterThan(1);
+  });
+
+  it('shows the payload, personal values masked, in a section that opens and closes', async () => {
+    const api = page({
+      [`GET ${URL}`]: { body: { data: [FAILED], has_more: false, next_cursor: null } },
+      [`GET ${URL}/evt_failed1`]: { body: detailOf(FAILED) },
+    });
+    await userEvent.click(await screen.findByRole('button', { name: 'Details of evt_failed1' }));
+    const payload = screen.getByTestId('event-payload');
+    const summary = within(payload).getByText('Payload (personal data masked)');
+    expect(payload).not.toHaveAttribute('open');
+
+    // A native <details>: its summary opens it by Enter or Space too (the browser tests press them).
+    await userEvent.click(summary);
+    expect(payload).toHaveAttribute('open');
+    const json = await within(payload).findByTestId('payload-json');
+    expect(JSON.parse(json.textContent ?? '')).toEqual(PAYLOAD);
+    expect(json).toHaveTextContent('"customer_email_address": "[personal data]"');
+    expect(within(payload).getByTestId('event-envelope')).toHaveTextContent('in test mode, API version 2025-03-31.basil.');
+    const [asked] = api.sent('GET', `${URL}/evt_failed1`);
+    expect(asked?.headers.get('Authorization')).toBe('Bearer admin-token');
+
+    await userEvent.click(summary);
+    expect(payload).not.toHaveAttribute('open');
+  });
+
+  it('says when retention removed the payload', async () => {
+    page({
+      [`GET ${URL}`]: { body: { data: [FAILED], has_more: false, next_cursor: null } },
+      [`GET ${URL}/evt_failed1`]: { body: detailOf(FAILED, null) },
+    });
+    await userEvent.click(await screen.findByRole('button', { name: 'Details of evt_failed1' }));
+    await userEvent.click(screen.getByText('Payload (personal data masked)'));
+    expect(await screen.findByTestId('payload-removed')).toHaveTextContent('The payload was removed by retention');
+    expect(screen.queryByTestId('payload-json')).not.toBeInTheDocument();
+  });
+
+  it('shows the payload loading, then the problem when it cannot be loaded, and tries again on demand', async () => {
+    const answer = deferred<Answer>();
+    let calls = 0;
+    page({
+      [`GET ${URL}`]: { body: { data: [FAILED], has_more: false, next_cursor: null } },
+      [`GET ${URL}/evt_failed1`]: () => {
+        calls += 1;
+        return calls === 1 ? answer.promise : { body: detailOf(FAILED) };
+      },
+    });
+    await userEvent.click(await screen.findByRole('button', { name: 'Details of evt_failed1' }));
+    const payload = screen.getByTestId('event-payload');
+    await userEvent.click(within(payload).getByText('Payload (personal data masked)'));
+    expect(within(payload).getByRole('status')).toHaveTextContent('Loading the payload…');
+
+    answer.resolve(problem(503, 'unavailable', 'The service is busy.'));
+    expect(await within(payload).findByRole('alert')).toHaveTextContent('The payload could not be loaded:');
+    // The facts the list gave stay shown meanwhile.
+    expect(within(screen.getByTestId('event-detail')).getByTestId('event-attempts')).toHaveTextContent('3');
+    await userEvent.click(within(payload).getByRole('button', { name: 'Try again' }));
+    expect(await within(payload).findByTestId('payload-json')).toHaveTextContent('"type": "charge.dispute.created"');
   });
 
   it('keeps the dialog open with the problem when the replay fails', async () => {

@@ -1,7 +1,7 @@
 /** A page of audit entries, newest first; each one's details as the service recorded them. */
 import { TableScroll } from '../../../components/ui/TableScroll';
 import { formatDateTime, formatNumber } from '../../../lib/format';
-import type { AuditEntry } from '../types';
+import type { AuditEntry } from '../../../lib/schemas';
 
 export function AuditTable({ entries }: { entries: AuditEntry[] }) {
   return (

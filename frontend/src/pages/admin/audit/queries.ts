@@ -1,7 +1,7 @@
 /** The audit log, filtered and paged by its cursor, and its hash chain verified now. */
 import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../../../lib/api';
-import { PAGE_SIZE } from '../types';
+import { byCursor, PAGE_SIZE } from '../../../lib/pages';
 
 /** The filters as the API takes them; absent ones are not sent. */
 export interface AuditFilters {
@@ -20,14 +20,13 @@ export const auditKey = ['admin', 'audit'] as const;
 export function useAuditLog(filters: AuditFilters) {
   return useInfiniteQuery({
     queryKey: [...auditKey, 'entries', filters],
-    initialPageParam: null as string | null,
+    ...byCursor,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET('/api/admin/audit', {
           params: { query: { ...filters, cursor: pageParam, limit: PAGE_SIZE } },
         }),
       ),
-    getNextPageParam: (last) => (last.has_more ? last.next_cursor : null),
     placeholderData: keepPreviousData,
   });
 }

@@ -2,7 +2,7 @@
 import { TableScroll } from '../../../components/ui/TableScroll';
 import { StatusBadge } from '../../../components/ui/StatusBadge';
 import { formatDateTime, formatNumber } from '../../../lib/format';
-import type { Delivery } from '../types';
+import type { Delivery } from '../../../lib/schemas';
 
 export interface DeliveryTableProps {
   deliveries: Delivery[];

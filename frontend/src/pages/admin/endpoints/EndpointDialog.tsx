@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { ConfirmDialog } from '../../../components/ui/ConfirmDialog';
 import { ErrorNotice } from '../../../components/ui/ErrorNotice';
 import { newIdempotencyKey } from '../../../lib/api';
-import type { Endpoint, EndpointWithSecret } from '../types';
+import type { Endpoint, EndpointWithSecret } from '../../../lib/schemas';
 import type { EndpointAction } from './EndpointTable';
 import { useDeleteEndpoint, useRotateSecret } from './queries';
 

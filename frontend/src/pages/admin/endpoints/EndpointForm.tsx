@@ -2,7 +2,7 @@
 import { type FormEvent, useId, useState } from 'react';
 import { ErrorNotice } from '../../../components/ui/ErrorNotice';
 import { newIdempotencyKey } from '../../../lib/api';
-import type { EndpointWithSecret } from '../types';
+import type { EndpointWithSecret } from '../../../lib/schemas';
 import { EVENT_TYPES, EVERY_EVENT } from './eventTypes';
 import { useCreateEndpoint } from './queries';
 

@@ -2,7 +2,7 @@
 import { Link } from 'react-router';
 import { TableScroll } from '../../../components/ui/TableScroll';
 import { formatDateTime } from '../../../lib/format';
-import type { Endpoint } from '../types';
+import type { Endpoint } from '../../../lib/schemas';
 import { describeEvents } from './eventTypes';
 
 export type EndpointAction = 'rotate' | 'delete';

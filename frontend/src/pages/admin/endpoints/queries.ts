@@ -1,13 +1,8 @@
 /** Outbound webhook endpoints (create, rotate, delete) and each one's deliveries (retry). */
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, idempotent, unwrap } from '../../../lib/api';
-import {
-  type CreateEndpointRequest,
-  type DeliveryPage,
-  type DeliveryStatus,
-  PAGE_SIZE,
-  POLL_MS,
-} from '../types';
+import { api, idempotent, type Keyed, unwrap } from '../../../lib/api';
+import { anyPending, byCursor, PAGE_SIZE, POLL_MS } from '../../../lib/pages';
+import type { CreateEndpointRequest, DeliveryStatus } from '../../../lib/schemas';
 
 export const endpointsKey = ['admin', 'endpoints'] as const;
 const deliveriesKey = (endpointId: number) => [...endpointsKey, endpointId, 'deliveries'] as const;
@@ -17,12 +12,6 @@ export function useEndpoints() {
     queryKey: endpointsKey,
     queryFn: () => unwrap(api.GET('/api/admin/webhook-endpoints')),
   });
-}
-
-/** An action with its idempotency key, made when the admin asked. */
-export interface Keyed<T> {
-  key: string;
-  input: T;
 }
 
 // Secrets are in these answers: they are not kept once the page lets go of them.
@@ -67,14 +56,10 @@ export function useDeleteEndpoint() {
   });
 }
 
-function anyPending(pages: DeliveryPage[] | undefined): boolean {
-  return pages?.some((page) => page.data.some((delivery) => delivery.status === 'pending')) ?? false;
-}
-
 export function useDeliveries(endpointId: number, status: DeliveryStatus | null) {
   return useInfiniteQuery({
     queryKey: [...deliveriesKey(endpointId), status ?? 'all'],
-    initialPageParam: null as string | null,
+    ...byCursor,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET('/api/admin/webhook-endpoints/{endpoint_id}/deliveries', {
@@ -84,7 +69,6 @@ export function useDeliveries(endpointId: number, status: DeliveryStatus | null)
           },
         }),
       ),
-    getNextPageParam: (last) => (last.has_more ? last.next_cursor : null),
     // A delivery in flight (first sends, retries) settles soon: look again until it has.
     refetchInterval: (query) => (anyPending(query.state.data?.pages) ? POLL_MS : false),
   });

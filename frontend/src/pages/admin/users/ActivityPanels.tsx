@@ -5,30 +5,18 @@ import { PaymentTable } from '../../../components/account/PaymentTable';
 import { TransactionTable } from '../../../components/account/TransactionTable';
 import { ErrorNotice } from '../../../components/ui/ErrorNotice';
 import { Loading } from '../../../components/ui/Loading';
-import { LoadMore } from '../../../components/ui/LoadMore';
+import { MoreRows, type PagedQuery } from '../../../components/ui/MoreRows';
 import { TableScroll } from '../../../components/ui/TableScroll';
 import { statusWords } from '../../../components/SubscriptionManager/SubscriptionManager';
-import {
-  rows,
-  useActiveHolds,
-  usePayments,
-  useSettings,
-  useSubscriptions,
-  useTransactions,
-} from '../../../lib/account';
+import { useActiveHolds, usePayments, useSettings, useSubscriptions, useTransactions } from '../../../lib/account';
 import { formatCredits, formatDate, formatDateTime, formatInterval, formatMoney } from '../../../lib/format';
+import { rows } from '../../../lib/pages';
 import { AuditTable } from '../audit/AuditTable';
 import { useAuditLog } from '../audit/queries';
 
-interface Paged {
+interface Paged extends PagedQuery {
   isPending: boolean;
-  isError: boolean;
-  isFetchNextPageError: boolean;
-  error: unknown;
-  hasNextPage: boolean;
-  isFetchingNextPage: boolean;
   refetch: () => unknown;
-  fetchNextPage: () => unknown;
 }
 
 /** A panel over a paged list: loading, error, empty, the rows and "show older". */
@@ -63,17 +51,11 @@ function PagedPanel(props: {
       ) : (
         <>
           {props.children}
-          {query.isError && (
-            <ErrorNotice
-              error={query.error}
-              what={query.isFetchNextPageError ? `More ${props.what} could not be loaded` : `The ${props.what} could not be refreshed`}
-            />
-          )}
-          <LoadMore
-            hasMore={query.hasNextPage}
-            loading={query.isFetchingNextPage}
-            onMore={() => void query.fetchNextPage()}
-            label={props.more ?? 'Show older'}
+          <MoreRows
+            query={query}
+            label={props.more}
+            moreFailed={`More ${props.what} could not be loaded`}
+            refreshFailed={`The ${props.what} could not be refreshed`}
           />
         </>
       )}

@@ -6,13 +6,10 @@
 import { type FormEvent, useId, useState } from 'react';
 import { ConfirmDialog } from '../../../components/ui/ConfirmDialog';
 import { ErrorNotice } from '../../../components/ui/ErrorNotice';
-import type { AddCreditsInput } from '../../../lib/account';
 import { newIdempotencyKey } from '../../../lib/api';
 import { formatCredits, formatDateTime, formatNumber } from '../../../lib/format';
-import type { components } from '../../../types/stripe';
+import type { AddCreditsInput, Granted } from '../../../lib/schemas';
 import { useAddCredits } from './queries';
-
-export type Granted = components['schemas']['AddCreditsResult'];
 
 type Field = 'amount' | 'reason' | 'expires' | 'priority';
 const pad = (value: number) => String(value).padStart(2, '0');

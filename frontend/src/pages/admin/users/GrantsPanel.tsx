@@ -7,14 +7,13 @@ import { useId, useState } from 'react';
 import { ConfirmDialog } from '../../../components/ui/ConfirmDialog';
 import { ErrorNotice } from '../../../components/ui/ErrorNotice';
 import { Loading } from '../../../components/ui/Loading';
+import { StatusFilter } from '../../../components/ui/StatusFilter';
 import { TableScroll } from '../../../components/ui/TableScroll';
-import { type Grant, type GrantStatus, useGrants } from '../../../lib/account';
+import { useGrants } from '../../../lib/account';
 import { newIdempotencyKey } from '../../../lib/api';
 import { formatCredits, formatDateTime, formatNumber } from '../../../lib/format';
-import type { components } from '../../../types/stripe';
+import type { Grant, GrantStatus, Voided } from '../../../lib/schemas';
 import { useVoidGrant } from './queries';
-
-export type Voided = components['schemas']['VoidGrantResult'];
 
 const STATUSES: { value: GrantStatus | 'all'; label: string }[] = [
   { value: 'active', label: 'Active' },
@@ -42,7 +41,6 @@ export function GrantsPanel({ userId, onVoided }: { userId: number; onVoided: (v
   const [status, setStatus] = useState<GrantStatus | 'all'>('active');
   const [voiding, setVoiding] = useState<Grant | null>(null);
   const grants = useGrants(userId, status === 'all' ? null : status);
-  const filterId = useId();
   const list = grants.data?.data ?? [];
   const label = STATUSES.find((option) => option.value === status)?.label.toLowerCase() ?? status;
 
@@ -50,16 +48,7 @@ export function GrantsPanel({ userId, onVoided }: { userId: number; onVoided: (v
     <section className="card" aria-labelledby="user-grants" aria-busy={grants.isFetching}>
       <div className="panel-head">
         <h2 id="user-grants">Grants</h2>
-        <div className="field filter">
-          <label htmlFor={filterId}>Status</label>
-          <select id={filterId} value={status} onChange={(event) => setStatus(event.target.value as GrantStatus | 'all')}>
-            {STATUSES.map((option) => (
-              <option key={option.value} value={option.value}>
-                {option.label}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter options={STATUSES} value={status} onChange={setStatus} />
       </div>
       {grants.isPending ? (
         <Loading>Loading grants…</Loading>

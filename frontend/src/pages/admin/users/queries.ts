@@ -1,7 +1,8 @@
 /** The admin's view of users: search, a user's profile, and granting or voiding credits. */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type AddCreditsInput, accountKey } from '../../../lib/account';
-import { api, idempotent, unwrap } from '../../../lib/api';
+import { accountKey } from '../../../lib/account';
+import { api, idempotent, type Keyed, unwrap } from '../../../lib/api';
+import type { AddCreditsInput } from '../../../lib/schemas';
 import { auditKey } from '../audit/queries';
 
 export const usersKey = ['admin', 'users'] as const;
@@ -20,12 +21,6 @@ export function useProfile(userId: number) {
     queryKey: [...accountKey(userId), 'profile'],
     queryFn: () => unwrap(api.GET('/api/admin/users/{user_id}', { params: { path: { user_id: userId } } })),
   });
-}
-
-/** An action with the idempotency key made when its dialog opened. */
-export interface Keyed<T> {
-  key: string;
-  input: T;
 }
 
 function useRefreshUser(userId: number) {

@@ -1,24 +1,28 @@
 /**
- * One inbox event as the API gives it (the inbox answers with its envelope and processing
- * state; the payload stays in the service, personal fields encrypted), and its replay:
- * asked in a dialog, sent with an idempotency key made when the admin asked.
+ * One inbox event: its processing state (the newest known, from the list or its own
+ * detail), its payload with personal values masked, and its replay: asked in a dialog,
+ * sent with an idempotency key made when the admin asked.
  */
+import type { UseQueryResult } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { ConfirmDialog } from '../../../components/ui/ConfirmDialog';
 import { ErrorNotice } from '../../../components/ui/ErrorNotice';
 import { StatusBadge } from '../../../components/ui/StatusBadge';
 import { newIdempotencyKey } from '../../../lib/api';
 import { formatDateTime, formatNumber } from '../../../lib/format';
-import type { InboxEvent } from '../types';
+import type { InboxEvent, InboxEventDetail } from '../../../lib/schemas';
+import { EventPayload } from './EventPayload';
 import { useReplay } from './queries';
 
 export interface EventDetailProps {
   event: InboxEvent;
+  /** The event's own detail, with its payload. */
+  detail: UseQueryResult<InboxEventDetail>;
   onReplayed: (event: InboxEvent) => void;
   onClose: () => void;
 }
 
-export function EventDetail({ event, onReplayed, onClose }: EventDetailProps) {
+export function EventDetail({ event, detail, onReplayed, onClose }: EventDetailProps) {
   const heading = useRef<HTMLHeadingElement>(null);
   const [asking, setAsking] = useState<string | null>(null); // the replay's idempotency key
   const [done, setDone] = useState<InboxEvent | null>(null);
@@ -80,6 +84,7 @@ export function EventDetail({ event, onReplayed, onClose }: EventDetailProps) {
       ) : (
         <p className="muted">None.</p>
       )}
+      <EventPayload detail={detail} />
       <div className="actions">
         <button type="button" className="button primary" onClick={() => setAsking(newIdempotencyKey())}>
           Replay event

@@ -2,7 +2,7 @@
 import { TableScroll } from '../../../components/ui/TableScroll';
 import { StatusBadge } from '../../../components/ui/StatusBadge';
 import { formatDateTime, formatNumber } from '../../../lib/format';
-import type { InboxEvent } from '../types';
+import type { InboxEvent } from '../../../lib/schemas';
 
 export interface EventTableProps {
   events: InboxEvent[];

@@ -1,28 +1,40 @@
-/** The Stripe webhook inbox: pages of events by status, and replaying one. */
-import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+/** The Stripe webhook inbox: pages of events by status, one event with its payload, and replaying one. */
+import { skipToken, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, idempotent, unwrap } from '../../../lib/api';
-import { type InboxEvent, type InboxPage, type InboxStatus, PAGE_SIZE, POLL_MS } from '../types';
+import { anyPending, byCursor, PAGE_SIZE, POLL_MS } from '../../../lib/pages';
+import type { InboxEvent, InboxStatus } from '../../../lib/schemas';
 
 export const inboxKey = ['admin', 'webhooks'] as const;
-
-function anyPending(pages: InboxPage[] | undefined): boolean {
-  return pages?.some((page) => page.data.some((event) => event.status === 'pending')) ?? false;
-}
+const eventKey = (eventId: string) => [...inboxKey, 'event', eventId] as const;
 
 /** `watching`: look again while true too (an event just replayed, perhaps off this list). */
 export function useInbox(status: InboxStatus | null, watching = false) {
   return useInfiniteQuery({
     queryKey: [...inboxKey, status ?? 'all'],
-    initialPageParam: null as string | null,
+    ...byCursor,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET('/api/admin/webhooks', {
           params: { query: { status, cursor: pageParam, limit: PAGE_SIZE } },
         }),
       ),
-    getNextPageParam: (last) => (last.has_more ? last.next_cursor : null),
     // Events queued for processing settle within seconds: look again until they have.
     refetchInterval: (query) => (watching || anyPending(query.state.data?.pages) ? POLL_MS : false),
+  });
+}
+
+/**
+ * One event with its payload (personal values masked by the service); none asked while
+ * `eventId` is null. Looked at again while it is pending, or while `watching`, as the list is.
+ */
+export function useInboxEvent(eventId: string | null, watching = false) {
+  return useQuery({
+    queryKey: eventKey(eventId ?? ''),
+    queryFn:
+      eventId === null
+        ? skipToken
+        : () => unwrap(api.GET('/api/admin/webhooks/{event_id}', { params: { path: { event_id: eventId } } })),
+    refetchInterval: (query) => (watching || query.state.data?.status === 'pending' ? POLL_MS : false),
   });
 }
 
@@ -44,6 +56,7 @@ export function useReplay(onReplayed: (event: InboxEvent) => void) {
       ),
     onSuccess: (event) => {
       onReplayed(event);
+      // The list and the event's detail alike.
       void queries.invalidateQueries({ queryKey: inboxKey });
     },
   });

@@ -1,5 +1,5 @@
 /** The inbox's statuses, those that need a person first. */
-import type { InboxStatus } from '../types';
+import type { InboxStatus } from '../../../lib/schemas';
 
 export const INBOX_STATUSES: { value: InboxStatus | 'all'; label: string }[] = [
   { value: 'failed', label: 'Failed (retrying)' },
