@@ -7,6 +7,7 @@ and a refused request changes nothing either.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
@@ -21,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
-from billing.auth.api_keys import hash_api_key
+from billing.auth.api_keys import VERIFIED_KEY_SECONDS, KnownKeys, hash_api_key
 from billing.auth.models import ApiKey
-from billing.auth.principals import Role
+from billing.auth.principals import Principal, Role
 from billing.core.config import Settings
 from billing.core.ids import MAX_USER_ID
 from billing.core.times import utcnow
@@ -233,7 +234,7 @@ async def test_an_api_key_sent_as_a_bearer_token_is_401(
 
 
 @pytest.mark.parametrize("role", ["service", "admin"])
-async def test_a_revoked_api_key_is_401(
+async def test_a_revoked_api_key_is_401_within_a_second(
     client: httpx.AsyncClient, creds: Credentials, database: Database, role: Role
 ) -> None:
     await fund(client, creds, USER, FUNDS)
@@ -248,6 +249,7 @@ async def test_a_revoked_api_key_is_401(
             .returning(ApiKey.id)
         )
         assert len(revoked.all()) == 1
+    await asyncio.sleep(VERIFIED_KEY_SECONDS)  # the longest a process trusts what it verified
 
     before = await ledger(client, creds, USER)
     for route in ROUTES:
@@ -387,3 +389,14 @@ def test_user_ids_are_documented_with_their_bounds() -> None:
     for schema in parameters:
         integer = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer")
         assert (integer.get("minimum"), integer.get("maximum")) == (1, MAX_USER_ID), schema
+
+
+async def test_a_verified_key_is_trusted_for_a_second_then_asked_again() -> None:
+    known = KnownKeys()
+    principal = Principal(role="service", api_key_id=7)
+    known.verified("bk_one", principal)
+    assert known.trusted("bk_one") == principal
+    assert known.trusted("bk_other") is None
+    await asyncio.sleep(VERIFIED_KEY_SECONDS)
+    assert known.trusted("bk_one") is None
+    assert known.identity("bk_one") == principal.scope  # the rate limit still knows it

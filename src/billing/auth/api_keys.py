@@ -24,6 +24,9 @@ from billing.db.engine import get_database
 
 API_KEY_ROLES: frozenset[str] = frozenset({"service", "admin"})
 FAILED_KEY_SECONDS = 60.0  # how long a key that failed is refused from memory
+# How long a key that verified is trusted without asking the database again: the longest a
+# revoked key (revocation is a database write, seen by every process) still works anywhere.
+VERIFIED_KEY_SECONDS = 1.0
 
 ACTIVE_KEY = select(ApiKey.id, ApiKey.role).where(
     ApiKey.key_hash == bindparam("key_hash"),
@@ -49,7 +52,9 @@ async def create_api_key(session: AsyncSession, role: Role, name: str) -> tuple[
 
 class KnownKeys:
     """What this process learnt of API keys, by a digest (never the key itself): the
-    rate-limit identity of each key that verified, and the keys that failed lately.
+    principal of each key that verified, trusted for `VERIFIED_KEY_SECONDS` (a platform's
+    backend sends one key thousands of times a second: it costs one lookup a second), its
+    rate-limit identity, and the keys that failed lately.
 
     A key the database has not vouched for is no caller of its own: it counts against
     its client's address (`billing.http.rate_limits`), and one that failed is refused
@@ -60,6 +65,7 @@ class KnownKeys:
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
         self._identities: dict[str, str] = {}
+        self._trusted: dict[str, tuple[Principal, float]] = {}
         self._failed_until: dict[str, float] = {}
 
     @staticmethod
@@ -70,6 +76,11 @@ class KnownKeys:
         """The caller a key that verified names (`key:<id>`); None for any other key."""
         return self._identities.get(self._digest(key))
 
+    def trusted(self, key: str) -> Principal | None:
+        """The principal of a key that verified less than `VERIFIED_KEY_SECONDS` ago."""
+        entry = self._trusted.get(self._digest(key))
+        return entry[0] if entry is not None and entry[1] > time.monotonic() else None
+
     def failed_lately(self, key: str) -> bool:
         until = self._failed_until.get(self._digest(key))
         return until is not None and until > time.monotonic()
@@ -78,6 +89,8 @@ class KnownKeys:
         digest = self._digest(key)
         self._failed_until.pop(digest, None)
         bounded_put(self._identities, digest, principal.scope, self.size)
+        until = time.monotonic() + VERIFIED_KEY_SECONDS
+        bounded_put(self._trusted, digest, (principal, until), self.size)
 
     def failed(self, key: str) -> None:
         until = time.monotonic() + FAILED_KEY_SECONDS
@@ -85,9 +98,13 @@ class KnownKeys:
 
 
 async def principal_for_api_key(request: Request, key: str) -> Principal:
-    """The key's principal, checked against the database on every request (a revoked key
-    stops at once); a key that failed lately is refused without a lookup."""
+    """The key's principal, checked against the database at most once a
+    `VERIFIED_KEY_SECONDS` per process (a revoked key stops within it everywhere); a key
+    that failed lately is refused without a lookup."""
     known: KnownKeys = request.app.state.known_keys
+    trusted = known.trusted(key)
+    if trusted is not None:
+        return trusted
     if known.failed_lately(key):
         raise Unauthenticated("The API key is not valid.")
     async with get_database(request).autocommit() as connection:
