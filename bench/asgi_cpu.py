@@ -1,7 +1,8 @@
 """The service's own CPU per request on its hot routes, with no HTTP server around it.
 
 Calls the ASGI app in this process, `--concurrency` requests at a time, on a scratch
-PostgreSQL database: signed webhook deliveries, spends with user JWTs, and `/healthz`
+PostgreSQL database: signed webhook deliveries, spends with user JWTs and with one
+service API key (`spend_key`), and `/healthz`
 as the floor of the middleware stack, and usage batches of `USAGE_BATCH` debits
 (a request is a batch). Prints CPU microseconds per request (this
 process only: PostgreSQL's share is not in it; the least of `--rounds` rounds, the
@@ -20,11 +21,21 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import orjson
 import uvloop
-from common import Figures, async_url, fund_wallets, say, scratch_database, table, tokens
+from common import (
+    Figures,
+    async_url,
+    billing_cli,
+    fund_wallets,
+    say,
+    scratch_database,
+    table,
+    tokens,
+)
 from webhooks import SECRET, event_template, signed_events
 
 from billing.core.config import Settings
@@ -43,11 +54,19 @@ def webhook_requests(count: int) -> Iterator[Request]:
 
 def spend_requests(count: int) -> Iterator[Request]:
     bearer = [f"Bearer {token}".encode() for token in tokens(USERS)]
-    body = orjson.dumps({"amount": 1})
     for n in range(count):
-        user = n % USERS + 1
-        headers = [(b"authorization", bearer[user - 1])]
-        yield "POST", f"/api/financial/credits/{user}/spend", headers, body
+        yield _spend(n % USERS + 1, [(b"authorization", bearer[n % USERS])])
+
+
+def key_spend_requests(key: str, count: int) -> Iterator[Request]:
+    """The same spends, all through one service API key, as a platform's backend sends."""
+    headers = [(b"x-api-key", key.encode())]
+    for n in range(count):
+        yield _spend(n % USERS + 1, headers)
+
+
+def _spend(user: int, headers: list[tuple[bytes, bytes]]) -> Request:
+    return "POST", f"/api/financial/credits/{user}/spend", headers, orjson.dumps({"amount": 1})
 
 
 USAGE_BATCH = 100  # events per `usage` request
@@ -72,7 +91,8 @@ def health_requests(count: int) -> Iterator[Request]:
         yield "GET", "/healthz", [], b""
 
 
-ROUTES: dict[str, Callable[[int], Iterator[Request]]] = {
+Routes = dict[str, Callable[[int], Iterator[Request]]]
+ROUTES: Routes = {
     "webhook": webhook_requests,
     "spend": spend_requests,
     "usage": usage_requests,
@@ -132,7 +152,7 @@ async def drive(app: Any, requests: list[Request], concurrency: int) -> tuple[fl
     return time.perf_counter() - started, time.process_time() - cpu, failures
 
 
-async def measure(url: str, args: argparse.Namespace) -> list[Figures]:
+async def measure(url: str, routes: Routes, args: argparse.Namespace) -> list[Figures]:
     settings = Settings(
         _env_file=None,
         BILLING_ENV="development",
@@ -145,9 +165,9 @@ async def measure(url: str, args: argparse.Namespace) -> list[Figures]:
     app = create_app(settings)
     figures = []
     async with app.router.lifespan_context(app):
-        for route in [args.route] if args.route else list(ROUTES):
+        for route in [args.route] if args.route else list(routes):
             warm_up = args.concurrency * 4
-            requests = list(ROUTES[route](args.requests * args.rounds + warm_up))
+            requests = list(routes[route](args.requests * args.rounds + warm_up))
             await drive(app, requests[:warm_up], args.concurrency)
             rounds = [
                 await drive(app, requests[start : start + args.requests], args.concurrency)
@@ -167,12 +187,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--route", choices=list(ROUTES))
+    parser.add_argument("--route", choices=[*ROUTES, "spend_key"])  # spend_key: made in main
     args = parser.parse_args()
     with scratch_database("billing_bench_asgi") as database:
         upgrade(async_url(database))
         fund_wallets(database, USERS, 10**12)
-        figures = uvloop.run(measure(async_url(database), args))  # as uvicorn runs it
+        key = billing_cli(database, "api-key", "create", "--role", "service", "--name", "cpu")
+        routes = {**ROUTES, "spend_key": partial(key_spend_requests, key.stdout.strip())}
+        figures = uvloop.run(measure(async_url(database), routes, args))  # as uvicorn runs it
     print(table(figures))
 
 
