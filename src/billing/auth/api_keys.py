@@ -60,12 +60,12 @@ class KnownKeys:
     its client's address (`billing.http.rate_limits`), and one that failed is refused
     from memory for `FAILED_KEY_SECONDS`, so a flood of made-up keys can neither dodge the
     per-client limit nor hold the pool's connections with lookups. Both maps are bounded
-    (`core.bounded`)."""
+    (`core.bounded`): a verified key's entry keeps its identity after its trust has run
+    out."""
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._identities: dict[str, str] = {}
-        self._trusted: dict[str, tuple[Principal, float]] = {}
+        self._verified: dict[str, tuple[Principal, float]] = {}  # -> (principal, trusted until)
         self._failed_until: dict[str, float] = {}
 
     @staticmethod
@@ -74,11 +74,12 @@ class KnownKeys:
 
     def identity(self, key: str) -> str | None:
         """The caller a key that verified names (`key:<id>`); None for any other key."""
-        return self._identities.get(self._digest(key))
+        entry = self._verified.get(self._digest(key))
+        return entry[0].scope if entry is not None else None
 
     def trusted(self, key: str) -> Principal | None:
         """The principal of a key that verified less than `VERIFIED_KEY_SECONDS` ago."""
-        entry = self._trusted.get(self._digest(key))
+        entry = self._verified.get(self._digest(key))
         return entry[0] if entry is not None and entry[1] > time.monotonic() else None
 
     def failed_lately(self, key: str) -> bool:
@@ -88,9 +89,8 @@ class KnownKeys:
     def verified(self, key: str, principal: Principal) -> None:
         digest = self._digest(key)
         self._failed_until.pop(digest, None)
-        bounded_put(self._identities, digest, principal.scope, self.size)
         until = time.monotonic() + VERIFIED_KEY_SECONDS
-        bounded_put(self._trusted, digest, (principal, until), self.size)
+        bounded_put(self._verified, digest, (principal, until), self.size)
 
     def failed(self, key: str) -> None:
         until = time.monotonic() + FAILED_KEY_SECONDS
