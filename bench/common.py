@@ -257,6 +257,7 @@ def run_wrk(
     """wrk's standard output for one run of a Lua script."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
+    threads = min(threads, connections)  # wrk refuses more threads than connections
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     # wrk gives up on a request after 2 s by default, and the server goes on with it:
     # a slow batch would then count as lost and its work as wasted.

@@ -1,14 +1,14 @@
 """Every benchmark in one run, and one table of its figures against their baselines.
 
 Runs bench/spend.py, bench/usage.py, bench/holds.py, bench/outbound.py, bench/alerts.py,
-bench/webhooks.py and bench/dashboard.py one after the other (each streams its progress
-here and writes its figures with --json), and, between them, a hello-world endpoint on
-the service's server settings under the same wrk load: the HTTP stack's own ceiling on
-this machine. Baselines
-measured in the same run share the machine's state with the figures they are compared
-with, so the ratios stay meaningful on a busy or small machine where the absolute figures
-do not. Writes bench/results/latest.md and bench/results/latest.json (not committed) and
-exits 1 if a benchmark failed or a target was missed.
+bench/webhooks.py, bench/dashboard.py and bench/sqlite.py one after the other (each
+streams its progress here and writes its figures with --json), and, between them, a
+hello-world endpoint on the service's server settings under the same wrk load: the HTTP
+stack's own ceiling on this machine. Baselines measured in the same run share the
+machine's state with the figures they are compared with, so the ratios stay meaningful
+on a busy or small machine where the absolute figures do not. Writes
+bench/results/latest.md and bench/results/latest.json (not committed) and exits 1 if a
+benchmark failed or a target was missed.
 
     python bench/report.py [--quick] [--only spend,usage,holds,outbound,alerts,...]
 """
@@ -41,6 +41,7 @@ QUICK = {
     "holds": ["--seconds", "3"],
     "outbound": ["--messages", "3000"],
     "alerts": ["--seconds", "3", "--users", "1000"],
+    "sqlite": ["--seconds", "3", "--users", "200", "--lag-seconds", "3"],
 }
 
 
@@ -114,7 +115,8 @@ def write(rows: list[Row], notes: list[str], runs: list[Run]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="seconds, not minutes")
-    parser.add_argument("--only", default="spend,usage,holds,outbound,alerts,webhooks,dashboard")
+    default = "spend,usage,holds,outbound,alerts,webhooks,dashboard,sqlite"
+    parser.add_argument("--only", default=default)
     parser.add_argument("--seconds", type=int, default=15, help="hello-world wrk run")
     args = parser.parse_args()
     started = time.monotonic()

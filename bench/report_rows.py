@@ -211,6 +211,26 @@ def alert_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     ]
 
 
+def sqlite_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
+    """One `billing serve` process on SQLite, against raw SQLite's spend transaction."""
+    runs = f["figures"]
+    rate, p99, errors = columns(runs, "rate"), columns(runs, "p99_ms"), columns(runs, "errors")
+    row, raw = partial(Row, "sqlite"), "raw SQLite, same transaction"
+    spends = "spends, random users, 32 connections"
+    return [
+        row("spends, random users, 1 connection", rate["spend_1"], "/s", raw, rate["raw"]),
+        row(spends, rate["spend_32"], "/s", target=at_least(2000)),
+        row(spends, rate["spend_32"], "/s", raw, rate["raw"], at_least(0.35, "ratio")),
+        row("spend p99, 32 connections", p99["spend_32"], "ms", target=at_most(30)),
+        row("webhooks acknowledged, 32 connections", rate["acks"], "/s", target=at_least(1500)),
+        row("in-process worker, draining a backlog", rate["drain"], "/s"),
+        row("worker lag p99 at a steady 200/s", p99["lag"] / 1000, "s", target=at_most(2)),
+        row("/readyz after start", f["ready_seconds"], "s", target=at_most(1.5)),
+        row("server memory after the load", f["rss_mb"], " MB", target=at_most(150)),
+        row("errors (non-2xx, unprocessed)", sum(errors.values()), "", target=at_most(0)),
+    ]
+
+
 def hello_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     hello, row = f["hello"], partial(Row, "baseline")
     return [
@@ -227,6 +247,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], list[Row]]
     "holds": hold_rows,
     "outbound": outbound_rows,
     "alerts": alert_rows,
+    "sqlite": sqlite_rows,
     "hello": hello_rows,
 }
 
@@ -240,6 +261,7 @@ def rows_for(raw: Raw) -> list[Row]:
         if result is None:
             rows.append(Row(name, "no figures: the benchmark failed", None, "", target=at_most(0)))
             continue
-        figures = result["figures"] if name != "dashboard" else result
+        whole = name in ("dashboard", "sqlite")  # figures and single values beside them
+        figures = result if whole else result["figures"]
         rows += BUILDERS[name](figures, hello)
     return rows

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, and_, or_
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
 from billing.credits.models import ACTIVE, CreditGrant
 
@@ -41,7 +41,7 @@ class GrantTerms:
         return default_priority(self.source) if self.priority is None else self.priority
 
 
-def spendable(now: datetime) -> ColumnElement[bool]:
+def spendable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Active and not yet expired at `now`."""
     return and_(
         CreditGrant.status == ACTIVE,
@@ -49,7 +49,7 @@ def spendable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def lapsed(now: datetime) -> ColumnElement[bool]:
+def lapsed(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Still active in the table, but expired at `now`: counted nowhere, swept by the job."""
     return and_(CreditGrant.status == ACTIVE, CreditGrant.expires_at <= now)
 

@@ -4,8 +4,8 @@ Every public function here ends its database transaction before returning,
 and reads run outside one, so no caller is left holding locks (SQLite takes its
 write lock at BEGIN). A posting is: (idempotency check) -> grants -> wallet UPDATE ->
 transaction INSERT -> entries INSERT -> audit entry INSERT, committed together: one
-round trip on PostgreSQL (see `single_statement.py`; concurrent unkeyed spends are committed
-in groups), a `BEGIN IMMEDIATE` transaction on SQLite (`stepwise.py`). Debits lock the
+round trip on PostgreSQL (see `single_statement.py`), a `BEGIN IMMEDIATE` transaction on
+SQLite (`stepwise.py`); on both, concurrent unkeyed spends are committed in groups. Debits lock the
 wallet row first, so concurrent spends on one wallet serialize on it and can never take
 more than its spendable grants hold. A transaction's idempotency key is unique:
 replaying it returns the original result; reusing it for a different
@@ -47,6 +47,8 @@ async def post(database: Database, transfer: Transfer) -> Posted:
     now = utcnow()
     if database.dialect == "postgresql":
         posted = await _post_on_postgres(database, transfer, key, now)
+    elif _groupable(transfer):
+        posted = await stepwise.SPENDS.write(database, (transfer, key, now))
     else:
         async with database.sessions() as session, session.begin():
             posted = await stepwise.apply(session, transfer, key, now)
@@ -135,11 +137,17 @@ async def _post_on_postgres(
     database: Database, transfer: Transfer, key: str, now: datetime
 ) -> single_statement.Outcome:
     arguments = single_statement.arguments_for(transfer, key, now)
-    if transfer.idempotency_key is None and not transfer.kind.credits_wallet:
+    if _groupable(transfer):
         return await single_statement.SPENDS.write(database, arguments)
     return await single_statement.post_once(
         database, single_statement.statement_for(transfer), arguments
     )
+
+
+def _groupable(transfer: Transfer) -> bool:
+    """A debit under a fresh key of the service's own: committed with the others in flight
+    (a client's key may have been used before, and must be checked alone)."""
+    return transfer.idempotency_key is None and not transfer.kind.credits_wallet
 
 
 def posted_as(

@@ -4,22 +4,27 @@ SQLite serializes writers at `BEGIN IMMEDIATE`, so what is read here cannot chan
 the writes that follow; PostgreSQL posts the same way in one round trip instead
 (`single_statement`). Either way a posting is: (idempotency check) -> grants -> wallet
 UPDATE -> transaction INSERT -> entries and grant entries INSERT -> audit entry INSERT.
+
+Concurrent spends without a client key are committed in groups (`SPENDS`): each in a
+transaction of its own took the process's one write turn, and a commit, per spend.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.audit import service as audit
-from billing.credits import events, repository, watch
+from billing.core import correlation
+from billing.credits import events, repository, sqlite_debit, watch
 from billing.credits.accounts import EXPIRY
-from billing.credits.grants import allocate
-from billing.credits.transfers import POSTED_FACTS, Transfer
+from billing.credits.transfers import Transfer
+from billing.db.engine import LOW_BALANCE_THRESHOLD, Database
+from billing.db.group_commit import GroupCommit
+from billing.db.sqlite_driver import sqlite3_connection
 
 Outcome = tuple[int, int, int, int | None] | None  # (transaction, balance, amount, grant)
+Posting = tuple[Transfer, str, datetime]  # the transfer, its ledger key, its time
 
 
 async def apply(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:
@@ -35,7 +40,9 @@ async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: date
     state = await repository.credit_wallet(session, transfer.user_id, transfer.amount, now)
     if state is None:
         return None
-    transaction_id = await _record(session, transfer, key, now, transfer.amount, state)
+    connection = await sqlite3_connection(session)
+    moved = (state.account_id, transfer.amount, state.balance)
+    transaction_id = sqlite_debit.record(connection, transfer, key, now, moved, _context(session))
     grant_id = await repository.open_grant(session, state.account_id, transfer, transaction_id, now)
     await repository.insert_grant_entries(session, transaction_id, [(grant_id, transfer.amount)])
     balance = await repository.spendable_after(session, state.account_id, state.balance, now)
@@ -45,81 +52,33 @@ async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: date
 
 
 async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:
-    account = await repository.wallet(session, transfer.user_id)
-    if account is None:
+    connection = await sqlite3_connection(session)
+    debited = sqlite_debit.debit(connection, transfer, key, now, _context(session))
+    if debited is None:
         return None
-    if transfer.grant_id is not None:
-        available = await repository.whole_grant(session, account.id, transfer.grant_id)
-        amount = sum(remaining for _, remaining in available)
-    else:
-        available = await repository.spendable_grants(
-            session, account.id, now, transfer.prefer_reference
-        )
-        amount = transfer.amount
-        if sum(remaining for _, remaining in available) < amount:
-            return None
-    if amount <= 0:
-        return None
-    taken = allocate(available, amount)
-    await repository.take_from_grants(session, taken, now, transfer.kind.ends_grant)
-    state = await repository.debit_wallet(session, transfer.user_id, amount, now)
-    assert state is not None, "a wallet holds at least its grants"
-    transaction_id = await _record(session, transfer, key, now, amount, state)
-    await repository.insert_grant_entries(
-        session, transaction_id, [(grant_id, -take) for grant_id, take in taken]
-    )
-    balance = await repository.spendable_after(session, state.account_id, state.balance, now)
-    await watch.balance_moved(session, state.account_id, balance, now, debit=True)
+    watch.tell(session, transfer.user_id, debited.moved, now)
+    posted = (debited.transaction_id, debited.balance, debited.amount)
     if transfer.kind is EXPIRY and transfer.grant_id is not None:  # the sweep's, of a grant
-        events.expired(session, transfer, (transaction_id, balance, amount), now)
-    return transaction_id, balance, amount, None
+        events.expired(session, transfer, posted, now)
+    return *posted, None
 
 
-async def _record(
-    session: AsyncSession,
-    transfer: Transfer,
-    key: str,
-    now: datetime,
-    amount: int,
-    state: repository.WalletState,
-) -> int:
-    """The transaction, its two entries and its audit entry."""
-    transaction_id = await repository.insert_transaction(
-        session,
-        {
-            "kind": transfer.kind.name,
-            "user_id": transfer.user_id,
-            "amount": amount,
-            "idempotency_key": key,
-            "fingerprint": transfer.fingerprint,
-            "actor": transfer.actor,
-            "reference": transfer.reference,
-            "description": transfer.description,
-            "metadata_": transfer.metadata,
-            "expires_at": transfer.expires_at,
-            "created_at": now,
-        },
+def _context(session: AsyncSession) -> sqlite_debit.Context:
+    return sqlite_debit.Context(
+        correlation.current(), correlation.caller(), session.info.get(LOW_BALANCE_THRESHOLD)
     )
-    change = amount if transfer.kind.credits_wallet else -amount
-    await repository.insert_entries(
-        session,
-        [
-            {
-                "transaction_id": transaction_id,
-                "account_id": state.account_id,
-                "amount": change,
-                "balance_after": state.balance,
-            },
-            {
-                "transaction_id": transaction_id,
-                "account_id": transfer.kind.system_account_id,
-                "amount": -change,
-                "balance_after": None,
-            },
-        ],
-    )
-    entry = transfer.audit_entry()
-    facts = dict(zip(POSTED_FACTS, (transaction_id, state.balance), strict=True))
-    details = {**(entry.details or {}), "amount": amount, **facts}
-    await audit.record_entry(session, replace(entry, details=details))
-    return transaction_id
+
+
+async def _apply_alone(database: Database, posting: Posting) -> Outcome:
+    async with database.sessions() as session, session.begin():
+        return await apply(session, *posting)
+
+
+async def _apply_together(database: Database, postings: list[Posting]) -> list[Outcome]:
+    """In order, in one transaction: each sees what the ones before it took."""
+    async with database.sessions() as session, session.begin():
+        return [await apply(session, *posting) for posting in postings]
+
+
+# Unkeyed spends, committed in groups (see group_commit.py).
+SPENDS = GroupCommit(_apply_alone, _apply_together, order=lambda posting: posting[0].user_id)

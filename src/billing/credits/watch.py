@@ -11,10 +11,10 @@ statement moved it; the SQLite postings call `balance_moved`, which keeps the sa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits import events, repository
@@ -41,40 +41,68 @@ async def own_low_balance_threshold(session: AsyncSession, user_id: int) -> int 
     return wallet.low_balance_threshold if wallet is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """What a wallet watches for, as its row holds it."""
+
+    user_id: int
+    low_balance_threshold: int | None
+    alert_level: int
+    topup_threshold: int | None
+    topup_pending: bool
+    topup_resumes_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What a balance's move decided: the wallet row's changes, and what to tell."""
+
+    changes: dict[str, Any]
+    spendable: int
+    low_threshold: int | None = None  # set: tell `credits.low` (the line crossed)
+    depleted: bool = False  # tell `credits.depleted`
+
+
+def decide(
+    wallet: Watched, threshold: int | None, spendable: int, now: datetime, *, debit: bool
+) -> Moved:
+    """The wallet (its row locked) moved to `spendable`, `threshold` its low-balance line:
+    a downward crossing is told, an auto top-up requested, the level remembered."""
+    level = alert_level(spendable, threshold)
+    changes: dict[str, Any] = {"alert_level": level} if level != wallet.alert_level else {}
+    if not debit:
+        return Moved(changes, spendable)
+    if _topup_due(wallet, spendable, now):
+        changes |= {"topup_pending": True, "topup_requested_at": now}
+    if level <= wallet.alert_level:
+        return Moved(changes, spendable)
+    low = threshold if wallet.alert_level == ABOVE and threshold else None
+    return Moved(changes, spendable, low, level == EMPTY)
+
+
+def tell(session: AsyncSession, user_id: int, moved: Moved, now: datetime) -> None:
+    """The messages of what `decide` found, in the posting's transaction."""
+    if moved.low_threshold is not None:
+        events.ran_low(session, user_id, moved.spendable, moved.low_threshold, now)
+    if moved.depleted:
+        events.depleted(session, user_id, moved.spendable, now)
+
+
 async def balance_moved(
     session: AsyncSession, account_id: int, spendable: int, now: datetime, *, debit: bool
 ) -> None:
     """A SQLite posting moved the wallet (its row locked: SQLite has one writer) to
-    `spendable`: tell a downward crossing, request an auto top-up, remember the level."""
-    wallet = await repository.watched_wallet(session, account_id)
+    `spendable`: `decide`, then write and tell what it decided."""
+    row = await repository.watched_wallet(session, account_id)
+    wallet = Watched(**row._mapping)
     threshold = threshold_for(session, wallet.low_balance_threshold)
-    level = alert_level(spendable, threshold)
-    changes: dict[str, Any] = {"alert_level": level} if level != wallet.alert_level else {}
-    if debit:
-        _tell_crossing(session, wallet, level, (spendable, threshold), now)
-        if _topup_due(wallet, spendable, now):
-            changes |= {"topup_pending": True, "topup_requested_at": now}
-    if changes:
-        await repository.update_wallet(session, account_id, changes)
+    moved = decide(wallet, threshold, spendable, now, debit=debit)
+    tell(session, wallet.user_id, moved, now)
+    if moved.changes:
+        await repository.update_wallet(session, account_id, moved.changes)
 
 
-def _tell_crossing(
-    session: AsyncSession,
-    wallet: Row[Any],
-    level: int,
-    balance: tuple[int, int | None],
-    now: datetime,
-) -> None:
-    spendable, threshold = balance
-    if level <= wallet.alert_level:
-        return
-    if wallet.alert_level == ABOVE and threshold:
-        events.ran_low(session, wallet.user_id, spendable, threshold, now)
-    if level == EMPTY:
-        events.depleted(session, wallet.user_id, spendable, now)
-
-
-def _topup_due(wallet: Row[Any], spendable: int, now: datetime) -> bool:
+def _topup_due(wallet: Watched, spendable: int, now: datetime) -> bool:
     return (
         wallet.topup_threshold is not None
         and not wallet.topup_pending

@@ -1,11 +1,8 @@
 """Engine, sessions and the connection pool.
 
 SQLite is the embedded default and PostgreSQL the production database; the
-same models and migrations run on both. SQLite gets the settings that make it
-safe for money: WAL with synchronous=FULL (an acknowledged write is on disk),
-a busy timeout instead of immediate lock errors, foreign keys on, and
-`BEGIN IMMEDIATE` so that a write transaction takes the write lock up front
-instead of failing when it upgrades from a read.
+same models and migrations run on both. SQLite's settings, and its one writer at a
+time, are in `sqlite.py`.
 """
 
 from __future__ import annotations
@@ -13,28 +10,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
-from sqlalchemy import (
-    event,
-)
-from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 
 from billing.core.config import Settings
 from billing.core.errors import ServiceUnavailable
+from billing.db import sqlite, sqlite_driver
 from billing.db.conflicts import DRIVER_DISCONNECTS
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-AUTOCOMMIT = "AUTOCOMMIT"
+from billing.db.sqlite import AUTOCOMMIT
 
 POOL_TIMEOUT_SECONDS = 10
 # The default low-balance threshold: a setting of every PostgreSQL connection (the
@@ -44,8 +36,10 @@ LOW_BALANCE_THRESHOLD = "billing.low_balance_threshold"
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        engine = create_async_engine(settings.DATABASE_URL, hide_parameters=True)
-        _configure_sqlite(engine)
+        url = sqlite.serialized_url(settings.DATABASE_URL)
+        connect = partial(sqlite_driver.connect, url.database or ":memory:")
+        engine = create_async_engine(url, async_creator=connect, hide_parameters=True)
+        sqlite.configure(engine)
         return engine
     return create_async_engine(
         settings.DATABASE_URL,
@@ -66,26 +60,6 @@ def _server_settings(settings: Settings) -> dict[str, str]:
     if settings.BILLING_LOW_BALANCE_THRESHOLD is not None:
         found[LOW_BALANCE_THRESHOLD] = str(settings.BILLING_LOW_BALANCE_THRESHOLD)
     return found
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=FULL",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-            "foreign_keys=ON",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

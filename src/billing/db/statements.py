@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.dml import ReturningInsert
 
-from billing.db.engine import AUTOCOMMIT
+from billing.db.sqlite import AUTOCOMMIT
 from billing.db.types import Base
 
 

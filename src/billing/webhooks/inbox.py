@@ -11,8 +11,9 @@ decides which, in the statement that inserts it, from the customer mirror's
 On PostgreSQL this is the service's busiest write, so it is one statement on the
 driver's connection: an INSERT ... ON CONFLICT DO NOTHING in its own implicit
 transaction (committed, with `synchronous_commit=on`, before it returns), storing
-the JSON text as the JSONB document instead of re-encoding it. Deliveries that
-arrive while others are being written are committed together (`DELIVERIES`).
+the JSON text as the JSONB document instead of re-encoding it. On either database,
+deliveries that arrive while others are being written are committed together
+(`DELIVERIES`, `RECEIVED` on SQLite).
 """
 
 from __future__ import annotations
@@ -128,40 +129,41 @@ def _if_erased(payload: dict[str, Any]) -> Scrubbed | None:
 
 
 async def store(database: Database, event: StripeEvent) -> bool:
-    """`receive` without a session, for the webhook route."""
+    """`receive` without a session, for the webhook route: committed in groups."""
     if database.dialect == "postgresql":
         return await DELIVERIES.write(database, event)
-    async with database.sessions() as session:
-        return await receive(session, event)
+    return await RECEIVED.write(database, event)
 
 
 async def receive(session: AsyncSession, event: StripeEvent) -> bool:
     """Store the event unless it is already in the inbox; True if it is new.
 
     Call it outside a transaction: the event is committed by the time it returns."""
-    bind = session.get_bind()
-    now = utcnow()
     async with session.begin():
-        payload = event.payload
-        if event.if_erased is not None and await _erased(session, event.if_erased.customer):
-            payload = event.if_erased.payload
-        inserted = await session.scalar(
-            upsert(bind.dialect.name, WebhookEvent)
-            .values(
-                stripe_event_id=event.id,
-                type=event.type,
-                api_version=event.api_version,
-                livemode=event.livemode,
-                created=event.created,
-                payload=payload,
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                received_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-            .returning(WebhookEvent.id)
+        return await _insert(session, event, utcnow())
+
+
+async def _insert(session: AsyncSession, event: StripeEvent, now: datetime) -> bool:
+    payload = event.payload
+    if event.if_erased is not None and await _erased(session, event.if_erased.customer):
+        payload = event.if_erased.payload
+    inserted = await session.scalar(
+        upsert(session.get_bind().dialect.name, WebhookEvent)
+        .values(
+            stripe_event_id=event.id,
+            type=event.type,
+            api_version=event.api_version,
+            livemode=event.livemode,
+            created=event.created,
+            payload=payload,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            received_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(WebhookEvent.id)
+    )
     return inserted is not None
 
 
@@ -209,5 +211,19 @@ def _event_id(event: StripeEvent) -> str:
     return event.id
 
 
-# Deliveries, committed in groups (see group_commit.py).
+async def _receive_alone(database: Database, event: StripeEvent) -> bool:
+    async with database.sessions() as session:
+        return await receive(session, event)
+
+
+async def _receive_together(database: Database, events: list[StripeEvent]) -> list[bool]:
+    """In one transaction (SQLite's): of one event delivered twice, the first is new."""
+    now = utcnow()
+    async with database.sessions() as session, session.begin():
+        return [await _insert(session, event, now) for event in events]
+
+
+# Deliveries, committed in groups (see group_commit.py): one statement on PostgreSQL,
+# one transaction, write turn and fsync on SQLite.
 DELIVERIES = GroupCommit(_insert_once, _insert_many, order=_event_id)
+RECEIVED = GroupCommit(_receive_alone, _receive_together, order=_event_id)
