@@ -1,21 +1,25 @@
 """The inbox worker's own pace: how fast one process turns queued top-ups into credits.
 
-Fills the inbox of a scratch PostgreSQL database with `payment_intent.succeeded`
-top-ups (the real handler: payment row, credits posted, audit entries), then runs the
+Fills the inbox of a scratch PostgreSQL database (or, with --sqlite, a SQLite file) with
+`payment_intent.succeeded` top-ups (the real handler: payment row, credits posted, audit
+entries), then runs the
 worker engine in this process, in batches as `billing worker` takes them, until the
 inbox is empty. Prints events/s and the worker's CPU per event: the ceiling on the
 processing rate of one worker process, without HTTP or other load on the machine.
 Comparing two versions of the code on the same machine state (one after the other)
 gives the ratio that the absolute figures, on a shared machine, cannot.
 
-    python bench/worker.py [--events 3000]
+    python bench/worker.py [--events 3000] [--sqlite]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import uvloop
 from common import Figures, async_url, say, scratch_database, table, write_json
@@ -59,14 +63,25 @@ async def drain(url: str, events: int) -> tuple[Figures, float, str]:
         await database.dispose()
 
 
+@contextmanager
+def database_url(sqlite: bool) -> Iterator[str]:
+    if sqlite:
+        with TemporaryDirectory() as directory:
+            yield f"sqlite+aiosqlite:///{directory}/billing.db"
+        return
+    with scratch_database("bench_worker") as database:
+        yield async_url(database)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--sqlite", action="store_true", help="on a SQLite file instead")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    with scratch_database("bench_worker") as database:
-        upgrade(async_url(database))
-        figures, cpu_ms, verdict = uvloop.run(drain(async_url(database), args.events))
+    with database_url(args.sqlite) as url:
+        upgrade(url)
+        figures, cpu_ms, verdict = uvloop.run(drain(url, args.events))
     print(table([figures]))
     print(f"worker CPU per event: {cpu_ms:.2f} ms; {verdict}")
     if args.json:

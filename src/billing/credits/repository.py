@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.grants import consumption_order, lapsed, spendable
 from billing.credits.models import (
     ACTIVE,
-    DEPLETED,
     EXPIRED,
     CreditAccount,
     CreditEntry,
@@ -21,7 +20,6 @@ from billing.credits.models import (
     CreditGrantEntry,
     CreditTransaction,
 )
-from billing.credits.transfers import Transfer
 from billing.db.statements import upsert
 
 MAX_WALLET_BALANCE = 2**53 - 1
@@ -46,24 +44,6 @@ async def credit_wallet(
         set_={"balance": new_balance, "updated_at": insert_wallet.excluded.updated_at},
         where=new_balance <= MAX_WALLET_BALANCE,
     ).returning(CreditAccount.id, CreditAccount.balance)
-    row = (await session.execute(statement)).one_or_none()
-    return WalletState(row.id, row.balance) if row else None
-
-
-async def debit_wallet(
-    session: AsyncSession, user_id: int, amount: int, now: datetime
-) -> WalletState | None:
-    """Take from a wallet only if it holds enough; the row lock serializes spenders."""
-    statement = (
-        update(CreditAccount)
-        .where(
-            CreditAccount.user_id == user_id,
-            CreditAccount.kind == "wallet",
-            CreditAccount.balance >= amount,
-        )
-        .values(balance=CreditAccount.balance - amount, updated_at=now)
-        .returning(CreditAccount.id, CreditAccount.balance)
-    )
     row = (await session.execute(statement)).one_or_none()
     return WalletState(row.id, row.balance) if row else None
 
@@ -131,33 +111,6 @@ async def insert_entries(session: AsyncSession, entries: list[dict[str, Any]]) -
     await session.execute(insert(CreditEntry).values(entries))
 
 
-async def open_grant(
-    session: AsyncSession, account_id: int, transfer: Transfer, transaction_id: int, now: datetime
-) -> int:
-    terms = transfer.terms
-    statement = (
-        insert(CreditGrant)
-        .values(
-            account_id=account_id,
-            user_id=transfer.user_id,
-            source=terms.source,
-            amount=transfer.amount,
-            remaining=transfer.amount,
-            priority=terms.effective_priority,
-            status=ACTIVE,
-            reference=transfer.reference,
-            transaction_id=transaction_id,
-            effective_at=now,
-            expires_at=terms.expires_at,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(CreditGrant.id)
-    )
-    grant_id: int = (await session.execute(statement)).scalar_one()
-    return grant_id
-
-
 async def insert_grant_entries(
     session: AsyncSession, transaction_id: int, moved: list[tuple[int, int]]
 ) -> None:
@@ -170,50 +123,6 @@ async def insert_grant_entries(
             ]
         )
     )
-
-
-async def spendable_grants(
-    session: AsyncSession, account_id: int, now: datetime, prefer_reference: str | None
-) -> list[tuple[int, int]]:
-    """(id, remaining) of a wallet's spendable grants in the order a debit takes them."""
-    order = consumption_order()
-    if prefer_reference is not None:
-        order = (case((CreditGrant.reference == prefer_reference, 0), else_=1).asc(), *order)
-    statement = (
-        select(CreditGrant.id, CreditGrant.remaining)
-        .where(CreditGrant.account_id == account_id, spendable(now))
-        .order_by(*order)
-    )
-    return [(row.id, row.remaining) for row in await session.execute(statement)]
-
-
-async def whole_grant(
-    session: AsyncSession, account_id: int, grant_id: int
-) -> list[tuple[int, int]]:
-    """(id, remaining) of one active grant of the wallet, expired or not; [] if none."""
-    statement = select(CreditGrant.id, CreditGrant.remaining).where(
-        CreditGrant.id == grant_id,
-        CreditGrant.account_id == account_id,
-        CreditGrant.status == ACTIVE,
-    )
-    return [(row.id, row.remaining) for row in await session.execute(statement)]
-
-
-async def take_from_grants(
-    session: AsyncSession, taken: list[tuple[int, int]], now: datetime, ends_grant: str | None
-) -> None:
-    """Take each amount from its grant: emptied, it is `depleted` (or `ends_grant`)."""
-    for grant_id, take in taken:
-        emptied = ends_grant or DEPLETED
-        await session.execute(
-            update(CreditGrant)
-            .where(CreditGrant.id == grant_id)
-            .values(
-                remaining=CreditGrant.remaining - take,
-                status=case((CreditGrant.remaining == take, emptied), else_=ACTIVE),
-                updated_at=now,
-            )
-        )
 
 
 async def lock_wallet(session: AsyncSession, user_id: int) -> int | None:

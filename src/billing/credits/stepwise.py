@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core import correlation
-from billing.credits import events, repository, sqlite_debit, watch
+from billing.credits import events, sqlite_posting, watch
 from billing.credits.accounts import EXPIRY
 from billing.credits.transfers import Transfer
 from billing.db.engine import LOW_BALANCE_THRESHOLD, Database
@@ -29,42 +29,30 @@ Posting = tuple[Transfer, str, datetime]  # the transfer, its ledger key, its ti
 
 async def apply(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:
     """The posting; None if refused (key used, too few credits, nothing left to take)."""
-    if transfer.idempotency_key and await repository.transaction_by_key(session, key):
+    connection = await sqlite3_connection(session)
+    if transfer.idempotency_key and sqlite_posting.key_used(connection, key):
         return None
+    context = _context(session)
     if transfer.kind.credits_wallet:
-        return await _credit(session, transfer, key, now)
-    return await _debit(session, transfer, key, now)
-
-
-async def _credit(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:
-    state = await repository.credit_wallet(session, transfer.user_id, transfer.amount, now)
-    if state is None:
+        posted = sqlite_posting.credit(connection, transfer, key, now, context)
+    else:
+        posted = sqlite_posting.debit(connection, transfer, key, now, context)
+    if posted is None:
         return None
-    connection = await sqlite3_connection(session)
-    moved = (state.account_id, transfer.amount, state.balance)
-    transaction_id = sqlite_debit.record(connection, transfer, key, now, moved, _context(session))
-    grant_id = await repository.open_grant(session, state.account_id, transfer, transaction_id, now)
-    await repository.insert_grant_entries(session, transaction_id, [(grant_id, transfer.amount)])
-    balance = await repository.spendable_after(session, state.account_id, state.balance, now)
-    await watch.balance_moved(session, state.account_id, balance, now, debit=False)
-    events.granted(session, transfer, grant_id, transaction_id, balance, now)
-    return transaction_id, balance, transfer.amount, grant_id
+    watch.tell(session, transfer.user_id, posted.moved, now)
+    outcome = (posted.transaction_id, posted.balance, posted.amount)
+    if transfer.kind.credits_wallet:
+        assert posted.grant_id is not None, "a credit opens a grant"
+        events.granted(
+            session, transfer, posted.grant_id, posted.transaction_id, posted.balance, now
+        )
+    elif transfer.kind is EXPIRY and transfer.grant_id is not None:  # the sweep's, of a grant
+        events.expired(session, transfer, outcome, now)
+    return *outcome, posted.grant_id
 
 
-async def _debit(session: AsyncSession, transfer: Transfer, key: str, now: datetime) -> Outcome:
-    connection = await sqlite3_connection(session)
-    debited = sqlite_debit.debit(connection, transfer, key, now, _context(session))
-    if debited is None:
-        return None
-    watch.tell(session, transfer.user_id, debited.moved, now)
-    posted = (debited.transaction_id, debited.balance, debited.amount)
-    if transfer.kind is EXPIRY and transfer.grant_id is not None:  # the sweep's, of a grant
-        events.expired(session, transfer, posted, now)
-    return *posted, None
-
-
-def _context(session: AsyncSession) -> sqlite_debit.Context:
-    return sqlite_debit.Context(
+def _context(session: AsyncSession) -> sqlite_posting.Context:
+    return sqlite_posting.Context(
         correlation.current(), correlation.caller(), session.info.get(LOW_BALANCE_THRESHOLD)
     )
 

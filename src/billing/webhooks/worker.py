@@ -34,10 +34,11 @@ ERROR_PAUSE = 5.0  # after an unexpected failure (the database is down, say)
 
 STOP_TIMEOUT = 30.0  # how long shutdown waits for the event in hand
 
-# Events per transaction. PostgreSQL: one commit for many events keeps up with Stripe's
-# bursts (bench/webhooks.py). SQLite: one, so a handler's rare Stripe call is the longest
-# the write lock is ever held.
-BATCH = {"postgresql": 25, "sqlite": 1}
+# Events per transaction: one commit for many keeps up with Stripe's bursts
+# (bench/webhooks.py). On SQLite a commit per event was a fifth of the worker's time
+# (bench/worker.py --sqlite); fewer there, as the batch holds the process's write turn
+# (about 3 ms an event) and every spend waits for it.
+BATCH = {"postgresql": 25, "sqlite": 8}
 
 # Batches in flight per process. A batch waits on PostgreSQL most of its time
 # (py-spy of `billing worker` under bench/webhooks.py): a second one fills those waits.

@@ -1,9 +1,10 @@
-"""A debit on SQLite as plain statements on the driver's connection, in the caller's
-transaction: how `stepwise` posts every debit.
+"""Postings on SQLite as plain statements on the driver's connection, in the caller's
+transaction: how `stepwise` posts.
 
 A debit is: the wallet row -> its grants in consumption order -> take from them -> the
 wallet UPDATE -> the transaction, its entries, grant entries and audit entry -> what its
-lapsed grants still hold -> what the wallet watches for. Through the ORM, building and
+lapsed grants still hold -> what the wallet watches for. A credit: the wallet's upsert ->
+the same records -> the grant it opens. Through the ORM, building and
 compiling those statements cost about five times what SQLite took to run them
 (bench/sqlite.py, docs/performance.md). So they are compiled once, from the same
 expressions the rest of the service uses (`grants.spendable`, `consumption_order`, ...),
@@ -37,8 +38,10 @@ from billing.credits.models import (
     CreditGrantEntry,
     CreditTransaction,
 )
+from billing.credits.repository import MAX_WALLET_BALANCE
 from billing.credits.transfers import POSTED_FACTS, Transfer
 from billing.db.sqlite_driver import DIALECT, Compiled, compiled
+from billing.db.statements import upsert
 from billing.db.types import Base, UTCDateTime
 
 
@@ -63,12 +66,23 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
-class Debited:
+class Posted:
     transaction_id: int
     balance: int  # what can be spent right after
     amount: int
-    wallet: watch.Watched  # before the debit
-    moved: watch.Moved  # what the watch decided
+    moved: watch.Moved  # what the wallet's watch decided
+    grant_id: int | None = None  # the grant a credit opened
+
+
+# The wallet's columns its watch reads (`watch.Watched`), in order.
+WATCHED = (
+    CreditAccount.user_id,
+    CreditAccount.low_balance_threshold,
+    CreditAccount.alert_level,
+    CreditAccount.topup_threshold,
+    CreditAccount.topup_pending,
+    CreditAccount.topup_resumes_at,
+)
 
 
 @cache
@@ -76,18 +90,32 @@ def _statements() -> dict[str, Compiled]:
     account, grant = CreditAccount, CreditGrant
     grants = select(grant.id, grant.remaining).where(grant.account_id == bindparam("account"))
     preferred = case((grant.reference == bindparam("prefer"), 0), else_=1).asc()
+    credited = upsert("sqlite", account).values(
+        kind="wallet",
+        user_id=bindparam("user"),
+        balance=bindparam("amount"),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    sum_ = account.balance + credited.excluded.balance
     return {
+        "key_used": compiled(
+            select(CreditTransaction.id).where(
+                CreditTransaction.idempotency_key == bindparam("key")
+            )
+        ),
+        "credit": compiled(
+            credited.on_conflict_do_update(
+                index_elements=[account.user_id],
+                set_={"balance": sum_, "updated_at": credited.excluded.updated_at},
+                where=sum_ <= MAX_WALLET_BALANCE,
+            ).returning(account.id, account.balance, *WATCHED)
+        ),
+        "grant": compiled(_insert(CreditGrant).returning(literal_column("id"))),
         "wallet": compiled(
-            select(
-                account.id,
-                account.balance,
-                account.user_id,
-                account.low_balance_threshold,
-                account.alert_level,
-                account.topup_threshold,
-                account.topup_pending,
-                account.topup_resumes_at,
-            ).where(account.user_id == bindparam("user"), account.kind == "wallet")
+            select(account.id, account.balance, *WATCHED).where(
+                account.user_id == bindparam("user"), account.kind == "wallet"
+            )
         ),
         "spendable": compiled(grants.where(spendable(NOW)).order_by(*consumption_order())),
         "preferred": compiled(
@@ -148,7 +176,7 @@ def debit(
     key: str,
     now: datetime,
     context: Context,
-) -> Debited | None:
+) -> Posted | None:
     """`transfer`'s debit; None if the wallet cannot take it (or holds nothing to take)."""
     run = _statements()
     at = _time(now)
@@ -172,20 +200,76 @@ def debit(
         connection,
         [{"transaction_id": transaction_id, "grant_id": g, "amount": -t} for g, t in taken],
     )
-    (held,) = run["lapsed"].run(connection, account=account_id, now=at).fetchone()
-    spendable_now = balance - held
-    threshold = (
-        wallet.low_balance_threshold
-        if wallet.low_balance_threshold is not None
-        else context.default_threshold
+    moved = _watch(connection, (account_id, balance), wallet, now, context, debit=True)
+    return Posted(transaction_id, moved.spendable, amount, moved)
+
+
+def credit(
+    connection: sqlite3.Connection, transfer: Transfer, key: str, now: datetime, context: Context
+) -> Posted | None:
+    """`transfer`'s credit and the grant it opens; None if the balance would overflow."""
+    run, at = _statements(), _time(now)
+    row = run["credit"].run(connection, user=transfer.user_id, amount=transfer.amount, now=at)
+    found = row.fetchone()
+    if found is None:
+        return None
+    account_id, balance, *watched = found
+    moved = (account_id, transfer.amount, balance)
+    transaction_id = record(connection, transfer, key, now, moved, context)
+    terms = transfer.terms
+    (grant_id,) = (
+        run["grant"]
+        .run(
+            connection,
+            account_id=account_id,
+            user_id=transfer.user_id,
+            source=terms.source,
+            amount=transfer.amount,
+            remaining=transfer.amount,
+            priority=terms.effective_priority,
+            status=ACTIVE,
+            reference=transfer.reference,
+            transaction_id=transaction_id,
+            effective_at=at,
+            expires_at=_time(terms.expires_at),
+            created_at=at,
+            updated_at=at,
+        )
+        .fetchone()
     )
-    moved = watch.decide(wallet, threshold, spendable_now, now, debit=True)
+    run["grant_entry"].run_many(
+        connection,
+        [{"transaction_id": transaction_id, "grant_id": grant_id, "amount": transfer.amount}],
+    )
+    wallet = _watched(*watched)
+    told = _watch(connection, (account_id, balance), wallet, now, context, debit=False)
+    return Posted(transaction_id, told.spendable, transfer.amount, told, grant_id)
+
+
+def key_used(connection: sqlite3.Connection, key: str) -> bool:
+    return _statements()["key_used"].run(connection, key=key).fetchone() is not None
+
+
+def _watch(
+    connection: sqlite3.Connection,
+    wallet_after: tuple[int, int],
+    wallet: watch.Watched,
+    now: datetime,
+    context: Context,
+    *,
+    debit: bool,
+) -> watch.Moved:
+    """What can be spent now (the balance less lapsed grants), and what the watch does."""
+    account_id, balance = wallet_after
+    lapsed_row = _statements()["lapsed"].run(connection, account=account_id, now=_time(now))
+    (held,) = lapsed_row.fetchone()
+    own = wallet.low_balance_threshold
+    threshold = own if own is not None else context.default_threshold
+    moved = watch.decide(wallet, threshold, balance - held, now, debit=debit)
     if moved.changes:
-        changes = {
-            name: _time(v) if isinstance(v, datetime) else v for name, v in moved.changes.items()
-        }
+        changes = {k: _time(v) if isinstance(v, datetime) else v for k, v in moved.changes.items()}
         _watch_update(frozenset(changes)).run(connection, account=account_id, **changes)
-    return Debited(transaction_id, spendable_now, amount, wallet, moved)
+    return moved
 
 
 def _grants(
