@@ -56,16 +56,20 @@ async def wallet(session: AsyncSession, user_id: int) -> CreditAccount | None:
     )
 
 
+# What a wallet watches for (`credits.watch`): its columns, in `watch.Watched`'s order.
+WATCHED = (
+    CreditAccount.user_id,
+    CreditAccount.low_balance_threshold,
+    CreditAccount.alert_level,
+    CreditAccount.topup_threshold,
+    CreditAccount.topup_pending,
+    CreditAccount.topup_resumes_at,
+)
+
+
 async def watched_wallet(session: AsyncSession, account_id: int) -> Row[Any]:
-    """What the wallet watches for (`credits.watch`), read fresh inside the posting."""
-    statement = select(
-        CreditAccount.user_id,
-        CreditAccount.low_balance_threshold,
-        CreditAccount.alert_level,
-        CreditAccount.topup_threshold,
-        CreditAccount.topup_pending,
-        CreditAccount.topup_resumes_at,
-    ).where(CreditAccount.id == account_id)
+    """What the wallet watches for, read fresh inside the posting."""
+    statement = select(*WATCHED).where(CreditAccount.id == account_id)
     return cast(Row[Any], (await session.execute(statement)).one())
 
 

@@ -38,7 +38,7 @@ from billing.credits.models import (
     CreditGrantEntry,
     CreditTransaction,
 )
-from billing.credits.repository import MAX_WALLET_BALANCE
+from billing.credits.repository import MAX_WALLET_BALANCE, WATCHED
 from billing.credits.transfers import POSTED_FACTS, Transfer
 from billing.db.sqlite_driver import DIALECT, Compiled, compiled
 from billing.db.statements import upsert
@@ -72,17 +72,6 @@ class Posted:
     amount: int
     moved: watch.Moved  # what the wallet's watch decided
     grant_id: int | None = None  # the grant a credit opened
-
-
-# The wallet's columns its watch reads (`watch.Watched`), in order.
-WATCHED = (
-    CreditAccount.user_id,
-    CreditAccount.low_balance_threshold,
-    CreditAccount.alert_level,
-    CreditAccount.topup_threshold,
-    CreditAccount.topup_pending,
-    CreditAccount.topup_resumes_at,
-)
 
 
 @cache
