@@ -1,15 +1,15 @@
 """The service's own CPU per request on its hot routes, with no HTTP server around it.
 
 Calls the ASGI app in this process, `--concurrency` requests at a time, on a scratch
-PostgreSQL database: signed webhook deliveries, spends with user JWTs and with one
-service API key (`spend_key`), and `/healthz`
-as the floor of the middleware stack, and usage batches of `USAGE_BATCH` debits
-(a request is a batch). Prints CPU microseconds per request (this
-process only: PostgreSQL's share is not in it; the least of `--rounds` rounds, the
-one least disturbed by the rest of the machine) and requests/s. On a 2-core machine
-shared with PostgreSQL and the load generator, this CPU is what bounds bench/spend.py
-and bench/webhooks.py; unlike them it barely moves with the machine's other load.
-`--route` measures one route only (to run under a profiler, py-spy say).
+PostgreSQL database (or, with --sqlite, a SQLite file): signed webhook deliveries, spends
+with user JWTs and with one service API key (`spend_key`), `/healthz` as the floor of the
+middleware stack, and usage batches of `USAGE_BATCH` debits (a request is a batch).
+Prints CPU microseconds per request (this process only: PostgreSQL's share is not in it;
+the least of `--rounds` rounds, the one least disturbed by the rest of the machine) and
+requests/s. On a 2-core machine shared with PostgreSQL and the load generator, this CPU
+is what bounds bench/spend.py and bench/webhooks.py; unlike them it barely moves with the
+machine's other load. `--route` measures one route only (bench/profile.py runs it under
+py-spy).
 
     python bench/asgi_cpu.py [--requests 4000] [--concurrency 32] [--rounds 3] [--route webhook]
 """
@@ -28,14 +28,15 @@ import orjson
 import uvloop
 from common import (
     Figures,
-    async_url,
-    billing_cli,
+    billing_at,
     fund_wallets,
     say,
-    scratch_database,
+    scratch_url,
     table,
     tokens,
 )
+from sqlalchemy import make_url
+from sqlite import seed
 from webhooks import SECRET, event_template, signed_events
 
 from billing.core.config import Settings
@@ -182,19 +183,28 @@ async def measure(url: str, routes: Routes, args: argparse.Namespace) -> list[Fi
     return figures
 
 
+def fund(url: str, sqlite: bool) -> None:
+    """USERS wallets with three grants each: written by the service itself on SQLite."""
+    if sqlite:
+        asyncio.run(seed(url, USERS))
+    else:
+        fund_wallets(make_url(url).database or "", USERS, 10**12)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--route", choices=[*ROUTES, "spend_key"])  # spend_key: made in main
+    parser.add_argument("--sqlite", action="store_true", help="on a SQLite file instead")
     args = parser.parse_args()
-    with scratch_database("billing_bench_asgi") as database:
-        upgrade(async_url(database))
-        fund_wallets(database, USERS, 10**12)
-        key = billing_cli(database, "api-key", "create", "--role", "service", "--name", "cpu")
+    with scratch_url("billing_bench_asgi", args.sqlite) as url:
+        upgrade(url)
+        fund(url, args.sqlite)
+        key = billing_at(url, "api-key", "create", "--role", "service", "--name", "cpu")
         routes = {**ROUTES, "spend_key": partial(key_spend_requests, key.stdout.strip())}
-        figures = uvloop.run(measure(async_url(database), routes, args))  # as uvicorn runs it
+        figures = uvloop.run(measure(url, routes, args))  # as uvicorn runs it
     print(table(figures))
 
 

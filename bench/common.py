@@ -149,9 +149,26 @@ def async_url(database: str) -> str:
 
 def billing_cli(database: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`billing ARGS` on the scratch database, its output captured."""
-    env = {**os.environ, "DATABASE_URL": async_url(database), "BILLING_ENV": "development"}
+    return billing_at(async_url(database), *args, check=check)
+
+
+def billing_at(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`billing ARGS` on the database at `url`, its output captured."""
+    env = {**os.environ, "DATABASE_URL": url, "BILLING_ENV": "development"}
     command = [sys.executable, "-m", "billing", *args]
     return subprocess.run(command, env=env, check=check, capture_output=True, text=True)
+
+
+@contextmanager
+def scratch_url(name: str, sqlite: bool = False) -> Iterator[str]:
+    """The URL of a new database for one run, gone afterwards: PostgreSQL's `name`, or
+    a SQLite file."""
+    if sqlite:
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite+aiosqlite:///{directory}/billing.db"
+        return
+    with scratch_database(name) as database:
+        yield async_url(database)
 
 
 def fund_wallets(database: str, users: int, balance: int) -> None:

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import uvloop
-from common import Figures, async_url, say, scratch_database, table, write_json
+from common import Figures, say, scratch_url, table, write_json
 
 from billing.core.config import Settings
 from billing.credits.verify import verify_ledger
@@ -63,23 +60,13 @@ async def drain(url: str, events: int) -> tuple[Figures, float, str]:
         await database.dispose()
 
 
-@contextmanager
-def database_url(sqlite: bool) -> Iterator[str]:
-    if sqlite:
-        with TemporaryDirectory() as directory:
-            yield f"sqlite+aiosqlite:///{directory}/billing.db"
-        return
-    with scratch_database("bench_worker") as database:
-        yield async_url(database)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--sqlite", action="store_true", help="on a SQLite file instead")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    with database_url(args.sqlite) as url:
+    with scratch_url("bench_worker", args.sqlite) as url:
         upgrade(url)
         figures, cpu_ms, verdict = uvloop.run(drain(url, args.events))
     print(table([figures]))

@@ -15,13 +15,12 @@ turn: nothing changes between the reads and the writes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, case, func, insert, literal_column, select, update
+from sqlalchemy import case, func, insert, literal_column, select, update
 from sqlalchemy.sql import bindparam
 from sqlalchemy.sql.dml import Insert
 
@@ -40,19 +39,10 @@ from billing.credits.models import (
 )
 from billing.credits.repository import MAX_WALLET_BALANCE, WATCHED
 from billing.credits.transfers import POSTED_FACTS, Transfer
-from billing.db.sqlite_driver import DIALECT, Compiled, compiled
+from billing.db.sqlite_driver import Compiled, bind_json, bind_time, compiled, read_time
 from billing.db.statements import upsert
 from billing.db.types import Base, UTCDateTime
 
-
-def _processor(found: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    assert found is not None, "the type converts its values on SQLite"
-    return found
-
-
-# What the column types do to values on their way in and out, done by hand here.
-_time = _processor(UTCDateTime().bind_processor(DIALECT))
-_json = _processor(JSON().bind_processor(DIALECT))  # type: ignore[no-untyped-call]
 NOW = bindparam("now", type_=UTCDateTime())
 
 
@@ -168,7 +158,7 @@ def debit(
 ) -> Posted | None:
     """`transfer`'s debit; None if the wallet cannot take it (or holds nothing to take)."""
     run = _statements()
-    at = _time(now)
+    at = bind_time(now)
     row = run["wallet"].run(connection, user=transfer.user_id).fetchone()
     if row is None:
         return None
@@ -197,7 +187,7 @@ def credit(
     connection: sqlite3.Connection, transfer: Transfer, key: str, now: datetime, context: Context
 ) -> Posted | None:
     """`transfer`'s credit and the grant it opens; None if the balance would overflow."""
-    run, at = _statements(), _time(now)
+    run, at = _statements(), bind_time(now)
     row = run["credit"].run(connection, user=transfer.user_id, amount=transfer.amount, now=at)
     found = row.fetchone()
     if found is None:
@@ -220,7 +210,7 @@ def credit(
             reference=transfer.reference,
             transaction_id=transaction_id,
             effective_at=at,
-            expires_at=_time(terms.expires_at),
+            expires_at=bind_time(terms.expires_at),
             created_at=at,
             updated_at=at,
         )
@@ -250,13 +240,15 @@ def _watch(
 ) -> watch.Moved:
     """What can be spent now (the balance less lapsed grants), and what the watch does."""
     account_id, balance = wallet_after
-    lapsed_row = _statements()["lapsed"].run(connection, account=account_id, now=_time(now))
+    lapsed_row = _statements()["lapsed"].run(connection, account=account_id, now=bind_time(now))
     (held,) = lapsed_row.fetchone()
     own = wallet.low_balance_threshold
     threshold = own if own is not None else context.default_threshold
     moved = watch.decide(wallet, threshold, balance - held, now, debit=debit)
     if moved.changes:
-        changes = {k: _time(v) if isinstance(v, datetime) else v for k, v in moved.changes.items()}
+        changes = {
+            k: bind_time(v) if isinstance(v, datetime) else v for k, v in moved.changes.items()
+        }
         _watch_update(frozenset(changes)).run(connection, account=account_id, **changes)
     return moved
 
@@ -275,11 +267,6 @@ def _grants(
     else:
         rows = run["spendable"].run(connection, account=account_id, now=at)
     return [(grant_id, remaining) for grant_id, remaining in rows]
-
-
-def read_time(stored: str) -> datetime:
-    """A time as SQLite holds it: naive UTC text."""
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
 def _watched(
@@ -306,7 +293,7 @@ def record(
 ) -> int:
     """The transaction, its two entries and its audit entry; `moved` is the wallet's id,
     the credits moved and the wallet's balance after."""
-    run, at = _statements(), _time(now)
+    run, at = _statements(), bind_time(now)
     account_id, amount, balance = moved
     (transaction_id,) = (
         run["transaction"]
@@ -320,8 +307,8 @@ def record(
             actor=transfer.actor,
             reference=transfer.reference,
             description=transfer.description,
-            metadata=_json(transfer.metadata),
-            expires_at=_time(transfer.expires_at),
+            metadata=bind_json(transfer.metadata),
+            expires_at=bind_time(transfer.expires_at),
             created_at=at,
         )
         .fetchone()
@@ -348,13 +335,13 @@ def record(
     facts = dict(zip(POSTED_FACTS, (transaction_id, balance), strict=True))
     run["audit"].run(
         connection,
-        created_at=_time(utcnow()),
+        created_at=bind_time(utcnow()),
         actor=entry.actor,
         action=entry.action,
         target=entry.target,
         user_id=entry.user_id,
         request_id=context.request_id,
-        details=_json({**(entry.details or {}), "amount": amount, **facts}),
+        details=bind_json({**(entry.details or {}), "amount": amount, **facts}),
         caller_request_id=context.caller_request_id,
     )
     return int(transaction_id)

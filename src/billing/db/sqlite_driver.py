@@ -21,12 +21,16 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlalchemy import JSON
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
+
+from billing.db.types import UTCDateTime
 
 Result = TypeVar("Result")
 THREADS = 4  # reads and BEGINs of several connections at once
@@ -169,6 +173,21 @@ async def connect(database: str) -> Connection:
 
 # For statements compiled once and run on the sqlite3 connection itself (`compiled`).
 DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
+
+
+def _processor(found: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    assert found is not None, "the type converts its values on SQLite"
+    return found
+
+
+# What the column types do to values on their way in, done by hand for plain statements.
+bind_time = _processor(UTCDateTime().bind_processor(DIALECT))
+bind_json = _processor(JSON().bind_processor(DIALECT))  # type: ignore[no-untyped-call]
+
+
+def read_time(stored: str) -> datetime:
+    """A time as SQLite holds it: naive UTC text."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
