@@ -131,6 +131,15 @@ async def database_url(
         await assert_ledger_holds(url)
 
 
+@pytest.fixture
+async def sqlite_database(migrated: dict[str, str], tmp_path: Path) -> AsyncIterator[Database]:
+    """A SQLite database of its own, whatever the run's backends: for the SQLite plumbing."""
+    url = await fresh_database("sqlite", migrated, tmp_path)
+    found = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
+    yield found
+    await found.dispose()
+
+
 async def assert_ledger_holds(url: str) -> None:
     database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
     try:

@@ -180,9 +180,11 @@ def _processor(found: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     return found
 
 
-# What the column types do to values on their way in, done by hand for plain statements.
-bind_time = _processor(UTCDateTime().bind_processor(DIALECT))
-bind_json = _processor(JSON().bind_processor(DIALECT))  # type: ignore[no-untyped-call]
+# What the column types do to values on their way in (SQLite's own implementations of
+# them, as SQLAlchemy adapts them), done by hand for plain statements: a time must be
+# stored as the text every other write stores, or comparisons of times go wrong.
+bind_time = _processor(UTCDateTime().dialect_impl(DIALECT).bind_processor(DIALECT))
+bind_json = _processor(JSON().dialect_impl(DIALECT).bind_processor(DIALECT))
 
 
 def read_time(stored: str) -> datetime:
