@@ -154,3 +154,44 @@ async def test_concurrent_spends_commit_in_groups_and_never_overdraw(
     async with sqlite_database.sessions() as session, session.begin():
         report = await verify_ledger(session)
     assert report.ok, report
+
+
+async def turns_taken(
+    sqlite_database: Database, arrivals: list[tuple[str, bool, float]], hold: float
+) -> list[str]:
+    """Writers arriving at the given times (seconds; background or not), each holding the
+    turn `hold` seconds: the order they got it in."""
+    order: list[str] = []
+    async with sqlite_database.sessions() as session, session.begin():
+        await session.execute(text("CREATE TABLE w (name TEXT)"))
+
+    async def write(name: str, in_background: bool, at: float) -> None:
+        await asyncio.sleep(at)
+        sqlite.background.set(in_background)
+        async with sqlite_database.sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO w VALUES (:n)"), {"n": name})
+            order.append(name)
+            await asyncio.sleep(hold)
+
+    await asyncio.gather(*(write(*arrival) for arrival in arrivals))
+    return order
+
+
+async def test_the_worker_lets_requests_write_first(sqlite_database: Database) -> None:
+    """A background writer (the in-process worker) goes after the foreground writers that
+    wait, even those that come while it waits; FIFO among the foreground ones."""
+    arrivals = [("holder", False, 0), ("request 1", False, 0.02), ("worker", True, 0.04)]
+    arrivals.append(("request 2", False, 0.06))
+    order = await turns_taken(sqlite_database, arrivals, hold=0.1)
+    assert order == ["holder", "request 1", "request 2", "worker"]
+
+
+async def test_the_worker_waits_a_bounded_while(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `YIELD_SECONDS` it queues as anyone: requests arriving later go after it."""
+    monkeypatch.setattr(sqlite, "YIELD_SECONDS", 0.2)
+    arrivals = [("holder", False, 0), ("request 1", False, 0.02), ("worker", True, 0.04)]
+    arrivals.append(("request 2", False, 0.4))
+    order = await turns_taken(sqlite_database, arrivals, hold=0.5)
+    assert order == ["holder", "request 1", "worker", "request 2"]

@@ -17,6 +17,8 @@ beside `billing serve`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -41,20 +43,46 @@ PRAGMAS = (
 )
 
 
+# Set in a task whose writes can wait (the in-process worker): see `WriteQueue.take`.
+background = ContextVar("billing_background_writes", default=False)
+YIELD_SECONDS = 1.0  # the longest a background write lets others go first
+
+
 class WriteQueue:
     """The process's turn to write: one connection holds it from its `BEGIN IMMEDIATE` to
-    the end of that transaction; the others wait for it first come, first served."""
+    the end of that transaction; the others wait for it first come, first served.
+
+    Except a background writer (`background`): while requests' writes wait for the turn,
+    it lets them go first, for up to `YIELD_SECONDS` per transaction. Processing an event
+    costs several times what acknowledging it does, and both share the process's one core
+    and one turn: requests first keeps acknowledgements and spends fast in a burst, at
+    the price of processing lag (bounded: the worker still gets a turn a second)."""
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._holder: object | None = None
+        self._waiting = 0  # foreground writers waiting for the turn
+        self._none_waiting = asyncio.Event()
+        self._none_waiting.set()
 
     async def take(self, connection: object) -> None:
+        foreground = not background.get()
+        if foreground:
+            self._waiting += 1
+            self._none_waiting.clear()
+        else:  # let the requests' writes waiting now go first, for a while
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none_waiting.wait(), YIELD_SECONDS)
         try:
             async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
                 await self._lock.acquire()
         except TimeoutError as exc:
             raise ServiceUnavailable("The database is busy; retry shortly.") from exc
+        finally:
+            if foreground:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._none_waiting.set()
         self._holder = connection
 
     def give_back(self, connection: object) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import make_url
 
 from billing.core.config import Settings
 from billing.db.engine import Database
+from billing.db.sqlite import background
 from billing.obs.alerts import drain_alerts
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
@@ -59,6 +60,7 @@ async def run(
     the next; idle, it checks with a lock-free read every `poll_interval`."""
     busy = False
     batch = BATCH.get(database.dialect, 1)
+    background.set(True)  # this task's writes let requests' go first (SQLite)
     while not stop.is_set():
         try:
             busy = (busy or await has_due(database)) and bool(
