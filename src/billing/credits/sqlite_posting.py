@@ -165,8 +165,9 @@ def debit(
     account_id, balance, *watched = row
     wallet = _watched(*watched)
     available = _grants(connection, account_id, transfer, at)
-    amount = sum(remaining for _, remaining in available) if transfer.grant_id else transfer.amount
-    if amount <= 0 or sum(remaining for _, remaining in available) < amount:
+    held = sum(remaining for _, remaining in available)
+    amount = held if transfer.grant_id is not None else transfer.amount  # a whole grant: all
+    if amount <= 0 or held < amount:
         return None
     taken = allocate(available, amount)
     emptied = transfer.kind.ends_grant or DEPLETED
