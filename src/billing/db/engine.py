@@ -27,8 +27,10 @@ from billing.core.errors import ServiceUnavailable
 from billing.db import sqlite, sqlite_driver
 from billing.db.conflicts import DRIVER_DISCONNECTS
 from billing.db.sqlite import AUTOCOMMIT
+from billing.db.waiting import take_turn
 
 POOL_TIMEOUT_SECONDS = 10
+AT_CAPACITY = "The service is at capacity; retry shortly."
 # The default low-balance threshold: a setting of every PostgreSQL connection (the
 # wallet trigger reads it) and of every session (`credits.watch` reads it on SQLite).
 LOW_BALANCE_THRESHOLD = "billing.low_balance_threshold"
@@ -99,12 +101,9 @@ class Database:
         those already waiting: under load some deliveries starved for seconds while others
         went through.
         """
-        wait = POOL_TIMEOUT_SECONDS if self._gate.locked() else None  # free: no timer to set
-        try:
-            async with asyncio.timeout(wait):
-                await self._gate.acquire()
-        except TimeoutError as exc:
-            raise ServiceUnavailable("The service is at capacity; retry shortly.") from exc
+        await take_turn(
+            self._gate, POOL_TIMEOUT_SECONDS, "The service is at capacity; retry shortly."
+        )
         try:
             pooled = await self.engine.raw_connection()
             try:

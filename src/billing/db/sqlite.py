@@ -30,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
-from billing.core.errors import ServiceUnavailable
+from billing.db.waiting import take_turn
 
 BUSY_TIMEOUT_SECONDS = 10
+BUSY = "The database is busy; retry shortly."
 AUTOCOMMIT = "AUTOCOMMIT"
 DRIVER = "billing_aiosqlite"
 PRAGMAS = (
@@ -74,10 +75,9 @@ class WriteQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._none_waiting.wait(), YIELD_SECONDS)
         try:
-            async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                await self._lock.acquire()
-        except TimeoutError as exc:
-            raise ServiceUnavailable("The database is busy; retry shortly.") from exc
+            await take_turn(
+                self._lock, BUSY_TIMEOUT_SECONDS, "The database is busy; retry shortly."
+            )
         finally:
             if foreground:
                 self._waiting -= 1
