@@ -78,4 +78,4 @@ async def test_rows_come_back_in_parts_and_a_closed_connection_says_so(
     driver = raw.driver_connection
     raw.invalidate()
     with pytest.raises(Exception, match="closed"):
-        await driver.execute("SELECT 1")  # type: ignore[union-attr]
+        await driver.cursor().execute("SELECT 1")  # type: ignore[union-attr]

@@ -58,10 +58,6 @@ class Connection:
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
-        cursor = self.cursor()
-        return await cursor.execute(sql, parameters)
-
     async def commit(self) -> None:
         await self.run(self._conn.commit)
 
