@@ -23,7 +23,7 @@ from billing.core.times import utcnow
 from billing.credits.models import CreditAccount, CreditTransaction
 from billing.db.engine import Database
 from billing.webhooks import inbox
-from billing.webhooks.models import FAILED, WebhookEvent
+from billing.webhooks.models import FAILED, PENDING, WebhookEvent
 from tests.conftest import BACKENDS
 from tests.support.stripe_events import stripe_event
 from tests.support.stripe_reference import FIXTURES
@@ -75,7 +75,7 @@ async def inbox_rows(database: Database) -> list[WebhookEvent]:
 
 async def count_done(database: Database) -> int:
     """Events no longer waiting: processed, ignored, failed or dead."""
-    query = select(func.count()).where(WebhookEvent.status != inbox.PENDING)
+    query = select(func.count()).where(WebhookEvent.status != PENDING)
     async with database.autocommit() as connection:
         return int(await connection.scalar(query) or 0)
 

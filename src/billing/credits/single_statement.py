@@ -30,6 +30,7 @@ from billing.credits.repository import MAX_WALLET_BALANCE
 from billing.credits.transfers import POSTED_FACTS, Transfer
 from billing.db.engine import Database
 from billing.db.group_commit import GroupCommit
+from billing.db.statements import driver_connection_of
 
 KEY_CONSTRAINT = "uq_credit_transactions_idempotency_key"
 # $1 user_id, $2 amount, $3 now, $4 idempotency key
@@ -284,9 +285,7 @@ async def post_in_transaction(
     """The same statement inside the session's open transaction (a webhook handler's), on
     its own driver connection: one round trip instead of five. A key used concurrently
     fails the statement, and so the caller's transaction (or savepoint), to be retried."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_connection_of(session)
     return await _post(driver, statement_for(transfer), arguments_for(transfer, key, now))
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
+from billing.db.statements import driver_connection_of
 from billing.db.types import UTCDateTime
 
 Result = TypeVar("Result")
@@ -213,8 +214,6 @@ async def sqlite3_connection(session: AsyncSession) -> sqlite3.Connection:
     """The sqlite3 connection under the session, its transaction begun and what the
     session holds flushed: raw statements see the session's writes, and it theirs."""
     await session.flush()
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
+    driver = await driver_connection_of(session)
     assert isinstance(driver, Connection), "a SQLite session on this module's driver"
     return driver._conn

@@ -97,3 +97,12 @@ async def read_in_one_snapshot(session: AsyncSession) -> None:
     reads of several tables disagree. Call it before the session's first statement."""
     if session.get_bind().dialect.name == "postgresql":
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+async def driver_connection_of(session: AsyncSession) -> Any:
+    """The driver's own connection under the session (asyncpg's, or `sqlite_driver`'s), the
+    session's transaction begun on it: a plain statement there is part of that transaction."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "a pooled connection has its driver's"
+    return driver

@@ -18,12 +18,12 @@ deliveries that arrive while others are being written are committed together
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.config import Settings
@@ -32,10 +32,8 @@ from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.db.group_commit import GroupCommit
 from billing.db.sqlite_driver import bind_time, sqlite3_connection
-from billing.db.statements import upsert
-from billing.payments.models import StripeCustomer
+from billing.db.statements import driver_connection_of
 from billing.webhooks import personal_fields
-from billing.webhooks.models import PENDING, WebhookEvent
 
 INSERT = """
 INSERT INTO webhook_events (stripe_event_id, type, api_version, livemode, created, payload,
@@ -86,8 +84,7 @@ class Scrubbed:
     """The event as stored if its customer has been erased: no personal data at all."""
 
     customer: str
-    payload: dict[str, Any]
-    body: str  # `payload` as JSON text
+    body: str  # the event without personal data, as JSON text
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +94,7 @@ class StripeEvent:
     api_version: str | None
     livemode: bool
     created: datetime
-    payload: dict[str, Any]  # as stored: personal fields encrypted
-    body: bytes  # `payload` as JSON text: the body Stripe signed, if nothing was encrypted
+    body: bytes  # as stored, JSON text: personal fields encrypted (else the body Stripe signed)
     if_erased: Scrubbed | None  # None: it names no customer, or holds no personal data
 
 
@@ -129,7 +125,6 @@ def parse_event(body: bytes, settings: Settings) -> StripeEvent:
         api_version=api_version if isinstance(api_version, str) else None,
         livemode=bool(payload.get("livemode")),
         created=datetime.fromtimestamp(created, UTC),
-        payload=payload,
         body=body,
         if_erased=if_erased,
     )
@@ -140,7 +135,7 @@ def _if_erased(payload: dict[str, Any]) -> Scrubbed | None:
     scrubbed = personal_fields.scrubbed(payload) if customer is not None else None
     if customer is None or scrubbed is None:
         return None
-    return Scrubbed(customer, scrubbed, orjson.dumps(scrubbed).decode())
+    return Scrubbed(customer, orjson.dumps(scrubbed).decode())
 
 
 async def store(database: Database, event: StripeEvent) -> bool:
@@ -151,42 +146,16 @@ async def store(database: Database, event: StripeEvent) -> bool:
 
 
 async def receive(session: AsyncSession, event: StripeEvent) -> bool:
-    """Store the event unless it is already in the inbox; True if it is new.
+    """Store the event unless it is already in the inbox; True if it is new: the route's
+    statement, on the session's own driver connection.
 
     Call it outside a transaction: the event is committed by the time it returns."""
+    now = utcnow()
     async with session.begin():
-        return await _insert(session, event, utcnow())
-
-
-async def _insert(session: AsyncSession, event: StripeEvent, now: datetime) -> bool:
-    payload = event.payload
-    if event.if_erased is not None and await _erased(session, event.if_erased.customer):
-        payload = event.if_erased.payload
-    inserted = await session.scalar(
-        upsert(session.get_bind().dialect.name, WebhookEvent)
-        .values(
-            stripe_event_id=event.id,
-            type=event.type,
-            api_version=event.api_version,
-            livemode=event.livemode,
-            created=event.created,
-            payload=payload,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-        .returning(WebhookEvent.id)
-    )
-    return inserted is not None
-
-
-async def _erased(session: AsyncSession, customer_id: str) -> bool:
-    erased = exists().where(
-        StripeCustomer.stripe_customer_id == customer_id, StripeCustomer.erased_at.is_not(None)
-    )
-    return bool(await session.scalar(select(erased)))
+        if session.get_bind().dialect.name == "postgresql":
+            driver = await driver_connection_of(session)
+            return await driver.fetchval(INSERT_ONCE, *_row(event), now) is not None
+        return _insert_sqlite(await sqlite3_connection(session), event, bind_time(now))
 
 
 async def _insert_once(database: Database, event: StripeEvent) -> bool:
@@ -238,10 +207,11 @@ async def _receive_together(database: Database, events: list[StripeEvent]) -> li
     now = bind_time(utcnow())
     async with database.sessions() as session, session.begin():
         connection = await sqlite3_connection(session)
-        return [
-            connection.execute(INSERT_ONCE_SQLITE, _sqlite_row(event, now)).fetchone() is not None
-            for event in events
-        ]
+        return [_insert_sqlite(connection, event, now) for event in events]
+
+
+def _insert_sqlite(connection: sqlite3.Connection, event: StripeEvent, now: str) -> bool:
+    return connection.execute(INSERT_ONCE_SQLITE, _sqlite_row(event, now)).fetchone() is not None
 
 
 def _sqlite_row(event: StripeEvent, now: str) -> dict[str, Any]:
