@@ -53,7 +53,7 @@ TESTS_TABLES = (
     " idempotency_keys, api_keys, webhook_events, webhook_endpoints, webhook_messages,"
     " webhook_deliveries, webhook_attempts, auto_topups, auto_topup_settings,"
     " stripe_customers, subscriptions, payments, disputes, catalog_products, catalog_prices,"
-    " audit_log"
+    " audit_log, credit_rollups, credit_day_totals, credit_spend_windows"
 )
 PG_RESET = ";".join(
     [

@@ -1,6 +1,6 @@
 """What every worker does beside the inbox: expiring grants, releasing expired holds,
-retention, sealing the audit log, sending the platform's webhooks and charging auto
-top-ups."""
+retention, sealing the audit log, summarizing closed days of the ledger, sending the
+platform's webhooks and charging auto top-ups."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from billing.compliance.retention import run_retention
 from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.credits.jobs import EXPIRY_INTERVAL, HOLD_INTERVAL, expire_due, release_due_holds
+from billing.credits.rollups.jobs import INTERVAL as ROLLUP_INTERVAL
+from billing.credits.rollups.jobs import roll_up
 from billing.db.engine import Database
 from billing.outbound.jobs import DISPATCH_INTERVAL, Dispatch
 from billing.payments.auto_topup.charging import INTERVAL as TOPUP_INTERVAL
@@ -20,7 +22,8 @@ RETENTION_INTERVAL = 3600.0  # seconds between retention runs; the first runs at
 
 def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
     """The grant expiry and hold release sweeps, the hourly retention job, the sealer
-    that chains committed audit entries, the webhook dispatcher and auto top-up."""
+    that chains committed audit entries, the ledger's rollups, the webhook dispatcher and
+    auto top-up."""
     return [
         PeriodicJob("grant_expiry", EXPIRY_INTERVAL, lambda: expire_due(database)),
         PeriodicJob("hold_expiry", HOLD_INTERVAL, lambda: release_due_holds(database)),
@@ -28,6 +31,7 @@ def periodic_jobs(settings: Settings, database: Database) -> list[PeriodicJob]:
             "retention", RETENTION_INTERVAL, lambda: run_retention(database, settings, utcnow())
         ),
         PeriodicJob("audit_seal", SEAL_INTERVAL, lambda: seal(database)),
+        PeriodicJob("ledger_rollups", ROLLUP_INTERVAL, lambda: roll_up(database)),
         PeriodicJob("webhook_dispatch", DISPATCH_INTERVAL, Dispatch(database, settings)),
         PeriodicJob("auto_topup", TOPUP_INTERVAL, AutoTopups(database, settings)),
     ]

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit.chain import ChainReport, verify_chain
+from billing.credits.rollups.checks import rollup_failures
 from billing.db.statements import read_in_one_snapshot
 
 CHECKS: dict[str, str] = {
@@ -145,6 +146,7 @@ async def verify_ledger(session: AsyncSession) -> LedgerReport:
         offending = (await session.execute(text(query))).scalars().all()
         if offending:
             report.failures[name] = [int(row) for row in offending[:SAMPLE]]
+    report.failures.update(await rollup_failures(session))
     report.chain = await verify_chain(session)
     if report.chain.broken is not None:
         report.failures[AUDIT_CHAIN] = [report.chain.broken.id]

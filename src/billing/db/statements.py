@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
+    Date,
     Select,
     Table,
+    cast,
+    func,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +31,13 @@ def upsert(dialect_name: str, table: type[Base] | Table) -> postgresql.Insert | 
     if dialect_name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
+    """The UTC calendar day of a timestamp (SQLite stores them as naive UTC text)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone(literal_column("'UTC'"), column), Date)
+    return func.date(column, type_=Date)
 
 
 Model = TypeVar("Model", bound=Base)

@@ -11,6 +11,7 @@ from billing.credits.models import (
     CreditHold,
     CreditTransaction,
 )
+from billing.credits.rollups.models import CreditDayTotal, CreditRollup, CreditSpendWindow
 from billing.db.outbox import OutboxMessage
 from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
@@ -28,10 +29,13 @@ __all__ = [
     "AutoTopupSettings",
     "CatalogVersion",
     "CreditAccount",
+    "CreditDayTotal",
     "CreditEntry",
     "CreditGrant",
     "CreditGrantEntry",
     "CreditHold",
+    "CreditRollup",
+    "CreditSpendWindow",
     "CreditTransaction",
     "Dispute",
     "IdempotencyRecord",

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
+from billing.db.statements import utc_day
 from billing.payments.models import StripeCustomer
-from billing.reporting.dashboard.repository import Window, utc_day
+from billing.reporting.dashboard.repository import Window
 
 SEARCH_LIMIT = 20
 USAGE_ACCOUNT = SYSTEM_ACCOUNT_IDS["usage"]

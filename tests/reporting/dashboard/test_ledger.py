@@ -1,64 +1,109 @@
-"""Credit totals per kind: settled days are summed once and remembered, later days are read
-every time, and either way the totals are the ledger's."""
+"""Credit totals and top spenders over any range of days are the ledger's, whether the
+rollups were never built (the ledger's rows are summed), cover the range, or cover a
+window that only overlaps it (the days between are added and taken away)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
 
-from billing.core.times import utcnow
-from billing.credits.accounts import PURCHASE, SPEND
+from billing.core.times import Clock, utcnow
+from billing.credits.accounts import HOLD_CAPTURE, PURCHASE, SPEND
+from billing.credits.rollups.jobs import roll_up
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
-from billing.reporting.dashboard.ledger import LedgerDays
+from billing.reporting.dashboard.ledger import credit_totals, top_spenders
 from billing.reporting.dashboard.repository import Window
-from tests.reporting.dashboard.test_service import post, post_ledger
+from tests.credits.test_rollups import roll_up_as_of
+from tests.reporting.dashboard.test_service import post
 
-# post_ledger's totals, all posted today.
-TODAY_TOTALS = {
-    "purchase": 6500,
-    "spend": 6000,
-    "expiry": 500,
-    "subscription_grant": 3000,
-    "refund_clawback": 400,
-    "dispute_reinstatement": 100,
-    "subscription_clawback": 100,
-    "admin_grant": 1000,
-}
+LIMIT = 3
+RANGES = 60
 
 
-def days_from_today(first: int, last: int) -> Window:
-    """Midnight of today + `first` days up to the midnight after today + `last` days."""
-    today = datetime.combine(utcnow().date(), time(), UTC)
-    return Window(today + timedelta(days=first), today + timedelta(days=last + 1))
+async def post_spends(database: Database, clock: Clock) -> list[tuple[date, int, str, int]]:
+    """Six users buy, then spend on random days of the last 400 (ties on purpose: equal
+    amounts); (day, user, kind, credits) of each transaction."""
+    rng, today, posted = random.Random(20), utcnow().date(), []
+    for user in range(1, 7):
+        clock.offset = -timedelta(days=401)
+        await post(database, user, PURCHASE, 100_000)
+        posted.append((today - timedelta(days=401), user, PURCHASE.name, 100_000))
+    for days_ago in sorted(
+        (rng.choice([0, 1, 2, 6, 7, 29, 30, 31, 89, 364, 365, 399]) for _ in range(40)),
+        reverse=True,
+    ):
+        user, amount = rng.randint(1, 6), rng.choice([100, 200, 300])
+        clock.offset = -timedelta(days=days_ago)
+        await post(database, user, SPEND, amount)
+        posted.append((today - timedelta(days=days_ago), user, SPEND.name, amount))
+    clock.offset = timedelta(0)
+    return posted
 
 
-async def totals(
-    database: Database, days: LedgerDays, window: Window, now: datetime
-) -> dict[str, int]:
+def days(first: date, last: date) -> Window:
+    return Window(
+        datetime.combine(first, time(), UTC),
+        datetime.combine(last + timedelta(days=1), time(), UTC),
+    )
+
+
+def expected(
+    posted: list[tuple[date, int, str, int]], first: date, last: date
+) -> tuple[dict[str, int], list[tuple[int, int]]]:
+    kinds: Counter[str] = Counter()
+    spent: Counter[int] = Counter()
+    for day, user, kind, amount in posted:
+        if first <= day <= last:
+            kinds[kind] += amount
+            if kind in (SPEND.name, HOLD_CAPTURE.name):
+                spent[user] += amount
+    top = sorted(spent.items(), key=lambda pair: (-pair[1], pair[0]))[:LIMIT]
+    return dict(kinds), top
+
+
+def ranges(today: date) -> list[tuple[date, date]]:
+    """The usual ones (the last 7, 30, 90 and 365 days, ending today or near it) and
+    random ones."""
+    rng, wanted = random.Random(7), []
+    for length in (1, 7, 30, 31, 90, 365, 366):
+        for end in (-3, -1, 0, 1):
+            last = today + timedelta(days=end)
+            wanted.append((last - timedelta(days=length - 1), last))
+    for _ in range(RANGES):
+        first = today - timedelta(days=rng.randint(0, 420))
+        wanted.append((first, first + timedelta(days=rng.randint(0, 400))))
+    return wanted
+
+
+async def assert_the_ledgers(database: Database, posted: list[tuple[date, int, str, int]]) -> None:
     async with database.sessions() as session:
         await read_without_transaction(session)
-        return await days.totals(session, window, now)
+        for first, last in ranges(utcnow().date()):
+            kinds, top = expected(posted, first, last)
+            assert await credit_totals(session, days(first, last)) == kinds, (first, last)
+            assert await top_spenders(session, days(first, last), LIMIT) == top, (first, last)
 
 
-async def test_totals_are_the_ledgers_whichever_days_are_settled(database: Database) -> None:
-    await post_ledger(database)
-    now = utcnow()
-    for settled_by in (now, now + timedelta(days=3)):  # today is not settled, then it is
-        days = LedgerDays()
-        assert await totals(database, days, days_from_today(-5, 0), settled_by) == TODAY_TOTALS
-        assert await totals(database, days, days_from_today(0, 0), settled_by) == TODAY_TOTALS
-        assert await totals(database, days, days_from_today(-9, -1), settled_by) == {}
-        assert await totals(database, days, days_from_today(1, 2), settled_by) == {}
-        assert await totals(database, days, days_from_today(-2, 5), settled_by) == TODAY_TOTALS
+async def test_totals_and_top_spenders_are_the_ledgers_for_any_range(
+    database: Database, clock: Clock
+) -> None:
+    posted = await post_spends(database, clock)
+    await assert_the_ledgers(database, posted)  # no rollups yet
+    for as_of in (-200, -30, 0, 2):  # rollups a long way behind, close, and ahead of today
+        await roll_up_as_of(database, clock, as_of)
+        await assert_the_ledgers(database, posted)
 
 
-async def test_settled_days_are_read_once_and_later_days_every_time(database: Database) -> None:
+async def test_a_rollup_built_today_leaves_today_to_the_ledger(database: Database) -> None:
     await post(database, 201, PURCHASE, 1000)
-    days, today = LedgerDays(), days_from_today(0, 0)
-    settled = utcnow() + timedelta(days=2)  # as if today ended two days ago
-    assert await totals(database, days, today, settled) == {"purchase": 1000}
+    await roll_up(database)
     await post(database, 201, SPEND, 300)
-    # Remembered: the spend that a settled day could never receive is not read.
-    assert await totals(database, days, today, settled) == {"purchase": 1000}
-    # Not settled yet: read afresh.
-    assert await totals(database, days, today, utcnow()) == {"purchase": 1000, "spend": 300}
+    today = utcnow().date()
+    async with database.sessions() as session:
+        await read_without_transaction(session)
+        assert await credit_totals(session, days(today, today)) == {"purchase": 1000, "spend": 300}
+        assert await top_spenders(session, days(today - timedelta(days=29), today), 10) == [
+            (201, 300)
+        ]

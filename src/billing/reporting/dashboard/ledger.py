@@ -1,82 +1,108 @@
-"""Credits moved per transaction kind over a window, remembering the settled past.
+"""Credits moved per transaction kind over a window, and the biggest spenders in it, read
+from the ledger's closed-day summaries (`credits.rollups`) as far as they go and from the
+ledger's rows after that.
 
-Ledger transactions are immutable and stamped as they are written, so a UTC day that
-ended more than `SETTLED_AFTER` ago (far longer than any transaction stays open) never
-changes again: its totals are summed once per process and remembered, and a request
-reads only the days after the last settled one. A process starts with nothing
-remembered, so its first dashboard over a long range sums those days once.
+Top spenders come from the stored spend window nearest the range asked for: a user's
+credits in the range are the window's, plus what they spent on the range's days outside
+it, less what they spent on the window's days outside the range. Every user with such
+days is summed exactly; of the others, whose credits are the window's, only the biggest
+`limit` can place, and the window's index yields those first.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
-from weakref import WeakKeyDictionary
+from datetime import date
 
+from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db.engine import Database
-from billing.reporting.dashboard.repository import (
-    Window,
-    ledger_by_day,
-    promotional_expiry_by_day,
+from billing.credits.rollups.jobs import DAY, DAY_TOTALS, WINDOWS, window_days, window_rollup
+from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
+from billing.credits.rollups.queries import (
+    Days,
+    kinds_by_day,
+    spent_by_user,
+    summarized_through,
 )
+from billing.reporting.dashboard.repository import Window
 
-SETTLED_AFTER = timedelta(days=1)
-DAY = timedelta(days=1)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
+DIFFERENCE_COST = 3
 
 
-async def _rows(session: AsyncSession, window: Window) -> list[tuple[date, str, int]]:
-    """Credits per day and kind, and per day the promotional part of the expiries."""
-    return [
-        *await ledger_by_day(session, window),
-        *await promotional_expiry_by_day(session, window),
-    ]
+def _days(window: Window) -> Days:
+    """A window's whole UTC days (its bounds are midnights)."""
+    return Days(window.start.date(), window.end.date())
 
 
-def _days(first: date, end: date) -> list[date]:
-    """Every day from `first` up to, not including, `end`."""
-    return [first + timedelta(days=n) for n in range((end - first).days)]
+async def credit_totals(session: AsyncSession, window: Window) -> dict[str, int]:
+    """Credits per kind (and `PROMOTIONAL_EXPIRY`) in `window`."""
+    wanted, totals = _days(window), Counter[str]()
+    through = (await summarized_through(session)).get(DAY_TOTALS)
+    summed = Days(wanted.first, min(wanted.end, through + DAY)) if through else None
+    if summed and summed.count:
+        day = CreditDayTotal.day
+        query = (
+            select(CreditDayTotal.kind, func.sum(CreditDayTotal.amount))
+            .where(day >= summed.first, day < summed.end)
+            .group_by(CreditDayTotal.kind)
+        )
+        totals.update({kind: int(amount) for kind, amount in await session.execute(query)})
+    for live in wanted.minus(summed) if summed else [wanted]:
+        for _, kind, amount in await session.execute(kinds_by_day(session, live)):
+            totals[kind] += int(amount)
+    return dict(totals)
 
 
-class LedgerDays:
-    """One database's settled days: day -> kind (or `PROMOTIONAL_EXPIRY`) -> credits."""
-
-    def __init__(self) -> None:
-        self._settled: dict[date, dict[str, int]] = {}
-
-    async def totals(self, session: AsyncSession, window: Window, now: datetime) -> dict[str, int]:
-        """Credits per kind in `window`, whose bounds are UTC midnights."""
-        settled_end = min(window.end, _midnight((now - SETTLED_AFTER).date()))
-        totals: Counter[str] = Counter()
-        if window.start < settled_end:
-            days = _days(window.start.date(), settled_end.date())
-            missing = [day for day in days if day not in self._settled]
-            if missing:
-                await self._remember(session, missing[0], missing[-1] + DAY)
-            for day in days:
-                totals.update(self._settled[day])
-        live = Window(max(window.start, settled_end), window.end)
-        if live.start < live.end:
-            for _, kind, amount in await _rows(session, live):
-                totals[kind] += amount
-        return dict(totals)
-
-    async def _remember(self, session: AsyncSession, first: date, end: date) -> None:
-        by_day: dict[date, dict[str, int]] = {day: {} for day in _days(first, end)}
-        span = Window(_midnight(first), _midnight(end))
-        for day, kind, amount in await _rows(session, span):
-            by_day[day][kind] = amount
-        self._settled.update(by_day)
+def _nearest_window(wanted: Days, through: dict[str, date]) -> tuple[int, Days] | None:
+    """The stored window that leaves the fewest days to read from the ledger, if that is
+    well under the range's own: a day read for the difference costs about what
+    `DIFFERENCE_COST` days of a plain sum do (each user found is then looked up)."""
+    best: tuple[int, int, Days] | None = None
+    for days in WINDOWS:
+        if (last := through.get(window_rollup(days))) is None:
+            continue
+        stored = window_days(days, last)
+        cost = sum(run.count for run in (*wanted.minus(stored), *stored.minus(wanted)))
+        if cost * DIFFERENCE_COST < wanted.count and (best is None or cost < best[0]):
+            best = (cost, days, stored)
+    return None if best is None else best[1:]
 
 
-_remembered: WeakKeyDictionary[Database, LedgerDays] = WeakKeyDictionary()
+async def top_spenders(session: AsyncSession, window: Window, limit: int) -> list[tuple[int, int]]:
+    """(user id, credits spent) of the `limit` users who spent the most; ties by id."""
+    wanted = _days(window)
+    nearest = _nearest_window(wanted, await summarized_through(session))
+    if nearest is None:
+        return await _top_from_ledger(session, wanted, limit)
+    days, stored = nearest
+    moved = spent_by_user(wanted.minus(stored), stored.minus(wanted)).cte("moved")
+    kept = CreditSpendWindow
+    # Looked up one by one: the few users who moved, not the whole window hashed.
+    before = select(kept.spent).where(kept.days == days, kept.user_id == moved.c.user_id)
+    changed = select(
+        moved.c.user_id, (func.coalesce(before.scalar_subquery(), 0) + moved.c.spent).label("spent")
+    )
+    unchanged = (
+        select(kept.user_id, kept.spent)
+        .where(kept.days == days, ~exists().where(moved.c.user_id == kept.user_id))
+        .order_by(kept.spent.desc(), kept.user_id)
+        .limit(limit)
+        .subquery()
+    )
+    both = union_all(changed, select(unchanged.c.user_id, unchanged.c.spent)).subquery()
+    query = (
+        select(both.c.user_id, both.c.spent)
+        .where(both.c.spent > 0)
+        .order_by(both.c.spent.desc(), both.c.user_id)
+        .limit(limit)
+    )
+    return [(user_id, int(spent)) for user_id, spent in await session.execute(query)]
 
 
-def ledger_days(database: Database) -> LedgerDays:
-    """The settled days remembered for this database (one `Database` per app)."""
-    return _remembered.setdefault(database, LedgerDays())
+async def _top_from_ledger(
+    session: AsyncSession, wanted: Days, limit: int
+) -> list[tuple[int, int]]:
+    spent = spent_by_user([wanted]).subquery()
+    query = select(spent.c.user_id, spent.c.spent).order_by(spent.c.spent.desc(), spent.c.user_id)
+    return [(user_id, int(total)) for user_id, total in await session.execute(query.limit(limit))]

@@ -6,34 +6,27 @@ a window holds `start <= t < end`.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
     Float,
     case,
     cast,
     func,
-    literal_column,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from billing.credits.accounts import EXPIRY
-from billing.credits.grants import PROMOTIONAL
-from billing.credits.models import CreditGrant, CreditGrantEntry, CreditTransaction
+from billing.db.statements import utc_day
 from billing.payments.models import FAILED, SUCCEEDED, Payment, Subscription
 from billing.webhooks.models import WebhookEvent
 
 NEVER_STARTED = ("incomplete", "incomplete_expired")  # its first payment never succeeded
 NOT_PAYING = ("trialing", "paused", "unpaid")  # live, but not being paid for
-# Beside the kinds in `ledger_by_day`'s rows: the credits of promotional grants that expired.
-PROMOTIONAL_EXPIRY = f"{EXPIRY.name}:promotional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +40,6 @@ class Window:
 
 def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
-    """The UTC calendar day of a timestamp (SQLite stores them as naive UTC text)."""
-    if _is_postgres(session):
-        return cast(func.timezone(literal_column("'UTC'"), column), Date)
-    return func.date(column, type_=Date)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -147,52 +133,6 @@ async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
             await session.execute(query)
         )
     ]
-
-
-async def ledger_by_day(session: AsyncSession, window: Window) -> list[tuple[date, str, int]]:
-    """Credits moved in the window, per UTC day and transaction kind."""
-    day = utc_day(session, CreditTransaction.created_at)
-    query = (
-        select(day, CreditTransaction.kind, func.sum(CreditTransaction.amount))
-        .where(window.holds(CreditTransaction.created_at))
-        .group_by(day, CreditTransaction.kind)
-    )
-    return [(day, kind, int(total)) for day, kind, total in await session.execute(query)]
-
-
-async def promotional_expiry_by_day(
-    session: AsyncSession, window: Window
-) -> list[tuple[date, str, int]]:
-    """Of the window's `expiry` credits, those of promotional grants, per UTC day (the
-    grant entries say which grants each expiry emptied), as `PROMOTIONAL_EXPIRY` rows."""
-    day = utc_day(session, CreditTransaction.created_at)
-    query = (
-        select(day, func.sum(-CreditGrantEntry.amount))
-        .join(CreditGrantEntry, CreditGrantEntry.transaction_id == CreditTransaction.id)
-        .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
-        .where(
-            window.holds(CreditTransaction.created_at),
-            CreditTransaction.kind == EXPIRY.name,
-            CreditGrant.source.in_(PROMOTIONAL),
-        )
-        .group_by(day)
-    )
-    return [(day, PROMOTIONAL_EXPIRY, int(total)) for day, total in await session.execute(query)]
-
-
-async def top_spenders(
-    session: AsyncSession, window: Window, kinds: Collection[str], limit: int
-) -> list[tuple[int, int]]:
-    """(user id, credits) of the users who moved the most credits of `kinds`; ties by id."""
-    total = func.sum(CreditTransaction.amount).label("total")
-    query = (
-        select(CreditTransaction.user_id, total)
-        .where(window.holds(CreditTransaction.created_at), CreditTransaction.kind.in_(kinds))
-        .group_by(CreditTransaction.user_id)
-        .order_by(total.desc(), CreditTransaction.user_id)
-        .limit(limit)
-    )
-    return [(user_id, int(spent)) for user_id, spent in await session.execute(query)]
 
 
 async def inbox_counts(session: AsyncSession, window: Window) -> dict[str, int]:

@@ -22,21 +22,19 @@ from billing.credits.accounts import (
     ADMIN_GRANT,
     DISPUTE_REINSTATEMENT,
     EXPIRY,
-    HOLD_CAPTURE,
     PURCHASE,
     REFUND_CLAWBACK,
-    SPEND,
     SUBSCRIPTION_CLAWBACK,
     SUBSCRIPTION_GRANT,
     VOID,
 )
+from billing.credits.rollups.queries import PROMOTIONAL_EXPIRY, SPENT_KINDS
 from billing.db.engine import Database
 from billing.payments.models import FAILED, SUCCEEDED
 from billing.reporting.dashboard import repository as queries
-from billing.reporting.dashboard.ledger import ledger_days
+from billing.reporting.dashboard.ledger import credit_totals, top_spenders
 from billing.reporting.dashboard.liability import Liability, liability_at
 from billing.reporting.dashboard.repository import (
-    PROMOTIONAL_EXPIRY,
     PaymentGroup,
     PlanGroup,
     Window,
@@ -72,8 +70,7 @@ LAG_PERCENTILES = (0.5, 0.95)
 ISSUED = frozenset(
     {PURCHASE.name, SUBSCRIPTION_GRANT.name, ADMIN_GRANT.name, DISPUTE_REINSTATEMENT.name}
 )
-# Credits used: spends and usage, and what captured holds took.
-SPENT = frozenset({SPEND.name, HOLD_CAPTURE.name})
+SPENT = frozenset(SPENT_KINDS)
 # Credits taken back: after refunds and disputes, and a downgrade's unused share.
 CLAWED_BACK = frozenset({REFUND_CLAWBACK.name, SUBSCRIPTION_CLAWBACK.name})
 # Months in one billing interval of each kind (a year is 12 months, 52 weeks, 365 days).
@@ -223,11 +220,11 @@ async def dashboard(database: Database, days: DateRange) -> Dashboard:
     span, now = window(days), utcnow()
 
     async def ledger(session: AsyncSession) -> tuple[dict[str, int], Liability]:
-        totals = await ledger_days(database).totals(session, span, now)
+        totals = await credit_totals(session, span)
         return totals, await liability_at(session, min(span.end, now))
 
     async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
-        return await queries.top_spenders(session, span, SPENT, TOP_USERS)
+        return await top_spenders(session, span, TOP_USERS)
 
     async def billing(session: AsyncSession) -> tuple[list[PaymentGroup], list[PlanGroup]]:
         return await queries.payment_groups(session, span), await queries.plan_groups(session, span)
