@@ -5,11 +5,14 @@ wallets, 1M ledger transactions with their 2M entries (each user's history gener
 order, so every wallet entry records its running balance and the wallets hold their sum),
 20k subscriptions on monthly, quarterly, yearly and weekly plans with one invoice payment
 per billing period (some failed, refunded or disputed), and one inbox event per payment.
-`billing verify-ledger` then proves the ledger's invariants. Then `billing serve` answers
-GET /api/financial/admin/dashboard for the last 30 and the last 365 days: p50/p95 over 20
-sequential calls each (p95 of 20 is the slowest), after two warm-up calls. The first call's
-latency is shown apart (it sums the range's settled ledger days, which the process then
-remembers), and so is the machine's load average: a shared machine slows every figure.
+Each wallet's balance is one grant carried over from before grants existed, as migration
+0011 carries balances. The payments' day totals are summed (the load bypassed their
+triggers) and the worker's `ledger_rollups` job summarizes the settled days (timed), then
+`billing verify-ledger` proves the ledger's invariants and the rollups. Then `billing
+serve` answers GET /api/financial/admin/dashboard for the last 30 and the last 365 days:
+the first call's latency (a new process compiles the dashboard's statements on it), then
+p50/p95 over the 20 sequential calls after it, and the machine's load average: a shared
+machine slows every figure.
 
     python bench/dashboard.py [--users 100000] [--transactions 1000000]
         [--subscriptions 20000] [--calls 20] [--json PATH]
@@ -36,7 +39,7 @@ from typing import Any
 import asyncpg
 import httpx
 import typer
-from common import PG_ADMIN, async_url, percentile, say, scratch_database, service
+from common import PG_ADMIN, async_url, percentile, psql, say, scratch_database, service
 
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
@@ -49,12 +52,16 @@ from billing.credits.accounts import (
     SUBSCRIPTION_GRANT,
     TransactionKind,
 )
+from billing.credits.grants import default_priority
+from billing.credits.rollups.jobs import roll_up
+from billing.db.engine import Database
 from billing.migrations import upgrade
+from billing.payments.day_totals import rebuild as rebuild_payment_totals
 
 NOW = datetime.now(UTC)
 SPAN = timedelta(days=730)
 CHUNK = 50_000
-TARGET_P95_MS = 300.0
+TARGET_P95_MS = {"30 days": 30.0, "365 days": 100.0}
 RANGES = {"30 days": 30, "365 days": 365}
 FIRST_WALLET_ID = 1000
 # After a user's first purchase: (kind, weight); debits never exceed the balance.
@@ -133,6 +140,32 @@ def ledger_history(
             history.append((at, user, kind, amount))
     history.sort(key=lambda row: row[0])
     return history, balances
+
+
+def carried_grants(balances: list[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each wallet's balance as one paid grant opened before grants existed, as migration
+    0011 carried balances over: its opening grant entry names no transaction."""
+    grants, entries = [], []
+    for user, balance in enumerate(balances):
+        if balance <= 0:
+            continue
+        grants.append(
+            {
+                "id": user,
+                "account_id": FIRST_WALLET_ID - 1 + user,
+                "user_id": user,
+                "source": PURCHASE.grant_source,
+                "amount": balance,
+                "remaining": balance,
+                "priority": default_priority(PURCHASE.grant_source or ""),
+                "status": "active",
+                "effective_at": NOW - SPAN,
+                "created_at": NOW - SPAN,
+                "updated_at": NOW,
+            }
+        )
+        entries.append({"id": user, "grant_id": user, "amount": balance})
+    return grants, entries
 
 
 def ledger_rows(
@@ -306,6 +339,9 @@ async def seed(database: str, args: argparse.Namespace) -> None:
     try:
         async with bulk_load(connection):
             await copy(connection, "credit_accounts", wallets)
+            grants, grant_entries = carried_grants(balances)
+            await copy(connection, "credit_grants", grants)
+            await copy(connection, "credit_grant_entries", grant_entries)
             label = f"  {'credit_transactions, entries':<30}"
             with typer.progressbar(length=len(history), label=label, file=sys.stderr) as bar:
                 for transactions, entries in ledger_rows(history):
@@ -342,9 +378,34 @@ def verify(database: str) -> str:
     return verdict
 
 
+def build_rollups(database: str) -> float:
+    """The payments' day totals, then the worker's `ledger_rollups` job run once over the
+    seeded ledger; the seconds both took."""
+
+    async def run() -> None:
+        settings = Settings(_env_file=None, BILLING_ENV="development")
+        built = Database(settings.model_copy(update={"DATABASE_URL": async_url(database)}))
+        try:
+            # The seed's COPY ran with triggers off, as a restore does (which would carry
+            # the payments' day totals over): they are summed once from the payments.
+            async with built.sessions() as session, session.begin():
+                await rebuild_payment_totals(session)
+            await roll_up(built)
+        finally:
+            await built.dispose()
+
+    started = time.monotonic()
+    asyncio.run(run())
+    tables = "credit_day_totals, credit_spend_windows, credit_rollups, payment_day_totals"
+    psql(database, f"VACUUM ANALYZE {tables}")
+    seconds = time.monotonic() - started
+    say(f"ledger rollups built in {seconds:.1f} s")
+    return seconds
+
+
 def time_calls(base_url: str, days: int, calls: int) -> tuple[float, list[float]]:
-    """The first call's latency (it sums the range's settled ledger days, remembered after)
-    and, after one more warm-up call, `calls` latencies, sorted."""
+    """The first call's latency (the process compiles the dashboard's statements on it)
+    and the `calls` latencies after it, sorted."""
     token = issue_token(
         Settings(_env_file=None, BILLING_ENV="development"), 1, "admin", timedelta(hours=1)
     )
@@ -353,12 +414,12 @@ def time_calls(base_url: str, days: int, calls: int) -> tuple[float, list[float]
     headers = {"Authorization": f"Bearer {token}"}
     latencies = []
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-        for _ in range(calls + 2):
+        for _ in range(calls + 1):
             started = time.perf_counter()
             reply = client.get("/api/financial/admin/dashboard", params=params)
             latencies.append((time.perf_counter() - started) * 1000)
             reply.raise_for_status()
-    return latencies[0], sorted(latencies[2:])
+    return latencies[0], sorted(latencies[1:])
 
 
 def main() -> None:
@@ -375,6 +436,7 @@ def main() -> None:
         say("seeding ...")
         upgrade(async_url(database))
         asyncio.run(seed(database, args))
+        rollups = build_rollups(database)
         verdict = verify(database)
         with service(database, workers=1) as base_url:
             for name, days in RANGES.items():
@@ -385,6 +447,7 @@ def main() -> None:
                     "p50_ms": percentile(latencies, 0.50),
                     "p95_ms": percentile(latencies, 0.95),
                     "load": os.getloadavg()[0],  # a shared machine slows every figure
+                    "rollups_s": rollups,
                 }
     print("| range | first call ms | calls | p50 ms | p95 ms | load (1 min) |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -393,8 +456,9 @@ def main() -> None:
         cells += [f"{row[key]:.1f}" for key in ("p50_ms", "p95_ms")]
         cells.append(f"{row['load']:.1f} on {os.cpu_count()} CPUs")
         print(f"| {' | '.join(cells)} |")
-    p95 = figures["365 days"]["p95_ms"]
-    print(f"\n365-day p95: {p95:.1f} ms (target <= {TARGET_P95_MS:.0f})")
+    for name, target in TARGET_P95_MS.items():
+        print(f"{name} p95: {figures[name]['p95_ms']:.1f} ms (target <= {target:.0f})")
+    print(f"ledger rollups built in {rollups:.1f} s")
     print(f"ledger after seeding: {verdict}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -140,6 +140,7 @@ def dashboard_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
         row("last 365 days, first call", year["first_ms"], "ms"),
         row("last 30 days, p95", month["p95_ms"], "ms", target=at_most(30)),
         row("last 30 days, first call", month["first_ms"], "ms"),
+        row("ledger rollups built over the seed (worker job, once)", year["rollups_s"], "s"),
     ]
 
 

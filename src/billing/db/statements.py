@@ -12,6 +12,7 @@ from sqlalchemy import (
     Select,
     Table,
     cast,
+    except_,
     func,
     literal_column,
     select,
@@ -38,6 +39,19 @@ def utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.timezone(literal_column("'UTC'"), column), Date)
     return func.date(column, type_=Date)
+
+
+Rows = Select[*tuple[Any, ...]]
+
+
+async def differing(session: AsyncSession, kept: Rows, computed: Rows, sample: int) -> list[Any]:
+    """The first column of rows one of two queries returns and the other does not: what a
+    stored summary and the same summary computed afresh disagree on, a sorted sample."""
+    keys: set[Any] = set()
+    for one, other in ((kept, computed), (computed, kept)):
+        rows = except_(one, other).subquery()
+        keys.update(await session.scalars(select(rows.c[0]).distinct().limit(sample)))
+    return sorted(keys)[:sample]
 
 
 Model = TypeVar("Model", bound=Base)

@@ -17,7 +17,13 @@ from billing.db.types import Base
 from billing.idempotency.models import IdempotencyRecord
 from billing.outbound.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from billing.payments.auto_topup.models import AutoTopup, AutoTopupSettings
-from billing.payments.models import Dispute, Payment, StripeCustomer, Subscription
+from billing.payments.models import (
+    Dispute,
+    Payment,
+    PaymentDayTotal,
+    StripeCustomer,
+    Subscription,
+)
 from billing.webhooks.models import WebhookEvent
 
 metadata = Base.metadata
@@ -41,6 +47,7 @@ __all__ = [
     "IdempotencyRecord",
     "OutboxMessage",
     "Payment",
+    "PaymentDayTotal",
     "Price",
     "Product",
     "StripeCustomer",

@@ -7,10 +7,10 @@ unique, so a redelivered or reordered event updates the same row.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final, Literal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, UTCDateTime
@@ -168,3 +168,19 @@ class Dispute(Base):
     credits_reinstated: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PaymentDayTotal(Base):
+    """Payments recorded on one UTC day in one currency with one status: how many, their
+    amount, and what refunds and disputes took back of it (at most the amount). Kept by
+    database triggers on `payments` in the writing transaction (migration 0023); checked
+    against the payments by `billing verify-ledger`."""
+
+    __tablename__ = "payment_day_totals"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reversed: Mapped[int] = mapped_column(BigInteger)

@@ -4,9 +4,8 @@ against the same summary computed from the ledger's rows, both ways."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from sqlalchemy import Select, except_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.rollups.jobs import (
@@ -19,22 +18,11 @@ from billing.credits.rollups.jobs import (
 )
 from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
 from billing.credits.rollups.queries import Days, kinds_by_day, spent_by_user, summarized_through
+from billing.db.statements import differing
 
 DAYS_CHECK = "every summarized day holds the credits each kind moved that day"
 WINDOWS_CHECK = "every spend window holds what each user spent in its days"
 SAMPLE = 10
-
-
-Rows = Select[*tuple[Any, ...]]
-
-
-async def _differing(session: AsyncSession, stored: Rows, computed: Rows) -> list[Any]:
-    """The first column of the rows either has and the other lacks, a sample of them."""
-    keys: set[Any] = set()
-    for one, other in ((stored, computed), (computed, stored)):
-        rows = except_(one, other).subquery()
-        keys.update(await session.scalars(select(rows.c[0]).distinct().limit(SAMPLE)))
-    return sorted(keys)[:SAMPLE]
 
 
 async def rollup_failures(session: AsyncSession) -> dict[str, list[int]]:
@@ -44,7 +32,7 @@ async def rollup_failures(session: AsyncSession) -> dict[str, list[int]]:
     if DAY_TOTALS in through:
         computed = kinds_by_day(session, Days(EPOCH, through[DAY_TOTALS] + DAY)).subquery()
         totals = select(CreditDayTotal.day, CreditDayTotal.kind, CreditDayTotal.amount)
-        wrong: list[date] = await _differing(session, totals, select(computed))
+        wrong: list[date] = await differing(session, totals, select(computed), SAMPLE)
         if wrong:
             failures[DAYS_CHECK] = [int(day.strftime("%Y%m%d")) for day in wrong]
     users: set[int] = set()
@@ -55,7 +43,7 @@ async def rollup_failures(session: AsyncSession) -> dict[str, list[int]]:
             CreditSpendWindow.days == size
         )
         spent = spent_by_user([window_days(size, last)])
-        users.update(await _differing(session, kept, spent))
+        users.update(await differing(session, kept, spent, SAMPLE))
     if users:
         failures[WINDOWS_CHECK] = sorted(users)[:SAMPLE]
     return failures

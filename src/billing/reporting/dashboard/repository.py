@@ -21,8 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from billing.db.statements import utc_day
-from billing.payments.models import FAILED, SUCCEEDED, Payment, Subscription
+from billing.payments.models import PaymentDayTotal, Subscription
 from billing.webhooks.models import WebhookEvent
 
 NEVER_STARTED = ("incomplete", "incomplete_expired")  # its first payment never succeeded
@@ -57,27 +56,18 @@ class PaymentGroup:
 
 
 async def payment_groups(session: AsyncSession, window: Window) -> list[PaymentGroup]:
-    """Payments recorded in the window, per UTC day, currency and outcome."""
-    day = utc_day(session, Payment.created_at)
-    taken_back = Payment.amount_refunded + Payment.amount_disputed
-    reversed_ = case((taken_back < Payment.amount, taken_back), else_=Payment.amount)
-    query = (
-        select(
-            day,
-            Payment.currency,
-            Payment.status,
-            func.count(),
-            func.sum(Payment.amount),
-            func.sum(reversed_),
-        )
-        .where(window.holds(Payment.created_at), Payment.status.in_((SUCCEEDED, FAILED)))
-        .group_by(day, Payment.currency, Payment.status)
-    )
-    rows = await session.execute(query)
-    return [
-        PaymentGroup(day, currency, status, count, int(amount), int(reversed_sum))
-        for day, currency, status, count, amount, reversed_sum in rows
-    ]
+    """Payments recorded in the window, per UTC day, currency and outcome (the totals the
+    payments' triggers keep, `payments.day_totals`)."""
+    day = PaymentDayTotal.day
+    query = select(
+        day,
+        PaymentDayTotal.currency,
+        PaymentDayTotal.status,
+        PaymentDayTotal.count,
+        PaymentDayTotal.amount,
+        PaymentDayTotal.reversed,
+    ).where(day >= window.start.date(), day < window.end.date(), PaymentDayTotal.count != 0)
+    return [PaymentGroup(*row) for row in await session.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)
