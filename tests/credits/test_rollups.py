@@ -17,6 +17,7 @@ from billing.credits.accounts import ADMIN_GRANT, PURCHASE, SPEND, TransactionKi
 from billing.credits.rollups.checks import DAYS_CHECK, WINDOWS_CHECK
 from billing.credits.rollups.jobs import DAY_TOTALS, WINDOWS, last_settled_day, roll_up
 from billing.credits.rollups.models import CreditDayTotal, CreditRollup, CreditSpendWindow
+from billing.credits.rollups.queries import PROMOTIONAL_NET, WALLETS_NET
 from billing.credits.service import post
 from billing.credits.transfers import Transfer
 from billing.credits.verify import verify_ledger
@@ -50,18 +51,32 @@ async def post_history(database: Database, clock: Clock) -> date:
 
 
 async def roll_up_as_of(database: Database, clock: Clock, days: int) -> None:
-    clock.offset = timedelta(days=days)
+    """The rollup job run `days` after the clock's present (the clock left as it was)."""
+    present = clock.offset
+    clock.offset = present + timedelta(days=days)
     try:
         await roll_up(database)
     finally:
-        clock.offset = timedelta(0)
+        clock.offset = present
+
+
+async def forget_rollups(database: Database) -> None:
+    async with database.sessions() as session, session.begin():
+        for model in (CreditRollup, CreditDayTotal, CreditSpendWindow):
+            await session.execute(delete(model))
 
 
 def expected_days(today: date, through: date) -> dict[tuple[date, str], int]:
+    """Per day: each kind's credits, and what wallets and promotional grants (user 2's
+    admin grant is the only one) gained less what they lost."""
     totals: Counter[tuple[date, str]] = Counter()
-    for days_ago, _, kind, amount in HISTORY:
+    for days_ago, user, kind, amount in HISTORY:
         if (day := today - timedelta(days=days_ago)) <= through:
+            moved = amount if kind.credits_wallet else -amount
             totals[day, kind.name] += amount
+            totals[day, WALLETS_NET] += moved
+            if user == 2:
+                totals[day, PROMOTIONAL_NET] += moved
     return dict(totals)
 
 
@@ -117,9 +132,7 @@ async def test_windows_slid_day_by_day_equal_windows_built_at_once(
         through = last_settled_day(utcnow() + timedelta(days=days))
         for size in WINDOWS:
             assert slid[size] == expected_window(today, through, size), (days, size)
-    async with database.sessions() as session, session.begin():
-        for model in (CreditRollup, CreditDayTotal, CreditSpendWindow):
-            await session.execute(delete(model))
+    await forget_rollups(database)
     await roll_up_as_of(database, clock, 3)
     assert (await stored(database))[2] == slid
     assert await failures(database) == {}

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from billing.core.times import Clock, utcnow
 from billing.credits.accounts import HOLD_CAPTURE, PURCHASE, SPEND
 from billing.credits.rollups.jobs import roll_up
+from billing.credits.rollups.queries import WALLETS_NET
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 from billing.reporting.dashboard.ledger import credit_totals, top_spenders
@@ -57,6 +58,7 @@ def expected(
     for day, user, kind, amount in posted:
         if first <= day <= last:
             kinds[kind] += amount
+            kinds[WALLETS_NET] += amount if kind == PURCHASE.name else -amount
             if kind in (SPEND.name, HOLD_CAPTURE.name):
                 spent[user] += amount
     top = sorted(spent.items(), key=lambda pair: (-pair[1], pair[0]))[:LIMIT]
@@ -103,7 +105,8 @@ async def test_a_rollup_built_today_leaves_today_to_the_ledger(database: Databas
     today = utcnow().date()
     async with database.sessions() as session:
         await read_without_transaction(session)
-        assert await credit_totals(session, days(today, today)) == {"purchase": 1000, "spend": 300}
+        totals = {"purchase": 1000, "spend": 300, WALLETS_NET: 700}
+        assert await credit_totals(session, days(today, today)) == totals
         assert await top_spenders(session, days(today - timedelta(days=29), today), 10) == [
             (201, 300)
         ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from billing.core.times import Clock, utcnow
+from billing.core.times import CLOCK, Clock, utcnow
 from billing.credits import grant_service, holds
 from billing.credits import service as credits
 from billing.credits.accounts import (
@@ -22,7 +22,8 @@ from billing.credits.grants import GrantTerms
 from billing.credits.jobs import expire_due
 from billing.credits.transfers import Transfer
 from billing.db.engine import Database
-from tests.conftest import Credentials
+from tests.conftest import Credentials, app_database
+from tests.credits.test_rollups import forget_rollups, roll_up_as_of
 from tests.reporting.dashboard.test_service import get_dashboard, post
 from tests.support.credits import CREDITS
 
@@ -44,9 +45,22 @@ async def grant(
 async def credits_until(
     client: httpx.AsyncClient, headers: dict[str, str], last: datetime
 ) -> dict[str, Any]:
-    body = await get_dashboard(client, headers, to=last.date().isoformat())
-    figures: dict[str, Any] = body["credits"]
-    return figures
+    """The credit figures of the range ending on `last`'s day: the same from the ledger's
+    rows alone and with every day up to tomorrow summarized (then forgotten again, as
+    later postings today would make those summaries wrong)."""
+
+    async def figures() -> dict[str, Any]:
+        body = await get_dashboard(client, headers, to=last.date().isoformat())
+        return dict(body["credits"])
+
+    from_rows = await figures()
+    database = app_database(client)
+    await roll_up_as_of(database, CLOCK, 2)
+    try:
+        assert await figures() == from_rows
+    finally:
+        await forget_rollups(database)
+    return from_rows
 
 
 async def test_the_liability_is_split_into_paid_and_promotional_credits(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,16 +22,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.accounts import EXPIRY, HOLD_CAPTURE, SPEND
+from billing.credits.accounts import EXPIRY, HOLD_CAPTURE, SPEND, SYSTEM_ACCOUNT_IDS
 from billing.credits.grants import PROMOTIONAL
-from billing.credits.models import CreditGrant, CreditGrantEntry, CreditTransaction
+from billing.credits.models import CreditEntry, CreditGrant, CreditGrantEntry, CreditTransaction
 from billing.credits.rollups.models import CreditRollup
 from billing.db.statements import utc_day
 
 # Credits used: spends and usage, and what captured holds took.
 SPENT_KINDS = (SPEND.name, HOLD_CAPTURE.name)
-# Beside the kinds in a day's totals: the credits of promotional grants that expired.
+# Beside the kinds in a day's totals: the credits of promotional grants that expired,
 PROMOTIONAL_EXPIRY = f"{EXPIRY.name}:promotional"
+# and what the day's transactions moved into wallets, `held` and promotional grants, less
+# what they moved out: summed up to an instant, what each held then.
+WALLETS_NET, HELD_NET, PROMOTIONAL_NET = "net:wallets", "net:held", "net:promotional"
+HELD_ACCOUNT_ID = SYSTEM_ACCOUNT_IDS["held"]
+
+
+class Span(Protocol):
+    """A run of time: its condition on a timestamp column."""
+
+    def holds(self, column: Any) -> ColumnElement[bool]: ...
 
 
 def midnight(day: date) -> datetime:
@@ -59,28 +69,42 @@ class Days:
         return [run for run in (before, after) if run.count]
 
 
-def kinds_by_day(session: AsyncSession, days: Days) -> CompoundSelect[date, str, int]:
-    """(day, kind, credits) of every kind moved on each of `days`, and (day,
+def kinds_by_day(session: AsyncSession, span: Span) -> CompoundSelect[date, str, int]:
+    """(day, kind, credits) of every kind moved on each day of `span`; (day,
     `PROMOTIONAL_EXPIRY`, credits) of the expiries that emptied promotional grants (the
-    grant entries say which grants each expiry took from)."""
+    grant entries say which grants each expiry took from); and (day, `*_NET`, credits)."""
     day = utc_day(session, CreditTransaction.created_at)
+    within = span.holds(CreditTransaction.created_at)
+    entries = CreditEntry.transaction_id == CreditTransaction.id
+    grant_entries = CreditGrantEntry.transaction_id == CreditTransaction.id
+    promotional = CreditGrant.source.in_(PROMOTIONAL)
+
+    def net(name: str, amount: Any, *where: ColumnElement[bool]) -> Select[date, str, int]:
+        return select(day, literal(name), func.sum(amount)).where(within, *where).group_by(day)
+
     by_kind = (
         select(day.label("day"), CreditTransaction.kind, func.sum(CreditTransaction.amount))
-        .where(days.holds(CreditTransaction.created_at))
+        .where(within)
         .group_by(day, CreditTransaction.kind)
     )
-    promotional = (
-        select(day, literal(PROMOTIONAL_EXPIRY), func.sum(-CreditGrantEntry.amount))
-        .join(CreditGrantEntry, CreditGrantEntry.transaction_id == CreditTransaction.id)
-        .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
-        .where(
-            days.holds(CreditTransaction.created_at),
-            CreditTransaction.kind == EXPIRY.name,
-            CreditGrant.source.in_(PROMOTIONAL),
-        )
-        .group_by(day)
+    in_grants = CreditTransaction.__table__.join(CreditGrantEntry, grant_entries).join(
+        CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id
     )
-    return union_all(by_kind, promotional)
+    in_entries = CreditTransaction.__table__.join(CreditEntry, entries)
+    expiry = CreditTransaction.kind == EXPIRY.name
+    return union_all(
+        by_kind,
+        net(PROMOTIONAL_EXPIRY, -CreditGrantEntry.amount, expiry, promotional).select_from(
+            in_grants
+        ),
+        net(WALLETS_NET, CreditEntry.amount, CreditEntry.balance_after.is_not(None)).select_from(
+            in_entries
+        ),
+        net(HELD_NET, CreditEntry.amount, CreditEntry.account_id == HELD_ACCOUNT_ID).select_from(
+            in_entries
+        ),
+        net(PROMOTIONAL_NET, CreditGrantEntry.amount, promotional).select_from(in_grants),
+    )
 
 
 def spent_by_user(add: Sequence[Days], subtract: Sequence[Days] = ()) -> Select[int, int]:

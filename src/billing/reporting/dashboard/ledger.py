@@ -12,16 +12,24 @@ days is summed exactly; of the others, whose credits are the window's, only the 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.rollups.jobs import DAY, DAY_TOTALS, WINDOWS, window_days, window_rollup
+from billing.credits.rollups.jobs import (
+    DAY,
+    DAY_TOTALS,
+    EPOCH,
+    WINDOWS,
+    window_days,
+    window_rollup,
+)
 from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
 from billing.credits.rollups.queries import (
     Days,
     kinds_by_day,
+    midnight,
     spent_by_user,
     summarized_through,
 )
@@ -51,6 +59,15 @@ async def credit_totals(session: AsyncSession, window: Window) -> dict[str, int]
     for live in wanted.minus(summed) if summed else [wanted]:
         for _, kind, amount in await session.execute(kinds_by_day(session, live)):
             totals[kind] += int(amount)
+    return dict(totals)
+
+
+async def totals_until(session: AsyncSession, moment: datetime) -> dict[str, int]:
+    """Credits per kind (and the `*_NET` sums) of every transaction before `moment`."""
+    today = midnight(moment.date())
+    totals = Counter(await credit_totals(session, Window(midnight(EPOCH), today)))
+    for _, kind, amount in await session.execute(kinds_by_day(session, Window(today, moment))):
+        totals[kind] += int(amount)
     return dict(totals)
 
 

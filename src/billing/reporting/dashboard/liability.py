@@ -1,40 +1,33 @@
 """The credit liability at an instant: what users could still spend, split by where the
 credits came from, and what active holds reserved for them.
 
-Wallet balances are exact as of any instant since the ledger began (the balances now, less
-every wallet entry since). Grants (migration 0011) say where credits came from and when
-they lapse, so they subtract what had lapsed by the instant (a grant past its
-`expires_at` is no liability, swept or not) and give the promotional part; the rest is
-paid. Reading `paid` as that remainder keeps it exact for instants before grants existed:
-the balances 0011 carried over opened `purchase` grants, paid ones.
+What wallets, `held` and promotional grants held at an instant is what every transaction
+before it moved into them less what it moved out: the ledger's closed-day net sums
+(`credits.rollups`) as far as they go, its rows after. Grants (migration 0011) say where
+credits came from and when they lapse, so the credits of grants past their `expires_at`
+at the instant are taken out (a lapsed grant is no liability, swept or not), and the
+promotional part is given apart; the rest is paid. Reading `paid` as that remainder keeps
+it exact for instants before grants existed: the balances 0011 carried over opened
+`purchase` grants, paid ones. Held credits left their grants for the `held` system
+account: still the users' credits, counted apart.
 
-A grant's `remaining` at a past instant is its `remaining` now less its grant entries of
-transactions created since, as the wallets' balances are. Held credits left their grants
-for the `held` system account: still the users' credits, counted apart.
+A lapsed grant's `remaining` at a past instant is its `remaining` now less its grant
+entries of transactions created since: the few grants past expiry that the sweep has not
+emptied yet, and those it emptied since the instant.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
 from billing.credits.grants import PROMOTIONAL
-from billing.credits.models import (
-    ACTIVE,
-    CreditAccount,
-    CreditEntry,
-    CreditGrant,
-    CreditGrantEntry,
-    CreditTransaction,
-)
-
-HELD_ACCOUNT_ID = SYSTEM_ACCOUNT_IDS["held"]
-LAPSED, PROMOTION, OTHER = "lapsed", "promotional", "other"
+from billing.credits.models import ACTIVE, CreditGrant, CreditGrantEntry, CreditTransaction
+from billing.credits.rollups.queries import HELD_NET, PROMOTIONAL_NET, WALLETS_NET
+from billing.reporting.dashboard.ledger import totals_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,81 +41,47 @@ class Liability:
         return self.paid + self.promotional + self.held
 
 
+@dataclass(frozen=True, slots=True)
+class Lapsed:
+    """What grants past their `expires_at` held: all of them, and the promotional ones."""
+
+    total: int = 0
+    promotional: int = 0
+
+
 async def liability_at(session: AsyncSession, moment: datetime) -> Liability:
-    """The liability at `moment`, which is not in the future (entries are read as of it)."""
-    in_wallets = await _wallets_at(session, moment)
-    remaining = await _grants_at(session, moment)
-    promotional = remaining.get(PROMOTION, 0)
+    """The liability at `moment`, which is not in the future."""
+    net = await totals_until(session, moment)
+    lapsed = await _lapsed_at(session, moment)
+    promotional = net.get(PROMOTIONAL_NET, 0) - lapsed.promotional
     return Liability(
-        paid=in_wallets - remaining.get(LAPSED, 0) - promotional,
+        paid=net.get(WALLETS_NET, 0) - lapsed.total - promotional,
         promotional=promotional,
-        held=await _held_at(session, moment),
+        held=net.get(HELD_NET, 0),
     )
 
 
-def _since(moment: datetime) -> ColumnElement[bool]:
-    return CreditTransaction.created_at >= moment
+def _lapsed(moment: datetime) -> ColumnElement[bool]:
+    return CreditGrant.expires_at.is_not(None) & (CreditGrant.expires_at <= moment)
 
 
-async def _less_since(session: AsyncSession, now: Select[Any], since: Select[Any]) -> int:
-    """`now` (a sum as it stands) less `since` (the same sum over transactions from `moment`)."""
-    total = await session.scalar(select(now.scalar_subquery() - since.scalar_subquery()))
-    return int(total or 0)
-
-
-def _sum(column: Any) -> Select[Any]:
-    return select(func.coalesce(func.sum(column), 0))
-
-
-async def _wallets_at(session: AsyncSession, moment: datetime) -> int:
-    """Credits in wallets at `moment` (wallet entries are those that record a balance)."""
-    now = _sum(CreditAccount.balance).where(CreditAccount.kind == "wallet")
-    since = (
-        _sum(CreditEntry.amount)
-        .join(CreditTransaction, CreditTransaction.id == CreditEntry.transaction_id)
-        .where(_since(moment), CreditEntry.balance_after.is_not(None))
-    )
-    return await _less_since(session, now, since)
-
-
-async def _held_at(session: AsyncSession, moment: datetime) -> int:
-    """What the `held` account held at `moment`: its entries' sum (it keeps no balance)."""
-    now = _sum(CreditEntry.amount).where(CreditEntry.account_id == HELD_ACCOUNT_ID)
-    since = (
-        _sum(CreditEntry.amount)
-        .join(CreditTransaction, CreditTransaction.id == CreditEntry.transaction_id)
-        .where(_since(moment), CreditEntry.account_id == HELD_ACCOUNT_ID)
-    )
-    return await _less_since(session, now, since)
-
-
-def _group(moment: datetime) -> ColumnElement[str]:
-    """Lapsed at `moment` whatever its source, else promotional, else other."""
-    lapsed = CreditGrant.expires_at.is_not(None) & (CreditGrant.expires_at <= moment)
-    return case(
-        (lapsed, literal(LAPSED)),
-        (CreditGrant.source.in_(PROMOTIONAL), literal(PROMOTION)),
-        else_=literal(OTHER),
-    )
-
-
-async def _grants_at(session: AsyncSession, moment: datetime) -> dict[str, int]:
-    """What grants held at `moment`, per `_group`; `other` is left out (not needed)."""
-    group = _group(moment)
-    wanted = group != OTHER
-    now = (
-        select(group, func.sum(CreditGrant.remaining))
-        .where(CreditGrant.status == ACTIVE, wanted)  # the others hold nothing now
-        .group_by(group)
+async def _lapsed_at(session: AsyncSession, moment: datetime) -> Lapsed:
+    promotional = CreditGrant.source.in_(PROMOTIONAL)
+    now = (  # the grants the expiry sweep has not emptied yet: its index finds them
+        select(promotional, func.sum(CreditGrant.remaining))
+        .where(CreditGrant.status == ACTIVE, _lapsed(moment))
+        .group_by(promotional)
     )
     since = (
-        select(group, func.sum(CreditGrantEntry.amount))
+        select(promotional, func.sum(CreditGrantEntry.amount))
         .join(CreditTransaction, CreditTransaction.id == CreditGrantEntry.transaction_id)
         .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
-        .where(_since(moment), wanted)
-        .group_by(group)
+        .where(CreditTransaction.created_at >= moment, _lapsed(moment))
+        .group_by(promotional)
     )
-    totals = {name: int(total) for name, total in await session.execute(now)}
-    for name, moved in await session.execute(since):
-        totals[name] = totals.get(name, 0) - int(moved)
-    return totals
+    held = {True: 0, False: 0}
+    for is_promotional, amount in await session.execute(now):
+        held[bool(is_promotional)] += int(amount)
+    for is_promotional, amount in await session.execute(since):
+        held[bool(is_promotional)] -= int(amount)
+    return Lapsed(total=held[True] + held[False], promotional=held[True])
