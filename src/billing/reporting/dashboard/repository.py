@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -83,17 +84,16 @@ class PlanGroup:
     recurring_at_end: int  # sum of unit_amount x quantity of those paying, per interval
 
 
-def _live_at(moment: datetime) -> ColumnElement[bool]:
-    return (Subscription.created_at < moment) & (
-        Subscription.ended_at.is_(None) | (Subscription.ended_at >= moment)
-    )
-
-
 async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
     """Subscriptions that started, per currency and billing interval: live when the window
-    opens and closes, started and ended within it, and what those paying at its close cost."""
+    opens and closes, started and ended within it, and what those paying at its close cost.
+
+    Only those live at some time in the window are read: each was live when it opened
+    unless it started within it, and is live when it closes unless it ended within it."""
+    new = Subscription.created_at >= window.start
+    ended = Subscription.ended_at < window.end
     paying = (
-        _live_at(window.end)
+        (Subscription.ended_at.is_(None) | (Subscription.ended_at >= window.end))
         & Subscription.status.not_in(NOT_PAYING)
         & Subscription.unit_amount.is_not(None)
     )
@@ -103,10 +103,9 @@ async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
             Subscription.currency,
             Subscription.interval,
             Subscription.interval_count,
-            _count(_live_at(window.start)),
-            _count(window.holds(Subscription.created_at)),
-            _count(window.holds(Subscription.ended_at)),
-            _count(_live_at(window.end)),
+            func.count(),
+            _count(new),
+            _count(ended),
             _count(paying),
             func.coalesce(func.sum(case((paying, per_interval), else_=0)), 0),
         )
@@ -118,8 +117,10 @@ async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
         .group_by(Subscription.currency, Subscription.interval, Subscription.interval_count)
     )
     return [
-        PlanGroup(currency, interval, count, at_start, new, ended, at_end, paying, int(amount))
-        for currency, interval, count, at_start, new, ended, at_end, paying, amount in (
+        PlanGroup(
+            currency, interval, count, total - new, new, ended, total - ended, paying, int(amount)
+        )
+        for currency, interval, count, total, new, ended, paying, amount in (
             await session.execute(query)
         )
     ]
@@ -150,9 +151,11 @@ async def lag_percentiles(
     lag = _lag_seconds(session)
     processed = (window.holds(WebhookEvent.received_at), WebhookEvent.processed_at.is_not(None))
     if _is_postgres(session):
-        aggregates = [func.percentile_cont(f).within_group(lag) for f in fractions]
-        row = (await session.execute(select(*aggregates).where(*processed))).one()
-        return [None if value is None else float(value) for value in row]
+        # All fractions from one sort of the lags (an aggregate per fraction sorts each).
+        wanted = postgresql.array(fractions, type_=Float)
+        percentiles = func.percentile_cont(wanted, type_=postgresql.ARRAY(Float))
+        found = await session.scalar(select(percentiles.within_group(lag)).where(*processed))
+        return [None for _ in fractions] if found is None else [float(v) for v in found]
     count = await session.scalar(select(func.count()).where(*processed)) or 0
     if count == 0:
         return [None for _ in fractions]
