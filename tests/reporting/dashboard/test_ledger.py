@@ -14,7 +14,7 @@ from billing.credits.rollups.jobs import roll_up
 from billing.credits.rollups.queries import WALLETS_NET
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
-from billing.reporting.dashboard.ledger import credit_totals, top_spenders
+from billing.reporting.dashboard.ledger import ledger_sums, top_spenders
 from billing.reporting.dashboard.repository import Window
 from tests.credits.test_rollups import roll_up_as_of
 from tests.reporting.dashboard.test_service import post
@@ -52,17 +52,26 @@ def days(first: date, last: date) -> Window:
 
 def expected(
     posted: list[tuple[date, int, str, int]], first: date, last: date
-) -> tuple[dict[str, int], list[tuple[int, int]]]:
+) -> tuple[dict[str, int], dict[str, int], list[tuple[int, int]]]:
+    """The range's credits per kind, those of every day up to its last, its top spenders."""
     kinds: Counter[str] = Counter()
+    before: Counter[str] = Counter()
     spent: Counter[int] = Counter()
     for day, user, kind, amount in posted:
-        if first <= day <= last:
-            kinds[kind] += amount
-            kinds[WALLETS_NET] += amount if kind == PURCHASE.name else -amount
+        if day > last:
+            continue
+        moved = amount if kind == PURCHASE.name else -amount
+        before.update({kind: amount, WALLETS_NET: moved})
+        if first <= day:
+            kinds.update({kind: amount, WALLETS_NET: moved})
             if kind in (SPEND.name, HOLD_CAPTURE.name):
                 spent[user] += amount
     top = sorted(spent.items(), key=lambda pair: (-pair[1], pair[0]))[:LIMIT]
-    return dict(kinds), top
+    return nonzero(kinds), nonzero(before), top
+
+
+def nonzero(totals: Counter[str]) -> dict[str, int]:
+    return {kind: amount for kind, amount in totals.items() if amount}
 
 
 def ranges(today: date) -> list[tuple[date, date]]:
@@ -83,8 +92,9 @@ async def assert_the_ledgers(database: Database, posted: list[tuple[date, int, s
     async with database.sessions() as session:
         await read_without_transaction(session)
         for first, last in ranges(utcnow().date()):
-            kinds, top = expected(posted, first, last)
-            assert await credit_totals(session, days(first, last)) == kinds, (first, last)
+            kinds, before, top = expected(posted, first, last)
+            sums = await ledger_sums(session, days(first, last), last + timedelta(days=1))
+            assert (sums.in_window, sums.before) == (kinds, before), (first, last)
             assert await top_spenders(session, days(first, last), LIMIT) == top, (first, last)
 
 
@@ -106,7 +116,8 @@ async def test_a_rollup_built_today_leaves_today_to_the_ledger(database: Databas
     async with database.sessions() as session:
         await read_without_transaction(session)
         totals = {"purchase": 1000, "spend": 300, WALLETS_NET: 700}
-        assert await credit_totals(session, days(today, today)) == totals
+        sums = await ledger_sums(session, days(today, today), today + timedelta(days=1))
+        assert sums.in_window == sums.before == totals
         assert await top_spenders(session, days(today - timedelta(days=29), today), 10) == [
             (201, 300)
         ]

@@ -12,9 +12,10 @@ days is summed exactly; of the others, whose credits are the window's, only the 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import exists, func, select, union_all
+from sqlalchemy import case, exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.rollups.jobs import (
@@ -29,7 +30,6 @@ from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
 from billing.credits.rollups.queries import (
     Days,
     kinds_by_day,
-    midnight,
     spent_by_user,
     summarized_through,
 )
@@ -43,32 +43,46 @@ def _days(window: Window) -> Days:
     return Days(window.start.date(), window.end.date())
 
 
-async def credit_totals(session: AsyncSession, window: Window) -> dict[str, int]:
-    """Credits per kind (and `PROMOTIONAL_EXPIRY`) in `window`."""
-    wanted, totals = _days(window), Counter[str]()
+@dataclass(frozen=True, slots=True)
+class LedgerSums:
+    """Credits per kind (and `PROMOTIONAL_EXPIRY`, and the `*_NET` sums): those moved on
+    the window's days, and those moved on every day before `until`."""
+
+    in_window: dict[str, int]
+    before: dict[str, int]
+
+
+async def ledger_sums(session: AsyncSession, window: Window, until: date) -> LedgerSums:
+    """Both sums from one read of the summaries and one of the rows after them."""
+    wanted, inside, before = _days(window), Counter[str](), Counter[str]()
     through = (await summarized_through(session)).get(DAY_TOTALS)
-    summed = Days(wanted.first, min(wanted.end, through + DAY)) if through else None
-    if summed and summed.count:
-        day = CreditDayTotal.day
+    if through is not None:
+        day, amount = CreditDayTotal.day, CreditDayTotal.amount
+        in_window = (day >= wanted.first) & (day < wanted.end)
         query = (
-            select(CreditDayTotal.kind, func.sum(CreditDayTotal.amount))
-            .where(day >= summed.first, day < summed.end)
+            select(
+                CreditDayTotal.kind,
+                func.sum(case((in_window, amount), else_=0)),
+                func.sum(case((day < until, amount), else_=0)),
+            )
+            .where(day <= through)
             .group_by(CreditDayTotal.kind)
         )
-        totals.update({kind: int(amount) for kind, amount in await session.execute(query)})
-    for live in wanted.minus(summed) if summed else [wanted]:
-        for _, kind, amount in await session.execute(kinds_by_day(session, live)):
-            totals[kind] += int(amount)
-    return dict(totals)
+        for kind, in_range, earlier in await session.execute(query):
+            inside[kind], before[kind] = int(in_range), int(earlier)
+    live = Days(through + DAY if through else EPOCH, max(wanted.end, until))
+    if live.count:
+        for day_of, kind, moved in await session.execute(kinds_by_day(session, live)):
+            if wanted.first <= day_of < wanted.end:
+                inside[kind] += int(moved)
+            if day_of < until:
+                before[kind] += int(moved)
+    return LedgerSums(_nonzero(inside), _nonzero(before))
 
 
-async def totals_until(session: AsyncSession, moment: datetime) -> dict[str, int]:
-    """Credits per kind (and the `*_NET` sums) of every transaction before `moment`."""
-    today = midnight(moment.date())
-    totals = Counter(await credit_totals(session, Window(midnight(EPOCH), today)))
-    for _, kind, amount in await session.execute(kinds_by_day(session, Window(today, moment))):
-        totals[kind] += int(amount)
-    return dict(totals)
+def _nonzero(totals: Counter[str]) -> dict[str, int]:
+    """What summaries of other days gave as 0 is left out, as the ledger's rows would."""
+    return {kind: amount for kind, amount in totals.items() if amount}
 
 
 def _nearest_window(wanted: Days, through: dict[str, date]) -> tuple[int, Days] | None:

@@ -18,6 +18,7 @@ emptied yet, and those it emptied since the instant.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.credits.grants import PROMOTIONAL
 from billing.credits.models import ACTIVE, CreditGrant, CreditGrantEntry, CreditTransaction
 from billing.credits.rollups.queries import HELD_NET, PROMOTIONAL_NET, WALLETS_NET
-from billing.reporting.dashboard.ledger import totals_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +49,11 @@ class Lapsed:
     promotional: int = 0
 
 
-async def liability_at(session: AsyncSession, moment: datetime) -> Liability:
-    """The liability at `moment`, which is not in the future."""
-    net = await totals_until(session, moment)
+async def liability_at(
+    session: AsyncSession, net: Mapping[str, int], moment: datetime
+) -> Liability:
+    """The liability at `moment`, which is not in the future, from `net`: the ledger's
+    sums of every transaction before it (`ledger.LedgerSums.before`)."""
     lapsed = await _lapsed_at(session, moment)
     promotional = net.get(PROMOTIONAL_NET, 0) - lapsed.promotional
     return Liability(

@@ -32,7 +32,7 @@ from billing.credits.rollups.queries import PROMOTIONAL_EXPIRY, SPENT_KINDS
 from billing.db.engine import Database
 from billing.payments.models import FAILED, SUCCEEDED
 from billing.reporting.dashboard import repository as queries
-from billing.reporting.dashboard.ledger import credit_totals, top_spenders
+from billing.reporting.dashboard.ledger import ledger_sums, top_spenders
 from billing.reporting.dashboard.liability import Liability, liability_at
 from billing.reporting.dashboard.repository import (
     PaymentGroup,
@@ -219,9 +219,13 @@ def webhooks(counts: dict[str, int], lags: list[float | None]) -> Webhooks:
 async def dashboard(database: Database, days: DateRange) -> Dashboard:
     span, now = window(days), utcnow()
 
+    # The liability at the range's end, or now if that is still to come: from every day
+    # up to the range's last, or up to today (nothing is stamped after now).
+    moment, until = min(span.end, now), min(days.to, now.date()) + timedelta(days=1)
+
     async def ledger(session: AsyncSession) -> tuple[dict[str, int], Liability]:
-        totals = await credit_totals(session, span)
-        return totals, await liability_at(session, min(span.end, now))
+        sums = await ledger_sums(session, span, until)
+        return sums.in_window, await liability_at(session, sums.before, moment)
 
     async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
         return await top_spenders(session, span, TOP_USERS)
