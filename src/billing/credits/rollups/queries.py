@@ -91,6 +91,12 @@ def kinds_by_day(session: AsyncSession, span: Span) -> CompoundSelect[date, str,
         CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id
     )
     in_entries = CreditTransaction.__table__.join(CreditEntry, entries)
+    promotional_moved = (
+        select(func.sum(CreditGrantEntry.amount))
+        .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
+        .where(grant_entries, promotional)
+        .scalar_subquery()
+    )
     expiry = CreditTransaction.kind == EXPIRY.name
     return union_all(
         by_kind,
@@ -103,7 +109,8 @@ def kinds_by_day(session: AsyncSession, span: Span) -> CompoundSelect[date, str,
         net(HELD_NET, CreditEntry.amount, CreditEntry.account_id == HELD_ACCOUNT_ID).select_from(
             in_entries
         ),
-        net(PROMOTIONAL_NET, CreditGrantEntry.amount, promotional).select_from(in_grants),
+        # Looked up per transaction: joined, the planner would hash every grant entry.
+        net(PROMOTIONAL_NET, promotional_moved).having(func.sum(promotional_moved).is_not(None)),
     )
 
 

@@ -25,8 +25,10 @@ from billing.db.statements import read_without_transaction
 
 Reader = Callable[[AsyncSession], Awaitable[Any]]
 
-# Aggregates over a year of rows hash and sort in memory rather than spill to disk.
-REPORT_WORK_MEM = "64MB"
+# Aggregates over a year of rows hash and sort in memory rather than spill to disk; and
+# no reader asks for parallel workers: the readers already run in parallel, and a query's
+# workers would only compete with the other readers for the same cores.
+REPORT_SETTINGS = {"work_mem": "64MB", "max_parallel_workers_per_gather": "0"}
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 READ_ONLY = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 _one_at_a_time: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
@@ -70,4 +72,7 @@ async def _begin(session: AsyncSession, snapshot: str | None) -> None:
             raise ValueError(f"unexpected snapshot id {snapshot!r}")
         # SET takes no bind parameters; the id is PostgreSQL's own, checked above.
         await session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-    await session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    settings = ", ".join(
+        f"set_config('{name}', '{value}', true)" for name, value in REPORT_SETTINGS.items()
+    )
+    await session.execute(text(f"SELECT {settings}"))  # SET LOCAL, in one round trip
