@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
 from billing.core.config import Settings
+from billing.core.foreground import FOREGROUND
 from billing.credits.accounts import PURCHASE
 from billing.credits.service import post_within
 from billing.credits.transfers import Transfer
@@ -183,3 +184,23 @@ async def test_serve_on_sqlite_processes_a_delivered_event_in_process(
             assert await credits_by_user(database) == {}
     finally:
         await database.dispose()
+
+
+async def test_the_loop_waits_for_a_pause_in_requests_in_its_process(
+    database: Database,
+) -> None:
+    """In `billing serve` the worker shares the process with requests: it starts no batch
+    while one is in flight (up to `YIELD_SECONDS`), then catches up."""
+    await file_events(database, FILING, [stripe_event("test.grant") for _ in range(2)])
+    FOREGROUND.enter()  # a request in flight
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(database, {"test.grant": grant}, stop, poll_interval=0.02))
+    try:
+        for _ in range(5):  # the loop gets every chance to run, and takes nothing
+            await asyncio.sleep(0.02)
+        assert await count_done(database) == 0
+    finally:
+        FOREGROUND.leave()
+    await wait_until(lambda: _done(database, 2), seconds=10)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)

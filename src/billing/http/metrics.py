@@ -23,6 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from billing.core.config import Settings
 from billing.core.errors import Forbidden, Unauthenticated
+from billing.core.foreground import FOREGROUND
 from billing.db.engine import Database
 from billing.http.middleware import HttpMiddleware
 from billing.obs.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOK_OVERDUE, series
@@ -40,11 +41,13 @@ def _route_template(scope: Scope) -> str:
 
 
 class MetricsMiddleware(HttpMiddleware):
-    """Counts and times every HTTP request by method, route template and status."""
+    """Counts and times every HTTP request by method, route template and status, and
+    keeps `FOREGROUND`'s count of requests in flight."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = 500
+        FOREGROUND.enter()  # the in-process worker waits for a pause in requests
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -55,6 +58,7 @@ class MetricsMiddleware(HttpMiddleware):
         try:
             await self.app(scope, receive, send_with_status)
         finally:
+            FOREGROUND.leave()
             route = _route_template(scope)
             method = scope["method"] if scope["method"] in HTTP_METHODS else "OTHER"
             seconds = time.perf_counter() - start

@@ -22,8 +22,9 @@ import structlog
 from sqlalchemy import make_url
 
 from billing.core.config import Settings
+from billing.core.foreground import FOREGROUND
 from billing.db.engine import Database
-from billing.db.sqlite import background
+from billing.db.sqlite import YIELD_SECONDS, background
 from billing.obs.alerts import drain_alerts
 from billing.webhooks.handlers import registry
 from billing.webhooks.handlers.context import HandlerContext
@@ -62,6 +63,7 @@ async def run(
     batch = BATCH.get(database.dialect, 1)
     background.set(True)  # this task's writes let requests' go first (SQLite)
     while not stop.is_set():
+        await FOREGROUND.pause(YIELD_SECONDS)  # requests in flight in this process first
         try:
             busy = (busy or await has_due(database)) and bool(
                 await process_batch(database, handlers, batch, stop)
