@@ -6,9 +6,10 @@ order, so every wallet entry records its running balance and the wallets hold th
 20k subscriptions on monthly, quarterly, yearly and weekly plans with one invoice payment
 per billing period (some failed, refunded or disputed), and one inbox event per payment.
 Each wallet's balance is one grant carried over from before grants existed, as migration
-0011 carries balances. The payments' day totals are summed (the load bypassed their
-triggers) and the worker's `ledger_rollups` job summarizes the settled days (timed), then
-`billing verify-ledger` proves the ledger's invariants and the rollups. Then `billing
+0011 carries balances. The sums the payments' and subscriptions' triggers keep are summed
+(the load bypassed the triggers) and the worker's `ledger_rollups` job summarizes the
+settled days (timed), then `billing verify-ledger` proves the ledger's invariants and the
+rollups. Then `billing
 serve` answers GET /api/financial/admin/dashboard for the last 30 and the last 365 days:
 the first call's latency (a new process compiles the dashboard's statements on it), then
 p50/p95 over the 20 sequential calls after it, and the machine's load average: a shared
@@ -57,6 +58,7 @@ from billing.credits.rollups.jobs import roll_up
 from billing.db.engine import Database
 from billing.migrations import upgrade
 from billing.payments.day_totals import rebuild as rebuild_payment_totals
+from billing.payments.plan_totals import rebuild as rebuild_plan_totals
 
 NOW = datetime.now(UTC)
 SPAN = timedelta(days=730)
@@ -379,24 +381,26 @@ def verify(database: str) -> str:
 
 
 def build_rollups(database: str) -> float:
-    """The payments' day totals, then the worker's `ledger_rollups` job run once over the
-    seeded ledger; the seconds both took."""
+    """The sums the payments' and subscriptions' triggers keep, then the worker's
+    `ledger_rollups` job run once over the seeded ledger; the seconds they took."""
 
     async def run() -> None:
         settings = Settings(_env_file=None, BILLING_ENV="development")
         built = Database(settings.model_copy(update={"DATABASE_URL": async_url(database)}))
         try:
             # The seed's COPY ran with triggers off, as a restore does (which would carry
-            # the payments' day totals over): they are summed once from the payments.
+            # the sums they keep over): they are summed once from the rows.
             async with built.sessions() as session, session.begin():
                 await rebuild_payment_totals(session)
+                await rebuild_plan_totals(session)
             await roll_up(built)
         finally:
             await built.dispose()
 
     started = time.monotonic()
     asyncio.run(run())
-    tables = "credit_day_totals, credit_spend_windows, credit_rollups, payment_day_totals"
+    tables = "credit_day_totals, credit_spend_windows, credit_rollups, payment_day_totals,"
+    tables += " subscription_plan_totals"
     psql(database, f"VACUUM ANALYZE {tables}")
     seconds = time.monotonic() - started
     say(f"ledger rollups built in {seconds:.1f} s")

@@ -23,6 +23,7 @@ from billing.payments.models import (
     PaymentDayTotal,
     StripeCustomer,
     Subscription,
+    SubscriptionPlanTotal,
 )
 from billing.webhooks.models import WebhookEvent
 
@@ -52,6 +53,7 @@ __all__ = [
     "Product",
     "StripeCustomer",
     "Subscription",
+    "SubscriptionPlanTotal",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -21,6 +21,10 @@ SUCCEEDED: Final[PaymentStatus] = "succeeded"
 FAILED: Final[PaymentStatus] = "failed"
 # Subscription statuses that are final: nothing revives them.
 SUBSCRIPTION_ENDED: Final = ("canceled", "incomplete_expired")
+# Its first payment never succeeded: never counted as started.
+NEVER_STARTED: Final = ("incomplete", "incomplete_expired")
+# Live, but not being paid for.
+NOT_PAYING: Final = ("trialing", "paused", "unpaid")
 
 
 class StripeCustomer(Base):
@@ -63,6 +67,11 @@ class Subscription(Base):
     """
 
     __tablename__ = "subscriptions"
+    # The dashboard's subscriptions that started or ended in a range.
+    __table_args__ = (
+        Index("ix_subscriptions_created_at", "created_at"),
+        Index("ix_subscriptions_ended_at", "ended_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -184,3 +193,23 @@ class PaymentDayTotal(Base):
     count: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(BigInteger)
     reversed: Mapped[int] = mapped_column(BigInteger)
+
+
+# A plan group's key as `subscription_plan_totals` stores it: no NULL in a primary key.
+NO_CURRENCY, NO_INTERVAL, NO_INTERVAL_COUNT = "", "", 0
+
+
+class SubscriptionPlanTotal(Base):
+    """The subscriptions live now (started, not ended) on one currency and billing
+    interval: how many, how many of those are paid for, and what those cost per interval
+    (unit amount x quantity). Kept by database triggers on `subscriptions` in the writing
+    transaction (migration 0024); checked against them by `billing verify-ledger`."""
+
+    __tablename__ = "subscription_plan_totals"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(16), primary_key=True)
+    interval_count: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    live: Mapped[int] = mapped_column(BigInteger)
+    paying: Mapped[int] = mapped_column(BigInteger)
+    recurring: Mapped[int] = mapped_column(BigInteger)

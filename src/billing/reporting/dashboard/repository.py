@@ -22,11 +22,15 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from billing.payments.models import PaymentDayTotal, Subscription
+from billing.payments.models import (
+    NEVER_STARTED,
+    NOT_PAYING,
+    PaymentDayTotal,
+    Subscription,
+    SubscriptionPlanTotal,
+)
+from billing.payments.plan_totals import plan_key
 from billing.webhooks.models import WebhookEvent
-
-NEVER_STARTED = ("incomplete", "incomplete_expired")  # its first payment never succeeded
-NOT_PAYING = ("trialing", "paused", "unpaid")  # live, but not being paid for
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,71 @@ class PlanGroup:
     recurring_at_end: int  # sum of unit_amount x quantity of those paying, per interval
 
 
-async def plan_groups(session: AsyncSession, window: Window) -> list[PlanGroup]:
+async def plan_groups(session: AsyncSession, window: Window, now: datetime) -> list[PlanGroup]:
+    """Subscriptions that started, per currency and billing interval: live when the window
+    opens and closes, started and ended within it, and what those paying at its close cost.
+
+    For a window still open now, those live at its close are those live now, whose sums
+    the subscriptions' triggers keep (`payments.plan_totals`); only those that started or
+    ended within it are read. Otherwise (or when some subscription is dated after the
+    window, as a test clock's may be) they are summed from the rows."""
+    if window.end <= now or await _dated_from(session, window.end):
+        return await _plan_groups_from_rows(session, window)
+    totals = SubscriptionPlanTotal
+    live = {
+        (row.currency, row.interval, row.interval_count): row
+        for row in await session.scalars(select(totals))
+    }
+    started = await _plan_counts(session, window.holds(Subscription.created_at))
+    ended = await _plan_counts(session, window.holds(Subscription.ended_at))
+    groups = []
+    for key in sorted({*live, *started, *ended}):
+        now_live = live.get(key)
+        at_end = now_live.live if now_live else 0
+        new, gone = started.get(key, 0), ended.get(key, 0)
+        if at_end + gone == 0:
+            continue  # no subscription of this plan was live in the window
+        paying, recurring = (now_live.paying, now_live.recurring) if now_live else (0, 0)
+        currency, interval, count = key
+        groups.append(
+            PlanGroup(
+                currency or None,
+                interval or None,
+                count or None,
+                at_end + gone - new,
+                new,
+                gone,
+                at_end,
+                paying,
+                recurring,
+            )
+        )
+    return groups
+
+
+async def _dated_from(session: AsyncSession, moment: datetime) -> bool:
+    """Whether a subscription started or ended at `moment` or after."""
+    later = select(Subscription.id).where(
+        (Subscription.created_at >= moment) | (Subscription.ended_at >= moment)
+    )
+    return bool(await session.scalar(select(later.exists())))
+
+
+async def _plan_counts(
+    session: AsyncSession, condition: ColumnElement[bool]
+) -> dict[tuple[str, str, int], int]:
+    """Subscriptions that started once (not `NEVER_STARTED`) meeting `condition`, per plan."""
+    key = plan_key()
+    query = (
+        select(*key, func.count())
+        .where(condition, Subscription.status.not_in(NEVER_STARTED))
+        .group_by(*key)
+    )
+    rows = await session.execute(query)
+    return {(row[0], row[1], row[2]): int(row[3]) for row in rows}
+
+
+async def _plan_groups_from_rows(session: AsyncSession, window: Window) -> list[PlanGroup]:
     """Subscriptions that started, per currency and billing interval: live when the window
     opens and closes, started and ended within it, and what those paying at its close cost.
 

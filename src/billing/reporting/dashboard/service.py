@@ -231,7 +231,9 @@ async def dashboard(database: Database, days: DateRange) -> Dashboard:
         return await top_spenders(session, span, TOP_USERS)
 
     async def billing(session: AsyncSession) -> tuple[list[PaymentGroup], list[PlanGroup]]:
-        return await queries.payment_groups(session, span), await queries.plan_groups(session, span)
+        return await queries.payment_groups(session, span), await queries.plan_groups(
+            session, span, now
+        )
 
     async def inbox(session: AsyncSession) -> dict[str, int]:
         return await queries.inbox_counts(session, span)

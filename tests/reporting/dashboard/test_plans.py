@@ -1,0 +1,123 @@
+"""Plan groups of a range still open now come from the live subscriptions' sums that the
+triggers of migration 0024 keep, plus those that started or ended in the range: the same
+groups as summing the rows, whatever the subscriptions (hypothesis), on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from billing.core.config import Settings
+from billing.core.times import utcnow
+from billing.db.engine import Database
+from billing.payments.models import Subscription
+from billing.payments.plan_totals import failures
+from billing.reporting.dashboard.repository import (
+    PlanGroup,
+    Window,
+    _plan_groups_from_rows,
+    plan_groups,
+)
+from tests.reporting.dashboard.test_service import subscription
+
+STATUSES = ["active", "trialing", "past_due", "canceled", "incomplete", "incomplete_expired"]
+PLANS: list[tuple[Any, ...]] = [
+    ("usd", 1000, "month", 1),
+    ("usd", None, "month", 1),
+    ("eur", 24000, "month", 3),
+    ("gbp", 500, "week", 1),
+    (None, None, None, None),
+]
+SUBSCRIPTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(STATUSES),
+        st.sampled_from(PLANS),
+        st.integers(1, 3),  # quantity
+        st.integers(0, 400),  # started, days ago
+        st.one_of(st.none(), st.integers(0, 400)),  # ended, days after it started
+        st.sampled_from(["keep", "end", "pause", "more", "delete"]),  # then
+    ),
+    max_size=12,
+)
+LENGTHS = (1, 7, 30, 365)
+
+
+async def write(database: Database, rows: list[tuple[Any, ...]]) -> None:
+    now = utcnow()
+    async with database.sessions() as session, session.begin():
+        added = []
+        for status, plan, quantity, started, lasted, _ in rows:
+            created = now - timedelta(days=started, minutes=1)
+            ended = None if lasted is None else min(now, created + timedelta(days=lasted))
+            added.append(subscription(created, status, ended, plan, quantity))
+        session.add_all(added)
+        await session.flush()
+        for row, (*_, then) in zip(added, rows, strict=True):
+            if then == "end" and row.ended_at is None:
+                row.ended_at = now - timedelta(minutes=1)
+            elif then == "pause":
+                row.status = "paused"
+            elif then == "more":
+                row.quantity += 1
+            elif then == "delete":
+                await session.delete(row)
+
+
+def open_windows(now: datetime) -> list[Window]:
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), UTC)
+    return [Window(tomorrow - timedelta(days=days), tomorrow) for days in LENGTHS]
+
+
+def ordered(groups: list[PlanGroup]) -> list[PlanGroup]:
+    return sorted(groups, key=lambda g: (g.currency or "", g.interval or "", g.interval_count or 0))
+
+
+async def compare(database: Database) -> None:
+    now = utcnow()
+    async with database.sessions() as session:
+        for window in open_windows(now):
+            kept = ordered(await plan_groups(session, window, now))
+            assert kept == ordered(await _plan_groups_from_rows(session, window)), window
+    async with database.sessions() as session, session.begin():
+        assert await failures(session) == {}
+
+
+def test_open_ranges_read_the_kept_sums_and_agree_with_the_rows(settings: Settings) -> None:
+    runner = asyncio.Runner()
+    database = Database(settings)
+
+    @given(rows=SUBSCRIPTIONS)
+    @hypothesis_settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def any_subscriptions(rows: list[tuple[Any, ...]]) -> None:
+        runner.run(write(database, rows))
+        runner.run(compare(database))
+
+    try:
+        any_subscriptions()
+    finally:
+        runner.run(database.dispose())
+        runner.close()
+
+
+async def test_a_subscription_dated_after_the_range_sends_it_to_the_rows(
+    database: Database,
+) -> None:
+    """A test clock's subscription may end after now: live at a close still to come."""
+    now = utcnow()
+    async with database.sessions() as session, session.begin():
+        session.add(subscription(now - timedelta(days=3), "canceled", now + timedelta(days=9)))
+    window = open_windows(now)[2]
+    async with database.sessions() as session:
+        groups = await plan_groups(session, window, now)
+        assert [(g.live_at_end, g.ended) for g in groups] == [(1, 0)]
+        assert (await session.scalars(select(Subscription.ended_at))).one() is not None
