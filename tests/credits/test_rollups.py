@@ -176,3 +176,19 @@ async def test_verify_names_a_day_or_a_window_that_disagrees(
     async with database.engine.begin() as connection:
         await connection.execute(text("DELETE FROM credit_rollups"))
     assert await failures(database) == {}  # nothing summarized: nothing to disagree
+
+
+async def test_rollups_whose_progress_was_deleted_are_built_again(
+    database: Database, clock: Clock
+) -> None:
+    """docs/ledger.md: deleting `credit_rollups`' rows makes the job build them afresh."""
+    today = await post_history(database, clock)
+    await roll_up(database)
+    async with database.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM credit_rollups"))
+    await roll_up(database)
+    through = last_settled_day(utcnow())
+    rollups, days, windows = await stored(database)
+    assert set(rollups.values()) == {through}
+    assert days == expected_days(today, through)
+    assert windows[365] == expected_window(today, through, 365)

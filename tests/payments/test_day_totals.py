@@ -5,14 +5,11 @@ disagree with its payments."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
@@ -21,6 +18,7 @@ from billing.db.engine import Database
 from billing.payments.day_totals import CHECK, failures, rebuild
 from billing.payments.models import Payment, PaymentDayTotal
 from tests.reporting.dashboard.test_service import payment
+from tests.support.examples import run_examples
 
 START = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)  # near midnight: hours move the UTC day
 Op = tuple[str, int, int]
@@ -90,27 +88,15 @@ async def check(database: Database) -> dict[str, list[int]]:
         return await failures(session)
 
 
+async def writes_in_any_order(database: Database, ops: list[Op]) -> None:
+    await apply(database, ops)
+    kept, expected = await stored_and_expected(database)
+    assert kept == expected
+    assert await check(database) == {}
+
+
 def test_day_totals_follow_every_write(settings: Settings) -> None:
-    runner = asyncio.Runner()
-    database = Database(settings)
-
-    @given(ops=OPS)
-    @hypothesis_settings(
-        max_examples=30,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-    def writes_in_any_order(ops: list[Op]) -> None:
-        runner.run(apply(database, ops))
-        kept, expected = runner.run(stored_and_expected(database))
-        assert kept == expected
-        assert runner.run(check(database)) == {}
-
-    try:
-        writes_in_any_order()
-    finally:
-        runner.run(database.dispose())
-        runner.close()
+    run_examples(settings, OPS, writes_in_any_order, examples=30)
 
 
 async def test_verify_names_a_day_that_disagrees_and_a_rebuild_mends_it(

@@ -20,7 +20,7 @@ class Foreground:
 
     def __init__(self) -> None:
         self._count = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: set[asyncio.Future[None]] = set()
 
     def enter(self) -> None:
         self._count += 1
@@ -31,16 +31,18 @@ class Foreground:
             for waiter in self._waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-            self._waiters.clear()
 
     async def pause(self, seconds: float) -> None:
         """Return once no request is in flight, or after `seconds` whatever."""
         if not self._count:
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter, seconds)
+        self._waiters.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, seconds)
+        finally:
+            self._waiters.discard(waiter)
 
 
 FOREGROUND = Foreground()

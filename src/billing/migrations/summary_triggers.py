@@ -36,8 +36,10 @@ class Summary:
             f" ON CONFLICT ({conflict}) DO UPDATE SET {add}"
         )
 
-    def _changed(self) -> str:
-        return " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in self.changed)
+    def _changed(self, dialect: str) -> str:
+        # SQLite's null-safe comparison is `IS NOT` (`IS DISTINCT FROM` only from 3.39).
+        differs = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+        return " OR ".join(f'OLD."{c}" {differs} NEW."{c}"' for c in self.changed)
 
     def triggers(self, dialect: str) -> list[str]:
         old, new = self._move("OLD", -1), self._move("NEW", 1)
@@ -48,7 +50,7 @@ class Summary:
                 f"CREATE TRIGGER {self.name}_deleted AFTER DELETE ON {self.source}"
                 f" BEGIN {old}; END",
                 f"CREATE TRIGGER {self.name}_changed AFTER UPDATE ON {self.source}"
-                f" WHEN {self._changed()} BEGIN {old}; {new}; END",
+                f" WHEN {self._changed(dialect)} BEGIN {old}; {new}; END",
             ]
         return [
             f"""
@@ -62,7 +64,7 @@ class Summary:
             f"CREATE TRIGGER {self.name}_written AFTER INSERT OR DELETE ON {self.source}"
             f" FOR EACH ROW EXECUTE FUNCTION {self.name}_move()",
             f"CREATE TRIGGER {self.name}_changed AFTER UPDATE ON {self.source}"
-            f" FOR EACH ROW WHEN ({self._changed()}) EXECUTE FUNCTION {self.name}_move()",
+            f" FOR EACH ROW WHEN ({self._changed(dialect)}) EXECUTE FUNCTION {self.name}_move()",
         ]
 
     def fill(self) -> str:

@@ -62,8 +62,11 @@ async def run(
     busy = False
     batch = BATCH.get(database.dialect, 1)
     background.set(True)  # this task's writes let requests' go first (SQLite)
+    # On SQLite requests and the worker share one process's core and write turn.
+    shares_the_core = database.dialect == "sqlite"
     while not stop.is_set():
-        await FOREGROUND.pause(YIELD_SECONDS)  # requests in flight in this process first
+        if shares_the_core:
+            await FOREGROUND.pause(YIELD_SECONDS)  # requests in flight first
         try:
             busy = (busy or await has_due(database)) and bool(
                 await process_batch(database, handlers, batch, stop)

@@ -8,12 +8,16 @@ import random
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from billing.core.times import Clock, utcnow
 from billing.credits.accounts import HOLD_CAPTURE, PURCHASE, SPEND
 from billing.credits.rollups.jobs import roll_up
 from billing.credits.rollups.queries import WALLETS_NET
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
+from billing.reporting.dashboard import ledger
 from billing.reporting.dashboard.ledger import ledger_sums, top_spenders
 from billing.reporting.dashboard.repository import Window
 from tests.credits.test_rollups import roll_up_as_of
@@ -121,3 +125,31 @@ async def test_a_rollup_built_today_leaves_today_to_the_ledger(database: Databas
         assert await top_spenders(session, days(today - timedelta(days=29), today), 10) == [
             (201, 300)
         ]
+
+
+async def test_a_window_slid_while_top_spenders_read_it_sends_them_to_the_ledger(
+    database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's readers run outside a transaction: the job may commit a slide between
+    reading a window's last day and its rows. The answer must still be the ledger's."""
+    posted = await post_spends(database, clock)
+    await roll_up_as_of(database, clock, -3)
+    read_through = ledger.summarized_through
+    slid = False
+
+    async def then_the_job_runs(session: AsyncSession) -> dict[str, date]:
+        nonlocal slid
+        found = await read_through(session)
+        if not slid:
+            slid = True
+            await roll_up(database)
+        return found
+
+    monkeypatch.setattr(ledger, "summarized_through", then_the_job_runs)
+    today = utcnow().date()
+    first = today - timedelta(days=29)
+    async with database.sessions() as session:
+        await read_without_transaction(session)
+        top = await ledger.top_spenders(session, days(first, today), LIMIT)
+    assert slid
+    assert top == expected(posted, first, today)[2]

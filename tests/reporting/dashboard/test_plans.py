@@ -4,12 +4,9 @@ groups as summing the rows, whatever the subscriptions (hypothesis), on both dat
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -25,6 +22,7 @@ from billing.reporting.dashboard.repository import (
     plan_groups,
 )
 from tests.reporting.dashboard.test_service import subscription
+from tests.support.examples import run_examples
 
 STATUSES = ["active", "trialing", "past_due", "canceled", "incomplete", "incomplete_expired"]
 PLANS: list[tuple[Any, ...]] = [
@@ -88,25 +86,13 @@ async def compare(database: Database) -> None:
         assert await failures(session) == {}
 
 
+async def written_then_read(database: Database, rows: list[tuple[Any, ...]]) -> None:
+    await write(database, rows)
+    await compare(database)
+
+
 def test_open_ranges_read_the_kept_sums_and_agree_with_the_rows(settings: Settings) -> None:
-    runner = asyncio.Runner()
-    database = Database(settings)
-
-    @given(rows=SUBSCRIPTIONS)
-    @hypothesis_settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-    def any_subscriptions(rows: list[tuple[Any, ...]]) -> None:
-        runner.run(write(database, rows))
-        runner.run(compare(database))
-
-    try:
-        any_subscriptions()
-    finally:
-        runner.run(database.dispose())
-        runner.close()
+    run_examples(settings, SUBSCRIPTIONS, written_then_read, examples=25)
 
 
 async def test_a_subscription_dated_after_the_range_sends_it_to_the_rows(

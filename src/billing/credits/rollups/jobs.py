@@ -72,6 +72,9 @@ async def _advance(database: Database, name: str, through: date, step: Step) -> 
 
 
 async def _add_days(session: AsyncSession, since: date | None, through: date) -> None:
+    """Sum the days after `since`; all of them afresh when never built (or deleted)."""
+    if since is None:
+        await session.execute(delete(CreditDayTotal))
     days = Days(since + DAY if since else EPOCH, through + DAY)
     columns = ["day", "kind", "amount"]
     await session.execute(insert(CreditDayTotal).from_select(columns, kinds_by_day(session, days)))

@@ -63,9 +63,11 @@ def upgrade() -> None:
         sa.Column("reversed", sa.BigInteger(), nullable=False),
     )
     summary = _summary(op.get_bind().dialect.name)
-    op.execute(summary.fill())
+    # Triggers first: creating one locks out writers until the migration commits, so
+    # the fill sees every row written before, and none is written between.
     for statement in summary.triggers(op.get_bind().dialect.name):
         op.execute(statement)
+    op.execute(summary.fill())
 
 
 def downgrade() -> None:

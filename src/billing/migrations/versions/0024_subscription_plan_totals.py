@@ -63,9 +63,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_subscriptions_created_at", "subscriptions", ["created_at"])
     op.create_index("ix_subscriptions_ended_at", "subscriptions", ["ended_at"])
-    op.execute(SUMMARY.fill())
+    # Triggers first: creating one locks out writers until the migration commits, so
+    # the fill sees every row written before, and none is written between.
     for statement in SUMMARY.triggers(op.get_bind().dialect.name):
         op.execute(statement)
+    op.execute(SUMMARY.fill())
 
 
 def downgrade() -> None:

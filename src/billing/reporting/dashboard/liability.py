@@ -50,11 +50,13 @@ class Lapsed:
 
 
 async def liability_at(
-    session: AsyncSession, net: Mapping[str, int], moment: datetime
+    session: AsyncSession, net: Mapping[str, int], moment: datetime, past: bool
 ) -> Liability:
-    """The liability at `moment`, which is not in the future, from `net`: the ledger's
-    sums of every transaction before it (`ledger.LedgerSums.before`)."""
-    lapsed = await _lapsed_at(session, moment)
+    """The liability at `moment` from `net` (`ledger.LedgerSums.before`): the ledger's
+    sums of every transaction before `moment`, a past midnight (`past`); or, when
+    `moment` is now, of every transaction the reading sees, as the grants it reads are
+    (one stamped after `moment` is then in both, or in neither)."""
+    lapsed = await _lapsed_at(session, moment, past)
     promotional = net.get(PROMOTIONAL_NET, 0) - lapsed.promotional
     return Liability(
         paid=net.get(WALLETS_NET, 0) - lapsed.total - promotional,
@@ -67,7 +69,9 @@ def _lapsed(moment: datetime) -> ColumnElement[bool]:
     return CreditGrant.expires_at.is_not(None) & (CreditGrant.expires_at <= moment)
 
 
-async def _lapsed_at(session: AsyncSession, moment: datetime) -> Lapsed:
+async def _lapsed_at(session: AsyncSession, moment: datetime, past: bool) -> Lapsed:
+    """What grants past their `expires_at` at `moment` held then; as they stand, unless
+    `moment` is `past` (then less what moved them since)."""
     promotional = CreditGrant.source.in_(PROMOTIONAL)
     now = (  # the grants the expiry sweep has not emptied yet: its index finds them
         select(promotional, func.sum(CreditGrant.remaining))
@@ -84,6 +88,6 @@ async def _lapsed_at(session: AsyncSession, moment: datetime) -> Lapsed:
     held = {True: 0, False: 0}
     for is_promotional, amount in await session.execute(now):
         held[bool(is_promotional)] += int(amount)
-    for is_promotional, amount in await session.execute(since):
+    for is_promotional, amount in await session.execute(since) if past else []:
         held[bool(is_promotional)] -= int(amount)
     return Lapsed(total=held[True] + held[False], promotional=held[True])

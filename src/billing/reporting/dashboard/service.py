@@ -219,13 +219,15 @@ def webhooks(counts: dict[str, int], lags: list[float | None]) -> Webhooks:
 async def dashboard(database: Database, days: DateRange) -> Dashboard:
     span, now = window(days), utcnow()
 
-    # The liability at the range's end, or now if that is still to come: from every day
-    # up to the range's last, or up to today (nothing is stamped after now).
+    # The liability at the range's end if that is past, from the days before it; else now,
+    # from every row the readers see (one stamped after `now` too, as the grants they read
+    # reflect it).
     moment, until = min(span.end, now), min(days.to, now.date()) + timedelta(days=1)
+    past = span.end <= now
 
     async def ledger(session: AsyncSession) -> tuple[dict[str, int], Liability]:
         sums = await ledger_sums(session, span, until)
-        return sums.in_window, await liability_at(session, sums.before, moment)
+        return sums.in_window, await liability_at(session, sums.before, moment, past)
 
     async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
         return await top_spenders(session, span, TOP_USERS)
