@@ -28,6 +28,9 @@ from billing.credits.rollups.jobs import (
 )
 from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
 from billing.credits.rollups.queries import (
+    HELD_NET,
+    PROMOTIONAL_NET,
+    WALLETS_NET,
     Days,
     kinds_by_day,
     spent_by_user,
@@ -36,6 +39,7 @@ from billing.credits.rollups.queries import (
 from billing.reporting.dashboard.repository import Window
 
 DIFFERENCE_COST = 3
+NETS = (WALLETS_NET, HELD_NET, PROMOTIONAL_NET)
 
 
 def _days(window: Window) -> Days:
@@ -45,38 +49,39 @@ def _days(window: Window) -> Days:
 
 @dataclass(frozen=True, slots=True)
 class LedgerSums:
-    """Credits per kind (and `PROMOTIONAL_EXPIRY`, and the `*_NET` sums): those moved on
-    the window's days, and those moved on every day before `until`."""
+    """Credits per kind (and `PROMOTIONAL_EXPIRY` and the `*_NET` sums) moved on the
+    window's days; and the `*_NET` sums of every day before `until`."""
 
     in_window: dict[str, int]
-    before: dict[str, int]
+    net_before: dict[str, int]
 
 
 async def ledger_sums(session: AsyncSession, window: Window, until: date) -> LedgerSums:
-    """Both sums from one read of the summaries and one of the rows after them."""
+    """Both from one read of the summaries and one of the rows after them."""
     wanted, inside, before = _days(window), Counter[str](), Counter[str]()
     through = (await summarized_through(session)).get(DAY_TOTALS)
     if through is not None:
-        day, amount = CreditDayTotal.day, CreditDayTotal.amount
+        day, kind, amount = CreditDayTotal.day, CreditDayTotal.kind, CreditDayTotal.amount
         in_window = (day >= wanted.first) & (day < wanted.end)
         query = (
             select(
-                CreditDayTotal.kind,
+                kind,
                 func.sum(case((in_window, amount), else_=0)),
                 func.sum(case((day < until, amount), else_=0)),
             )
-            .where(day <= through)
-            .group_by(CreditDayTotal.kind)
+            .where(day <= through, in_window | kind.in_(NETS))
+            .group_by(kind)
         )
-        for kind, in_range, earlier in await session.execute(query):
-            inside[kind], before[kind] = int(in_range), int(earlier)
+        for name, in_range, earlier in await session.execute(query):
+            inside[name] = int(in_range)
+            before[name] = int(earlier) if name in NETS else 0
     live = Days(through + DAY if through else EPOCH, max(wanted.end, until))
     if live.count:
-        for day_of, kind, moved in await session.execute(kinds_by_day(session, live)):
+        for day_of, name, moved in await session.execute(kinds_by_day(session, live)):
             if wanted.first <= day_of < wanted.end:
-                inside[kind] += int(moved)
-            if day_of < until:
-                before[kind] += int(moved)
+                inside[name] += int(moved)
+            if day_of < until and name in NETS:
+                before[name] += int(moved)
     return LedgerSums(_nonzero(inside), _nonzero(before))
 
 

@@ -52,7 +52,7 @@ class Lapsed:
 async def liability_at(
     session: AsyncSession, net: Mapping[str, int], moment: datetime, past: bool
 ) -> Liability:
-    """The liability at `moment` from `net` (`ledger.LedgerSums.before`): the ledger's
+    """The liability at `moment` from `net` (`ledger.LedgerSums.net_before`): the ledger's
     sums of every transaction before `moment`, a past midnight (`past`); or, when
     `moment` is now, of every transaction the reading sees, as the grants it reads are
     (one stamped after `moment` is then in both, or in neither)."""

@@ -227,7 +227,7 @@ async def dashboard(database: Database, days: DateRange) -> Dashboard:
 
     async def ledger(session: AsyncSession) -> tuple[dict[str, int], Liability]:
         sums = await ledger_sums(session, span, until)
-        return sums.in_window, await liability_at(session, sums.before, moment, past)
+        return sums.in_window, await liability_at(session, sums.net_before, moment, past)
 
     async def spenders(session: AsyncSession) -> list[tuple[int, int]]:
         return await top_spenders(session, span, TOP_USERS)
