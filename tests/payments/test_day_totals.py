@@ -108,6 +108,14 @@ async def test_verify_names_a_day_that_disagrees_and_a_rebuild_mends_it(
     async with database.engine.begin() as connection:
         await connection.execute(text("UPDATE payment_day_totals SET amount = amount + 1"))
     assert await check(database) == {CHECK: [20260301, 20260302]}
+    async with database.engine.begin() as connection:  # and one with no payments behind it
+        await connection.execute(
+            text(
+                "INSERT INTO payment_day_totals (day, currency, status, count, amount, reversed)"
+                " VALUES ('2026-03-05', 'usd', 'succeeded', 0, 500, 0)"
+            )
+        )
+    assert await check(database) == {CHECK: [20260301, 20260302, 20260305]}
     async with database.sessions() as session, session.begin():
         await session.execute(delete(PaymentDayTotal))
         await session.execute(update(Payment).values(amount_refunded=100))  # triggers: -, +

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Select, case, delete, func, insert, select
+from sqlalchemy import Select, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.db.statements import differing, utc_day
@@ -52,6 +52,12 @@ async def failures(session: AsyncSession) -> dict[str, list[int]]:
         PaymentDayTotal.count,
         PaymentDayTotal.amount,
         PaymentDayTotal.reversed,
-    ).where(PaymentDayTotal.count != 0)
+    ).where(
+        or_(
+            PaymentDayTotal.count != 0,
+            PaymentDayTotal.amount != 0,
+            PaymentDayTotal.reversed != 0,
+        )
+    )
     days: list[date] = await differing(session, kept, summed(session), SAMPLE)
     return {CHECK: [int(day.strftime("%Y%m%d")) for day in days]} if days else {}

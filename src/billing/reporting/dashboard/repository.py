@@ -24,6 +24,9 @@ from sqlalchemy.orm import QueryableAttribute
 
 from billing.payments.models import (
     NEVER_STARTED,
+    NO_CURRENCY,
+    NO_INTERVAL,
+    NO_INTERVAL_COUNT,
     NOT_PAYING,
     PaymentDayTotal,
     Subscription,
@@ -95,15 +98,18 @@ async def plan_groups(session: AsyncSession, window: Window, now: datetime) -> l
     For a window still open now, those live at its close are those live now, whose sums
     the subscriptions' triggers keep (`payments.plan_totals`); only those that started or
     ended within it are read. Otherwise (or when some subscription is dated after the
-    window, as a test clock's may be) they are summed from the rows."""
-    if window.end <= now or await _dated_from(session, window.end):
+    window, as a test clock's may be) they are summed from the rows; and always on SQLite,
+    whose readers share no snapshot (a subscription written between these reads would be
+    counted in one and not the other). A plan's key is `plan_key`'s either way."""
+    if not _is_postgres(session) or window.end <= now or await _dated_from(session, window.end):
         return await _plan_groups_from_rows(session, window)
     totals = SubscriptionPlanTotal
     live = {
         (row.currency, row.interval, row.interval_count): row
         for row in await session.scalars(select(totals))
     }
-    started = await _plan_counts(session, window.holds(Subscription.created_at))
+    not_ended_before = Subscription.ended_at.is_(None) | (Subscription.ended_at >= window.start)
+    started = await _plan_counts(session, window.holds(Subscription.created_at) & not_ended_before)
     ended = await _plan_counts(session, window.holds(Subscription.ended_at))
     groups = []
     for key in sorted({*live, *started, *ended}):
@@ -113,21 +119,19 @@ async def plan_groups(session: AsyncSession, window: Window, now: datetime) -> l
         if at_end + gone == 0:
             continue  # no subscription of this plan was live in the window
         paying, recurring = (now_live.paying, now_live.recurring) if now_live else (0, 0)
-        currency, interval, count = key
         groups.append(
-            PlanGroup(
-                currency or None,
-                interval or None,
-                count or None,
-                at_end + gone - new,
-                new,
-                gone,
-                at_end,
-                paying,
-                recurring,
-            )
+            PlanGroup(*_plan(*key), at_end + gone - new, new, gone, at_end, paying, recurring)
         )
     return groups
+
+
+def _plan(currency: str, interval: str, count: int) -> tuple[str | None, str | None, int | None]:
+    """A plan's key as `plan_key` makes it, its placeholders back to None."""
+    return (
+        None if currency == NO_CURRENCY else currency,
+        None if interval == NO_INTERVAL else interval,
+        None if count == NO_INTERVAL_COUNT else count,
+    )
 
 
 async def _dated_from(session: AsyncSession, moment: datetime) -> bool:
@@ -158,40 +162,38 @@ async def _plan_groups_from_rows(session: AsyncSession, window: Window) -> list[
 
     Only those live at some time in the window are read: each was live when it opened
     unless it started within it, and is live when it closes unless it ended within it."""
-    new = Subscription.created_at >= window.start
-    ended = Subscription.ended_at < window.end
-    paying = (
+    started_in = Subscription.created_at >= window.start
+    ended_in = Subscription.ended_at < window.end
+    paying_at_end = (
         (Subscription.ended_at.is_(None) | (Subscription.ended_at >= window.end))
         & Subscription.status.not_in(NOT_PAYING)
         & Subscription.unit_amount.is_not(None)
     )
     per_interval = Subscription.unit_amount * Subscription.quantity
+    key = plan_key()
     query = (
         select(
-            Subscription.currency,
-            Subscription.interval,
-            Subscription.interval_count,
+            *key,
             func.count(),
-            _count(new),
-            _count(ended),
-            _count(paying),
-            func.coalesce(func.sum(case((paying, per_interval), else_=0)), 0),
+            _count(started_in),
+            _count(ended_in),
+            _count(paying_at_end),
+            func.coalesce(func.sum(case((paying_at_end, per_interval), else_=0)), 0),
         )
         .where(
             Subscription.status.not_in(NEVER_STARTED),
             Subscription.created_at < window.end,
             Subscription.ended_at.is_(None) | (Subscription.ended_at >= window.start),
         )
-        .group_by(Subscription.currency, Subscription.interval, Subscription.interval_count)
+        .group_by(*key)
     )
-    return [
-        PlanGroup(
-            currency, interval, count, total - new, new, ended, total - ended, paying, int(amount)
-        )
-        for currency, interval, count, total, new, ended, paying, amount in (
-            await session.execute(query)
-        )
-    ]
+    groups = []
+    for row in await session.execute(query):
+        values: tuple[Any, ...] = tuple(row)
+        currency, interval, count, total, new, ended, paying, amount = values
+        plan = _plan(currency, interval, count)
+        groups.append(PlanGroup(*plan, total - new, new, ended, total - ended, paying, int(amount)))
+    return groups
 
 
 async def inbox_counts(session: AsyncSession, window: Window) -> dict[str, int]:
