@@ -65,6 +65,11 @@ def _calm_the_garbage_collector() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
 
 
+# On SIGTERM a server stops listening at once and finishes the requests in flight, for up
+# to this long; then the app shuts down (the in-process worker finishing its batch).
+DRAIN_SECONDS = 30.0
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn runs the app, for `billing serve` and `billing demo` alike. Logging is
     ours (`configure_logging`): uvicorn's own config would replace it."""
@@ -74,6 +79,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": settings.STRIPE_DEBUG,
         "log_level": "debug" if settings.STRIPE_DEBUG else "warning",
+        "timeout_graceful_shutdown": DRAIN_SECONDS,
     }
 
 

@@ -23,10 +23,14 @@ from typing import Any
 import structlog
 import uvicorn
 
+from billing.http.app import DRAIN_SECONDS
+
 APP = "billing.http.app:create_app"
 BACKLOG = 2048  # uvicorn's default
 CHECK_SECONDS = 0.5  # how often the supervisor looks for a dead worker process
-STOP_SECONDS = 30.0  # a worker process still running this long after SIGTERM is killed
+# A worker process still running this long after SIGTERM is killed: its requests in
+# flight had `DRAIN_SECONDS`, and its in-process worker the rest to finish its batch.
+STOP_SECONDS = DRAIN_SECONDS + 10.0
 
 logger = structlog.get_logger(__name__)
 
