@@ -28,8 +28,7 @@ from billing.db.engine import Database
 from billing.http.app import create_app
 from billing.migrations import upgrade
 from billing.obs.failure_spikes import SPIKES
-from billing.payments.day_totals import failures as payment_totals_failures
-from billing.payments.plan_totals import failures as plan_totals_failures
+from billing.payments.checks import SUMMARY_CHECKS
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.inbox import DELIVERIES
 from tests.support.browser import chromium
@@ -147,7 +146,7 @@ async def assert_ledger_holds(url: str) -> None:
     database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
     try:
         async with database.sessions() as session, session.begin():
-            report = await verify_ledger(session, [payment_totals_failures, plan_totals_failures])
+            report = await verify_ledger(session, SUMMARY_CHECKS)
     finally:
         await database.dispose()
     assert report.ok, f"ledger invariants broken after the test: {report.failures}"

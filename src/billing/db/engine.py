@@ -101,9 +101,7 @@ class Database:
         those already waiting: under load some deliveries starved for seconds while others
         went through.
         """
-        await take_turn(
-            self._gate, POOL_TIMEOUT_SECONDS, "The service is at capacity; retry shortly."
-        )
+        await take_turn(self._gate, POOL_TIMEOUT_SECONDS, AT_CAPACITY)
         try:
             pooled = await self.engine.raw_connection()
             try:

@@ -75,9 +75,7 @@ class WriteQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._none_waiting.wait(), YIELD_SECONDS)
         try:
-            await take_turn(
-                self._lock, BUSY_TIMEOUT_SECONDS, "The database is busy; retry shortly."
-            )
+            await take_turn(self._lock, BUSY_TIMEOUT_SECONDS, BUSY)
         finally:
             if foreground:
                 self._waiting -= 1

@@ -32,6 +32,7 @@ from billing.core.errors import (
     ValidationProblem,
 )
 from billing.db.conflicts import DRIVER_DISCONNECTS
+from billing.db.engine import AT_CAPACITY
 from billing.http.middleware import HttpMiddleware
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -105,7 +106,7 @@ def to_problem(exc: Exception) -> BillingError:
         return ServiceUnavailable("The database is unreachable; retry shortly.")
     if isinstance(exc, PoolTimeout):
         logger.warning("database_pool_exhausted")
-        return ServiceUnavailable("The service is at capacity; retry shortly.")
+        return ServiceUnavailable(AT_CAPACITY)
     if isinstance(exc, (OSError, TimeoutError)):
         logger.warning("dependency_unavailable", error=type(exc).__name__)
         return ServiceUnavailable()

@@ -32,8 +32,7 @@ from billing.http.app import server_options
 from billing.migrations import upgrade
 from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
-from billing.payments.day_totals import failures as payment_totals_failures
-from billing.payments.plan_totals import failures as plan_totals_failures
+from billing.payments.checks import SUMMARY_CHECKS
 from billing.payments.sync import SyncCounts, sync_all
 from billing.runtime import server
 from billing.runtime.commands import CLI_ACTOR, T, settings_or_exit, with_database
@@ -251,7 +250,7 @@ def verify_ledger_command() -> None:
     async def verify(database: Database) -> bool:
         await seal(database)
         async with database.sessions() as session, session.begin():
-            report = await verify_ledger(session, [payment_totals_failures, plan_totals_failures])
+            report = await verify_ledger(session, SUMMARY_CHECKS)
         typer.echo(f"checked {report.transactions} transactions and {report.wallets} wallets")
         typer.echo(audit_summary(report.chain))
         for check, rows in report.failures.items():

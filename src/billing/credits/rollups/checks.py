@@ -8,14 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.rollups.jobs import (
-    DAY,
-    DAY_TOTALS,
-    EPOCH,
-    WINDOWS,
-    window_days,
-    window_rollup,
-)
+from billing.credits.rollups.jobs import DAY, DAY_TOTALS, EPOCH, built_windows
 from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
 from billing.credits.rollups.queries import Days, kinds_by_day, spent_by_user, summarized_through
 from billing.db.statements import differing
@@ -36,14 +29,11 @@ async def rollup_failures(session: AsyncSession) -> dict[str, list[int]]:
         if wrong:
             failures[DAYS_CHECK] = [int(day.strftime("%Y%m%d")) for day in wrong]
     users: set[int] = set()
-    for size in WINDOWS:
-        if (last := through.get(window_rollup(size))) is None:
-            continue
+    for size, days in built_windows(through):
         kept = select(CreditSpendWindow.user_id, CreditSpendWindow.spent).where(
             CreditSpendWindow.days == size
         )
-        spent = spent_by_user([window_days(size, last)])
-        users.update(await differing(session, kept, spent, SAMPLE))
+        users.update(await differing(session, kept, spent_by_user([days]), SAMPLE))
     if users:
         failures[WINDOWS_CHECK] = sorted(users)[:SAMPLE]
     return failures

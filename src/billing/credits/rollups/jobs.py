@@ -46,6 +46,15 @@ def window_days(days: int, through: date) -> Days:
     return Days(through - (days - 1) * DAY, through + DAY)
 
 
+def built_windows(through: dict[str, date]) -> list[tuple[int, Days]]:
+    """(size, days) of each spend window built so far, from `summarized_through`."""
+    return [
+        (days, window_days(days, through[window_rollup(days)]))
+        for days in WINDOWS
+        if window_rollup(days) in through
+    ]
+
+
 async def roll_up(database: Database) -> None:
     """Summarize every day settled since each rollup's `through`."""
     through = last_settled_day(utcnow())

@@ -131,6 +131,5 @@ def spent_by_user(add: Sequence[Days], subtract: Sequence[Days] = ()) -> Select[
 
 async def summarized_through(session: AsyncSession) -> dict[str, date]:
     """Each built rollup's last summarized day."""
-    query = select(CreditRollup.name, CreditRollup.through).where(CreditRollup.through.is_not(None))
-    rows = await session.execute(query)
+    rows = await session.execute(select(CreditRollup.name, CreditRollup.through))
     return {name: through for name, through in rows if through is not None}

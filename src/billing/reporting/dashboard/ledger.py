@@ -18,14 +18,7 @@ from datetime import date
 from sqlalchemy import case, exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.credits.rollups.jobs import (
-    DAY,
-    DAY_TOTALS,
-    EPOCH,
-    WINDOWS,
-    window_days,
-    window_rollup,
-)
+from billing.credits.rollups.jobs import DAY, DAY_TOTALS, EPOCH, built_windows, window_rollup
 from billing.credits.rollups.models import CreditDayTotal, CreditSpendWindow
 from billing.credits.rollups.queries import (
     HELD_NET,
@@ -74,7 +67,8 @@ async def ledger_sums(session: AsyncSession, window: Window, until: date) -> Led
         )
         for name, in_range, earlier in await session.execute(query):
             inside[name] = int(in_range)
-            before[name] = int(earlier) if name in NETS else 0
+            if name in NETS:
+                before[name] = int(earlier)
     live = Days(through + DAY if through else EPOCH, max(wanted.end, until))
     if live.count:
         for day_of, name, moved in await session.execute(kinds_by_day(session, live)):
@@ -95,13 +89,10 @@ def _nearest_window(wanted: Days, through: dict[str, date]) -> tuple[int, Days] 
     well under the range's own: a day read for the difference costs about what
     `DIFFERENCE_COST` days of a plain sum do (each user found is then looked up)."""
     best: tuple[int, int, Days] | None = None
-    for days in WINDOWS:
-        if (last := through.get(window_rollup(days))) is None:
-            continue
-        stored = window_days(days, last)
+    for size, stored in built_windows(through):
         cost = sum(run.count for run in (*wanted.minus(stored), *stored.minus(wanted)))
         if cost * DIFFERENCE_COST < wanted.count and (best is None or cost < best[0]):
-            best = (cost, days, stored)
+            best = (cost, size, stored)
     return None if best is None else best[1:]
 
 
