@@ -10,7 +10,7 @@ FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND
 	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json $(FRONTEND)/scripts/swagger-ui.mjs
 
 .PHONY: install lint typecheck test demo bench bench-tools soak browser promtool \
-	alert-rules clean frontend-test types
+	alert-rules clean frontend-test types pgbouncer
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ typecheck: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Debian's PgBouncer: the PostgreSQL money-path tests run through it too.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null)
+
 # Debian's Prometheus for promtool, which checks and unit-tests the alert rules.
 promtool:
 	@command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
@@ -63,7 +67,7 @@ alert-rules: promtool
 # Two workers, each on databases of its own (tests/support/workers.py) and each given
 # whole files (their module fixtures are shared in order), then alone what kills workers
 # at random or measures the machine.
-test: install browser lint alert-rules frontend-test
+test: install browser pgbouncer lint alert-rules frontend-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
 	$(BIN)/pytest -m serial
 

@@ -2,7 +2,9 @@
 
 Starts `billing serve` on PostgreSQL with 2 workers and drives spends from 64
 connections with wrk: random users each with its own JWT (users spending their
-own credits), random users through one service API key, then one hot user. In
+own credits), random users through one service API key, then one hot user; then
+the JWT phase again with the service behind PgBouncer in transaction pooling
+(as many server connections as the service has direct ones). In
 the same run, two baselines: a bare FastAPI + asyncpg endpoint
 (bench/baseline_app.py) and pgbench, both running the equivalent raw SQL
 transaction (UPDATE wallet + INSERT entry) at the same concurrency. Prints the
@@ -38,12 +40,15 @@ from common import (
 )
 
 from billing.migrations import upgrade
+from tests.support import pgbouncer
 
 SEED_BALANCE = 10**12
 TOKEN_USERS = 2000
 # One API key's spends would hit the default limit: far above it, so the figures measure the service
 # (the limiter still counts every request, as in production; it just never refuses one).
 SERVICE_ENV = {"BILLING_RATE_LIMIT": "1000000/second"}
+# The direct phases' connections: 2 workers, each with DATABASE_POOL_SIZE's default.
+DIRECT_CONNECTIONS = 40
 # Line i of BENCH_TOKENS is user i's bearer token; BENCH_KEY, if set, is used instead.
 # Random users are BENCH_OFFSET + 1..BENCH_USERS.
 WRK_SCRIPT = """
@@ -71,6 +76,19 @@ end
 
 def billing(database: str, *args: str) -> str:
     return billing_cli(database, *args).stdout
+
+
+def through_pgbouncer(
+    database: str, seconds: int, connections: int, env: dict[str, str]
+) -> Figures:
+    url = async_url(database)
+    with pgbouncer.running(url, pool_size=DIRECT_CONNECTIONS) as bouncer:
+        pooled = {"DATABASE_URL": bouncer.url_for(url), "DATABASE_PGBOUNCER": "true"}
+        with service(database, extra_env={**SERVICE_ENV, **pooled}) as base_url:
+            say("service behind PgBouncer up; warming up ...")
+            wrk("warm-up", base_url, WRK_SCRIPT, 3, connections, env)
+            name = "service behind PgBouncer, random users, user JWTs"
+            return wrk(name, base_url, WRK_SCRIPT, seconds, connections, env)
 
 
 def main() -> None:
@@ -102,6 +120,7 @@ def main() -> None:
             wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, base)
             for name, env in runs.items():
                 figures.append(wrk(name, base_url, WRK_SCRIPT, args.seconds, args.connections, env))
+        figures.append(through_pgbouncer(database, args.seconds, args.connections, base))
         with baseline(database) as base_url:
             say("baseline (bare FastAPI + asyncpg) up; warming up ...")
             wrk("warm-up", base_url, WRK_SCRIPT, 3, args.connections, base)
@@ -116,8 +135,9 @@ def main() -> None:
         verified = billing(database, "verify-ledger").strip().splitlines()[-1]
         say(f"verify-ledger ({time.monotonic() - started:.1f} s): {verified}")
 
-    jwt_random, key_random, service_hot, bare, pg_random, pg_hot = figures
+    jwt_random, key_random, service_hot, pooled, bare, pg_random, pg_hot = figures
     ratios = {
+        "pgbouncer_vs_direct": pooled.rate / jwt_random.rate,
         "random_vs_pgbench": jwt_random.rate / pg_random.rate,
         "random_vs_bare_fastapi": jwt_random.rate / bare.rate,
         "bare_fastapi_vs_pgbench": bare.rate / pg_random.rate,
@@ -128,6 +148,7 @@ def main() -> None:
     print()
     print(f"service/pgbench, random users: {ratios['random_vs_pgbench']:.2f}x (target >= 0.35)")
     print(f"  (with the service API key: {ratios['api_key_random_vs_pgbench']:.2f}x)")
+    print(f"behind PgBouncer/direct, random users: {ratios['pgbouncer_vs_direct']:.2f}x")
     print(f"service/bare FastAPI+asyncpg, random users: {ratios['random_vs_bare_fastapi']:.2f}x")
     print(f"bare FastAPI+asyncpg/pgbench, random users: {ratios['bare_fastapi_vs_pgbench']:.2f}x")
     print(f"service/pgbench, one hot user: {ratios['hot_vs_pgbench']:.2f}x (target >= 0.45)")
@@ -135,7 +156,15 @@ def main() -> None:
     print(f"service p99: {p99s} (target <= 100)")
     print(f"ledger after the run: {verified}")
     if args.json:
-        keys = ["jwt_random", "key_random", "hot", "bare_random", "pgbench_random", "pgbench_hot"]
+        keys = [
+            "jwt_random",
+            "key_random",
+            "hot",
+            "pgbouncer_random",
+            "bare_random",
+            "pgbench_random",
+            "pgbench_hot",
+        ]
         write_json(args.json, dict(zip(keys, figures, strict=True)), ratios=ratios, ledger=verified)
 
 

@@ -31,7 +31,9 @@ from billing.obs.failure_spikes import SPIKES
 from billing.payments.checks import SUMMARY_CHECKS
 from billing.stripe.client import create_client, require_client
 from billing.webhooks.inbox import DELIVERIES
+from tests.support import pgbouncer
 from tests.support.browser import chromium
+from tests.support.pgbouncer import settings_for
 from tests.support.sandbox_process import Sandbox, start, stop
 from tests.support.workers import drop_own_postgres, own_postgres, own_redis
 
@@ -39,10 +41,10 @@ POSTGRES_URL = own_postgres(os.environ.get("TEST_POSTGRES_URL"))
 if (REDIS_URL := own_redis(os.environ.get("TEST_REDIS_URL"))) is not None:
     os.environ["TEST_REDIS_URL"] = REDIS_URL  # read by the modules that need it
 NO_POSTGRES = "TEST_POSTGRES_URL is not set: PostgreSQL tests need a real server (.ci/run sets it)"
-BACKENDS = [
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)),
-]
+NEEDS_POSTGRES = pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=NEEDS_POSTGRES)]
+# The same PostgreSQL through PgBouncer, for modules marked `pgbouncer`.
+POOLED = pytest.param("pgbouncer", marks=NEEDS_POSTGRES)
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 WEBHOOK_SECRET = "whsec_test_billing"
 SLOW_RETRIES = ("--webhook-retry-delays", "0.5,1,2,4,8")
@@ -74,6 +76,24 @@ def own_databases_dropped() -> Iterator[None]:
     drop_own_postgres(POSTGRES_URL)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked `pgbouncer` run on PgBouncer too."""
+    pooled = metafunc.definition.get_closest_marker("pgbouncer") is not None
+    if "database_url" in metafunc.fixturenames:
+        backends = [*BACKENDS, POOLED] if pooled else BACKENDS
+        metafunc.parametrize("database_url", backends, indirect=True)
+    if "pg" in metafunc.fixturenames and pooled:
+        metafunc.parametrize("pg", ["postgres", POOLED], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def bouncer() -> Iterator[pgbouncer.Bouncer]:
+    """PgBouncer in transaction pooling in front of the run's PostgreSQL."""
+    assert POSTGRES_URL
+    with pgbouncer.running(POSTGRES_URL) as running:
+        yield running
+
+
 @pytest.fixture
 def clock() -> Iterator[Clock]:
     """This process's clock, to move forward (`clock.offset = timedelta(days=31)`) instead
@@ -103,7 +123,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 async def reset_postgres(url: str) -> None:
-    database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
+    database = Database(settings_for(url))
     async with database.engine.begin() as connection:
         for statement in PG_RESET.split(";"):
             await connection.execute(text(statement))
@@ -121,13 +141,15 @@ async def fresh_database(backend: str, migrated: dict[str, str], directory: Path
     return migrated["postgres"]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 async def database_url(
     request: pytest.FixtureRequest, migrated: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[str]:
-    """A migrated, empty database (`fresh_database`). Whatever the test did, every
-    ledger invariant must still hold afterwards."""
-    url = await fresh_database(request.param, migrated, tmp_path)
+    """A migrated, empty database (`fresh_database`), or the emptied PostgreSQL through
+    PgBouncer. Whatever the test did, every ledger invariant must still hold afterwards."""
+    url = await fresh_database(request.param.replace("pgbouncer", "postgres"), migrated, tmp_path)
+    if request.param == "pgbouncer":
+        url = request.getfixturevalue("bouncer").url_for(url)
     yield url
     if request.node.get_closest_marker("ledger_tampered") is None:
         await assert_ledger_holds(url)
@@ -137,13 +159,13 @@ async def database_url(
 async def sqlite_database(migrated: dict[str, str], tmp_path: Path) -> AsyncIterator[Database]:
     """A SQLite database of its own, whatever the run's backends: for the SQLite plumbing."""
     url = await fresh_database("sqlite", migrated, tmp_path)
-    found = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
+    found = Database(settings_for(url))
     yield found
     await found.dispose()
 
 
 async def assert_ledger_holds(url: str) -> None:
-    database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
+    database = Database(settings_for(url))
     try:
         async with database.sessions() as session, session.begin():
             report = await verify_ledger(session, SUMMARY_CHECKS)
@@ -153,13 +175,16 @@ async def assert_ledger_holds(url: str) -> None:
 
 
 @pytest.fixture
-async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
-    """The emptied PostgreSQL, for tests of what only PostgreSQL does (group commit)."""
+async def pg(request: pytest.FixtureRequest, migrated: dict[str, str]) -> AsyncIterator[Database]:
+    """The emptied PostgreSQL (through PgBouncer in a second case of modules marked
+    `pgbouncer`), for tests of what only PostgreSQL does (group commit)."""
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
     url = migrated["postgres"]
     await reset_postgres(url)
-    database = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
+    if getattr(request, "param", "postgres") == "pgbouncer":
+        url = request.getfixturevalue("bouncer").url_for(url)
+    database = Database(settings_for(url))
     yield database
     for writes in (SPENDS, ROWS, DELIVERIES):
         assert writes.idle(database), "a write was left in flight or queued"
@@ -169,12 +194,7 @@ async def pg(migrated: dict[str, str]) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        BILLING_ENV="development",
-        DATABASE_URL=database_url,
-        BILLING_DATA_DIR=tmp_path,
-    )
+    return settings_for(database_url, BILLING_DATA_DIR=tmp_path)
 
 
 @asynccontextmanager

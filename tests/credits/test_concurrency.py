@@ -22,7 +22,7 @@ from billing.core.times import Clock, utcnow
 from billing.credits.jobs import expire_due
 from billing.credits.single_statement import SPENDS
 from billing.db.engine import Database
-from tests.conftest import POSTGRES_URL, Credentials, app_database, asgi_client
+from tests.conftest import Credentials, app_database, asgi_client
 from tests.support.credits import (
     CREDITS,
     add,
@@ -32,7 +32,12 @@ from tests.support.credits import (
     hold,
     settle,
 )
+from tests.support.pgbouncer import settings_for
 from tests.support.server import running_server
+from tests.support.worker import worker_env
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 USAGE = "/api/financial/usage"
 AT_ONCE = 60.0  # seconds: far beyond what the requests need, unless they deadlock
@@ -41,11 +46,7 @@ AT_ONCE = 60.0  # seconds: far beyond what the requests need, unless they deadlo
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
     workers = 1 if settings.is_sqlite else 2
-    env = {
-        "DATABASE_URL": settings.DATABASE_URL,
-        "BILLING_DATA_DIR": str(settings.BILLING_DATA_DIR),
-        "BILLING_ENV": "development",
-    }
+    env = worker_env(settings.DATABASE_URL, settings.BILLING_DATA_DIR)
     with running_server(env, workers=workers) as base_url:
         yield base_url
 
@@ -194,13 +195,8 @@ async def test_fifty_concurrent_holds_then_racing_settlements_on_one_wallet(
 
 @pytest.fixture
 def pg_settings(pg: Database, tmp_path: Path) -> Settings:
-    assert POSTGRES_URL  # `pg` skips without it
-    return Settings(
-        _env_file=None,
-        BILLING_ENV="development",
-        DATABASE_URL=POSTGRES_URL,
-        BILLING_DATA_DIR=tmp_path,
-    )
+    url = pg.engine.url.render_as_string(hide_password=False)
+    return settings_for(url, BILLING_DATA_DIR=tmp_path)
 
 
 @pytest.fixture

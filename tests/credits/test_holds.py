@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from billing.core.times import Clock
 from billing.credits import holds
@@ -25,6 +26,9 @@ from tests.support.credits import (
     hold,
     settle,
 )
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 User = dict[str, str]
 WEEK = 7 * 86400

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from billing.core.errors import IdempotencyConflict
 from billing.core.times import utcnow
 from billing.credits import balances, service, single_statement
@@ -12,6 +14,9 @@ from billing.credits.accounts import ADMIN_GRANT, SPEND
 from billing.credits.transfers import Posted, Transfer
 from billing.db.engine import Database
 from tests.support.credits import assert_ledger_sound
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 
 def _spend(user_id: int, amount: int, key: str) -> Transfer:

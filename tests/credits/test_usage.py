@@ -7,12 +7,16 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.db.engine import Database
 from tests.conftest import Credentials
 from tests.support.credits import CREDITS, add, assert_ledger_sound, assert_problem, balance
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 USAGE = "/api/financial/usage"
 

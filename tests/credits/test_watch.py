@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from billing.core.config import Settings
@@ -22,7 +25,12 @@ from billing.db.outbox import OutboxMessage
 from billing.http.platform_webhooks import DATA, _message
 from tests.conftest import Credentials, app_database, asgi_client
 from tests.credits.test_usage import report, usage_event
+from tests.support import pgbouncer
 from tests.support.credits import CREDITS, add, days_ahead, hold, spend
+from tests.support.pgbouncer import connect_query, settings_for
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 
 async def told(database: Database) -> list[tuple[str, dict[str, Any]]]:
@@ -127,16 +135,25 @@ async def test_holds_usage_batches_and_expiry_cross_too(
 
 
 async def test_the_service_default_threshold_holds_for_users_without_one(
-    settings: Settings, creds: Credentials
+    settings: Settings, creds: Credentials, tmp_path: Path
 ) -> None:
-    async with asgi_client(
-        settings.model_copy(update={"BILLING_LOW_BALANCE_THRESHOLD": 40})
-    ) as client:
-        await add(client, creds.admin(), 48, 50)
-        await spend(client, creds.admin(), 48, 20)
-        assert await told(app_database(client)) == [
-            (LOW, {"user_id": 48, "balance": 30, "threshold": 40})
-        ]
+    """Behind PgBouncer, PgBouncer sets the threshold on its server connections."""
+    with ExitStack() as stack:
+        if settings.DATABASE_PGBOUNCER:
+            bouncer = stack.enter_context(
+                pgbouncer.running(settings.DATABASE_URL, connect_query(40))
+            )
+            settings = settings_for(
+                bouncer.url_for(settings.DATABASE_URL), BILLING_DATA_DIR=tmp_path
+            )
+        async with asgi_client(
+            settings.model_copy(update={"BILLING_LOW_BALANCE_THRESHOLD": 40})
+        ) as client:
+            await add(client, creds.admin(), 48, 50)
+            await spend(client, creds.admin(), 48, 20)
+            assert await told(app_database(client)) == [
+                (LOW, {"user_id": 48, "balance": 30, "threshold": 40})
+            ]
 
 
 async def test_concurrent_spends_cross_once(

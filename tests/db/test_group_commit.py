@@ -26,6 +26,9 @@ from billing.db.engine import Database
 from tests.conftest import NO_POSTGRES, POSTGRES_URL, assert_ledger_holds
 from tests.support.transactions import Holder, another_transaction
 
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
+
 USER = 42
 BLOCKER = 7  # a wallet held locked, so that spends on it stay in flight
 Batches = list[list[single_statement.Arguments]]

@@ -21,6 +21,10 @@ from billing.runtime.cli import app
 from tests.conftest import Credentials
 from tests.support.credits import assert_problem
 from tests.support.receiver import Receiver, receiver
+from tests.support.worker import worker_env
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 ENDPOINTS, DELIVERIES = "/api/admin/webhook-endpoints", "/api/admin/webhook-deliveries"
 
@@ -120,11 +124,7 @@ async def test_a_deleted_endpoint_has_no_deliveries_to_see_retry_or_send(
 
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
-    env = {
-        "DATABASE_URL": settings.DATABASE_URL,
-        "BILLING_ENV": "development",
-        "BILLING_DATA_DIR": str(settings.BILLING_DATA_DIR),
-    }
+    env = worker_env(settings.DATABASE_URL, settings.BILLING_DATA_DIR)
     result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.output
 

@@ -27,6 +27,9 @@ from tests.credits.test_watch import set_threshold
 from tests.support.credits import add, spend
 from tests.support.receiver import HANG, Receiver, receiver
 
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
+
 
 @dataclass
 class Dispatching:

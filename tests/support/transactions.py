@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from billing.core.config import Settings
 from billing.db.engine import Database
+from tests.support.pgbouncer import settings_for
 
 
 class Holder:
@@ -34,7 +34,7 @@ class Holder:
 async def another_transaction(database: Database) -> AsyncIterator[Holder]:
     """A transaction on a connection of its own, committed when the block ends."""
     url = database.engine.url.render_as_string(hide_password=False)
-    other = Database(Settings(_env_file=None, BILLING_ENV="development", DATABASE_URL=url))
+    other = Database(settings_for(url))
     try:
         async with other.driver_connection() as connection, connection.transaction():
             yield Holder(connection)

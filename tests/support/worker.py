@@ -25,6 +25,7 @@ from billing.db.engine import Database
 from billing.webhooks import inbox
 from billing.webhooks.models import FAILED, PENDING, WebhookEvent
 from tests.conftest import BACKENDS
+from tests.support import pgbouncer
 from tests.support.stripe_events import stripe_event
 from tests.support.stripe_reference import FIXTURES
 
@@ -130,9 +131,11 @@ WORKER_ARGS = ("worker", "--poll-interval", "0.05")
 
 
 def worker_env(database_url: str, workdir: Path) -> dict[str, str]:
-    """What a test's `billing worker` runs with, on top of the test's environment."""
+    """What a test's `billing worker` (or other `billing` process) runs with, on top of the
+    test's environment."""
     return {
         "DATABASE_URL": database_url,
+        "DATABASE_PGBOUNCER": str(pgbouncer.fronts(database_url)).lower(),
         "BILLING_DATA_DIR": str(workdir),
         "BILLING_ENV": "development",
     }

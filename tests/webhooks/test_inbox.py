@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+import pytest
+
 from billing.core.times import utcnow
 from billing.db import group_commit
 from billing.db.engine import Database
@@ -13,6 +15,9 @@ from billing.webhooks import inbox
 from billing.webhooks.personal_fields import SEALED
 from tests.support.stripe_events import FILING, stripe_event
 from tests.support.transactions import another_transaction
+
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
 
 
 def event(event_id: str) -> inbox.StripeEvent:

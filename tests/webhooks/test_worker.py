@@ -34,6 +34,9 @@ from tests.support.worker import (
     wait_until,
 )
 
+# Money paths: on PostgreSQL, also through PgBouncer in transaction pooling.
+pytestmark = pytest.mark.pgbouncer
+
 USER = 9
 
 

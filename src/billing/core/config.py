@@ -58,6 +58,9 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = "sqlite+aiosqlite:///./billing.db"
     DATABASE_POOL_SIZE: int = Field(default=20, ge=1, le=500)
+    # DATABASE_URL is a PgBouncer in transaction pooling: no statement is kept prepared
+    # between transactions, and the per-connection settings are PgBouncer's to set.
+    DATABASE_PGBOUNCER: bool = False
 
     STRIPE_SECRET_KEY: SecretStr | None = None
     STRIPE_PUBLISHABLE_KEY: str | None = None

@@ -19,8 +19,9 @@ from billing.core import correlation
 from billing.credits import events, sqlite_posting, watch
 from billing.credits.accounts import EXPIRY
 from billing.credits.transfers import Transfer
-from billing.db.engine import LOW_BALANCE_THRESHOLD, Database
+from billing.db.engine import Database
 from billing.db.group_commit import GroupCommit
+from billing.db.server_settings import LOW_BALANCE_THRESHOLD
 from billing.db.sqlite_driver import sqlite3_connection
 
 Outcome = tuple[int, int, int, int | None] | None  # (transaction, balance, amount, grant)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits import events, repository
-from billing.db.engine import LOW_BALANCE_THRESHOLD
+from billing.db.server_settings import LOW_BALANCE_THRESHOLD
 
 ABOVE, LOW, EMPTY = 0, 1, 2  # alert levels: above the threshold, below it, nothing left
 

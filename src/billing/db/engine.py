@@ -24,16 +24,14 @@ from starlette.requests import Request
 
 from billing.core.config import Settings
 from billing.core.errors import ServiceUnavailable
-from billing.db import sqlite, sqlite_driver
+from billing.db import server_settings, sqlite, sqlite_driver
 from billing.db.conflicts import DRIVER_DISCONNECTS
+from billing.db.server_settings import LOW_BALANCE_THRESHOLD
 from billing.db.sqlite import AUTOCOMMIT
 from billing.db.waiting import take_turn
 
 POOL_TIMEOUT_SECONDS = 10
 AT_CAPACITY = "The service is at capacity; retry shortly."
-# The default low-balance threshold: a setting of every PostgreSQL connection (the
-# wallet trigger reads it) and of every session (`credits.watch` reads it on SQLite).
-LOW_BALANCE_THRESHOLD = "billing.low_balance_threshold"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -52,16 +50,21 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=POOL_TIMEOUT_SECONDS,
         hide_parameters=True,  # bound values (descriptions, metadata) stay out of logs
         pool_recycle=1800,
-        connect_args={"server_settings": _server_settings(settings)},
+        connect_args=_connect_args(settings),
     )
 
 
-def _server_settings(settings: Settings) -> dict[str, str]:
-    """Set on every connection; `billing.*` are read by the database's own functions."""
-    found = {"synchronous_commit": "on", "jit": "off"}
-    if settings.BILLING_LOW_BALANCE_THRESHOLD is not None:
-        found[LOW_BALANCE_THRESHOLD] = str(settings.BILLING_LOW_BALANCE_THRESHOLD)
-    return found
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    if not settings.DATABASE_PGBOUNCER:
+        return {"server_settings": server_settings.startup_settings(settings)}
+    # Transaction pooling: a statement prepared on one server connection is unknown on
+    # the next. Unnamed statements are parsed again with each execution, in its round
+    # trip: asyncpg's with its cache off, SQLAlchemy's when given the empty name.
+    return {"statement_cache_size": 0, "prepared_statement_name_func": _unnamed}
+
+
+def _unnamed() -> str:
+    return ""
 
 
 class Database:

@@ -35,7 +35,13 @@ from billing.obs.logs import configure_logging
 from billing.payments.checks import SUMMARY_CHECKS
 from billing.payments.sync import SyncCounts, sync_all
 from billing.runtime import server
-from billing.runtime.commands import CLI_ACTOR, T, settings_or_exit, with_database
+from billing.runtime.commands import (
+    CLI_ACTOR,
+    T,
+    configuration_or_exit,
+    settings_or_exit,
+    with_database,
+)
 from billing.runtime.demo import run as run_demo
 from billing.runtime.webhooks_cli import webhooks_app
 from billing.runtime.worker import run_process
@@ -67,7 +73,9 @@ def worker(
     settings = settings_or_exit()
     configure_logging(settings)
     configure_alerts(settings)
-    if not uvloop.run(run_process(settings, poll_interval)):  # the loop `serve` runs on
+    with configuration_or_exit():
+        started = uvloop.run(run_process(settings, poll_interval))  # the loop `serve` runs on
+    if not started:
         typer.secho(
             "Another process already runs this SQLite database's worker (`billing serve`"
             " runs one unless BILLING_RUN_WORKER=false).",

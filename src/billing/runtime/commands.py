@@ -4,7 +4,8 @@ for one piece of work."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
@@ -16,12 +17,19 @@ T = TypeVar("T")
 CLI_ACTOR = "cli"  # the audit actor of admin actions run from this command
 
 
-def settings_or_exit(kind: type[Settings] = Settings) -> Settings:
+@contextmanager
+def configuration_or_exit() -> Iterator[None]:
+    """A configuration error ends the command with its message and exit status 2."""
     try:
-        return load_settings(kind)
+        yield
     except ConfigurationError as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
+
+
+def settings_or_exit(kind: type[Settings] = Settings) -> Settings:
+    with configuration_or_exit():
+        return load_settings(kind)
 
 
 def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -8,7 +8,8 @@ import signal
 import structlog
 
 from billing.compliance.jobs import periodic_jobs
-from billing.core.config import Settings
+from billing.core.config import ConfigurationError, Settings
+from billing.db import server_settings
 from billing.db.engine import Database
 from billing.http.ledger_metrics import count_ledger_operations
 from billing.stripe.client import create_client
@@ -27,6 +28,7 @@ async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) 
         loop.add_signal_handler(signum, stop.set)
     database = Database(settings)
     try:
+        await _check_pooled_settings(settings, database)
         jobs = periodic_jobs(settings, database)
         client = create_client(settings)
         async with worker_task(settings, database, client, stop, jobs, poll_interval) as task:
@@ -37,3 +39,13 @@ async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) 
         return True
     finally:
         await database.dispose()
+
+
+async def _check_pooled_settings(settings: Settings, database: Database) -> None:
+    """Behind PgBouncer, refuse to start on connections without the service's settings."""
+    if not settings.DATABASE_PGBOUNCER:
+        return
+    async with database.autocommit() as connection:
+        problem = await server_settings.problem(connection, settings)
+    if problem is not None:
+        raise ConfigurationError(problem)
