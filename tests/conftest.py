@@ -204,6 +204,7 @@ async def asgi_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
         yield http
+    await app.state.reads.dispose()
     await app.state.database.dispose()
 
 

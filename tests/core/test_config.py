@@ -29,7 +29,13 @@ PRODUCTION = {**SECRETS, "BILLING_ALLOWED_REDIRECT_HOSTS": "app.example.com"}
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [*PRODUCTION, "BILLING_ENV", "DATABASE_URL", "BILLING_TOPUP_CURRENCIES"]:
+    for name in [
+        *PRODUCTION,
+        "BILLING_ENV",
+        "DATABASE_URL",
+        "DATABASE_READ_URL",
+        "BILLING_TOPUP_CURRENCIES",
+    ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -242,4 +248,21 @@ def test_a_malformed_metadata_cutoff_stops_the_service(
 ) -> None:
     monkeypatch.setenv("BILLING_LEGACY_METADATA_BEFORE", "last tuesday")
     with pytest.raises(ConfigurationError, match="BILLING_LEGACY_METADATA_BEFORE"):
+        load_settings()
+
+
+@pytest.mark.usefixtures("development")
+@pytest.mark.parametrize(
+    ("primary", "replica"),
+    [
+        ("sqlite+aiosqlite:///./billing.db", "postgresql+asyncpg://r/billing"),
+        ("postgresql+asyncpg://p/billing", "sqlite+aiosqlite:///./copy.db"),
+    ],
+)
+def test_a_read_replica_is_postgresql_beside_postgresql(
+    monkeypatch: pytest.MonkeyPatch, primary: str, replica: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", primary)
+    monkeypatch.setenv("DATABASE_READ_URL", replica)
+    with pytest.raises(ConfigurationError, match="DATABASE_READ_URL is a PostgreSQL replica"):
         load_settings()

@@ -23,6 +23,7 @@ from billing.core.ids import MAX_USER_ID
 from billing.core.pagination import decode_cursor, page_of
 from billing.core.times import ISO_8601_ONLY
 from billing.db.engine import get_database
+from billing.db.replica import get_read_database
 from billing.db.statements import read_in_one_snapshot, read_without_transaction
 from billing.idempotency.route import IdempotentRoute
 from billing.stripe.client import get_stripe
@@ -46,7 +47,7 @@ async def export_user_data(
 ) -> StreamingResponse:
     """All of the user's payment data as one JSON document, streamed."""
     settings: Settings = request.app.state.settings
-    chunks = await open_export(get_database(request), settings, user_id)
+    chunks = await open_export(await get_read_database(request), settings, user_id)
     filename = f"billing-export-{user_id}.json"
     return StreamingResponse(
         chunks,
@@ -104,7 +105,7 @@ async def list_audit(
         raise ValidationProblem("`from` is after `to`.")
     matching = audit_log.AuditFilter(actor, action, target, user_id, since, until)
     before = decode_cursor(cursor)
-    async with get_database(request).sessions() as session:
+    async with (await get_read_database(request)).sessions() as session:
         await read_without_transaction(session)
         rows = await audit_log.entries(session, matching, before, limit + 1)
     shown, after = page_of(rows, limit)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # DATABASE_URL is a PgBouncer in transaction pooling: no statement is kept prepared
     # between transactions, and the per-connection settings are PgBouncer's to set.
     DATABASE_PGBOUNCER: bool = False
+    # A streaming replica for reads that may be a little stale (`db/replica.py`); they go to
+    # the primary while it is down or further behind than the bound.
+    DATABASE_READ_URL: str | None = None
+    DATABASE_READ_MAX_LAG_SECONDS: float = Field(default=10.0, ge=0)
 
     STRIPE_SECRET_KEY: SecretStr | None = None
     STRIPE_PUBLISHABLE_KEY: str | None = None
@@ -134,6 +138,16 @@ class Settings(BaseSettings):
                 " comma-separated, from: " + ", ".join(sorted(TWO_DECIMAL_CURRENCIES))
             )
         return value
+
+    @model_validator(mode="after")
+    def _replica_of_postgresql(self) -> Settings:
+        read = self.DATABASE_READ_URL
+        if read is not None and (self.is_sqlite or not read.startswith("postgresql")):
+            raise ValueError(
+                "DATABASE_READ_URL is a PostgreSQL replica's URL (postgresql+asyncpg://...),"
+                " for a DATABASE_URL on PostgreSQL: SQLite has no replicas"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_live_keys_in_development(self) -> Settings:

@@ -37,6 +37,7 @@ from billing.credits.schemas import (
 from billing.credits.transfers import Posted, Transfer
 from billing.credits.usage import ledger_key, post_usage
 from billing.db.engine import get_database
+from billing.db.replica import get_read_database
 from billing.idempotency.route import IdempotentRoute, idempotency_key
 from billing.idempotency.store import REPLAY_HEADER
 
@@ -117,7 +118,7 @@ async def list_transactions(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CreditHistoryPage:
-    async with get_database(request).sessions() as session:
+    async with (await get_read_database(request)).sessions() as session:
         items, next_cursor = await service.history(session, user_id, cursor, limit)
     return CreditHistoryPage(
         data=[

@@ -24,6 +24,7 @@ from billing.credits.hold_routes import router as holds_router
 from billing.credits.routes import router as credits_router
 from billing.credits.routes import spend_credits, usage_router
 from billing.db.engine import Database
+from billing.db.replica import Reads
 from billing.http.api_docs import DOCS_URL, install_api_docs
 from billing.http.body_limit import BodySizeLimit
 from billing.http.fast_lanes import FastLanes
@@ -40,6 +41,7 @@ from billing.http.route_lanes import route_lanes
 from billing.http.security_headers import SecurityHeaders
 from billing.obs.alerts import configure_alerts
 from billing.obs.logs import configure_logging
+from billing.obs.metrics import count_replica_read
 from billing.outbound.routes import deliveries_router as webhook_deliveries_router
 from billing.outbound.routes import router as webhook_endpoints_router
 from billing.payments.auto_topup.routes import router as credit_settings_router
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 worker = worker_task(settings, database, app.state.stripe, asyncio.Event(), jobs)
                 app.state.worker = await stack.enter_async_context(worker)
             yield
+        await app.state.reads.dispose()
         await database.dispose()
 
     app = FastAPI(
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.reads = Reads(database, settings, count_replica_read)
     app.state.verified_tokens = VerifiedTokens(settings)
     app.state.known_keys = KnownKeys()
     app.state.stripe = create_client(settings)

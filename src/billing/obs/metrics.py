@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TypeVar, cast
 
 from prometheus_client import (
@@ -70,6 +71,23 @@ WEBHOOK_OVERDUE = Gauge(
 PAYMENTS = Counter("billing_payments_total", "Payments recorded from Stripe", ["outcome"])
 
 ALERTS = Counter("billing_alerts_total", "Alerts raised", ["kind"])
+
+# Reads that may be a little stale (db/replica.py): to the replica when it is caught up,
+# else to the primary, the reason "down" or "lagging".
+REPLICA_READS = Counter(
+    "billing_replica_reads_total", "Reads the replica may serve, by where they went", ["reason"]
+)
+REPLICA_LAG = Gauge(
+    "billing_replica_lag_seconds",
+    "The replica's replay lag when last measured (NaN: it did not answer)",
+    multiprocess_mode="mostrecent",
+)
+
+
+def count_replica_read(reason: str, lag: float | None) -> None:
+    series(REPLICA_READS, reason).inc()
+    REPLICA_LAG.set(math.nan if lag is None else lag)
+
 
 # Exported at 0 from the start, so a rate over the first failure counts it.
 for _outcome in ("succeeded", "failed"):

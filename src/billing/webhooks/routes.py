@@ -13,6 +13,7 @@ from billing.auth.dependencies import AdminPrincipal
 from billing.core.config import Settings
 from billing.core.pagination import decode_cursor, page_of
 from billing.db.engine import get_database
+from billing.db.replica import get_read_database
 from billing.idempotency.route import IdempotentRoute
 from billing.obs.metrics import WEBHOOK_DELIVERIES, WEBHOOK_VERIFICATION_FAILURES, series
 from billing.webhooks import admin, inbox
@@ -78,7 +79,7 @@ async def list_inbox(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> InboxPage:
     before = decode_cursor(cursor)
-    async with get_database(request).sessions() as session:
+    async with (await get_read_database(request)).sessions() as session:
         rows = await admin.list_events(session, status, before, limit + 1)
     shown, after = page_of(rows, limit)
     return InboxPage(
@@ -89,7 +90,7 @@ async def list_inbox(
 @admin_router.get("/{event_id}")
 async def get_event(event_id: str, request: Request, principal: AdminPrincipal) -> InboxEventDetail:
     """One event: its processing state and its payload, personal values masked."""
-    async with get_database(request).sessions() as session:
+    async with (await get_read_database(request)).sessions() as session:
         found = await admin.event(session, event_id)
     return InboxEventDetail(
         **_summary(found).model_dump(),

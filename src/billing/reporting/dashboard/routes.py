@@ -11,7 +11,7 @@ from starlette.requests import Request
 from billing.auth.dependencies import AdminPrincipal
 from billing.core.errors import ValidationProblem
 from billing.core.times import utcnow
-from billing.db.engine import get_database
+from billing.db.replica import get_read_database
 from billing.reporting.dashboard.schemas import Dashboard
 from billing.reporting.dashboard.service import dashboard, date_range
 
@@ -42,4 +42,4 @@ async def get_dashboard(
     """Revenue, recurring revenue, subscriptions, payments, credits, top spenders and
     webhook health; the last 30 days ending today (UTC) unless a range is given."""
     days = date_range(parse_day(from_, "from"), parse_day(to, "to"), utcnow().date())
-    return await dashboard(get_database(request), days)
+    return await dashboard(await get_read_database(request), days)
