@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -96,26 +97,30 @@ async def stale_reads_see_the_spend(http: httpx.AsyncClient, admin: dict[str, st
     return {name for name, spent in shown.items() if spent}
 
 
-async def write_after_pausing(
-    standby: Cluster, http: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
-    """With replay paused: a spend of 7 and an inbox event, on the primary only."""
-    standby.psql("postgres", "SELECT pg_wal_replay_pause()")
-    assert (await spend(http, admin, USER, 7)).status_code == 200
-    event = inbox.parse_event(stripe_event(id="evt_replica"), FILING)
-    assert await inbox.store(app_database(http), event)
+@asynccontextmanager
+async def spent_while_paused(
+    clusters: tuple[Cluster, Cluster], tmp_path: Path, max_lag: float
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A service reading from the replica, and admin headers. The user was given 100,
+    seen by the replica; then, with replay paused there, spent 7 and an inbox event came:
+    on the primary only."""
+    primary, standby = clusters
+    settings = settings_on(primary, standby.url("billing"), tmp_path, max_lag)
+    async with asgi_client(settings) as http:
+        admin = Credentials(settings, app_database(http)).admin()
+        assert (await add(http, admin, USER, 100)).status_code == 200
+        await caught_up(primary, standby)
+        standby.psql("postgres", "SELECT pg_wal_replay_pause()")
+        assert (await spend(http, admin, USER, 7)).status_code == 200
+        event = inbox.parse_event(stripe_event(id="evt_replica"), FILING)
+        assert await inbox.store(app_database(http), event)
+        yield http, admin
 
 
 async def test_stale_reads_go_to_a_caught_up_replica_and_balances_stay_on_the_primary(
     replicated: tuple[Cluster, Cluster], tmp_path: Path
 ) -> None:
-    primary, standby = replicated
-    settings = settings_on(primary, standby.url("billing"), tmp_path, max_lag=60)
-    async with asgi_client(settings) as http:
-        admin = Credentials(settings, app_database(http)).admin()
-        assert (await add(http, admin, USER, 100)).status_code == 200
-        await caught_up(primary, standby)
-        await write_after_pausing(standby, http, admin)
+    async with spent_while_paused(replicated, tmp_path, max_lag=60) as (http, admin):
         before = routed("caught_up")
         balance = await http.get(f"{CREDITS}/{USER}", headers=admin)
         assert balance.json()["balance"] == 93  # the primary's
@@ -126,21 +131,11 @@ async def test_stale_reads_go_to_a_caught_up_replica_and_balances_stay_on_the_pr
 async def test_a_lagging_replica_sends_stale_reads_to_the_primary(
     replicated: tuple[Cluster, Cluster], tmp_path: Path
 ) -> None:
-    primary, standby = replicated
-    settings = settings_on(primary, standby.url("billing"), tmp_path, max_lag=0.5)
-    async with asgi_client(settings) as http:
-        admin = Credentials(settings, app_database(http)).admin()
-        assert (await add(http, admin, USER, 100)).status_code == 200
-        await caught_up(primary, standby)
-        await write_after_pausing(standby, http, admin)
+    async with spent_while_paused(replicated, tmp_path, max_lag=0.5) as (http, admin):
         await asyncio.sleep(1)  # the last transaction replayed is now over 0.5 s old
         before = routed("lagging")
-        assert await stale_reads_see_the_spend(http, admin) == {
-            "history",
-            "audit",
-            "export",
-            "inbox",
-        }
+        seen = await stale_reads_see_the_spend(http, admin)
+        assert seen == {"history", "audit", "export", "inbox"}
         assert routed("lagging") - before == len(STALE_READS)
         assert (REGISTRY.get_sample_value("billing_replica_lag_seconds") or 0) > 0.5
 
@@ -165,12 +160,8 @@ async def test_the_replica_serves_again_once_it_has_caught_up(
     replicated: tuple[Cluster, Cluster], tmp_path: Path
 ) -> None:
     primary, standby = replicated
-    settings = settings_on(primary, standby.url("billing"), tmp_path, max_lag=0.5)
-    async with asgi_client(settings) as http:
+    async with spent_while_paused(replicated, tmp_path, max_lag=0.5) as (http, _):
         reads: Reads = http._transport.app.state.reads  # type: ignore[attr-defined]
-        admin = Credentials(settings, app_database(http)).admin()
-        assert (await add(http, admin, USER, 100)).status_code == 200
-        await write_after_pausing(standby, http, admin)
         await asyncio.sleep(1)
         assert await reads.database() is reads.primary
         standby.psql("postgres", "SELECT pg_wal_replay_resume()")
