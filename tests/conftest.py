@@ -79,11 +79,20 @@ def own_databases_dropped() -> Iterator[None]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of a module marked `pgbouncer` run on PgBouncer too."""
     pooled = metafunc.definition.get_closest_marker("pgbouncer") is not None
-    if "database_url" in metafunc.fixturenames:
+    if "database_url" in metafunc.fixturenames and not _parametrizes(metafunc, "database_url"):
         backends = [*BACKENDS, POOLED] if pooled else BACKENDS
         metafunc.parametrize("database_url", backends, indirect=True)
     if "pg" in metafunc.fixturenames and pooled:
         metafunc.parametrize("pg", ["postgres", POOLED], indirect=True)
+
+
+def _parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
+    """Whether the test's own `parametrize` marks already choose `name`."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if name in (names.replace(" ", "").split(",") if isinstance(names, str) else names):
+            return True
+    return False
 
 
 @pytest.fixture(scope="session")

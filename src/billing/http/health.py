@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import APIRouter
 from sqlalchemy import text
 from starlette.requests import Request
@@ -10,10 +11,11 @@ from starlette.responses import Response
 from billing.core.config import Settings
 from billing.core.errors import ServiceUnavailable
 from billing.db import server_settings
-from billing.db.engine import get_database
+from billing.db.engine import Database, get_database
 from billing.http.metrics import metrics_endpoint
 from billing.migrations import head_revision
 
+logger = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
 HEAD_REVISION = head_revision()
 
@@ -28,21 +30,27 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> dict[str, str]:
     """Ready to serve: the database answers, its schema is at the latest migration and,
     behind PgBouncer, its connections run with the service's settings."""
-    settings: Settings = request.app.state.settings
+    problem = await not_ready(get_database(request), request.app.state.settings)
+    if problem is not None:
+        raise ServiceUnavailable(problem)
+    return {"status": "ready", "migration": str(HEAD_REVISION)}
+
+
+async def not_ready(database: Database, settings: Settings) -> str | None:
+    """Why a process on `database` may not take work yet, or None (`billing worker`'s
+    probe asks too)."""
     try:
-        async with get_database(request).autocommit() as connection:
+        async with database.autocommit() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
             pooled = settings.DATABASE_PGBOUNCER
             problem = await server_settings.problem(connection, settings) if pooled else None
-    except Exception as exc:
-        raise ServiceUnavailable("The database is unreachable or not migrated.") from exc
-    if problem is not None:
-        raise ServiceUnavailable(problem)
+    except Exception:
+        return "The database is unreachable or not migrated."
     if revision != HEAD_REVISION:
-        raise ServiceUnavailable(
+        return (
             f"The database is at migration {revision}, not {HEAD_REVISION}: run `billing migrate`."
         )
-    return {"status": "ready", "migration": str(revision)}
+    return problem
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -44,7 +44,7 @@ from billing.runtime.commands import (
 )
 from billing.runtime.demo import run as run_demo
 from billing.runtime.webhooks_cli import webhooks_app
-from billing.runtime.worker import run_process
+from billing.runtime.worker import Probes, run_process
 from billing.stripe.client import create_client
 from billing.webhooks.reconcile import SAFETY_MARGIN, Progress, reconcile_events
 from billing.webhooks.worker import POLL_INTERVAL
@@ -68,13 +68,18 @@ def worker(
     poll_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between looks at an idle inbox")
     ] = POLL_INTERVAL,
+    probe_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Answer /healthz and /readyz on this port"),
+    ] = None,
 ) -> None:
     """Process the webhook inbox until SIGTERM or SIGINT (the event in hand finishes)."""
     settings = settings_or_exit()
     configure_logging(settings)
     configure_alerts(settings)
+    probes = None if probe_port is None else Probes(probe_port)
     with configuration_or_exit():
-        started = uvloop.run(run_process(settings, poll_interval))  # the loop `serve` runs on
+        started = uvloop.run(run_process(settings, poll_interval, probes))  # as `serve` runs
     if not started:
         typer.secho(
             "Another process already runs this SQLite database's worker (`billing serve`"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 
@@ -11,14 +14,26 @@ from billing.compliance.jobs import periodic_jobs
 from billing.core.config import ConfigurationError, Settings
 from billing.db import server_settings
 from billing.db.engine import Database
+from billing.http.health import not_ready
 from billing.http.ledger_metrics import count_ledger_operations
+from billing.runtime import probes
 from billing.stripe.client import create_client
 from billing.webhooks.worker import BATCH, POLL_INTERVAL, worker_task
 
 logger = structlog.get_logger(__name__)
 
 
-async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) -> bool:
+@dataclass(frozen=True)
+class Probes:
+    """Where `billing worker` answers its orchestrator's probes (`probes.py`)."""
+
+    port: int
+    host: str = "0.0.0.0"  # noqa: S104  # the kubelet probes the pod's address
+
+
+async def run_process(
+    settings: Settings, poll_interval: float = POLL_INTERVAL, probes: Probes | None = None
+) -> bool:
     """`billing worker`: run until SIGTERM or SIGINT, finishing the event in hand;
     False if another process already runs this SQLite database's worker."""
     count_ledger_operations()
@@ -34,8 +49,9 @@ async def run_process(settings: Settings, poll_interval: float = POLL_INTERVAL) 
         async with worker_task(settings, database, client, stop, jobs, poll_interval) as task:
             if task is None:
                 return False
-            logger.info("worker_started", batch=BATCH.get(database.dialect, 1))
-            await task
+            async with _probes_served(probes, task, settings, database):
+                logger.info("worker_started", batch=BATCH.get(database.dialect, 1))
+                await task
         return True
     finally:
         await database.dispose()
@@ -49,3 +65,24 @@ async def _check_pooled_settings(settings: Settings, database: Database) -> None
         problem = await server_settings.problem(connection, settings)
     if problem is not None:
         raise ConfigurationError(problem)
+
+
+@asynccontextmanager
+async def _probes_served(
+    where: Probes | None, task: asyncio.Task[None], settings: Settings, database: Database
+) -> AsyncIterator[None]:
+    if where is None:
+        yield
+        return
+
+    async def healthy() -> str | None:
+        return "The worker has stopped." if task.done() else None
+
+    async def ready() -> str | None:
+        return await not_ready(database, settings)
+
+    server = await probes.start(where.port, where.host, healthy, ready)
+    try:
+        yield
+    finally:
+        server.close()
