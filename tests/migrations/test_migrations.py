@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from typer.testing import CliRunner
 
 from billing.core.config import Settings
 from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
 from billing.db.engine import create_engine
 from billing.migrations import downgrade, upgrade
 from billing.migrations.schema import metadata
+from billing.runtime.cli import app
+from tests.conftest import NEEDS_POSTGRES
+from tests.support.pgbouncer import Bouncer
+from tests.support.worker import worker_env
 
 
 def inspect_database(url: str, check: object) -> object:
@@ -56,3 +63,14 @@ def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
 def test_models_match_the_migrations(empty_database: str) -> None:
     upgrade(empty_database)
     assert inspect_database(empty_database, model_diff) == []
+
+
+@pytest.mark.parametrize(
+    "empty_database", [pytest.param("postgres", marks=NEEDS_POSTGRES)], indirect=True
+)
+def test_billing_migrate_runs_through_pgbouncer(empty_database: str, bouncer: Bouncer) -> None:
+    env = worker_env(bouncer.url_for(empty_database), Path("."))
+    assert env["DATABASE_PGBOUNCER"] == "true"
+    result = CliRunner().invoke(app, ["migrate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert inspect_database(empty_database, tables) == set(metadata.tables)

@@ -18,8 +18,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", pgbouncer: bool = False) -> None:
+    """`pgbouncer`: the URL is a PgBouncer in transaction pooling (DATABASE_PGBOUNCER)."""
+    config = alembic_config(database_url)
+    config.attributes["pgbouncer"] = pgbouncer
+    command.upgrade(config, revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

@@ -29,7 +29,8 @@ async def _run_async() -> None:
     url = config.attributes.get("database_url") or Settings().DATABASE_URL
     # Only the URL matters here: the caller (`billing migrate`, the demo, a test) has
     # loaded and checked its settings already; production's secrets are not needed.
-    engine = create_engine(Settings.model_construct(DATABASE_URL=url))
+    pooled = bool(config.attributes.get("pgbouncer", False))
+    engine = create_engine(Settings.model_construct(DATABASE_URL=url, DATABASE_PGBOUNCER=pooled))
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -59,7 +59,7 @@ app.add_typer(webhooks_app, name="webhooks")
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
     settings = settings_or_exit()
-    upgrade(settings.DATABASE_URL)
+    upgrade(settings.DATABASE_URL, pgbouncer=settings.DATABASE_PGBOUNCER)
     typer.echo("database migrated to head")
 
 
