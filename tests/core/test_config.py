@@ -34,6 +34,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "BILLING_ENV",
         "DATABASE_URL",
         "DATABASE_READ_URL",
+        "BILLING_SECRETS_DIR",
         "BILLING_TOPUP_CURRENCIES",
     ]:
         monkeypatch.delenv(name, raising=False)
@@ -266,3 +267,19 @@ def test_a_read_replica_is_postgresql_beside_postgresql(
     monkeypatch.setenv("DATABASE_READ_URL", replica)
     with pytest.raises(ConfigurationError, match="DATABASE_READ_URL is a PostgreSQL replica"):
         load_settings()
+
+
+def test_production_reads_its_secrets_from_files_in_the_secrets_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As Kubernetes and Compose mount secrets: one file per setting, named after it."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in PRODUCTION.items():
+        (secrets / name).write_text(value + "\n")
+    monkeypatch.setenv("BILLING_SECRETS_DIR", str(secrets))
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_from_the_environment")
+    settings = load_settings()
+    assert settings.jwt_secret == PRODUCTION["BILLING_JWT_SECRET"]
+    assert settings.allowed_redirect_hosts == {"app.example.com"}
+    assert settings.webhook_secrets == ["whsec_from_the_environment"]  # the environment wins

@@ -41,7 +41,7 @@ async def test_a_worker_answers_its_probes_until_it_stops(
             assert (await http.get("/healthz")).json() == {"status": "ok"}
             ready = await http.get("/readyz")
             assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
-            assert (await http.get("/metrics")).status_code == 404
+            assert (await http.get("/nothing")).status_code == 404
             assert (await http.post("/healthz")).status_code == 404
             assert (await http.head("/readyz")).status_code == 200
         process.send_signal(signal.SIGTERM)
@@ -76,3 +76,24 @@ async def test_a_client_that_never_finishes_its_request_gets_no_answer(
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no blank line
             assert sock.recv(100) == b""  # closed after the read timeout, unanswered
+
+
+@ONLY_SQLITE
+async def test_a_worker_is_scraped_with_the_metrics_token(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its own counters (events processed, dead) exist only in the worker's process."""
+    token = "t" * 40
+    monkeypatch.setenv("BILLING_METRICS_TOKEN", token)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with worker_process(database_url, tmp_path, "--probe-port", str(port)):
+        await wait_until(lambda: answers(f"{base}/healthz"))
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            refused = await http.get("/metrics")
+            wrong = await http.get("/metrics", headers={"Authorization": "Bearer nope"})
+            scraped = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert (refused.status_code, wrong.status_code) == (401, 401)
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    assert "billing_webhook_processed_total" in scraped.text

@@ -9,6 +9,7 @@ no other configuration, and refuses a live Stripe key.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     STRIPE_DEBUG: bool = False
 
     BILLING_ENV: Literal["development", "production"] = "production"
+    # A directory of files named after settings (STRIPE_SECRET_KEY, ...), each holding its
+    # value: secrets mounted as files (Kubernetes, Compose) stay out of the environment.
+    # Read from the environment only; a variable that is also set there wins.
+    BILLING_SECRETS_DIR: Path | None = None
     BILLING_JWT_SECRET: SecretStr | None = None
     BILLING_ENCRYPTION_KEYS: SecretStr | None = None
     BILLING_DATA_DIR: Path = Path(".billing")
@@ -280,8 +285,9 @@ def _present(value: SecretStr | str | None) -> bool:
 
 def load_settings(kind: type[Settings] = Settings) -> Settings:
     """Build settings from the environment, turning validation failures into one clear error."""
+    secrets = os.environ.get("BILLING_SECRETS_DIR")
     try:
-        return kind()
+        return kind(_secrets_dir=secrets) if secrets else kind()
     except ValidationError as exc:
         # The messages only: pydantic's own text echoes the input values, secrets included.
         problems = [

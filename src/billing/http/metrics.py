@@ -72,30 +72,34 @@ OVERDUE_MAX_AGE = 5.0  # seconds one measurement of the inbox serves every scrap
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """The Prometheus exposition, for authorized scrapers only (`authorize_scrape`). With
-    `PROMETHEUS_MULTIPROC_DIR` set (several `billing serve` workers, a `billing worker`
-    beside them) it sums every process's metrics from that directory, so each scrape sees
-    them all, whichever answers."""
-    authorize_scrape(request)
+    """The Prometheus exposition, for authorized scrapers only (`authorize_scrape`)."""
+    settings: Settings = request.app.state.settings
+    authorize_scrape(settings, request.headers.get("authorization", ""))
     await request.app.state.overdue.refresh()
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def exposition() -> bytes:
+    """This process's metrics; with `PROMETHEUS_MULTIPROC_DIR` set (several `billing serve`
+    workers, a `billing worker` beside them) every process's from that directory summed,
+    so each scrape sees them all, whichever answers."""
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return generate_latest(registry)
 
 
-def authorize_scrape(request: Request) -> None:
+def authorize_scrape(settings: Settings, authorization: str) -> None:
     """With BILLING_METRICS_TOKEN set, only `Authorization: Bearer <that token>` may
     scrape (compared in constant time); unset, /metrics is open in development only.
     Checked before anything is measured: a refused scrape costs no query."""
-    settings: Settings = request.app.state.settings
     token = settings.BILLING_METRICS_TOKEN
     if token is None:
         if settings.BILLING_ENV == "development":
             return
         raise Forbidden("Set BILLING_METRICS_TOKEN to scrape /metrics in production.")
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    scheme, _, presented = authorization.partition(" ")
     expected = token.get_secret_value().strip().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
         raise Unauthenticated(

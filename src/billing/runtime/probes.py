@@ -1,36 +1,51 @@
-"""`billing worker --probe-port N`: `/healthz` and `/readyz` for an orchestrator's probes.
+"""`billing worker --probe-port N`: `/healthz`, `/readyz` and `/metrics` for an
+orchestrator and Prometheus.
 
 The worker serves no HTTP otherwise. This server runs on the worker's own event loop, so
-an answer to `/healthz` also says the loop is turning; it answers 503 once the worker task
-has ended. `/readyz` asks what `billing serve`'s does: the database answers at the
-latest migration (and, behind PgBouncer, with the service's settings). Requests are read
-up to their blank line and answered with `Connection: close`; nothing else is served.
+an answer to `/healthz` also says the loop is turning. Requests are read up to their
+blank line (at most 8 KiB, 5 s) and answered with `Connection: close`; GET and HEAD only.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 
 import orjson
 
 MAX_REQUEST_BYTES = 8192
 READ_TIMEOUT = 5.0
-Check = Callable[[], Awaitable[str | None]]  # why not, or None when well
+REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+REASONS |= {503: "Service Unavailable"}
 
 
-async def start(port: int, host: str, healthy: Check, ready: Check) -> asyncio.Server:
-    checks = {"/healthz": healthy, "/readyz": ready}
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
 
+    @classmethod
+    def json(cls, code: int, **fields: str) -> Answer:
+        return cls(code, orjson.dumps(fields))
+
+
+# A route: the request's headers (lowercased names) to its answer.
+Route = Callable[[Mapping[str, str]], Awaitable[Answer]]
+NOT_FOUND = Answer.json(404, status="not found")
+
+
+async def start(port: int, host: str, routes: Mapping[str, Route]) -> asyncio.Server:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(READ_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
-            method, path = _request_line(head)
-            check = checks.get(path) if method in ("GET", "HEAD") else None
-            status, body = await _respond(check)
-            writer.write(_response(status, body, with_body=method != "HEAD"))
+            method, path, headers = _parse(head)
+            route = routes.get(path) if method in ("GET", "HEAD") else None
+            found = await route(headers) if route is not None else NOT_FOUND
+            writer.write(_response(found, with_body=method != "HEAD"))
             await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # a client that sends no complete request gets no answer
@@ -42,27 +57,23 @@ async def start(port: int, host: str, healthy: Check, ready: Check) -> asyncio.S
     return await asyncio.start_server(answer, host, port, limit=MAX_REQUEST_BYTES)
 
 
-def _request_line(head: bytes) -> tuple[str, str]:
-    parts = head.split(b"\r\n", 1)[0].split(b" ")
+def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:
+    first, *lines = head.decode("latin-1").split("\r\n")
+    parts = first.split(" ")
     if len(parts) != 3:
-        return "", ""
-    return parts[0].decode("latin-1"), parts[1].decode("latin-1").split("?", 1)[0]
+        return "", "", {}
+    headers = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return parts[0], parts[1].split("?", 1)[0], headers
 
 
-async def _respond(check: Check | None) -> tuple[int, dict[str, str]]:
-    if check is None:
-        return 404, {"status": "not found"}
-    problem = await check()
-    if problem is None:
-        return 200, {"status": "ok"}
-    return 503, {"status": "unavailable", "detail": problem}
-
-
-def _response(status: int, body: dict[str, str], with_body: bool) -> bytes:
-    content = orjson.dumps(body)
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+def _response(answer: Answer, with_body: bool) -> bytes:
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(content)}\r\nConnection: close\r\n\r\n"
+        f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Error')}\r\n"
+        f"Content-Type: {answer.content_type}\r\nContent-Length: {len(answer.body)}\r\n"
+        "Connection: close\r\n\r\n"
     )
-    return head.encode() + (content if with_body else b"")
+    return head.encode() + (answer.body if with_body else b"")

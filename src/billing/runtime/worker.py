@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import structlog
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from billing.compliance.jobs import periodic_jobs
 from billing.core.config import ConfigurationError, Settings
+from billing.core.errors import BillingError
 from billing.db import server_settings
 from billing.db.engine import Database
 from billing.http.health import not_ready
 from billing.http.ledger_metrics import count_ledger_operations
+from billing.http.metrics import authorize_scrape, exposition
 from billing.runtime import probes
 from billing.stripe.client import create_client
 from billing.webhooks.worker import BATCH, POLL_INTERVAL, worker_task
@@ -74,15 +77,32 @@ async def _probes_served(
     if where is None:
         yield
         return
-
-    async def healthy() -> str | None:
-        return "The worker has stopped." if task.done() else None
-
-    async def ready() -> str | None:
-        return await not_ready(database, settings)
-
-    server = await probes.start(where.port, where.host, healthy, ready)
+    server = await probes.start(where.port, where.host, _routes(task, settings, database))
     try:
         yield
     finally:
         server.close()
+
+
+def _routes(
+    task: asyncio.Task[None], settings: Settings, database: Database
+) -> dict[str, probes.Route]:
+    async def healthz(headers: Mapping[str, str]) -> probes.Answer:
+        if task.done():
+            return probes.Answer.json(503, status="unavailable", detail="The worker has stopped.")
+        return probes.Answer.json(200, status="ok")
+
+    async def readyz(headers: Mapping[str, str]) -> probes.Answer:
+        problem = await not_ready(database, settings)
+        if problem is not None:
+            return probes.Answer.json(503, status="unavailable", detail=problem)
+        return probes.Answer.json(200, status="ok")
+
+    async def metrics(headers: Mapping[str, str]) -> probes.Answer:
+        try:
+            authorize_scrape(settings, headers.get("authorization", ""))
+        except BillingError as exc:
+            return probes.Answer.json(exc.status, status="refused", detail=exc.detail)
+        return probes.Answer(200, exposition(), CONTENT_TYPE_LATEST)
+
+    return {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics}
