@@ -10,7 +10,7 @@ FRONTEND_SOURCES := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND
 	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json $(FRONTEND)/scripts/swagger-ui.mjs
 
 .PHONY: install lint typecheck test demo bench bench-tools soak browser promtool \
-	alert-rules clean frontend-test types pgbouncer
+	alert-rules clean frontend-test types pgbouncer deploy-check
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,18 @@ typecheck: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# kubernetes-validate and checkov in a venv of their own (checkov pins many packages).
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+$(DEPLOY_STAMP):
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet kubernetes-validate==1.37.0 checkov==3.3.30
+	touch $(DEPLOY_STAMP)
+
+# The Kubernetes manifests, Containerfiles and Prometheus configuration, checked offline.
+deploy-check: $(DEPLOY_STAMP) promtool
+	DEPLOY_TOOLS=$(DEPLOY_VENV)/bin deploy/check.sh
+
 # Debian's PgBouncer: the PostgreSQL money-path tests run through it too.
 pgbouncer:
 	@test -x /usr/sbin/pgbouncer || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null)
@@ -67,7 +79,7 @@ alert-rules: promtool
 # Two workers, each on databases of its own (tests/support/workers.py) and each given
 # whole files (their module fixtures are shared in order), then alone what kills workers
 # at random or measures the machine.
-test: install browser pgbouncer lint alert-rules frontend-test
+test: install browser pgbouncer lint alert-rules deploy-check frontend-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
 	$(BIN)/pytest -m serial
 
@@ -90,5 +102,5 @@ soak: install
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache billing.db* .billing
+	rm -rf $(VENV) $(DEPLOY_VENV) .pytest_cache .mypy_cache .ruff_cache billing.db* .billing
 	rm -rf $(FRONTEND)/node_modules $(FRONTEND)/dist
