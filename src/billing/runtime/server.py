@@ -54,7 +54,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+def serve_shared(host: str, port: int, options: dict[str, Any]) -> None:
     """One worker process: uvicorn on a socket of its own, listening once the app is
     loaded. The kernel hands a listening socket its share of new connections at once:
     ones it took during seconds of imports would wait all that time."""
@@ -89,7 +89,7 @@ class Supervisor:
                 process.kill()
 
     def _start(self) -> BaseProcess:
-        process = self.context.Process(target=_worker, args=self.args)
+        process = self.context.Process(target=serve_shared, args=self.args)
         process.start()
         return process
 
