@@ -33,7 +33,8 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description Ready to serve: the database answers and its schema is at the latest migration.
+         * @description Ready to serve: the database answers, its schema is at the latest migration and,
+         *     behind PgBouncer, its connections run with the service's settings.
          */
         get: operations["readyz_readyz_get"];
         put?: never;
