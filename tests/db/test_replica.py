@@ -187,3 +187,18 @@ async def test_an_ordinary_role_can_tell_that_the_replica_is_caught_up(
     finally:
         await reads.dispose()
         await reads.primary.dispose()
+
+
+async def test_a_server_that_is_not_a_standby_serves_no_stale_reads(
+    replicated: tuple[Cluster, Cluster], tmp_path: Path
+) -> None:
+    """A promoted replica, or a wrong URL: it may have diverged from the primary."""
+    primary, _ = replicated
+    settings = settings_on(primary, primary.url("billing"), tmp_path, max_lag=60)
+    reads = Reads(Database(settings), settings)
+    try:
+        assert await reads.database() is reads.primary
+        assert reads.lag is None
+    finally:
+        await reads.dispose()
+        await reads.primary.dispose()

@@ -89,3 +89,28 @@ def test_every_object_lives_in_the_billing_namespace() -> None:
     for found in OBJECTS:
         if found["kind"] != "Namespace":
             assert found["metadata"]["namespace"] == "billing", found["metadata"]["name"]
+
+
+def test_what_prometheus_scrapes_the_network_policies_let_in() -> None:
+    """A scrape refused by a policy would leave the workers' counters, and the alerts on
+    them, silently empty."""
+    monitored = {
+        "server": named("ServiceMonitor", "billing")["spec"]["endpoints"],
+        "worker": named("PodMonitor", "billing-worker")["spec"]["podMetricsEndpoints"],
+    }
+    for component, endpoints in monitored.items():
+        (container,) = containers(named("Deployment", f"billing-{component}"))
+        # The Service's port and the containers' share the name ("http").
+        numbers = {port["name"]: port["containerPort"] for port in container["ports"]}
+        scraped = {numbers[endpoint["port"]] for endpoint in endpoints}
+        assert scraped <= allowed_ports(component), component
+
+
+def allowed_ports(component: str) -> set[int]:
+    ports = set()
+    for policy in (o for o in OBJECTS if o["kind"] == "NetworkPolicy"):
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        if selector.get("app.kubernetes.io/component") == component:
+            for rule in policy["spec"].get("ingress", []):
+                ports |= {port["port"] for port in rule["ports"]}
+    return ports

@@ -26,6 +26,11 @@ USAGE_EVENTS = 20  # per batch
 RETRY_PAUSE = 0.05
 RETRYABLE = {502, 503, 504}  # a server that went away, or one at capacity: ask again
 TIMEOUT = 30.0
+# Longer than any claim a killed server leaves (the idempotency store's STALE_CLAIM, 60 s):
+# an operation still without a definite answer after this is a hang.
+GIVE_UP_SECONDS = 180.0
+# The only definite answers the load expects (funded users, valid requests).
+EXPECTED = frozenset({"spend 200", "hold 201", "hold 200", "usage 200", "webhook 200"})
 KINDS = ("spend", "hold", "usage", "webhook")
 
 
@@ -117,7 +122,10 @@ class MixedLoad:
         server gone or at capacity, or the key still claimed by a request that was running
         (on a server since killed, it is taken over after the idempotency store's
         STALE_CLAIM)."""
+        deadline = time.monotonic() + GIVE_UP_SECONDS
         while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{kind} {path}: no definite answer in {GIVE_UP_SECONDS:.0f} s")
             try:
                 answer = await self._send(path, body, headers or {})
             except httpx.TransportError:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from billing.auth.api_keys import create_api_key
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
+from billing.credits.models import CreditHold
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
 from billing.db.outbox import OutboxMessage
@@ -32,7 +33,7 @@ from billing.payments.checks import SUMMARY_CHECKS
 from billing.webhooks.models import WebhookEvent
 from tests.faults.fleet import Fleet, Kill
 from tests.faults.killer import NO_STRIPE
-from tests.faults.mixed_load import MixedLoad, Tally
+from tests.faults.mixed_load import EXPECTED, MixedLoad, Tally
 from tests.support.receiver import receiver
 from tests.support.sandbox_process import free_port
 from tests.support.worker import wait_until, wallet_balances, worker_env
@@ -94,7 +95,7 @@ async def run(plan: Plan, database_url: str, workdir: Path) -> Outcome:
                     load = MixedLoad(http, key, WEBHOOK_SECRET, list(range(1, plan.users + 1)), rng)
                     outcome = await _load_while_killing(fleet, load, plan, rng)
                 started = time.monotonic()
-                outcome.failures += await _drained(database, len(outcome.tally.events))
+                outcome.failures += await _drained(database)
                 outcome.drain_seconds = time.monotonic() - started
                 outcome.exit_codes = fleet.stop()
             outcome.failures += await _checks(database, outcome, set(platform.ids()))
@@ -142,7 +143,7 @@ async def _load_while_killing(
     return Outcome(plan, load.tally, fleet.kills, time.monotonic() - started)
 
 
-async def _drained(database: Database, events: int) -> list[str]:
+async def _drained(database: Database) -> list[str]:
     """Wait until the inbox holds nothing pending and every delivery is delivered."""
     deadline = time.monotonic() + DRAIN_SECONDS
     while True:
@@ -170,11 +171,40 @@ async def _backlog(database: Database) -> tuple[int, int]:
 
 async def _checks(database: Database, outcome: Outcome, received: set[str]) -> list[str]:
     failures = [f"a client saw {error}" for error in outcome.tally.server_errors]
+    if unexpected := set(outcome.tally.answers) - EXPECTED:
+        failures.append(f"answers no operation should get: {sorted(unexpected)}")
+    failures += await _money(database, outcome)
+    failures += await _deliveries(database, outcome, received)
+    async with database.sessions() as session, session.begin():
+        report = await verify_ledger(session, SUMMARY_CHECKS)
+    failures += [f"verify-ledger: {name} {ids[:5]}" for name, ids in report.failures.items()]
+    # uvicorn ends a server by raising the signal again once it has drained: -SIGTERM.
+    clean = {"server": {0, -signal.SIGTERM}, "worker": {0}}
+    if any(set(codes) - clean[role] for role, codes in outcome.exit_codes.items()):
+        failures.append(f"a process did not stop cleanly on SIGTERM: {outcome.exit_codes}")
+    return failures
+
+
+async def _money(database: Database, outcome: Outcome) -> list[str]:
+    """Every user's balance as foretold, and no hold left active."""
+    failures = []
     balances = await wallet_balances(database)
-    expected = {user: FUNDING + moved for user, moved in outcome.tally.moved.items()}
+    users = range(1, outcome.plan.users + 1)
+    expected = {user: FUNDING + outcome.tally.moved[user] for user in users}
     wrong = {u: (balances.get(u), want) for u, want in expected.items() if balances.get(u) != want}
     if wrong:
         failures.append(f"balances (found, foretold) differ: {dict(list(wrong.items())[:5])}")
+    async with database.autocommit() as connection:
+        # Every hold acknowledged was captured: one still active was placed by no caller.
+        active = await connection.scalar(select(func.count()).where(CreditHold.status == "active"))
+        if active:
+            failures.append(f"{active} holds left active (placed twice, or never settled)")
+    return failures
+
+
+async def _deliveries(database: Database, outcome: Outcome, received: set[str]) -> list[str]:
+    """Every acknowledged Stripe event processed; every outbox message at the platform."""
+    failures = []
     async with database.autocommit() as connection:
         processed = set(
             await connection.scalars(
@@ -187,11 +217,4 @@ async def _checks(database: Database, outcome: Outcome, received: set[str]) -> l
     if unsent := sent - received:
         failures.append(f"{len(unsent)} committed outbox messages never reached the platform")
     outcome.delivered = len(sent & received)
-    async with database.sessions() as session, session.begin():
-        report = await verify_ledger(session, SUMMARY_CHECKS)
-    failures += [f"verify-ledger: {name} {ids[:5]}" for name, ids in report.failures.items()]
-    # uvicorn ends a server by raising the signal again once it has drained: -SIGTERM.
-    clean = {"server": {0, -signal.SIGTERM}, "worker": {0}}
-    if any(set(codes) - clean[role] for role, codes in outcome.exit_codes.items()):
-        failures.append(f"a process did not stop cleanly on SIGTERM: {outcome.exit_codes}")
     return failures

@@ -2,8 +2,13 @@
 answers and is at most `DATABASE_READ_MAX_LAG_SECONDS` behind; else to the primary.
 
 Which reads: the admin dashboard, exports, the audit and inbox listings and transaction
-history. Balances, spends, holds, and whatever a caller reads right after writing, stay
-on the primary: they take `Database` from `get_database`, never from here.
+history (which may therefore trail a spend by up to the bound: a caller that wants to
+know whether a spend landed retries it with its key). Balances, spends, holds, one
+inbox event's detail, and whatever a caller reads right after writing, stay on the
+primary: they take `Database` from `get_database`, never from here.
+
+Caught up means replayed up to the position the primary's WAL had a moment before: a
+replica whose stream stalled, without noticing yet, is behind by that measure too.
 
 The replica's lag is looked up at most once per `CHECK_SECONDS` in a process, by one
 request while the others wait for its answer, and for at most `CHECK_TIMEOUT` seconds:
@@ -25,17 +30,21 @@ from billing.db.engine import Database
 
 CHECK_SECONDS = 1.0
 CHECK_TIMEOUT = 1.0
-# Seconds the replica's last replayed transaction is behind now; 0 when it has replayed
-# all it received, or when the URL is not a standby at all. A standby without a WAL
-# receiver has lost its primary: its lag is unknown (NULL). (The receiver's row shows to
-# any role; its status only to those with pg_read_all_stats.)
+# Where the primary's WAL ends now: the replica is caught up once it has replayed that far.
+PRIMARY_POSITION = text("SELECT pg_current_wal_lsn()")
+# Seconds the replica is behind: 0 once it has replayed up to the primary's position
+# (read just before), else the age of its last replayed transaction (infinite if none
+# yet). A server that is not a standby (promoted, or the wrong URL) may have diverged:
+# its lag is unknown (NULL), and it serves nothing.
 LAG = text(
     """
     SELECT CASE
-        WHEN NOT pg_is_in_recovery() THEN 0
-        WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN NULL
-        WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-        ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())
+        WHEN NOT pg_is_in_recovery() THEN NULL
+        WHEN pg_last_wal_replay_lsn() >= :primary THEN 0
+        ELSE coalesce(
+            extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()),
+            'Infinity'
+        )
     END
     """
 )
@@ -83,8 +92,11 @@ class Reads:
     async def _measure(self) -> float | None:
         assert self.replica is not None
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT), self.replica.autocommit() as connection:
-                lag = await connection.scalar(LAG)
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                async with self.primary.autocommit() as connection:
+                    position = await connection.scalar(PRIMARY_POSITION)
+                async with self.replica.autocommit() as connection:
+                    lag = await connection.scalar(LAG, {"primary": position})
         except Exception:  # any failure to answer is the replica being down for reads
             return None
         return None if lag is None else float(lag)

@@ -31,7 +31,7 @@ from billing.core.errors import (
     ServiceUnavailable,
     ValidationProblem,
 )
-from billing.db.conflicts import DRIVER_DISCONNECTS
+from billing.db.conflicts import DRIVER_DISCONNECTS, lost_a_conflict
 from billing.db.engine import AT_CAPACITY
 from billing.http.middleware import HttpMiddleware
 
@@ -104,6 +104,9 @@ def to_problem(exc: Exception) -> BillingError:
     ):
         logger.warning("database_unavailable", error=type(getattr(exc, "orig", exc)).__name__)
         return ServiceUnavailable("The database is unreachable; retry shortly.")
+    if lost_a_conflict(exc):  # a deadlock, or a replica's read cancelled by its recovery
+        logger.warning("database_conflict", error=type(getattr(exc, "orig", exc)).__name__)
+        return ServiceUnavailable("A concurrent change interrupted the request; retry.")
     if isinstance(exc, PoolTimeout):
         logger.warning("database_pool_exhausted")
         return ServiceUnavailable(AT_CAPACITY)

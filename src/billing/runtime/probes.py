@@ -4,6 +4,8 @@ orchestrator and Prometheus.
 The worker serves no HTTP otherwise. This server runs on the worker's own event loop, so
 an answer to `/healthz` also says the loop is turning. Requests are read up to their
 blank line (at most 8 KiB, 5 s) and answered with `Connection: close`; GET and HEAD only.
+A route that asks the database shares one answer a second (`shared`), so probes sent
+in a flood cost one query a second, not the worker's connections.
 """
 
 from __future__ import annotations
@@ -46,15 +48,31 @@ async def start(port: int, host: str, routes: Mapping[str, Route]) -> asyncio.Se
             route = routes.get(path) if method in ("GET", "HEAD") else None
             found = await route(headers) if route is not None else NOT_FOUND
             writer.write(_response(found, with_body=method != "HEAD"))
-            await writer.drain()
+            async with asyncio.timeout(READ_TIMEOUT):
+                await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # a client that sends no complete request gets no answer
+            pass  # a client that sends no complete request, or reads no answer, gets none
+        except ConnectionError:
+            pass  # the client went away
         finally:
             writer.close()
             with suppress(ConnectionError):
                 await writer.wait_closed()
 
     return await asyncio.start_server(answer, host, port, limit=MAX_REQUEST_BYTES)
+
+
+def shared(route: Route, seconds: float = 1.0) -> Route:
+    """`route`, its answer computed at most once per `seconds` and shared meanwhile."""
+    last: list[tuple[float, asyncio.Task[Answer]]] = []
+
+    async def answer(headers: Mapping[str, str]) -> Answer:
+        now = asyncio.get_running_loop().time()
+        if not last or now - last[0][0] >= seconds:
+            last[:] = [(now, asyncio.ensure_future(route(headers)))]
+        return await asyncio.shield(last[0][1])
+
+    return answer
 
 
 def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:

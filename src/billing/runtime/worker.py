@@ -82,6 +82,7 @@ async def _probes_served(
         yield
     finally:
         server.close()
+        await server.wait_closed()
 
 
 def _routes(
@@ -105,4 +106,4 @@ def _routes(
             return probes.Answer.json(exc.status, status="refused", detail=exc.detail)
         return probes.Answer(200, exposition(), CONTENT_TYPE_LATEST)
 
-    return {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics}
+    return {"/healthz": healthz, "/readyz": probes.shared(readyz), "/metrics": metrics}

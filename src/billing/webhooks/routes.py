@@ -90,7 +90,7 @@ async def list_inbox(
 @admin_router.get("/{event_id}")
 async def get_event(event_id: str, request: Request, principal: AdminPrincipal) -> InboxEventDetail:
     """One event: its processing state and its payload, personal values masked."""
-    async with (await get_read_database(request)).sessions() as session:
+    async with get_database(request).sessions() as session:  # read after a replay
         found = await admin.event(session, event_id)
     return InboxEventDetail(
         **_summary(found).model_dump(),
