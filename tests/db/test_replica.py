@@ -21,6 +21,7 @@ from billing.webhooks import inbox
 from tests.conftest import Credentials, app_database, asgi_client, reset_postgres
 from tests.support import replica
 from tests.support.credits import CREDITS, add, spend
+from tests.support.pgbouncer import settings_for
 from tests.support.replica import Cluster
 from tests.support.stripe_events import FILING, stripe_event
 
@@ -56,10 +57,8 @@ async def replicated(
 
 
 def settings_on(primary: Cluster, read_url: str, tmp_path: Path, max_lag: float) -> Settings:
-    return Settings(
-        _env_file=None,
-        BILLING_ENV="development",
-        DATABASE_URL=primary.url("billing"),
+    return settings_for(
+        primary.url("billing"),
         DATABASE_READ_URL=read_url,
         DATABASE_READ_MAX_LAG_SECONDS=max_lag,
         BILLING_DATA_DIR=tmp_path,

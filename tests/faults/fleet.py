@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import time
 from collections.abc import Callable
@@ -23,18 +22,14 @@ from typing import Any
 from billing.core.config import load_settings
 from billing.http.app import server_options
 from billing.runtime.server import serve_shared
-from tests.faults.killer import FORKSERVER, run_worker
+from tests.faults.killer import FORKSERVER, run_worker, settle_in
 
 PRELOAD = ["billing.runtime.cli", "billing.http.app", "tests.faults.killer", __name__]
 
 
 def run_server(env: dict[str, str], workdir: str, log: str, port: int) -> None:
     """A forked process's life: one server process on the shared port."""
-    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.environ.update(env)
-    os.chdir(workdir)
+    settle_in(env, workdir, log)
     serve_shared("127.0.0.1", port, server_options(load_settings()))
 
 

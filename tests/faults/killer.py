@@ -32,13 +32,18 @@ FORKSERVER = multiprocessing.get_context("forkserver")
 T = TypeVar("T")
 
 
-def run_worker(env: dict[str, str], workdir: str, log: str) -> None:
-    """A forked process's life: `billing worker`, with its output in `log`."""
+def settle_in(env: dict[str, str], workdir: str, log: str) -> None:
+    """A forked process's start: its output to `log`, `env` added, in `workdir`."""
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.environ.update(env)
     os.chdir(workdir)
+
+
+def run_worker(env: dict[str, str], workdir: str, log: str) -> None:
+    """A forked process's life: `billing worker`, with its output in `log`."""
+    settle_in(env, workdir, log)
     app([*WORKER_ARGS])
 
 

@@ -34,6 +34,7 @@ from billing.webhooks.models import WebhookEvent
 from tests.faults.fleet import Fleet, Kill
 from tests.faults.killer import NO_STRIPE
 from tests.faults.mixed_load import EXPECTED, MixedLoad, Tally
+from tests.support.pgbouncer import settings_for
 from tests.support.receiver import receiver
 from tests.support.sandbox_process import free_port
 from tests.support.worker import wait_until, wallet_balances, worker_env
@@ -72,10 +73,7 @@ class Outcome:
 
 async def run(plan: Plan, database_url: str, workdir: Path) -> Outcome:
     """One run on the migrated, empty `database_url`."""
-    settings = Settings(
-        _env_file=None, BILLING_ENV="development", DATABASE_URL=database_url,
-        BILLING_DATA_DIR=workdir,
-    )  # fmt: skip
+    settings = settings_for(database_url, BILLING_DATA_DIR=workdir)
     database = Database(settings)
     env = {
         **worker_env(database_url, workdir),

@@ -39,7 +39,9 @@ def startup_settings(settings: Settings) -> dict[str, str]:
 
 async def problem(connection: AsyncConnection, settings: Settings) -> str | None:
     """Why the server connection behind PgBouncer does not run as the service needs, or
-    None when it does."""
+    None when it does (always, directly connected: the service set them itself)."""
+    if not settings.DATABASE_PGBOUNCER:
+        return None
     reads = ", ".join(f"coalesce(current_setting('{name}', true), '')" for name in CHECKED)
     found = (await connection.execute(text(f"SELECT {reads}"))).one()
     expected = wanted(settings)

@@ -42,8 +42,7 @@ async def not_ready(database: Database, settings: Settings) -> str | None:
     try:
         async with database.autocommit() as connection:
             revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
-            pooled = settings.DATABASE_PGBOUNCER
-            problem = await server_settings.problem(connection, settings) if pooled else None
+            problem = await server_settings.problem(connection, settings)
     except Exception:
         return "The database is unreachable or not migrated."
     if revision != HEAD_REVISION:

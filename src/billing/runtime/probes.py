@@ -33,6 +33,13 @@ class Answer:
     def json(cls, code: int, **fields: str) -> Answer:
         return cls(code, orjson.dumps(fields))
 
+    @classmethod
+    def verdict(cls, problem: str | None) -> Answer:
+        """200 when there is no problem, else 503 saying what it is."""
+        if problem is None:
+            return cls.json(200, status="ok")
+        return cls.json(503, status="unavailable", detail=problem)
+
 
 # A route: the request's headers (lowercased names) to its answer.
 Route = Callable[[Mapping[str, str]], Awaitable[Answer]]

@@ -62,8 +62,6 @@ async def run_process(
 
 async def _check_pooled_settings(settings: Settings, database: Database) -> None:
     """Behind PgBouncer, refuse to start on connections without the service's settings."""
-    if not settings.DATABASE_PGBOUNCER:
-        return
     async with database.autocommit() as connection:
         problem = await server_settings.problem(connection, settings)
     if problem is not None:
@@ -89,15 +87,10 @@ def _routes(
     task: asyncio.Task[None], settings: Settings, database: Database
 ) -> dict[str, probes.Route]:
     async def healthz(headers: Mapping[str, str]) -> probes.Answer:
-        if task.done():
-            return probes.Answer.json(503, status="unavailable", detail="The worker has stopped.")
-        return probes.Answer.json(200, status="ok")
+        return probes.Answer.verdict("The worker has stopped." if task.done() else None)
 
     async def readyz(headers: Mapping[str, str]) -> probes.Answer:
-        problem = await not_ready(database, settings)
-        if problem is not None:
-            return probes.Answer.json(503, status="unavailable", detail=problem)
-        return probes.Answer.json(200, status="ok")
+        return probes.Answer.verdict(await not_ready(database, settings))
 
     async def metrics(headers: Mapping[str, str]) -> probes.Answer:
         try:
