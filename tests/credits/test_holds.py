@@ -3,23 +3,26 @@ worker, given back to the grants they came from."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from billing.core.times import Clock
-from billing.credits import holds
-from billing.credits.accounts import HOLD_CAPTURE
-from billing.credits.hold_settlement import Settlement
+from billing.core.times import Clock, utcnow
+from billing.credits import balances, holds, service
+from billing.credits.accounts import ADMIN_GRANT, HOLD_CAPTURE, HOLD_RELEASE
+from billing.credits.hold_settlement import SETTLE, Settlement, arguments
 from billing.credits.jobs import expire_due, release_due_holds
-from billing.credits.models import CAPTURED
+from billing.credits.models import CAPTURED, RELEASED
+from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from tests.conftest import Credentials
 from tests.support.credits import (
     CREDITS,
     add,
+    assert_ledger_sound,
     assert_problem,
     days_ahead,
     grants,
@@ -297,3 +300,30 @@ async def test_the_list_pages_newest_first(client: httpx.AsyncClient, creds: Cre
     assert [h["id"] for h in rest.json()["data"]] == [ids[0]]
     assert not rest.json()["has_more"]
     assert await _wallet(client, user, 7) == (80, 20)
+
+
+async def test_transactions_settling_holds_of_one_wallet_never_deadlock(pg: Database) -> None:
+    """A group commit settles several holds of a wallet in one transaction: here B, then
+    A, while another transaction settles A. Each takes the wallet before a hold, so the
+    other waits instead of holding A and waiting for the wallet (a deadlock PostgreSQL
+    ends by failing one of them)."""
+    await service.post(pg, Transfer(ADMIN_GRANT, 7, 100, actor="test"))
+    placed = [await holds.place(pg, holds.NewHold(7, 20, actor="test")) for _ in range(2)]
+    a, b = (p.hold.id for p in placed)
+    now = utcnow()
+
+    def release(hold_id: int, key: str) -> tuple[Any, ...]:
+        return arguments(Settlement(hold_id, 7, HOLD_RELEASE, RELEASED, "test"), key, now)
+
+    async with pg.driver_connection() as batch, pg.driver_connection() as other:
+        async with batch.transaction():
+            assert await batch.fetchrow(SETTLE, *release(b, "batch:b")) is not None
+            racing = asyncio.create_task(other.fetchrow(SETTLE, *release(a, "other:a")))
+            await asyncio.sleep(0.3)
+            assert not racing.done()  # waiting for the wallet `batch` holds
+            settled = await batch.fetchrow(SETTLE, *release(a, "batch:a"))
+            assert settled is not None
+        assert await racing is None  # it then found A settled
+    async with pg.sessions() as session:
+        assert (await balances.balance(session, 7)).balance == 100
+    await assert_ledger_sound(pg)

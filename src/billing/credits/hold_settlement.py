@@ -7,8 +7,9 @@ one is active again). What goes back to a dead grant is expired at once by an `e
 transaction (key `hold:<id>:expiry`): it never counts again. So a capture always
 succeeds up to the held amount, whatever expired meanwhile.
 
-The hold's row is locked first, then the wallet's (only when credits go back): two
-settlements of one hold serialize on it and the second finds it settled. PostgreSQL runs
+The wallet's row is locked first, then the hold's, as every posting takes the wallet
+first (migration 0025): two settlements of one hold serialize on them and the second
+finds it settled, and a group commit's batch never deadlocks another. PostgreSQL runs
 it all in one round trip (`credit_hold_settle`, migration 0012); SQLite as statements in
 the session's `BEGIN IMMEDIATE` transaction, which already excludes every other writer.
 """
@@ -79,7 +80,16 @@ async def on_postgres(
     database: Database, settlement: Settlement, key: str, now: datetime
 ) -> Settled | None:
     """The settlement in one round trip; None if refused (see `credit_hold_settle`)."""
-    arguments = (
+    statement = SETTLE_DUE if settlement.due else SETTLE
+    row = await single_statement.fetch_committed(
+        database, statement, arguments(settlement, key, now), settlement.user_id
+    )
+    return Settled(HoldView.of(row), row["transaction_id"], row["balance"]) if row else None
+
+
+def arguments(settlement: Settlement, key: str, now: datetime) -> tuple[Any, ...]:
+    """`SETTLE`'s arguments."""
+    return (
         settlement.hold_id,
         settlement.user_id,
         settlement.capture,
@@ -95,9 +105,6 @@ async def on_postgres(
         correlation.current(),
         correlation.caller(),
     )
-    statement = SETTLE_DUE if settlement.due else SETTLE
-    row = await single_statement.fetch_committed(database, statement, arguments, settlement.user_id)
-    return Settled(HoldView.of(row), row["transaction_id"], row["balance"]) if row else None
 
 
 async def stepwise(
