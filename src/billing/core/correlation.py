@@ -12,14 +12,13 @@ way while its handler runs, with no caller's id.
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
-import secrets
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+from billing.core.ids import FreshIds
 
 HEADER = "X-Request-ID"  # the caller's id; echoed (`billing.http.request_id`)
 SERVER_HEADER = "X-Server-Request-ID"  # the server's id, in every response
@@ -30,23 +29,7 @@ _SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _current: ContextVar[tuple[str, str | None] | None] = ContextVar("request_ids", default=None)
 
 
-class _Ids:
-    """Fresh ids: 16 random hex digits per process, then a counter. Unique across the
-    service's processes without a random draw (a system call) per request."""
-
-    def __init__(self) -> None:
-        self.renew()
-        os.register_at_fork(after_in_child=self.renew)
-
-    def renew(self) -> None:
-        self._prefix = secrets.token_hex(8)
-        self._counter = itertools.count()
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter):016x}"
-
-
-_ids = _Ids()
+_ids = FreshIds(8)
 
 
 def current() -> str | None:

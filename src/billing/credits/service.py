@@ -14,7 +14,6 @@ operation is an idempotency conflict.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -23,6 +22,7 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core.errors import Conflict, IdempotencyConflict, InsufficientCredits
+from billing.core.ids import FreshIds
 from billing.core.pagination import decode_cursor, encode_cursor
 from billing.core.times import utcnow
 from billing.credits import repository, single_statement, stepwise
@@ -35,10 +35,13 @@ from billing.db.conflicts import lost_a_conflict
 from billing.db.engine import Database
 from billing.db.statements import read_without_transaction
 
+# The service's own ledger keys: 128 random bits per process, so none is ever another's.
+_LEDGER_KEYS = FreshIds(16)
+
 
 def transaction_key(idempotency_key: str | None) -> str:
     """The ledger key of a posting: the caller's, else a fresh one of the service's own."""
-    return idempotency_key or f"auto:{uuid.uuid4().hex}"
+    return idempotency_key or f"auto:{_LEDGER_KEYS.next()}"
 
 
 async def post(database: Database, transfer: Transfer) -> Posted:
