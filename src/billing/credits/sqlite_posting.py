@@ -1,9 +1,9 @@
 """Postings on SQLite as plain statements on the driver's connection, in the caller's
 transaction: how `stepwise` posts.
 
-A debit is: the wallet row -> its grants in consumption order -> take from them -> the
-wallet UPDATE -> the transaction, its entries, grant entries and audit entry -> what its
-lapsed grants still hold -> what the wallet watches for. A credit: the wallet's upsert ->
+A debit is: the wallet row -> its active grants in consumption order, and which of them
+lapsed -> take from the others -> the wallet UPDATE -> the transaction, its entries,
+grant entries and audit entry -> what the wallet watches for. A credit: the wallet's upsert ->
 the same records -> the grant it opens. Through the ORM, building and
 compiling those statements cost about five times what SQLite took to run them
 (bench/sqlite.py, docs/performance.md). So they are compiled once, from the same
@@ -27,7 +27,7 @@ from sqlalchemy.sql.dml import Insert
 from billing.audit.models import AuditEntry
 from billing.core.times import utcnow
 from billing.credits import watch
-from billing.credits.grants import allocate, consumption_order, lapsed, spendable
+from billing.credits.grants import allocate, consumption_order, lapsed
 from billing.credits.models import (
     ACTIVE,
     DEPLETED,
@@ -68,6 +68,11 @@ class Posted:
 def _statements() -> dict[str, Compiled]:
     account, grant = CreditAccount, CreditGrant
     grants = select(grant.id, grant.remaining).where(grant.account_id == bindparam("account"))
+    # The wallet's active grants and, of each, whether it lapsed: what a debit may take,
+    # and what stays counted nowhere, in one read.
+    active = select(grant.id, grant.remaining, lapsed(NOW)).where(
+        grant.account_id == bindparam("account"), grant.status == ACTIVE
+    )
     preferred = case((grant.reference == bindparam("prefer"), 0), else_=1).asc()
     credited = upsert("sqlite", account).values(
         kind="wallet",
@@ -96,10 +101,8 @@ def _statements() -> dict[str, Compiled]:
                 account.user_id == bindparam("user"), account.kind == "wallet"
             )
         ),
-        "spendable": compiled(grants.where(spendable(NOW)).order_by(*consumption_order())),
-        "preferred": compiled(
-            grants.where(spendable(NOW)).order_by(preferred, *consumption_order())
-        ),
+        "active": compiled(active.order_by(*consumption_order())),
+        "preferred": compiled(active.order_by(preferred, *consumption_order())),
         "whole": compiled(grants.where(grant.id == bindparam("grant"), grant.status == ACTIVE)),
         "take": compiled(
             update(grant)
@@ -164,7 +167,7 @@ def debit(
         return None
     account_id, balance, *watched = row
     wallet = _watched(*watched)
-    available = _grants(connection, account_id, transfer, at)
+    available, lapsed_held = _grants(connection, account_id, transfer, at)
     held = sum(remaining for _, remaining in available)
     amount = held if transfer.grant_id is not None else transfer.amount  # a whole grant: all
     if amount <= 0 or held < amount:
@@ -180,7 +183,8 @@ def debit(
         connection,
         [{"transaction_id": transaction_id, "grant_id": g, "amount": -t} for g, t in taken],
     )
-    moved = _watch(connection, (account_id, balance), wallet, now, context, debit=True)
+    after = (account_id, balance, lapsed_held)
+    moved = _watch(connection, after, wallet, now, context, debit=True)
     return Posted(transaction_id, moved.spendable, amount, moved)
 
 
@@ -222,7 +226,7 @@ def credit(
         [{"transaction_id": transaction_id, "grant_id": grant_id, "amount": transfer.amount}],
     )
     wallet = _watched(*watched)
-    told = _watch(connection, (account_id, balance), wallet, now, context, debit=False)
+    told = _watch(connection, (account_id, balance, None), wallet, now, context, debit=False)
     return Posted(transaction_id, told.spendable, transfer.amount, told, grant_id)
 
 
@@ -232,17 +236,20 @@ def key_used(connection: sqlite3.Connection, key: str) -> bool:
 
 def _watch(
     connection: sqlite3.Connection,
-    wallet_after: tuple[int, int],
+    wallet_after: tuple[int, int, int | None],
     wallet: watch.Watched,
     now: datetime,
     context: Context,
     *,
     debit: bool,
 ) -> watch.Moved:
-    """What can be spent now (the balance less lapsed grants), and what the watch does."""
-    account_id, balance = wallet_after
-    lapsed_row = _statements()["lapsed"].run(connection, account=account_id, now=bind_time(now))
-    (held,) = lapsed_row.fetchone()
+    """What can be spent now (the balance less lapsed grants), and what the watch does.
+    `wallet_after`: the wallet's id, balance, and what its lapsed grants hold (None: not
+    read yet)."""
+    account_id, balance, held = wallet_after
+    if held is None:
+        lapsed_row = _statements()["lapsed"].run(connection, account=account_id, now=bind_time(now))
+        (held,) = lapsed_row.fetchone()
     own = wallet.low_balance_threshold
     threshold = own if own is not None else context.default_threshold
     moved = watch.decide(wallet, threshold, balance - held, now, debit=debit)
@@ -256,18 +263,26 @@ def _watch(
 
 def _grants(
     connection: sqlite3.Connection, account_id: int, transfer: Transfer, at: str
-) -> list[tuple[int, int]]:
-    """(id, remaining) of the grants the debit may take from, in the order it takes them."""
+) -> tuple[list[tuple[int, int]], int | None]:
+    """(id, remaining) of the grants the debit may take from, in the order it takes them;
+    and what the wallet's lapsed grants hold, if read with them (None: not read)."""
     run = _statements()
     if transfer.grant_id is not None:
         rows = run["whole"].run(connection, account=account_id, grant=transfer.grant_id)
-    elif transfer.prefer_reference is not None:
+        return [(grant_id, remaining) for grant_id, remaining in rows], None
+    if transfer.prefer_reference is not None:
         rows = run["preferred"].run(
             connection, account=account_id, now=at, prefer=transfer.prefer_reference
         )
     else:
-        rows = run["spendable"].run(connection, account=account_id, now=at)
-    return [(grant_id, remaining) for grant_id, remaining in rows]
+        rows = run["active"].run(connection, account=account_id, now=at)
+    available, lapsed_held = [], 0
+    for grant_id, remaining, gone in rows:
+        if gone:
+            lapsed_held += remaining
+        else:
+            available.append((grant_id, remaining))
+    return available, lapsed_held
 
 
 def _watched(
