@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 from billing.core.ids import FreshIds
+from billing.credits.models import CreditTransaction
 from billing.credits.service import transaction_key
-from billing.db.outbox import OutboxMessage, message
+
+LENGTH = 16 + 16  # 8 random bytes in hex, then the counter's 16 hex digits
 
 
 def test_ids_are_unique_and_sort_in_the_order_they_were_minted() -> None:
@@ -22,21 +24,23 @@ def test_a_forked_process_mints_from_a_prefix_of_its_own() -> None:
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child's coverage is not collected
-        os.write(write, ids.next().encode())
-        os._exit(0)
+        try:
+            os.write(write, ids.next().encode())
+        finally:
+            os._exit(0)
     os.close(write)
     forked = os.read(read, 64).decode()
     os.close(read)
     os.waitpid(child, 0)
+    assert len(forked) == LENGTH
+    assert forked[16:] == "0" * 16  # the child's counter starts again
     assert forked[:16] != parent[:16]
     assert ids.next()[:16] == parent[:16]  # the parent's own prefix is unchanged
 
 
-def test_ledger_keys_and_message_ids_fit_their_columns() -> None:
+def test_ledger_keys_are_the_services_own_and_fit_their_column() -> None:
     key = transaction_key(None)
     assert key.startswith("auto:")
-    assert len(key) == len("auto:") + 32 + 16
+    assert transaction_key(None) != key
+    assert len(key) <= CreditTransaction.__table__.c.idempotency_key.type.length
     assert transaction_key("mine") == "mine"
-    message_id = message("credits.low", {}, 7).message_id
-    assert message_id.startswith("msg_")
-    assert len(message_id) == OutboxMessage.__table__.c.message_id.type.length

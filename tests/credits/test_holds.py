@@ -319,11 +319,24 @@ async def test_transactions_settling_holds_of_one_wallet_never_deadlock(pg: Data
         async with batch.transaction():
             assert await batch.fetchrow(SETTLE, *release(b, "batch:b")) is not None
             racing = asyncio.create_task(other.fetchrow(SETTLE, *release(a, "other:a")))
-            await asyncio.sleep(0.3)
-            assert not racing.done()  # waiting for the wallet `batch` holds
+            await _until_a_settlement_waits_for_a_lock(pg)  # the wallet `batch` holds
+            assert not racing.done()
             settled = await batch.fetchrow(SETTLE, *release(a, "batch:a"))
             assert settled is not None
         assert await racing is None  # it then found A settled
     async with pg.sessions() as session:
         assert (await balances.balance(session, 7)).balance == 100
     await assert_ledger_sound(pg)
+
+
+async def _until_a_settlement_waits_for_a_lock(database: Database) -> None:
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND query LIKE '%credit_hold_settle%' AND pid <> pg_backend_pid()"
+    )
+    async with database.driver_connection() as watcher:
+        for _ in range(500):
+            if await watcher.fetchval(waiting):
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("the other settlement never waited for a lock")

@@ -74,3 +74,29 @@ def test_billing_migrate_runs_through_pgbouncer(empty_database: str, bouncer: Bo
     result = CliRunner().invoke(app, ["migrate"], env=env)
     assert result.exit_code == 0, result.output
     assert inspect_database(empty_database, tables) == set(metadata.tables)
+
+
+def posting_function_settings(connection: Connection) -> dict[str, list[str]]:
+    found = connection.execute(
+        text(
+            "SELECT proname, proconfig FROM pg_proc"
+            " WHERE proname IN ('credit_debit', 'credit_hold_settle')"
+        )
+    )
+    return {name: config for name, config in found}
+
+
+@pytest.mark.parametrize(
+    "empty_database", [pytest.param("postgres", marks=NEEDS_POSTGRES)], indirect=True
+)
+def test_posting_functions_keep_their_settings_across_redefinitions(empty_database: str) -> None:
+    """0016 plans the keyed functions' lookups by key; CREATE OR REPLACE (0025) drops a
+    function's settings unless set again."""
+    expected = {
+        "credit_debit": ["enable_seqscan=off"],
+        "credit_hold_settle": ["enable_seqscan=off"],
+    }
+    upgrade(empty_database)
+    assert inspect_database(empty_database, posting_function_settings) == expected
+    downgrade(empty_database, "0024")
+    assert inspect_database(empty_database, posting_function_settings) == expected

@@ -7,7 +7,7 @@ grant entries and audit entry -> what the wallet watches for. A credit: the wall
 the same records -> the grant it opens. Through the ORM, building and
 compiling those statements cost about five times what SQLite took to run them
 (bench/sqlite.py, docs/performance.md). So they are compiled once, from the same
-expressions the rest of the service uses (`grants.spendable`, `consumption_order`, ...),
+expressions the rest of the service uses (`grants.lapsed`, `consumption_order`, ...),
 and run on the sqlite3 connection. The caller's transaction holds the process's write
 turn: nothing changes between the reads and the writes.
 """

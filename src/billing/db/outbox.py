@@ -9,6 +9,7 @@ same bytes.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +18,10 @@ from sqlalchemy import BigInteger, Index, String, Text, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.core.ids import FreshIds
 from billing.core.times import utcnow
 from billing.db.types import Base, BigIntId, UTCDateTime
 
 NOT_FANNED_OUT = text("fanned_out_at IS NULL")
-
-
-# 80 random bits per process, then a counter: 36 hex digits, as the column allows.
-_MESSAGE_IDS = FreshIds(10)
 
 
 class OutboxMessage(Base):
@@ -57,7 +53,7 @@ def message(
     now = at or utcnow()
     body = {"type": type_, "timestamp": now, "data": {"user_id": user_id, **data}}
     return OutboxMessage(
-        message_id=f"msg_{_MESSAGE_IDS.next()}",
+        message_id=f"msg_{uuid.uuid4().hex}",
         type=type_,
         user_id=user_id,
         body=orjson.dumps(body, option=orjson.OPT_UTC_Z).decode(),
