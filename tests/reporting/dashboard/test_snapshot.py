@@ -8,7 +8,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.auth.tokens import issue_token
@@ -16,7 +16,7 @@ from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.payments.models import Payment
-from billing.reporting.dashboard.snapshot import read_together
+from billing.reporting.dashboard.snapshot import REPORT_SETTINGS, read_together
 from tests.conftest import asgi_client
 from tests.reporting.dashboard.test_service import DASHBOARD, insert, payment
 
@@ -42,6 +42,16 @@ async def test_parallel_readers_share_the_snapshot_taken_before_them(database: D
 
     assert await read_together(database, [leader, follower, follower]) == [1, 1, 1]
     assert await read_together(database, [count_payments, count_payments]) == [2, 2]
+
+
+async def test_every_reader_runs_with_the_report_settings(database: Database) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite has no such settings")
+
+    async def settings(session: AsyncSession) -> dict[str, str]:
+        return {name: str(await session.scalar(text(f"SHOW {name}"))) for name in REPORT_SETTINGS}
+
+    assert await read_together(database, [settings, settings, settings]) == [REPORT_SETTINGS] * 3
 
 
 async def test_on_sqlite_readers_run_in_turn_and_see_every_commit(database: Database) -> None:

@@ -27,8 +27,14 @@ Reader = Callable[[AsyncSession], Awaitable[Any]]
 
 # Aggregates over a year of rows hash and sort in memory rather than spill to disk; and
 # no reader asks for parallel workers: the readers already run in parallel, and a query's
-# workers would only compete with the other readers for the same cores.
-REPORT_SETTINGS = {"work_mem": "64MB", "max_parallel_workers_per_gather": "0"}
+# workers would only compete with the other readers for the same cores. Each query is
+# planned for its own values: a generic plan chose sequential scans where an index finds
+# the few rows of a range (a subscription dated after it, the days of a short range).
+REPORT_SETTINGS = {
+    "work_mem": "64MB",
+    "max_parallel_workers_per_gather": "0",
+    "plan_cache_mode": "force_custom_plan",
+}
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 READ_ONLY = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 _one_at_a_time: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
