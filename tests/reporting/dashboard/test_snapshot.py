@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.auth.tokens import issue_token
@@ -52,6 +53,42 @@ async def test_every_reader_runs_with_the_report_settings(database: Database) ->
         return {name: str(await session.scalar(text(f"SHOW {name}"))) for name in REPORT_SETTINGS}
 
     assert await read_together(database, [settings, settings, settings]) == [REPORT_SETTINGS] * 3
+
+
+async def _left_in_a_transaction(database: Database) -> int:
+    """This database's connections idle inside a transaction (none should be, between
+    requests: a pooled one would take its next user's writes into it)."""
+    async with database.driver_connection() as connection:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%'"
+            )
+        )
+
+
+async def test_a_reader_that_fails_or_is_cancelled_leaves_no_transaction_open(
+    database: Database,
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite runs the readers outside any transaction")
+
+    async def failing(session: AsyncSession) -> int:
+        return int(await session.scalar(text("SELECT 1 / 0")) or 0)
+
+    async def sleeping(session: AsyncSession) -> int:
+        return int(await session.scalar(text("SELECT 1 FROM pg_sleep(30)")) or 0)
+
+    with pytest.raises(DBAPIError, match="division by zero"):
+        await read_together(database, [count_payments, failing, count_payments])
+    reading = asyncio.create_task(read_together(database, [count_payments, sleeping]))
+    await asyncio.sleep(0.5)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert await _left_in_a_transaction(database) == 0
+    await insert(database, [payment(utcnow(), 100)])  # the pool's connections still write
+    assert await read_together(database, [count_payments, count_payments]) == [1, 1]
 
 
 async def test_on_sqlite_readers_run_in_turn_and_see_every_commit(database: Database) -> None:

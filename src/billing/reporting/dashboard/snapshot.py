@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -21,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.db.engine import Database
-from billing.db.statements import read_without_transaction
+from billing.db.statements import driver_connection_of, read_without_transaction
 
 Reader = Callable[[AsyncSession], Awaitable[Any]]
 
@@ -36,7 +37,7 @@ REPORT_SETTINGS = {
     "plan_cache_mode": "force_custom_plan",
 }
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
-READ_ONLY = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+BY_HAND = {"isolation_level": "AUTOCOMMIT"}  # the transaction is `_reading`'s
 _one_at_a_time: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
 
 
@@ -52,8 +53,7 @@ async def read_together(database: Database, readers: Sequence[Reader]) -> list[A
 
 async def _in_parallel(database: Database, readers: Sequence[Reader]) -> list[Any]:
     first, *others = readers
-    async with database.sessions() as leader:
-        await _begin(leader, snapshot=None)
+    async with _reading(database, snapshot=None) as leader:
         if database.engine.pool.size() < 2:  # type: ignore[attr-defined]
             return [await reader(leader) for reader in readers]
         snapshot = str(await leader.scalar(text("SELECT pg_export_snapshot()")))
@@ -66,19 +66,46 @@ async def _in_parallel(database: Database, readers: Sequence[Reader]) -> list[An
 
 
 async def _follow(database: Database, snapshot: str, reader: Reader) -> Any:
-    async with database.sessions() as session:
-        await _begin(session, snapshot)
+    async with _reading(database, snapshot) as session:
         return await reader(session)
 
 
-async def _begin(session: AsyncSession, snapshot: str | None) -> None:
-    await session.connection(execution_options=READ_ONLY)
+@asynccontextmanager
+async def _reading(database: Database, snapshot: str | None) -> AsyncIterator[AsyncSession]:
+    """A session in a read-only REPEATABLE READ transaction (of `snapshot` if given) with
+    the report's settings, begun in one round trip and rolled back after.
+
+    Begun by hand, on a connection SQLAlchemy holds in autocommit: its own BEGIN, the
+    snapshot (a new text each time, which SQLAlchemy would prepare anew) and the settings
+    were four round trips per reader. A connection whose transaction could not be
+    rolled back is thrown away, never pooled inside it."""
+    async with database.sessions() as session:
+        connection = await session.connection(execution_options=BY_HAND)
+        driver = await driver_connection_of(session)
+        try:
+            await driver.execute(_begin(snapshot))  # a failed step leaves it open: rolled back
+            yield session
+        finally:
+            if not await _rolled_back(driver):
+                await connection.invalidate()
+
+
+def _begin(snapshot: str | None) -> str:
+    statements = ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
     if snapshot is not None:
         if not SNAPSHOT_ID.fullmatch(snapshot):
             raise ValueError(f"unexpected snapshot id {snapshot!r}")
         # SET takes no bind parameters; the id is PostgreSQL's own, checked above.
-        await session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        statements.append(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
     settings = ", ".join(
         f"set_config('{name}', '{value}', true)" for name, value in REPORT_SETTINGS.items()
     )
-    await session.execute(text(f"SELECT {settings}"))  # SET LOCAL, in one round trip
+    return "; ".join([*statements, f"SELECT {settings}"])  # SET LOCAL
+
+
+async def _rolled_back(driver: Any) -> bool:
+    try:
+        await driver.execute("ROLLBACK")
+    except Exception:  # a lost connection, or a query cancelled mid-way still in flight
+        return False
+    return not driver.is_in_transaction()
