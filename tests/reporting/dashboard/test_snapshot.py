@@ -5,8 +5,11 @@ dashboards side by side never starve each other of pooled connections."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +20,7 @@ from billing.core.config import Settings
 from billing.core.times import utcnow
 from billing.db.engine import Database
 from billing.payments.models import Payment
+from billing.reporting.dashboard import snapshot as snapshot_module
 from billing.reporting.dashboard.snapshot import REPORT_SETTINGS, read_together
 from tests.conftest import asgi_client
 from tests.reporting.dashboard.test_service import DASHBOARD, insert, payment
@@ -56,20 +60,35 @@ async def test_every_reader_runs_with_the_report_settings(database: Database) ->
 
 
 async def _left_in_a_transaction(database: Database) -> int:
-    """This database's connections idle inside a transaction (none should be, between
-    requests: a pooled one would take its next user's writes into it)."""
-    async with database.driver_connection() as connection:
+    """This database's connections idle inside a transaction, seen from a connection of
+    its own (none should be, between requests: a pooled one would take its next user's
+    reads and writes into it)."""
+    url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(url)
+    try:
         return int(
             await connection.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND state LIKE 'idle in transaction%'"
             )
         )
+    finally:
+        await connection.close()
+
+
+async def _cancelled(reading: Awaitable[Any], after: float) -> None:
+    task = asyncio.ensure_future(reading)
+    await asyncio.sleep(after)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_a_reader_that_fails_or_is_cancelled_leaves_no_transaction_open(
-    database: Database,
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Whether a reader fails, is cancelled in its query, or is cancelled while its
+    transaction begins, every connection is back out of its transaction after."""
     if database.dialect != "postgresql":
         pytest.skip("SQLite runs the readers outside any transaction")
 
@@ -81,12 +100,14 @@ async def test_a_reader_that_fails_or_is_cancelled_leaves_no_transaction_open(
 
     with pytest.raises(DBAPIError, match="division by zero"):
         await read_together(database, [count_payments, failing, count_payments])
-    reading = asyncio.create_task(read_together(database, [count_payments, sleeping]))
-    await asyncio.sleep(0.5)
-    reading.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await reading
     assert await _left_in_a_transaction(database) == 0
+    await _cancelled(read_together(database, [count_payments, sleeping]), after=0.5)
+    assert await _left_in_a_transaction(database) == 0
+    begin = snapshot_module._begin
+    monkeypatch.setattr(snapshot_module, "_begin", lambda at: f"{begin(at)}; SELECT pg_sleep(30)")
+    await _cancelled(read_together(database, [count_payments, count_payments]), after=0.5)
+    assert await _left_in_a_transaction(database) == 0
+    monkeypatch.undo()
     await insert(database, [payment(utcnow(), 100)])  # the pool's connections still write
     assert await read_together(database, [count_payments, count_payments]) == [1, 1]
 

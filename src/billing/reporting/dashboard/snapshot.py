@@ -19,7 +19,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.db.engine import Database
 from billing.db.statements import driver_connection_of, read_without_transaction
@@ -57,12 +57,18 @@ async def _in_parallel(database: Database, readers: Sequence[Reader]) -> list[An
         if database.engine.pool.size() < 2:  # type: ignore[attr-defined]
             return [await reader(leader) for reader in readers]
         snapshot = str(await leader.scalar(text("SELECT pg_export_snapshot()")))
-        # The leader's transaction stays open until every other reader has imported it.
-        return list(
-            await asyncio.gather(
-                first(leader), *(_follow(database, snapshot, reader) for reader in others)
-            )
+        # The leader's transaction stays open until every other reader has finished, failed
+        # or not: none is left running on a connection the leader rolls back, or on one
+        # taken from the pool after this read has let the next one start.
+        results = await asyncio.gather(
+            first(leader),
+            *(_follow(database, snapshot, reader) for reader in others),
+            return_exceptions=True,
         )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 async def _follow(database: Database, snapshot: str, reader: Reader) -> Any:
@@ -86,8 +92,7 @@ async def _reading(database: Database, snapshot: str | None) -> AsyncIterator[As
             await driver.execute(_begin(snapshot))  # a failed step leaves it open: rolled back
             yield session
         finally:
-            if not await _rolled_back(driver):
-                await connection.invalidate()
+            await _end(connection, driver)
 
 
 def _begin(snapshot: str | None) -> str:
@@ -103,9 +108,16 @@ def _begin(snapshot: str | None) -> str:
     return "; ".join([*statements, f"SELECT {settings}"])  # SET LOCAL
 
 
-async def _rolled_back(driver: Any) -> bool:
+async def _end(connection: AsyncConnection, driver: Any) -> None:
+    """Roll back; a connection that could not be is thrown away (and a cancellation that
+    came meanwhile goes on once it is)."""
     try:
         await driver.execute("ROLLBACK")
+    except asyncio.CancelledError:
+        await connection.invalidate()
+        raise
     except Exception:  # a lost connection, or a query cancelled mid-way still in flight
-        return False
-    return not driver.is_in_transaction()
+        await connection.invalidate()
+        return
+    if driver.is_in_transaction():
+        await connection.invalidate()
