@@ -331,8 +331,9 @@ async def test_transactions_settling_holds_of_one_wallet_never_deadlock(pg: Data
 
 async def _until_a_settlement_waits_for_a_lock(database: Database) -> None:
     waiting = (
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        " AND query LIKE '%credit_hold_settle%' AND pid <> pg_backend_pid()"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE '%credit_hold_settle%'"
+        " AND pid <> pg_backend_pid()"
     )
     async with database.driver_connection() as watcher:
         for _ in range(500):
