@@ -19,6 +19,7 @@ from billing.credits.models import CAPTURED, RELEASED
 from billing.credits.transfers import Transfer
 from billing.db.engine import Database
 from tests.conftest import Credentials
+from tests.support.activity import until_waiting_for_a_lock
 from tests.support.credits import (
     CREDITS,
     add,
@@ -319,7 +320,7 @@ async def test_transactions_settling_holds_of_one_wallet_never_deadlock(pg: Data
         async with batch.transaction():
             assert await batch.fetchrow(SETTLE, *release(b, "batch:b")) is not None
             racing = asyncio.create_task(other.fetchrow(SETTLE, *release(a, "other:a")))
-            await _until_a_settlement_waits_for_a_lock(pg)  # the wallet `batch` holds
+            await until_waiting_for_a_lock(pg, "the other settlement")  # for the wallet
             assert not racing.done()
             settled = await batch.fetchrow(SETTLE, *release(a, "batch:a"))
             assert settled is not None
@@ -327,17 +328,3 @@ async def test_transactions_settling_holds_of_one_wallet_never_deadlock(pg: Data
     async with pg.sessions() as session:
         assert (await balances.balance(session, 7)).balance == 100
     await assert_ledger_sound(pg)
-
-
-async def _until_a_settlement_waits_for_a_lock(database: Database) -> None:
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND query LIKE '%credit_hold_settle%'"
-        " AND pid <> pg_backend_pid()"
-    )
-    async with database.driver_connection() as watcher:
-        for _ in range(500):
-            if await watcher.fetchval(waiting):
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError("the other settlement never waited for a lock")

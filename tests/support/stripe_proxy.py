@@ -17,15 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import asyncpg
 import httpx
 from sqlalchemy import make_url
 
+from tests.support.activity import idle_in_transaction
+
 HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "host"}
-IDLE_IN_TRANSACTION = (
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
-)
 
 
 def database_locked(database_url: str) -> bool:
@@ -42,15 +39,7 @@ def database_locked(database_url: str) -> bool:
         finally:
             connection.close()
 
-    async def idle_in_transaction() -> int:
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await asyncpg.connect(dsn)
-        try:
-            return int(await connection.fetchval(IDLE_IN_TRANSACTION))
-        finally:
-            await connection.close()
-
-    return asyncio.run(idle_in_transaction()) > 0
+    return asyncio.run(idle_in_transaction(database_url)) > 0
 
 
 @dataclass

@@ -9,7 +9,6 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +23,7 @@ from billing.reporting.dashboard import snapshot as snapshot_module
 from billing.reporting.dashboard.snapshot import REPORT_SETTINGS, read_together
 from tests.conftest import asgi_client
 from tests.reporting.dashboard.test_service import DASHBOARD, insert, payment
+from tests.support.activity import idle_in_transaction
 
 
 async def count_payments(session: AsyncSession) -> int:
@@ -59,21 +59,8 @@ async def test_every_reader_runs_with_the_report_settings(database: Database) ->
     assert await read_together(database, [settings, settings, settings]) == [REPORT_SETTINGS] * 3
 
 
-async def _left_in_a_transaction(database: Database) -> int:
-    """This database's connections idle inside a transaction, seen from a connection of
-    its own (none should be, between requests: a pooled one would take its next user's
-    reads and writes into it)."""
-    url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(url)
-    try:
-        return int(
-            await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND state LIKE 'idle in transaction%'"
-            )
-        )
-    finally:
-        await connection.close()
+def _url(database: Database) -> str:
+    return database.engine.url.render_as_string(hide_password=False)
 
 
 async def _cancelled(reading: Awaitable[Any], after: float) -> None:
@@ -100,13 +87,13 @@ async def test_a_reader_that_fails_or_is_cancelled_leaves_no_transaction_open(
 
     with pytest.raises(DBAPIError, match="division by zero"):
         await read_together(database, [count_payments, failing, count_payments])
-    assert await _left_in_a_transaction(database) == 0
+    assert await idle_in_transaction(_url(database)) == 0
     await _cancelled(read_together(database, [count_payments, sleeping]), after=0.5)
-    assert await _left_in_a_transaction(database) == 0
+    assert await idle_in_transaction(_url(database)) == 0
     begin = snapshot_module._begin
     monkeypatch.setattr(snapshot_module, "_begin", lambda at: f"{begin(at)}; SELECT pg_sleep(30)")
     await _cancelled(read_together(database, [count_payments, count_payments]), after=0.5)
-    assert await _left_in_a_transaction(database) == 0
+    assert await idle_in_transaction(_url(database)) == 0
     monkeypatch.undo()
     await insert(database, [payment(utcnow(), 100)])  # the pool's connections still write
     assert await read_together(database, [count_payments, count_payments]) == [1, 1]

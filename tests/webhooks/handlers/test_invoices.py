@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.db.engine import Database
 from billing.payments import subscription_mirror
 from billing.webhooks.models import WebhookEvent
+from tests.support.activity import until_waiting_for_a_lock
 from tests.support.event_shapes import (
     OLD,
     SHAPES,
@@ -319,23 +318,6 @@ async def test_an_alert_and_a_metric_are_raised_once_their_attempt_commits(
     assert (_alerts(), _payments("failed")) == (alerts + 1, counted + 1)
 
 
-async def _until_waiting_for_a_lock(database: Database) -> None:
-    """Until the worker waits for the lock the test holds (SQLite: the database's)."""
-    if database.dialect == "sqlite":
-        await asyncio.sleep(0.5)
-        return
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _ in range(200):
-        async with database.autocommit() as connection:
-            if await connection.scalar(query):
-                return
-        await asyncio.sleep(0.025)
-    raise AssertionError("the worker never waited for the subscription's row")
-
-
 @pytest.mark.parametrize("version", SHAPES)
 async def test_a_deletion_committed_meanwhile_is_not_overwritten_by_past_due(
     harness: Harness, version: str
@@ -363,7 +345,7 @@ async def test_a_deletion_committed_meanwhile_is_not_overwritten_by_past_due(
         await subscription_mirror.apply(other, deleted, at, legacy_before=None)
         await other.flush()  # the row is now locked by this uncommitted deletion
         worker = asyncio.create_task(harness.process(retry_failed=False))
-        await _until_waiting_for_a_lock(harness.database)
+        await until_waiting_for_a_lock(harness.database, "the worker")
         await other.commit()
     await worker
     assert await harness.statuses() == ["processed", "processed"]
