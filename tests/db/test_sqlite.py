@@ -156,6 +156,40 @@ async def test_concurrent_spends_commit_in_groups_and_never_overdraw(
     assert report.ok, report
 
 
+def queued(database: Database) -> int:
+    queue = stepwise.SPENDS._queues.get(database)
+    return 0 if queue is None else len(queue.waiting)
+
+
+async def test_one_spend_in_flight_and_the_rest_in_one_group(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite has one writer: while a spend waits for the turn, those after it queue and go
+    together once it is done, not one more of them alone (a commit of its own)."""
+    await service.post(sqlite_database, Transfer(ADMIN_GRANT, 7, 40, actor="admin:1"))
+    groups: list[int] = []
+    together = stepwise.SPENDS._together
+
+    async def counted(db: Database, postings: list[stepwise.Posting]) -> list[stepwise.Outcome]:
+        groups.append(len(postings))
+        return await together(db, postings)
+
+    monkeypatch.setattr(stepwise.SPENDS, "_together", counted)
+    async with sqlite_database.sessions() as holder, holder.begin():
+        await holder.execute(text("CREATE TABLE turn (n INTEGER)"))  # the write turn, held
+        spends = [
+            asyncio.ensure_future(service.post(sqlite_database, Transfer(SPEND, 7, 1, actor="u")))
+            for _ in range(10)
+        ]
+        for _ in range(500):  # until the nine behind the first have queued
+            if queued(sqlite_database) == 9:
+                break
+            await asyncio.sleep(0.01)
+    balances = sorted(posted.balance for posted in await asyncio.gather(*spends))
+    assert balances == list(range(30, 40))
+    assert groups == [9]
+
+
 async def turns_taken(
     sqlite_database: Database, arrivals: list[tuple[str, bool, float]], hold: float
 ) -> list[str]:

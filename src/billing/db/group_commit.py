@@ -35,6 +35,9 @@ from billing.db.engine import Database
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 IN_FLIGHT = 2  # writes at once per process: one waiting on a lock does not stop all
+# SQLite has one writer: a second write in flight would only wait for the write turn, and
+# commit one item alone while the queue behind it grows.
+IN_FLIGHT_SQLITE = 1
 MAX_BATCH = 100
 
 
@@ -48,6 +51,7 @@ class _Waiting(Generic[Item, Answer]):
 
 @dataclass(slots=True)
 class _Queue(Generic[Item, Answer]):
+    limit: int
     in_flight: int = 0
     waiting: list[_Waiting[Item, Answer]] = field(default_factory=list)
 
@@ -74,8 +78,9 @@ class GroupCommit(Generic[Item, Answer]):
     async def write(self, database: Database, item: Item) -> Answer:
         queue = self._queues.get(database)
         if queue is None:  # once per database: no new _Queue built on every write
-            queue = self._queues[database] = _Queue()
-        if queue.in_flight >= IN_FLIGHT:
+            limit = IN_FLIGHT_SQLITE if database.dialect == "sqlite" else IN_FLIGHT
+            queue = self._queues[database] = _Queue(limit)
+        if queue.in_flight >= queue.limit:
             waiting: _Waiting[Item, Answer] = _Waiting(item)
             queue.waiting.append(waiting)
             return await waiting.answer
