@@ -123,21 +123,27 @@ async def test_a_turn_held_too_long_answers_service_unavailable(
         await session.execute(text("INSERT INTO h VALUES (2)"))
 
 
+@pytest.fixture
+def groups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every group of spends committed together (the real ones are posted)."""
+    sizes: list[int] = []
+    together = stepwise.SPENDS._together
+
+    async def counted(db: Database, postings: list[stepwise.Posting]) -> list[stepwise.Outcome]:
+        sizes.append(len(postings))
+        return await together(db, postings)
+
+    monkeypatch.setattr(stepwise.SPENDS, "_together", counted)
+    return sizes
+
+
 async def test_concurrent_spends_commit_in_groups_and_never_overdraw(
-    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_database: Database, groups: list[int]
 ) -> None:
     """More spends than credits, all at once: exactly the credits are spent, each spend is
     answered on its own, and they went through in fewer transactions than spends."""
     grant = Transfer(ADMIN_GRANT, 7, 40, actor="admin:1", idempotency_key="g", description="x")
     await service.post(sqlite_database, grant)
-    groups: list[int] = []
-    together = stepwise.SPENDS._together
-
-    async def counted(db: Database, postings: list[stepwise.Posting]) -> list[stepwise.Outcome]:
-        groups.append(len(postings))
-        return await together(db, postings)
-
-    monkeypatch.setattr(stepwise.SPENDS, "_together", counted)
 
     async def spend() -> int | None:
         try:
@@ -162,19 +168,11 @@ def queued(database: Database) -> int:
 
 
 async def test_one_spend_in_flight_and_the_rest_in_one_group(
-    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_database: Database, groups: list[int]
 ) -> None:
     """SQLite has one writer: while a spend waits for the turn, those after it queue and go
     together once it is done, not one more of them alone (a commit of its own)."""
     await service.post(sqlite_database, Transfer(ADMIN_GRANT, 7, 40, actor="admin:1"))
-    groups: list[int] = []
-    together = stepwise.SPENDS._together
-
-    async def counted(db: Database, postings: list[stepwise.Posting]) -> list[stepwise.Outcome]:
-        groups.append(len(postings))
-        return await together(db, postings)
-
-    monkeypatch.setattr(stepwise.SPENDS, "_together", counted)
     async with sqlite_database.sessions() as holder, holder.begin():
         await holder.execute(text("CREATE TABLE turn (n INTEGER)"))  # the write turn, held
         spends = [
