@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from billing.catalog.routes import router as catalog_router
 from billing.compliance.jobs import periodic_jobs
 from billing.compliance.routes import audit_router
 from billing.compliance.routes import router as compliance_router
+from billing.core import garbage
 from billing.core.config import Settings, get_settings
 from billing.credits.hold_routes import capture_hold, place_hold
 from billing.credits.hold_routes import router as holds_router
@@ -55,18 +55,6 @@ from billing.webhooks.routes import router as webhooks_router
 from billing.webhooks.routes import stripe_webhook
 from billing.webhooks.worker import worker_task
 
-GC_GEN0_THRESHOLD = 20_000
-
-
-def _calm_the_garbage_collector() -> None:
-    """Everything loaded at startup lives as long as the process: move it out of the
-    collector's sight, and collect the young generation less often. Full collections
-    over the whole heap paused each server process about once a second under webhook
-    load (bench/webhooks.py, docs/performance.md); this keeps p99 latency close to p50."""
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
-
-
 # On SIGTERM a server stops listening at once and finishes the requests in flight, for up
 # to this long; then the app shuts down (the in-process worker finishing its batch).
 DRAIN_SECONDS = 30.0
@@ -95,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """The in-process worker (embedded SQLite) runs while the app serves."""
-        _calm_the_garbage_collector()
+        garbage.settle()  # what startup loaded lives as long as the process
         async with AsyncExitStack() as stack:
             app.state.worker = None
             if settings.run_worker:
