@@ -13,6 +13,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from billing.audit import chain
 from billing.audit import service as audit
 from billing.audit.chain import GENESIS, entry_hash, seal, verify_chain
 from billing.audit.models import AuditEntry
@@ -88,6 +89,28 @@ async def test_sealing_chains_committed_entries_in_order(log: Database) -> None:
     await note(log, "test.later")
     assert await seal(log) == 1
     assert await seal(log) == 0
+    await assert_linear(log)
+
+
+async def test_sealing_goes_in_transactions_of_a_bounded_size(
+    log: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each transaction seals at most a batch; on SQLite a smaller one (its sealer runs on
+    the loop's thread, in the one write turn): the chain is the same."""
+    for n in range(250):
+        await note(log, f"n{n}")
+    sizes: list[int] = []
+    real = chain._seal_batch
+
+    async def counted(database: Database, limit: int) -> int:
+        sizes.append(sealed := await real(database, limit))
+        return sealed
+
+    monkeypatch.setattr(chain, "_seal_batch", counted)
+    assert await seal(log) == 250
+    batch = chain.SEAL_BATCH_SQLITE if log.dialect == "sqlite" else chain.SEAL_BATCH
+    assert max(sizes) == min(batch, 250)
+    assert sum(sizes) == 250
     await assert_linear(log)
 
 
