@@ -22,7 +22,7 @@ from billing.auth.principals import Role
 from billing.auth.tokens import issue_token
 from billing.core.config import Settings
 from billing.core.times import CLOCK, Clock
-from billing.credits.single_statement import ROWS, SPENDS
+from billing.credits import single_statement, stepwise
 from billing.credits.verify import verify_ledger
 from billing.db.engine import Database
 from billing.http.app import create_app
@@ -30,7 +30,7 @@ from billing.migrations import upgrade
 from billing.obs.failure_spikes import SPIKES
 from billing.payments.checks import SUMMARY_CHECKS
 from billing.stripe.client import create_client, require_client
-from billing.webhooks.inbox import DELIVERIES
+from billing.webhooks.inbox import DELIVERIES, RECEIVED
 from tests.support import pgbouncer
 from tests.support.browser import chromium
 from tests.support.pgbouncer import settings_for
@@ -170,7 +170,23 @@ async def sqlite_database(migrated: dict[str, str], tmp_path: Path) -> AsyncIter
     url = await fresh_database("sqlite", migrated, tmp_path)
     found = Database(settings_for(url))
     yield found
+    assert_no_write_left(found)
     await found.dispose()
+
+
+# Every group commit's queues, on either database.
+GROUP_COMMITS = (
+    single_statement.SPENDS,
+    single_statement.ROWS,
+    stepwise.SPENDS,
+    DELIVERIES,
+    RECEIVED,
+)
+
+
+def assert_no_write_left(database: Database) -> None:
+    for writes in GROUP_COMMITS:
+        assert writes.idle(database), "a write was left in flight or queued"
 
 
 async def assert_ledger_holds(url: str) -> None:
@@ -195,8 +211,7 @@ async def pg(request: pytest.FixtureRequest, migrated: dict[str, str]) -> AsyncI
         url = request.getfixturevalue("bouncer").url_for(url)
     database = Database(settings_for(url))
     yield database
-    for writes in (SPENDS, ROWS, DELIVERIES):
-        assert writes.idle(database), "a write was left in flight or queued"
+    assert_no_write_left(database)
     await database.dispose()
     await assert_ledger_holds(url)
 

@@ -183,6 +183,8 @@ async def test_one_spend_in_flight_and_the_rest_in_one_group(
             if queued(sqlite_database) == 9:
                 break
             await asyncio.sleep(0.01)
+        else:
+            pytest.fail(f"{queued(sqlite_database)} spends queued behind the first, not 9")
     balances = sorted(posted.balance for posted in await asyncio.gather(*spends))
     assert balances == list(range(30, 40))
     assert groups == [9]

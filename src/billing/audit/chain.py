@@ -74,9 +74,9 @@ async def _head(session: AsyncSession) -> tuple[int, str]:
     return int(head.seq), str(head.hash)
 
 
-# Core statements on the session's connection: the ORM's bulk update by primary key and
-# its result loading cost about two thirds of a batch's CPU, and on SQLite the in-process
-# worker's sealing runs on the event loop's thread (docs/performance.md).
+# Core statements on the session's connection, cheaper than the ORM's bulk update by
+# primary key and its result loading: on SQLite the in-process worker's sealing runs on
+# the event loop's thread (docs/performance.md).
 UNSEALED = select(*HASHED).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id)
 SEAL = (
     update(AuditEntry.__table__)
@@ -115,7 +115,8 @@ async def has_unsealed(database: Database) -> bool:
 
 async def seal(database: Database, batch: int | None = None) -> int:
     """Chain every committed entry, `batch` at a time; how many were sealed."""
-    batch = batch or (SEAL_BATCH_SQLITE if database.dialect == "sqlite" else SEAL_BATCH)
+    if batch is None:
+        batch = SEAL_BATCH_SQLITE if database.dialect == "sqlite" else SEAL_BATCH
     total = 0
     while await has_unsealed(database):
         sealed = await _seal_batch(database, batch)

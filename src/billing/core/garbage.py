@@ -4,6 +4,8 @@ What a process loads at its start lives as long as it does, and CPython's defaul
 looking at it: full collections ran three times while `billing serve` imported the app
 (about 0.2 s of a 1.3 s start), and, once serving, over the whole heap about once a
 second under webhook load (130-210 ms pauses). docs/performance.md has the figures.
+Every `billing` command's process collects at the server's pace (`billing.runtime`);
+the server alone freezes what it loaded, once its app has started.
 """
 
 from __future__ import annotations
