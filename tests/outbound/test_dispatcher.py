@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from billing.core.config import Settings
@@ -19,7 +19,7 @@ from billing.db import outbox
 from billing.db.engine import Database
 from billing.obs.metrics import ALERTS
 from billing.outbound import service
-from billing.outbound.dispatcher import BACKOFF, LEASE, claim, deliver, fan_out
+from billing.outbound.dispatcher import BACKOFF, LEASE, claim, deliver, fan_out, more_to_do
 from billing.outbound.models import WebhookAttempt, WebhookDelivery
 from billing.outbound.sending import client as http_client
 from tests.conftest import Credentials
@@ -225,6 +225,30 @@ async def test_workers_share_the_outbox_and_send_each_message_once(world: Dispat
         pass
     assert sorted(world.platform.ids()) == sorted(sent)
     assert {status for status, _, _ in await _deliveries(world)} == {"delivered"}
+
+
+async def test_a_workers_pass_sends_what_waits_and_then_finds_nothing(world: Dispatching) -> None:
+    await _endpoint(world)
+    sent = await _emit(world, "credits.low")
+    assert not await more_to_do(world.database, world.settings, world.http)  # not a full pass
+    assert world.platform.ids() == [sent]
+    assert not await more_to_do(world.database, world.settings, world.http)
+    assert world.platform.ids() == [sent]
+    assert await _deliveries(world) == [("delivered", 1, 200)]
+
+
+async def test_an_idle_workers_pass_waits_for_no_write_lock(world: Dispatching) -> None:
+    """Nothing to fan out or send: the pass answers while another transaction holds
+    SQLite's write lock (the process's one write turn), instead of queueing for it."""
+    if world.database.dialect != "sqlite":
+        pytest.skip("PostgreSQL's pass skips locked rows: another writer never stops it")
+    await _endpoint(world)
+    async with world.database.sessions() as holder:
+        await holder.begin()
+        await holder.execute(text("CREATE TABLE turn (n INTEGER)"))  # the write lock, held
+        async with asyncio.timeout(2):
+            assert not await more_to_do(world.database, world.settings, world.http)
+        await holder.rollback()
 
 
 async def test_a_balance_alert_written_by_a_debit_reaches_the_platform_signed(

@@ -261,8 +261,21 @@ async def deliver(
 async def more_to_do(database: Database, settings: Settings, client: httpx.AsyncClient) -> bool:
     """One pass of a worker; True when it came back full (fanning out or sending), so the
     worker goes on at once."""
+    if not await _anything_waits(database):
+        return False
     fanned = await fan_out(database)
     return max(fanned, await send_due(database, settings, client)) >= BATCH
+
+
+async def _anything_waits(database: Database) -> bool:
+    """A message to fan out or a delivery due: a lock-free look, so an idle dispatcher
+    takes no write transaction (on SQLite, the process's one write turn) every second."""
+    new = select(OutboxMessage.id).where(OutboxMessage.fanned_out_at.is_(None))
+    due = select(WebhookDelivery.id).where(
+        WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= utcnow()
+    )
+    async with database.autocommit() as connection:
+        return bool(await connection.scalar(select(new.exists() | due.exists())))
 
 
 async def send_due(
