@@ -108,9 +108,7 @@ async def _seal_batch(database: Database, limit: int) -> int:
 
 async def has_unsealed(database: Database) -> bool:
     """A lock-free look, so an idle sealer never takes SQLite's write lock."""
-    query = select(AuditEntry.id).where(AuditEntry.seq.is_(None)).limit(1)
-    async with database.autocommit() as connection:
-        return await connection.scalar(query) is not None
+    return await database.any_row(select(AuditEntry.id).where(AuditEntry.seq.is_(None)))
 
 
 async def seal(database: Database, batch: int | None = None) -> int:

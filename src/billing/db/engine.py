@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -90,6 +91,13 @@ class Database:
         """A connection without a transaction, for single-statement reads: one round trip."""
         async with self.engine.connect() as connection:
             yield await connection.execution_options(isolation_level=AUTOCOMMIT)
+
+    async def any_row(self, *queries: Select[Any]) -> bool:
+        """Whether any of `queries` finds a row: one read outside a transaction, so a job
+        that looks for work while idle never takes SQLite's write lock."""
+        found = select(or_(*(query.exists() for query in queries)))
+        async with self.autocommit() as connection:
+            return bool(await connection.scalar(found))
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:

@@ -274,8 +274,7 @@ async def _anything_waits(database: Database) -> bool:
     due = select(WebhookDelivery.id).where(
         WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= utcnow()
     )
-    async with database.autocommit() as connection:
-        return bool(await connection.scalar(select(new.exists() | due.exists())))
+    return await database.any_row(new, due)
 
 
 async def send_due(

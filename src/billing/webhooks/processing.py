@@ -68,9 +68,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
 async def has_due(database: Database) -> bool:
     """Whether any event is due: a read outside any transaction, so an idle worker's
     polling never takes SQLite's write lock."""
-    query = select(WebhookEvent.id).where(_due(utcnow())).limit(1)
-    async with database.autocommit() as connection:
-        return await connection.scalar(query) is not None
+    return await database.any_row(select(WebhookEvent.id).where(_due(utcnow())))
 
 
 async def overdue_seconds(database: Database) -> float:
