@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
     Select,
     Table,
@@ -36,12 +38,32 @@ def upsert(dialect_name: str, table: type[Base] | Table) -> postgresql.Insert | 
 
 def utc_day(session: AsyncSession, column: Any) -> ColumnElement[date]:
     """The UTC calendar day of a timestamp (SQLite stores them as naive UTC text)."""
-    if session.get_bind().dialect.name == "postgresql":
+    return utc_day_in(session.get_bind().dialect.name, column)
+
+
+def utc_day_in(dialect_name: str, column: Any) -> ColumnElement[date]:
+    """`utc_day` for a statement built once per dialect."""
+    if dialect_name == "postgresql":
         return cast(func.timezone(literal_column("'UTC'"), column), Date)
     return func.date(column, type_=Date)
 
 
 Rows = Select[*tuple[Any, ...]]
+Statement = TypeVar("Statement", Rows, CompoundSelect[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True, slots=True)
+class Parameterized(Generic[Statement]):
+    """A statement built once, with bound parameters, and their values for one call:
+    building a statement (and its cache key) costs more Python than a short one takes to
+    run, and a statement built once keeps its cache key."""
+
+    statement: Statement
+    params: dict[str, Any]
+
+    def bound(self) -> Statement:
+        """The statement with the values in it, to compose into another."""
+        return self.statement.params(self.params)
 
 
 async def differing(session: AsyncSession, kept: Rows, computed: Rows, sample: int) -> list[Any]:

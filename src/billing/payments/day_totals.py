@@ -13,6 +13,15 @@ from billing.db.statements import differing, utc_day
 from billing.payments.models import FAILED, SUCCEEDED, Payment, PaymentDayTotal
 
 REPORTED = (SUCCEEDED, FAILED)
+# A kept total's columns, in the order `summed` computes them.
+KEPT = (
+    PaymentDayTotal.day,
+    PaymentDayTotal.currency,
+    PaymentDayTotal.status,
+    PaymentDayTotal.count,
+    PaymentDayTotal.amount,
+    PaymentDayTotal.reversed,
+)
 CHECK = "every payment day total sums that day's payments"
 SAMPLE = 10
 
@@ -45,14 +54,7 @@ async def rebuild(session: AsyncSession) -> None:
 
 async def failures(session: AsyncSession) -> dict[str, list[int]]:
     """The check's name and a sample of the days (as YYYYMMDD) whose totals differ."""
-    kept = select(
-        PaymentDayTotal.day,
-        PaymentDayTotal.currency,
-        PaymentDayTotal.status,
-        PaymentDayTotal.count,
-        PaymentDayTotal.amount,
-        PaymentDayTotal.reversed,
-    ).where(
+    kept = select(*KEPT).where(
         or_(
             PaymentDayTotal.count != 0,
             PaymentDayTotal.amount != 0,

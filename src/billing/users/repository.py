@@ -14,7 +14,7 @@ from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db.statements import utc_day
 from billing.payments.models import StripeCustomer
-from billing.reporting.dashboard.repository import Window
+from billing.reporting.dashboard.repository import Window, within
 
 SEARCH_LIMIT = 20
 USAGE_ACCOUNT = SYSTEM_ACCOUNT_IDS["usage"]
@@ -62,7 +62,8 @@ async def usage_by_day(
     query = (
         select(day.label("day"), func.sum(spent), func.sum(granted))
         .join(CreditEntry, CreditEntry.transaction_id == CreditTransaction.id)
-        .where(CreditTransaction.user_id == user_id, window.holds(CreditTransaction.created_at))
+        .where(CreditTransaction.user_id == user_id, within(CreditTransaction.created_at))
         .group_by(day)
     )
-    return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in await session.execute(query)]
+    rows = await session.execute(query, window.params)
+    return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in rows]

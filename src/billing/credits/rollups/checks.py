@@ -23,7 +23,8 @@ async def rollup_failures(session: AsyncSession) -> dict[str, list[int]]:
     through = await summarized_through(session)
     failures: dict[str, list[int]] = {}
     if DAY_TOTALS in through:
-        computed = kinds_by_day(session, Days(EPOCH, through[DAY_TOTALS] + DAY)).subquery()
+        days = Days(EPOCH, through[DAY_TOTALS] + DAY)
+        computed = kinds_by_day(session.get_bind().dialect.name, days).bound().subquery()
         totals = select(CreditDayTotal.day, CreditDayTotal.kind, CreditDayTotal.amount)
         wrong: list[date] = await differing(session, totals, select(computed), SAMPLE)
         if wrong:
@@ -33,7 +34,7 @@ async def rollup_failures(session: AsyncSession) -> dict[str, list[int]]:
         kept = select(CreditSpendWindow.user_id, CreditSpendWindow.spent).where(
             CreditSpendWindow.days == size
         )
-        users.update(await differing(session, kept, spent_by_user([days]), SAMPLE))
+        users.update(await differing(session, kept, spent_by_user([days]).bound(), SAMPLE))
     if users:
         failures[WINDOWS_CHECK] = sorted(users)[:SAMPLE]
     return failures

@@ -85,8 +85,8 @@ async def _add_days(session: AsyncSession, since: date | None, through: date) ->
     if since is None:
         await session.execute(delete(CreditDayTotal))
     days = Days(since + DAY if since else EPOCH, through + DAY)
-    columns = ["day", "kind", "amount"]
-    await session.execute(insert(CreditDayTotal).from_select(columns, kinds_by_day(session, days)))
+    sums = kinds_by_day(session.get_bind().dialect.name, days).bound()
+    await session.execute(insert(CreditDayTotal).from_select(["day", "kind", "amount"], sums))
 
 
 async def _slide(days: int, session: AsyncSession, since: date | None, through: date) -> None:
@@ -100,7 +100,7 @@ async def _slide(days: int, session: AsyncSession, since: date | None, through: 
     else:
         old = window_days(days, since)
         spent = spent_by_user(new.minus(old), old.minus(new))
-    moved = spent.subquery()
+    moved = spent.bound().subquery()
     change = select(literal(days), moved.c.user_id, moved.c.spent).where(moved.c.spent != 0)
     statement = upsert(session.get_bind().dialect.name, CreditSpendWindow).from_select(
         ["days", "user_id", "spent"], change

@@ -1,17 +1,24 @@
-"""The ledger summed by day and kind, and by user, over runs of whole UTC days."""
+"""The ledger summed by day and kind, and by user, over runs of whole UTC days.
+
+The statements are built once per shape and given their days as bound parameters: the
+dashboard runs them on every call, and building them cost more Python than running them.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Select,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -26,7 +33,7 @@ from billing.credits.accounts import EXPIRY, HOLD_CAPTURE, SPEND, SYSTEM_ACCOUNT
 from billing.credits.grants import PROMOTIONAL
 from billing.credits.models import CreditEntry, CreditGrant, CreditGrantEntry, CreditTransaction
 from billing.credits.rollups.models import CreditRollup
-from billing.db.statements import utc_day
+from billing.db.statements import Parameterized, utc_day_in
 
 # Credits used: spends and usage, and what captured holds took.
 SPENT_KINDS = (SPEND.name, HOLD_CAPTURE.name)
@@ -36,12 +43,6 @@ PROMOTIONAL_EXPIRY = f"{EXPIRY.name}:promotional"
 # what they moved out: summed up to an instant, what each held then.
 WALLETS_NET, HELD_NET, PROMOTIONAL_NET = "net:wallets", "net:held", "net:promotional"
 HELD_ACCOUNT_ID = SYSTEM_ACCOUNT_IDS["held"]
-
-
-class Span(Protocol):
-    """A run of time: its condition on a timestamp column."""
-
-    def holds(self, column: Any) -> ColumnElement[bool]: ...
 
 
 def midnight(day: date) -> datetime:
@@ -59,9 +60,6 @@ class Days:
     def count(self) -> int:
         return max(0, (self.end - self.first).days)
 
-    def holds(self, column: Any) -> ColumnElement[bool]:
-        return and_(column >= midnight(self.first), column < midnight(self.end))
-
     def minus(self, other: Days) -> list[Days]:
         """The days of these that are not in `other`: none, one run or two."""
         before = Days(self.first, min(self.end, other.first))
@@ -69,12 +67,36 @@ class Days:
         return [run for run in (before, after) if run.count]
 
 
-def kinds_by_day(session: AsyncSession, span: Span) -> CompoundSelect[date, str, int]:
-    """(day, kind, credits) of every kind moved on each day of `span`; (day,
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run of days in a statement built once: its bounds are bind parameters, and each
+    call gives their values (`given`)."""
+
+    name: str
+
+    def holds(self, column: Any) -> ColumnElement[bool]:
+        start: BindParameter[datetime] = bindparam(f"{self.name}_start")
+        end: BindParameter[datetime] = bindparam(f"{self.name}_end")
+        return and_(column >= start, column < end)
+
+    def given(self, days: Days) -> dict[str, datetime]:
+        return {f"{self.name}_start": midnight(days.first), f"{self.name}_end": midnight(days.end)}
+
+
+DAYS = Run("days")
+
+
+def kinds_by_day(dialect: str, days: Days) -> Parameterized[CompoundSelect[*tuple[Any, ...]]]:
+    """(day, kind, credits) of every kind moved on each of `days`; (day,
     `PROMOTIONAL_EXPIRY`, credits) of the expiries that emptied promotional grants (the
     grant entries say which grants each expiry took from); and (day, `*_NET`, credits)."""
-    day = utc_day(session, CreditTransaction.created_at)
-    within = span.holds(CreditTransaction.created_at)
+    return Parameterized(_kinds_by_day(dialect), DAYS.given(days))
+
+
+@functools.cache
+def _kinds_by_day(dialect: str) -> CompoundSelect[*tuple[Any, ...]]:
+    day = utc_day_in(dialect, CreditTransaction.created_at)
+    within = DAYS.holds(CreditTransaction.created_at)
     entries = CreditEntry.transaction_id == CreditTransaction.id
     grant_entries = CreditGrantEntry.transaction_id == CreditTransaction.id
     promotional = CreditGrant.source.in_(PROMOTIONAL)
@@ -114,14 +136,35 @@ def kinds_by_day(session: AsyncSession, span: Span) -> CompoundSelect[date, str,
     )
 
 
-def spent_by_user(add: Sequence[Days], subtract: Sequence[Days] = ()) -> Select[int, int]:
+def spent_by_user(
+    add: Sequence[Days], subtract: Sequence[Days] = ()
+) -> Parameterized[Select[*tuple[Any, ...]]]:
     """(user, credits) spent in the `add` days less those spent in the `subtract` days, for
     every user who spent in either."""
+    statement = spent_by_user_in(len(add), len(subtract))
+    return Parameterized(statement, runs_given(add, subtract))
+
+
+def runs_given(add: Sequence[Days], subtract: Sequence[Days]) -> dict[str, datetime]:
+    """The values of `spent_by_user_in`'s runs."""
+    params: dict[str, datetime] = {}
+    for name, runs in (("add", add), ("subtract", subtract)):
+        for index, days in enumerate(runs):
+            params.update(Run(f"{name}{index}").given(days))
+    return params
+
+
+@functools.cache
+def spent_by_user_in(adding: int, subtracting: int) -> Select[int, int]:
+    """`spent_by_user` of `adding` and `subtracting` runs, to compose into another
+    statement built once (`runs_given` gives its values)."""
     created_at = CreditTransaction.created_at
-    added = or_(false(), *(days.holds(created_at) for days in add))
-    subtracted = or_(false(), *(days.holds(created_at) for days in subtract))
+    added = or_(false(), *(Run(f"add{index}").holds(created_at) for index in range(adding)))
+    subtracted = or_(
+        false(), *(Run(f"subtract{index}").holds(created_at) for index in range(subtracting))
+    )
     amount = CreditTransaction.amount
-    signed = case((added, amount), else_=-amount) if subtract else amount
+    signed = case((added, amount), else_=-amount) if subtracting else amount
     return (
         select(CreditTransaction.user_id, func.sum(signed).label("spent"))
         .where(CreditTransaction.kind.in_(SPENT_KINDS), added | subtracted)
@@ -129,7 +172,10 @@ def spent_by_user(add: Sequence[Days], subtract: Sequence[Days] = ()) -> Select[
     )
 
 
+SUMMARIZED_THROUGH = select(CreditRollup.name, CreditRollup.through)
+
+
 async def summarized_through(session: AsyncSession) -> dict[str, date]:
     """Each built rollup's last summarized day."""
-    rows = await session.execute(select(CreditRollup.name, CreditRollup.through))
+    rows = await session.execute(SUMMARIZED_THROUGH)
     return {name: through for name, through in rows if through is not None}

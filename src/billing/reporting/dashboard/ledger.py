@@ -11,11 +11,22 @@ days is summed exactly; of the others, whose credits are the window's, only the 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, exists, func, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.rollups.jobs import DAY, DAY_TOTALS, EPOCH, built_windows, window_rollup
@@ -26,7 +37,8 @@ from billing.credits.rollups.queries import (
     WALLETS_NET,
     Days,
     kinds_by_day,
-    spent_by_user,
+    runs_given,
+    spent_by_user_in,
     summarized_through,
 )
 from billing.reporting.dashboard.repository import Window
@@ -49,29 +61,37 @@ class LedgerSums:
     net_before: dict[str, int]
 
 
+def _summed_days() -> Select[str, int, int]:
+    day, kind, amount = CreditDayTotal.day, CreditDayTotal.kind, CreditDayTotal.amount
+    in_window = (day >= bindparam("first")) & (day < bindparam("end"))
+    return (
+        select(
+            kind,
+            func.sum(case((in_window, amount), else_=0)),
+            func.sum(case((day < bindparam("until"), amount), else_=0)),
+        )
+        .where(day <= bindparam("through"), in_window | kind.in_(NETS))
+        .group_by(kind)
+    )
+
+
+SUMMED_DAYS = _summed_days()
+
+
 async def ledger_sums(session: AsyncSession, window: Window, until: date) -> LedgerSums:
     """Both from one read of the summaries and one of the rows after them."""
     wanted, inside, before = _days(window), Counter[str](), Counter[str]()
     through = (await summarized_through(session)).get(DAY_TOTALS)
     if through is not None:
-        day, kind, amount = CreditDayTotal.day, CreditDayTotal.kind, CreditDayTotal.amount
-        in_window = (day >= wanted.first) & (day < wanted.end)
-        query = (
-            select(
-                kind,
-                func.sum(case((in_window, amount), else_=0)),
-                func.sum(case((day < until, amount), else_=0)),
-            )
-            .where(day <= through, in_window | kind.in_(NETS))
-            .group_by(kind)
-        )
-        for name, in_range, earlier in await session.execute(query):
+        days = {"first": wanted.first, "end": wanted.end, "until": until, "through": through}
+        for name, in_range, earlier in await session.execute(SUMMED_DAYS, days):
             inside[name] = int(in_range)
             if name in NETS:
                 before[name] = int(earlier)
     live = Days(through + DAY if through else EPOCH, max(wanted.end, until))
     if live.count:
-        for day_of, name, moved in await session.execute(kinds_by_day(session, live)):
+        sums = kinds_by_day(session.get_bind().dialect.name, live)
+        for day_of, name, moved in await session.execute(sums.statement, sums.params):
             if wanted.first <= day_of < wanted.end:
                 inside[name] += int(moved)
             if day_of < until and name in NETS:
@@ -103,28 +123,10 @@ async def top_spenders(session: AsyncSession, window: Window, limit: int) -> lis
     if nearest is None:
         return await _top_from_ledger(session, wanted, limit)
     days, stored = nearest
-    moved = spent_by_user(wanted.minus(stored), stored.minus(wanted)).cte("moved")
-    kept = CreditSpendWindow
-    # Looked up one by one: the few users who moved, not the whole window hashed.
-    before = select(kept.spent).where(kept.days == days, kept.user_id == moved.c.user_id)
-    changed = select(
-        moved.c.user_id, (func.coalesce(before.scalar_subquery(), 0) + moved.c.spent).label("spent")
-    )
-    unchanged = (
-        select(kept.user_id, kept.spent)
-        .where(kept.days == days, ~exists().where(moved.c.user_id == kept.user_id))
-        .order_by(kept.spent.desc(), kept.user_id)
-        .limit(limit)
-        .subquery()
-    )
-    both = union_all(changed, select(unchanged.c.user_id, unchanged.c.spent)).subquery()
-    query = (
-        select(both.c.user_id, both.c.spent)
-        .where(both.c.spent > 0)
-        .order_by(both.c.spent.desc(), both.c.user_id)
-        .limit(limit)
-    )
-    top = [(user_id, int(spent)) for user_id, spent in await session.execute(query)]
+    add, subtract = wanted.minus(stored), stored.minus(wanted)
+    query = _top_from_window(len(add), len(subtract))
+    params = {**runs_given(add, subtract), "size": days, "limit": limit}
+    top = [(user_id, int(spent)) for user_id, spent in await session.execute(query, params)]
     # On SQLite the readers run outside a transaction: a slide committed between reading
     # the window's day and its rows would mix two windows. Then the ledger says.
     if (await summarized_through(session)).get(window_rollup(days)) != stored.end - DAY:
@@ -132,9 +134,46 @@ async def top_spenders(session: AsyncSession, window: Window, limit: int) -> lis
     return top
 
 
+LIMIT: BindParameter[int] = bindparam("limit")
+
+
+@functools.cache
+def _top_from_window(adding: int, subtracting: int) -> Select[int, int]:
+    """The top of a stored window (`size` days) plus `adding` runs less `subtracting`."""
+    moved = spent_by_user_in(adding, subtracting).cte("moved")
+    kept, size = CreditSpendWindow, bindparam("size", type_=Integer)
+    # Looked up one by one: the few users who moved, not the whole window hashed.
+    before = select(kept.spent).where(kept.days == size, kept.user_id == moved.c.user_id)
+    changed = select(
+        moved.c.user_id, (func.coalesce(before.scalar_subquery(), 0) + moved.c.spent).label("spent")
+    )
+    unchanged = (
+        select(kept.user_id, kept.spent)
+        .where(kept.days == size, ~exists().where(moved.c.user_id == kept.user_id))
+        .order_by(kept.spent.desc(), kept.user_id)
+        .limit(LIMIT)
+        .subquery()
+    )
+    both = union_all(changed, select(unchanged.c.user_id, unchanged.c.spent)).subquery()
+    return (
+        select(both.c.user_id, both.c.spent)
+        .where(both.c.spent > 0)
+        .order_by(both.c.spent.desc(), both.c.user_id)
+        .limit(LIMIT)
+    )
+
+
+def _top_of_ledger() -> Select[int, int]:
+    spent = spent_by_user_in(1, 0).subquery()
+    query = select(spent.c.user_id, spent.c.spent).order_by(spent.c.spent.desc(), spent.c.user_id)
+    return query.limit(LIMIT)
+
+
+TOP_OF_LEDGER = _top_of_ledger()
+
+
 async def _top_from_ledger(
     session: AsyncSession, wanted: Days, limit: int
 ) -> list[tuple[int, int]]:
-    spent = spent_by_user([wanted]).subquery()
-    query = select(spent.c.user_id, spent.c.spent).order_by(spent.c.spent.desc(), spent.c.user_id)
-    return [(user_id, int(total)) for user_id, total in await session.execute(query.limit(limit))]
+    params = {**runs_given([wanted], []), "limit": limit}
+    return [(user, int(total)) for user, total in await session.execute(TOP_OF_LEDGER, params)]

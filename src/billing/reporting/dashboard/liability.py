@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.credits.grants import PROMOTIONAL
@@ -65,29 +65,31 @@ async def liability_at(
     )
 
 
-def _lapsed(moment: datetime) -> ColumnElement[bool]:
-    return CreditGrant.expires_at.is_not(None) & (CreditGrant.expires_at <= moment)
+MOMENT: BindParameter[datetime] = bindparam("moment")
+PROMOTIONAL_GRANT = CreditGrant.source.in_(PROMOTIONAL)
+LAPSED = CreditGrant.expires_at.is_not(None) & (CreditGrant.expires_at <= MOMENT)
+# The grants the expiry sweep has not emptied yet: its index finds them.
+LAPSED_NOW = (
+    select(PROMOTIONAL_GRANT, func.sum(CreditGrant.remaining))
+    .where(CreditGrant.status == ACTIVE, LAPSED)
+    .group_by(PROMOTIONAL_GRANT)
+)
+LAPSED_SINCE = (
+    select(PROMOTIONAL_GRANT, func.sum(CreditGrantEntry.amount))
+    .join(CreditTransaction, CreditTransaction.id == CreditGrantEntry.transaction_id)
+    .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
+    .where(CreditTransaction.created_at >= MOMENT, LAPSED)
+    .group_by(PROMOTIONAL_GRANT)
+)
 
 
 async def _lapsed_at(session: AsyncSession, moment: datetime, past: bool) -> Lapsed:
     """What grants past their `expires_at` at `moment` held then; as they stand, unless
     `moment` is `past` (then less what moved them since)."""
-    promotional = CreditGrant.source.in_(PROMOTIONAL)
-    now = (  # the grants the expiry sweep has not emptied yet: its index finds them
-        select(promotional, func.sum(CreditGrant.remaining))
-        .where(CreditGrant.status == ACTIVE, _lapsed(moment))
-        .group_by(promotional)
-    )
-    since = (
-        select(promotional, func.sum(CreditGrantEntry.amount))
-        .join(CreditTransaction, CreditTransaction.id == CreditGrantEntry.transaction_id)
-        .join(CreditGrant, CreditGrant.id == CreditGrantEntry.grant_id)
-        .where(CreditTransaction.created_at >= moment, _lapsed(moment))
-        .group_by(promotional)
-    )
+    at = {"moment": moment}
     held = {True: 0, False: 0}
-    for is_promotional, amount in await session.execute(now):
+    for is_promotional, amount in await session.execute(LAPSED_NOW, at):
         held[bool(is_promotional)] += int(amount)
-    for is_promotional, amount in await session.execute(since) if past else []:
+    for is_promotional, amount in await session.execute(LAPSED_SINCE, at) if past else []:
         held[bool(is_promotional)] -= int(amount)
     return Lapsed(total=held[True] + held[False], promotional=held[True])

@@ -36,6 +36,7 @@ REPORT_SETTINGS = {
     "max_parallel_workers_per_gather": "0",
     "plan_cache_mode": "force_custom_plan",
 }
+EXPORT_SNAPSHOT = text("SELECT pg_export_snapshot()")
 SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 BY_HAND = {"isolation_level": "AUTOCOMMIT"}  # the transaction is `_reading`'s
 _one_at_a_time: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
@@ -56,7 +57,7 @@ async def _in_parallel(database: Database, readers: Sequence[Reader]) -> list[An
     async with _reading(database, snapshot=None) as leader:
         if database.engine.pool.size() < 2:  # type: ignore[attr-defined]
             return [await reader(leader) for reader in readers]
-        snapshot = str(await leader.scalar(text("SELECT pg_export_snapshot()")))
+        snapshot = str(await leader.scalar(EXPORT_SNAPSHOT))
         # The leader's transaction stays open until every other reader has finished, failed
         # or not: none is left running on a connection the leader rolls back, or on one
         # taken from the pool after this read has let the next one start.
