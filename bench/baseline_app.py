@@ -5,6 +5,11 @@ idempotency, no ledger entries beyond one row, no middleware: the same raw SQL p
 runs (UPDATE wallet + INSERT entry). The service's distance from this is the price of
 everything it adds. Needs BASELINE_DSN.
 
+`sqlite_app`'s `POST .../spend` (bench/sqlite.py): the same bare endpoint on a SQLite
+file (BASELINE_SQLITE), running raw SQLite's transaction inline on the loop, as the
+service runs its SQLite transactions. Served by one process, as `billing serve` is on
+SQLite.
+
 `GET /hello` (bench/report.py): hello world, the ceiling of the HTTP stack itself on
 this machine; no database, so it runs without BASELINE_DSN.
 
@@ -15,6 +20,7 @@ at once (204), as a bare ASGI app: what is timed is the sending, not a framework
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,4 +83,42 @@ async def spend(user_id: int, body: Spend) -> dict[str, int | None]:
             -body.amount,
             balance,
         )
+    return {"balance": balance}
+
+
+connections: list[sqlite3.Connection] = []
+
+
+@asynccontextmanager
+async def sqlite_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    connection = sqlite3.connect(os.environ["BASELINE_SQLITE"], isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL"):
+        connection.execute(f"PRAGMA {pragma}")
+    connections.append(connection)
+    yield
+    connections.pop().close()
+
+
+sqlite_app = FastAPI(lifespan=sqlite_lifespan)
+
+
+@sqlite_app.post("/api/financial/credits/{user_id}/spend")
+async def spend_on_sqlite(user_id: int, body: Spend) -> dict[str, int | None]:
+    connection = connections[0]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        (balance,) = connection.execute(
+            "UPDATE bench_wallets SET balance = balance - ?1"
+            " WHERE user_id = ?2 AND balance >= ?1 RETURNING balance",
+            (body.amount, user_id),
+        ).fetchone()
+        connection.execute(
+            "INSERT INTO bench_entries (user_id, amount, balance_after, created_at)"
+            " VALUES (?, ?, ?, datetime('now'))",
+            (user_id, -body.amount, balance),
+        )
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
     return {"balance": balance}

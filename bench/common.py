@@ -203,12 +203,16 @@ def uvicorn_flags() -> list[str]:
 
 @contextmanager
 def baseline(
-    database: str | None, workers: int = 2, app: str = "baseline_app:app", probe: str = "/docs"
+    database: str | None,
+    workers: int = 2,
+    app: str = "baseline_app:app",
+    probe: str = "/docs",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """bench/baseline_app.py under uvicorn with the service's settings; its spend route
     needs `database`, its hello-world route and its bare receiver nothing."""
     port = free_port()
-    env = {**os.environ}
+    env = {**os.environ, **(extra_env or {})}
     if database is not None:
         env["BASELINE_DSN"] = f"{PG_ADMIN}/{database}"
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]

@@ -221,11 +221,19 @@ def sqlite_rows(f: dict[str, Any], _: dict[str, Any] | None) -> list[Row]:
     runs = f["figures"]
     rate, p99, errors = columns(runs, "rate"), columns(runs, "p99_ms"), columns(runs, "errors")
     row, raw = partial(Row, "sqlite"), "raw SQLite, same transaction"
-    spends = "spends, random users, 32 connections"
+    spends, bare = "spends, random users, 32 connections", "bare FastAPI + sqlite3"
     return [
         row("spends, random users, 1 connection", rate["spend_1"], "/s", raw, rate["raw"]),
         row(spends, rate["spend_32"], "/s", target=at_least(2000)),
         row(spends, rate["spend_32"], "/s", raw, rate["raw"], at_least(0.35, "ratio")),
+        row(
+            f"{bare}, the same transaction, 32 connections",
+            rate.get("bare"),
+            "/s",
+            raw,
+            rate["raw"],
+        ),
+        row(spends, rate["spend_32"], "/s", bare, rate.get("bare")),
         row("spend p99, 32 connections", p99["spend_32"], "ms", target=at_most(30)),
         row("webhooks acknowledged, 32 connections", rate["acks"], "/s", target=at_least(1500)),
         row("in-process worker, draining a backlog", rate["drain"], "/s"),

@@ -7,6 +7,9 @@ database file with the service's settings (WAL, synchronous=FULL). Measures, in 
 - how long `billing serve` takes from its start to answering `/readyz` 200;
 - raw SQLite: one connection looping `BEGIN IMMEDIATE; UPDATE wallet; INSERT entry;
   COMMIT` with the same settings (the baseline, as pgbench is on PostgreSQL);
+- that transaction behind a bare FastAPI endpoint in one uvicorn process, from 32 wrk
+  connections (bench/baseline_app.py's `sqlite_app`): what the HTTP stack alone leaves
+  of raw SQLite's rate, before anything the service adds;
 - spends of random users with their JWTs (three grants per wallet) from 1 and 32 wrk
   connections;
 - signed Stripe webhooks acknowledged from 32 connections;
@@ -36,6 +39,7 @@ from tempfile import TemporaryDirectory
 import httpx
 from common import (
     Figures,
+    baseline,
     paced_posts,
     percentile,
     say,
@@ -88,6 +92,15 @@ FROM webhook_events WHERE stripe_event_id LIKE 'evt_lag%' GROUP BY id ORDER BY l
 READY_POLL_SECONDS = 0.02
 ACK_PACE = 2000  # events/s the pre-signed pool is sized for (`wrapped` says if it ran out)
 DRAIN_TIMEOUT = 60.0
+
+
+def bare_endpoint(path: Path, seconds: int, env: dict[str, str]) -> Figures:
+    """Raw SQLite's transaction (on its file) behind a bare FastAPI endpoint."""
+    app, extra_env = "baseline_app:sqlite_app", {"BASELINE_SQLITE": str(path)}
+    with baseline(None, workers=1, app=app, extra_env=extra_env) as base_url:
+        wrk("warm-up", base_url, WRK_SCRIPT, 3, 32, env)
+        name = "bare FastAPI + sqlite3, the same transaction, 32 connections"
+        return wrk(name, base_url, WRK_SCRIPT, seconds, 32, env)
 
 
 def raw_sqlite(path: Path, users: int, seconds: float) -> Figures:
@@ -239,14 +252,15 @@ def main() -> None:
     with TemporaryDirectory() as tmp:
         work = Path(tmp)
         raw = raw_sqlite(work / "raw.db", args.users, args.seconds)
+        token_file = work / "tokens"
+        token_file.write_text("\n".join(tokens(args.users)) + "\n")
+        env = {"BENCH_TOKENS": str(token_file), "BENCH_USERS": str(args.users)}
+        bare = bare_endpoint(work / "raw.db", args.seconds, env)
         path = work / "billing.db"
         url = f"sqlite+aiosqlite:///{path}"
         upgrade(url)
         say(f"seeding {args.users:,} wallets with three grants each ...")
         asyncio.run(seed(url, args.users))
-        token_file = work / "tokens"
-        token_file.write_text("\n".join(tokens(args.users)) + "\n")
-        env = {"BENCH_TOKENS": str(token_file), "BENCH_USERS": str(args.users)}
         bodies = write_bodies(work, event_template(), "ack", pool_size(ACK_PACE, args.seconds))
         with serve(url, work / "serve.log") as (base_url, pid, ready):
             say(f"billing serve ready {ready:.2f} s after its start; warming up ...")
@@ -271,13 +285,15 @@ def main() -> None:
             .stdout.strip()
             .splitlines()[-1]
         )
-    figures = [raw, *spends, acks, drained, lag]
+    figures = [raw, bare, *spends, acks, drained, lag]
     print(table(figures))
     print(f"\n/readyz 200 after {ready:.2f} s; resident memory after the load {rss_mb:.0f} MB")
     print(f"spends at 32 connections / raw SQLite: {spends[1].rate / raw.rate:.2f}x")
+    print(f"the bare endpoint / raw SQLite: {bare.rate / raw.rate:.2f}x")
+    print(f"spends at 32 connections / the bare endpoint: {spends[1].rate / bare.rate:.2f}x")
     print(f"{lag_note}\nledger after the run: {verified}")
     if args.json:
-        keys = ["raw", "spend_1", "spend_32", "acks", "drain", "lag"]
+        keys = ["raw", "bare", "spend_1", "spend_32", "acks", "drain", "lag"]
         write_json(
             args.json,
             dict(zip(keys, figures, strict=True)),
