@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
-from billing.auth.api_keys import VERIFIED_KEY_SECONDS, KnownKeys, hash_api_key
+from billing.auth.api_keys import VERIFIED_KEY_SECONDS, hash_api_key
 from billing.auth.models import ApiKey
-from billing.auth.principals import Principal, Role
+from billing.auth.principals import Role
 from billing.core.config import Settings
 from billing.core.ids import MAX_USER_ID
 from billing.core.times import utcnow
@@ -389,14 +389,3 @@ def test_user_ids_are_documented_with_their_bounds() -> None:
     for schema in parameters:
         integer = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer")
         assert (integer.get("minimum"), integer.get("maximum")) == (1, MAX_USER_ID), schema
-
-
-async def test_a_verified_key_is_trusted_for_a_second_then_asked_again() -> None:
-    known = KnownKeys()
-    principal = Principal(role="service", api_key_id=7)
-    known.verified("bk_one", principal)
-    assert known.trusted("bk_one") == principal
-    assert known.trusted("bk_other") is None
-    await asyncio.sleep(VERIFIED_KEY_SECONDS)
-    assert known.trusted("bk_one") is None
-    assert known.identity("bk_one") == principal.scope  # the rate limit still knows it

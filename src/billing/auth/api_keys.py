@@ -6,9 +6,12 @@ Shown once at creation; only their SHA-256 is stored, which is enough for keys w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +23,7 @@ from billing.core.bounded import bounded_put
 from billing.core.errors import Unauthenticated
 from billing.core.ids import API_KEY_PREFIX
 from billing.core.times import utcnow
-from billing.db.engine import get_database
+from billing.db.engine import Database, get_database
 
 API_KEY_ROLES: frozenset[str] = frozenset({"service", "admin"})
 FAILED_KEY_SECONDS = 60.0  # how long a key that failed is refused from memory
@@ -61,12 +64,13 @@ class KnownKeys:
     from memory for `FAILED_KEY_SECONDS`, so a flood of made-up keys can neither dodge the
     per-client limit nor hold the pool's connections with lookups. Both maps are bounded
     (`core.bounded`): a verified key's entry keeps its identity after its trust has run
-    out."""
+    out. A key is looked up once at a time (`ask_once`)."""
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
         self._verified: dict[str, tuple[Principal, float]] = {}  # -> (principal, trusted until)
         self._failed_until: dict[str, float] = {}
+        self._asking: dict[str, asyncio.Future[Principal | None]] = {}
 
     @staticmethod
     def _digest(key: str) -> str:
@@ -96,6 +100,25 @@ class KnownKeys:
         until = time.monotonic() + FAILED_KEY_SECONDS
         bounded_put(self._failed_until, self._digest(key), until, self.size)
 
+    async def ask_once(
+        self, key: str, ask: Callable[[], Awaitable[Principal | None]]
+    ) -> Principal | None:
+        """`ask()`'s answer, one lookup for every request that needs the key meanwhile:
+        when a key's trust runs out, each of a backend's requests in flight would look it
+        up, all waiting for the pool's connections at once. A request that goes away
+        leaves the lookup to the others."""
+        digest = self._digest(key)
+        asking = self._asking.get(digest)
+        if asking is None:
+            asking = self._asking[digest] = asyncio.ensure_future(ask())
+            asking.add_done_callback(partial(self._asked, digest))
+        return await asyncio.shield(asking)
+
+    def _asked(self, digest: str, asking: asyncio.Future[Principal | None]) -> None:
+        del self._asking[digest]
+        if not asking.cancelled():
+            asking.exception()  # retrieved here too: every waiter may have gone
+
 
 async def principal_for_api_key(request: Request, key: str) -> Principal:
     """The key's principal, checked against the database at most once a
@@ -105,13 +128,20 @@ async def principal_for_api_key(request: Request, key: str) -> Principal:
     trusted = known.trusted(key)
     if trusted is not None:
         return trusted
-    if known.failed_lately(key):
-        raise Unauthenticated("The API key is not valid.")
-    async with get_database(request).autocommit() as connection:
+    if not known.failed_lately(key):
+        ask = partial(_look_up, get_database(request), known, key)
+        if (principal := await known.ask_once(key, ask)) is not None:
+            return principal
+    raise Unauthenticated("The API key is not valid.")
+
+
+async def _look_up(database: Database, known: KnownKeys, key: str) -> Principal | None:
+    """The key's principal as the database has it (None: no such active key), noted."""
+    async with database.autocommit() as connection:
         record = (await connection.execute(ACTIVE_KEY, {"key_hash": hash_api_key(key)})).first()
     if record is None:
         known.failed(key)
-        raise Unauthenticated("The API key is not valid.")
+        return None
     role: Role = "admin" if record.role == "admin" else "service"
     principal = Principal(role=role, api_key_id=record.id)
     known.verified(key, principal)
