@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import httpx
 from sqlalchemy import event
@@ -87,3 +88,26 @@ async def test_a_key_whose_trust_ran_out_is_looked_up_once_by_concurrent_request
         event.remove(database.engine.sync_engine, "before_execute", record)
     assert statuses == [200] * concurrent
     assert len(lookups) == 1
+
+
+async def test_a_lookup_that_fails_after_its_requests_went_away_reports_nothing() -> None:
+    known, done, reported = KnownKeys(), asyncio.Event(), []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+
+    async def ask() -> Principal | None:
+        try:
+            await asyncio.sleep(0.01)
+            raise ConnectionError("the database went away")
+        finally:
+            done.set()
+
+    waiting = asyncio.ensure_future(known.ask_once("bk_one", ask))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await done.wait()
+    await asyncio.sleep(0)  # the lookup's end is noted
+    del waiting
+    gc.collect()  # an exception never retrieved is reported when its task is collected
+    loop.set_exception_handler(None)
+    assert reported == []

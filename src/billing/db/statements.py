@@ -62,7 +62,8 @@ class Parameterized(Generic[Statement]):
     params: dict[str, Any]
 
     def bound(self) -> Statement:
-        """The statement with the values in it, to compose into another."""
+        """The statement with the values in it, to compose into another. Values go by
+        name: two of the same statement bound to different values would share one set."""
         return self.statement.params(self.params)
 
 

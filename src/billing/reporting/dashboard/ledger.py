@@ -134,14 +134,14 @@ async def top_spenders(session: AsyncSession, window: Window, limit: int) -> lis
     return top
 
 
-LIMIT: BindParameter[int] = bindparam("limit")
+LIMIT: BindParameter[int] = bindparam("limit", type_=Integer)
 
 
 @functools.cache
 def _top_from_window(adding: int, subtracting: int) -> Select[int, int]:
     """The top of a stored window (`size` days) plus `adding` runs less `subtracting`."""
     moved = spent_by_user_in(adding, subtracting).cte("moved")
-    kept, size = CreditSpendWindow, bindparam("size", type_=Integer)
+    kept, size = CreditSpendWindow, bindparam("size", type_=CreditSpendWindow.days.type)
     # Looked up one by one: the few users who moved, not the whole window hashed.
     before = select(kept.spent).where(kept.days == size, kept.user_id == moved.c.user_id)
     changed = select(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Float,
+    Integer,
     Select,
     bindparam,
     case,
@@ -261,7 +262,7 @@ LAGS_FROM = (
     select(_lag_seconds("sqlite"))
     .where(*PROCESSED)
     .order_by(_lag_seconds("sqlite"))
-    .offset(bindparam("below"))
+    .offset(bindparam("below", type_=Integer))
     .limit(2)
 )
 
