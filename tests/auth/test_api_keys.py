@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 
 import httpx
 from sqlalchemy import event
@@ -82,12 +83,15 @@ async def test_a_key_whose_trust_ran_out_is_looked_up_once_by_concurrent_request
     assert await balance() == 200  # verified, then trusted for a second
     await asyncio.sleep(VERIFIED_KEY_SECONDS)
     event.listen(database.engine.sync_engine, "before_execute", record)
+    started = time.monotonic()
     try:
         statuses = await asyncio.gather(*(balance() for _ in range(concurrent)))
     finally:
         event.remove(database.engine.sync_engine, "before_execute", record)
     assert statuses == [200] * concurrent
-    assert len(lookups) == 1
+    # One lookup, and one more for each second of trust that ran out meanwhile on a slow
+    # machine: never one per request.
+    assert len(lookups) <= 1 + (time.monotonic() - started) // VERIFIED_KEY_SECONDS < concurrent
 
 
 async def test_a_lookup_that_fails_after_its_requests_went_away_reports_nothing() -> None:
