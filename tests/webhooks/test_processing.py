@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import Select, insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.audit.models import AuditEntry
@@ -28,7 +26,6 @@ from billing.webhooks.processing import (
     CONFLICT_RETRY,
     MAX_ATTEMPTS,
     Handler,
-    claiming,
     process_due,
     retry_delay,
 )
@@ -252,58 +249,3 @@ async def test_a_write_that_fails_at_flush_is_its_handlers_failure(database: Dat
         ("test.bad_write", "failed", 1),
     ]
     assert await credits(database) == 20
-
-
-async def explain(session: AsyncSession, query: Select[WebhookEvent]) -> str:
-    """The plan `query` gets as the service sends it, its statuses written in and its other
-    values bound: on PostgreSQL the generic plan a prepared statement may settle on, which
-    no bound status would let use a partial index."""
-    dialect = session.get_bind().dialect
-    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    values = [compiled.params[name] for name in compiled.positiontup or ()]
-    connection = await session.connection()
-    if dialect.name == "sqlite":
-        found = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple(values))
-        return "\n".join(str(row[-1]) for row in found)
-    await connection.exec_driver_sql(f"PREPARE claim AS {compiled}")
-    await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    given = ", ".join(f"'{value}'" for value in values)
-    found = await connection.exec_driver_sql(f"EXPLAIN EXECUTE claim({given})")
-    return "\n".join(str(row[0]) for row in found)
-
-
-async def test_a_claim_reads_its_rows_off_the_front_of_the_waiting_events(
-    database: Database,
-) -> None:
-    """Neither the history of processed events nor a backlog is read or sorted whole:
-    each claim walked the first or sorted the second (migration 0026)."""
-    now, history, backlog = utcnow(), 3000, 2000
-    rows = [_event(f"evt_old_{n}", "processed", now - timedelta(days=1)) for n in range(history)]
-    rows += [_event(f"evt_new_{n}", "pending", now - timedelta(seconds=n)) for n in range(backlog)]
-    rows.append(_event("evt_retried", "failed", now - timedelta(hours=1)))  # due first
-    async with database.sessions() as session, session.begin():
-        await session.execute(insert(WebhookEvent.__table__), rows)
-    async with database.sessions() as session, session.begin():
-        await session.execute(text("ANALYZE"))
-    async with database.sessions() as session, session.begin():
-        query = claiming(database.dialect, now, 8)
-        plan = await explain(session, query)
-        claimed = [event.stripe_event_id for event in await session.scalars(query)]
-    assert "ix_webhook_events_due" in plan, plan
-    assert "Sort" not in plan, plan  # PostgreSQL's
-    assert "TEMP B-TREE" not in plan, plan  # SQLite's
-    assert claimed == ["evt_retried", *(f"evt_new_{n}" for n in range(1999, 1992, -1))]
-
-
-def _event(stripe_id: str, status: str, due: datetime) -> dict[str, Any]:
-    return {
-        "stripe_event_id": stripe_id,
-        "type": "test.grant",
-        "livemode": False,
-        "created": due,
-        "payload": {},
-        "status": status,
-        "attempts": 0,
-        "next_attempt_at": due,
-        "received_at": due,
-    }

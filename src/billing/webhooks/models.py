@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db.types import Base, BigIntId, JSONDocument, UTCDateTime
@@ -18,9 +18,6 @@ IGNORED: Final[EventStatus] = "ignored"  # no handler for its type
 FAILED: Final[EventStatus] = "failed"  # its handler failed; retried with backoff
 DEAD: Final[EventStatus] = "dead"  # failed every attempt; an admin may replay it
 DUE_STATUSES: Final = (PENDING, FAILED)  # what workers take, once due
-# The events a worker may take: the predicate of the index it takes them by (migration
-# 0026), and what a query must say, literally, for PostgreSQL to use that index.
-WAITING: Final = f"status IN ({', '.join(repr(status) for status in DUE_STATUSES)})"
 DONE_STATUSES: Final = (PROCESSED, IGNORED, DEAD)  # final: retention may prune them
 
 
@@ -28,15 +25,6 @@ class WebhookEvent(Base):
     __tablename__ = "webhook_events"
     __table_args__ = (
         Index("ix_webhook_events_status_next_attempt", "status", "next_attempt_at"),
-        # The waiting ones in the order workers take them: a claim reads its few rows off
-        # the front, however long the history of processed events or the backlog.
-        Index(
-            "ix_webhook_events_due",
-            "next_attempt_at",
-            "id",
-            postgresql_where=text(WAITING),
-            sqlite_where=text(WAITING),
-        ),
         # The dashboard's webhook health: an index-only scan on PostgreSQL.
         Index(
             "ix_webhook_events_received_at",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.core import correlation
@@ -61,26 +61,8 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY)
 
 
-# Written out in the SQL, not bound: PostgreSQL takes the waiting events by their partial
-# index (`ix_webhook_events_due`) only where it can prove the query's rows are in it, which
-# a generic plan's parameters never let it do. By `id`, or through the index on status,
-# each claim read every processed event or sorted the whole backlog.
-WAITING = WebhookEvent.status.in_(
-    bindparam("waiting", DUE_STATUSES, expanding=True, literal_execute=True)
-)
-# Due first, then received first: the partial index's own order.
-DUE_ORDER = (WebhookEvent.next_attempt_at, WebhookEvent.id)
-
-
 def _due(now: datetime) -> ColumnElement[bool]:
-    return WAITING & (WebhookEvent.next_attempt_at <= now)
-
-
-def claiming(dialect: str, now: datetime, size: int) -> Select[WebhookEvent]:
-    """Up to `size` events due at `now`, in the order workers take them; on PostgreSQL
-    locked, passing over those another worker holds."""
-    query = select(WebhookEvent).where(_due(now)).order_by(*DUE_ORDER).limit(size)
-    return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
+    return WebhookEvent.status.in_(DUE_STATUSES) & (WebhookEvent.next_attempt_at <= now)
 
 
 async def has_due(database: Database) -> bool:
@@ -160,10 +142,12 @@ async def _process_claimed(
     failures already known, by event id) is given, else none."""
     async with database.sessions() as session:
         async with session.begin():
-            query = claiming(database.dialect, utcnow(), size)
+            query = select(WebhookEvent).where(_due(utcnow())).order_by(WebhookEvent.id)
+            if database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
             outcomes: list[_Outcome] = []
             callbacks: list[Callable[[], None]] = []
-            for event in await session.scalars(query):
+            for event in await session.scalars(query.limit(size)):
                 if outcomes and stop is not None and stop.is_set():
                     break
                 if failed is not None and event.id in failed:
