@@ -8,11 +8,14 @@ from datetime import date
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Date,
     Select,
     Table,
+    and_,
+    bindparam,
     cast,
     except_,
     func,
@@ -50,6 +53,28 @@ def utc_day_in(dialect_name: str, column: Any) -> ColumnElement[date]:
 
 Rows = Select[*tuple[Any, ...]]
 Statement = TypeVar("Statement", Rows, CompoundSelect[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """`start <= column < end` in a statement built once: the bounds are bind parameters
+    named after the span, and each call gives their values (`values`)."""
+
+    name: str
+
+    @property
+    def start(self) -> BindParameter[Any]:
+        return bindparam(f"{self.name}_start")
+
+    @property
+    def end(self) -> BindParameter[Any]:
+        return bindparam(f"{self.name}_end")
+
+    def holds(self, column: Any) -> ColumnElement[bool]:
+        return and_(column >= self.start, column < self.end)
+
+    def values(self, start: Any, end: Any) -> dict[str, Any]:
+        return {f"{self.name}_start": start, f"{self.name}_end": end}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from billing.credits.accounts import SYSTEM_ACCOUNT_IDS
 from billing.credits.models import CreditAccount, CreditEntry, CreditTransaction
 from billing.db.statements import utc_day
 from billing.payments.models import StripeCustomer
-from billing.reporting.dashboard.repository import Window, within
+from billing.reporting.dashboard.repository import WINDOW, Window
 
 SEARCH_LIMIT = 20
 USAGE_ACCOUNT = SYSTEM_ACCOUNT_IDS["usage"]
@@ -62,7 +62,7 @@ async def usage_by_day(
     query = (
         select(day.label("day"), func.sum(spent), func.sum(granted))
         .join(CreditEntry, CreditEntry.transaction_id == CreditTransaction.id)
-        .where(CreditTransaction.user_id == user_id, within(CreditTransaction.created_at))
+        .where(CreditTransaction.user_id == user_id, WINDOW.holds(CreditTransaction.created_at))
         .group_by(day)
     )
     rows = await session.execute(query, window.params)

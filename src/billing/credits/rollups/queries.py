@@ -13,12 +13,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     CompoundSelect,
     Select,
-    and_,
-    bindparam,
     case,
     false,
     func,
@@ -33,7 +30,7 @@ from billing.credits.accounts import EXPIRY, HOLD_CAPTURE, SPEND, SYSTEM_ACCOUNT
 from billing.credits.grants import PROMOTIONAL
 from billing.credits.models import CreditEntry, CreditGrant, CreditGrantEntry, CreditTransaction
 from billing.credits.rollups.models import CreditRollup
-from billing.db.statements import Parameterized, utc_day_in
+from billing.db.statements import Parameterized, Span, utc_day_in
 
 # Credits used: spends and usage, and what captured holds took.
 SPENT_KINDS = (SPEND.name, HOLD_CAPTURE.name)
@@ -67,30 +64,19 @@ class Days:
         return [run for run in (before, after) if run.count]
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """A run of days in a statement built once: its bounds are bind parameters, and each
-    call gives their values (`given`)."""
-
-    name: str
-
-    def holds(self, column: Any) -> ColumnElement[bool]:
-        start: BindParameter[datetime] = bindparam(f"{self.name}_start")
-        end: BindParameter[datetime] = bindparam(f"{self.name}_end")
-        return and_(column >= start, column < end)
-
-    def given(self, days: Days) -> dict[str, datetime]:
-        return {f"{self.name}_start": midnight(days.first), f"{self.name}_end": midnight(days.end)}
+def _given(span: Span, days: Days) -> dict[str, Any]:
+    """The values of `span`'s bounds for `days`: their first and last midnights."""
+    return span.values(midnight(days.first), midnight(days.end))
 
 
-DAYS = Run("days")
+DAYS = Span("days")
 
 
 def kinds_by_day(dialect: str, days: Days) -> Parameterized[CompoundSelect[*tuple[Any, ...]]]:
     """(day, kind, credits) of every kind moved on each of `days`; (day,
     `PROMOTIONAL_EXPIRY`, credits) of the expiries that emptied promotional grants (the
     grant entries say which grants each expiry took from); and (day, `*_NET`, credits)."""
-    return Parameterized(_kinds_by_day(dialect), DAYS.given(days))
+    return Parameterized(_kinds_by_day(dialect), _given(DAYS, days))
 
 
 @functools.cache
@@ -145,12 +131,12 @@ def spent_by_user(
     return Parameterized(statement, runs_given(add, subtract))
 
 
-def runs_given(add: Sequence[Days], subtract: Sequence[Days]) -> dict[str, datetime]:
+def runs_given(add: Sequence[Days], subtract: Sequence[Days]) -> dict[str, Any]:
     """The values of `spent_by_user_in`'s runs."""
-    params: dict[str, datetime] = {}
+    params: dict[str, Any] = {}
     for name, runs in (("add", add), ("subtract", subtract)):
         for index, days in enumerate(runs):
-            params.update(Run(f"{name}{index}").given(days))
+            params.update(_given(Span(f"{name}{index}"), days))
     return params
 
 
@@ -159,9 +145,9 @@ def spent_by_user_in(adding: int, subtracting: int) -> Select[int, int]:
     """`spent_by_user` of `adding` and `subtracting` runs, to compose into another
     statement built once (`runs_given` gives its values)."""
     created_at = CreditTransaction.created_at
-    added = or_(false(), *(Run(f"add{index}").holds(created_at) for index in range(adding)))
+    added = or_(false(), *(Span(f"add{index}").holds(created_at) for index in range(adding)))
     subtracted = or_(
-        false(), *(Run(f"subtract{index}").holds(created_at) for index in range(subtracting))
+        false(), *(Span(f"subtract{index}").holds(created_at) for index in range(subtracting))
     )
     amount = CreditTransaction.amount
     signed = case((added, amount), else_=-amount) if subtracting else amount

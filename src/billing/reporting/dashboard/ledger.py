@@ -41,6 +41,7 @@ from billing.credits.rollups.queries import (
     spent_by_user_in,
     summarized_through,
 )
+from billing.db.statements import Span
 from billing.reporting.dashboard.repository import Window
 
 DIFFERENCE_COST = 3
@@ -61,9 +62,12 @@ class LedgerSums:
     net_before: dict[str, int]
 
 
+WANTED = Span("wanted")  # the range's days
+
+
 def _summed_days() -> Select[str, int, int]:
     day, kind, amount = CreditDayTotal.day, CreditDayTotal.kind, CreditDayTotal.amount
-    in_window = (day >= bindparam("first")) & (day < bindparam("end"))
+    in_window = WANTED.holds(day)
     return (
         select(
             kind,
@@ -83,7 +87,7 @@ async def ledger_sums(session: AsyncSession, window: Window, until: date) -> Led
     wanted, inside, before = _days(window), Counter[str](), Counter[str]()
     through = (await summarized_through(session)).get(DAY_TOTALS)
     if through is not None:
-        days = {"first": wanted.first, "end": wanted.end, "until": until, "through": through}
+        days = {**WANTED.values(wanted.first, wanted.end), "until": until, "through": through}
         for name, in_range, earlier in await session.execute(SUMMED_DAYS, days):
             inside[name] = int(in_range)
             if name in NETS:

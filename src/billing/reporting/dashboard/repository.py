@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
 
+from billing.db.statements import Span
 from billing.payments import day_totals
 from billing.payments.models import (
     NEVER_STARTED,
@@ -50,17 +50,13 @@ class Window:
 
     @property
     def params(self) -> dict[str, datetime]:
-        """The values of `within`'s parameters."""
-        return {"start": self.start, "end": self.end}
+        """The values of `WINDOW`'s bounds."""
+        return WINDOW.values(self.start, self.end)
 
 
-START: BindParameter[datetime] = bindparam("start")
-END: BindParameter[datetime] = bindparam("end")
-
-
-def within(column: QueryableAttribute[Any]) -> ColumnElement[bool]:
-    """`column` in a window given when the statement runs (`Window.params`)."""
-    return (column >= START) & (column < END)
+# A window in the statements, given when each runs (`Window.params`); its UTC days.
+WINDOW, DAYS = Span("window"), Span("days")
+START, END = WINDOW.start, WINDOW.end
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -82,16 +78,14 @@ class PaymentGroup:
 
 
 PAYMENT_GROUPS = select(*day_totals.KEPT).where(
-    PaymentDayTotal.day >= bindparam("first"),
-    PaymentDayTotal.day < bindparam("end_day"),
-    PaymentDayTotal.count != 0,
+    DAYS.holds(PaymentDayTotal.day), PaymentDayTotal.count != 0
 )
 
 
 async def payment_groups(session: AsyncSession, window: Window) -> list[PaymentGroup]:
     """Payments recorded in the window, per UTC day, currency and outcome (the totals the
     payments' triggers keep, `payments.day_totals`)."""
-    days = {"first": window.start.date(), "end_day": window.end.date()}
+    days = DAYS.values(window.start.date(), window.end.date())
     return [PaymentGroup(*row) for row in await session.execute(PAYMENT_GROUPS, days)]
 
 
@@ -174,10 +168,10 @@ def _per_plan(condition: ColumnElement[bool]) -> Select[str, str, int, int]:
 
 LIVE_PER_PLAN = select(SubscriptionPlanTotal)
 STARTED_PER_PLAN = _per_plan(
-    within(Subscription.created_at)
+    WINDOW.holds(Subscription.created_at)
     & (Subscription.ended_at.is_(None) | (Subscription.ended_at >= START))
 )
-ENDED_PER_PLAN = _per_plan(within(Subscription.ended_at))
+ENDED_PER_PLAN = _per_plan(WINDOW.holds(Subscription.ended_at))
 
 
 async def _plan_counts(
@@ -233,7 +227,7 @@ async def _plan_groups_from_rows(session: AsyncSession, window: Window) -> list[
 
 INBOX_COUNTS = (
     select(WebhookEvent.status, func.count())
-    .where(within(WebhookEvent.received_at))
+    .where(WINDOW.holds(WebhookEvent.received_at))
     .group_by(WebhookEvent.status)
 )
 
@@ -250,7 +244,7 @@ def _lag_seconds(dialect: str) -> ColumnElement[float]:
     return cast((func.julianday(processed) - func.julianday(received)) * 86400.0, Float)
 
 
-PROCESSED = (within(WebhookEvent.received_at), WebhookEvent.processed_at.is_not(None))
+PROCESSED = (WINDOW.holds(WebhookEvent.received_at), WebhookEvent.processed_at.is_not(None))
 # All fractions from one sort of the lags (an aggregate per fraction sorts each).
 LAG_PERCENTILES = select(
     func.percentile_cont(
